@@ -1,0 +1,1 @@
+"""Adapters: the database, security primitives, brokers; everything with I/O."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, engines bound to one tenant, the unit of work, migrations."""

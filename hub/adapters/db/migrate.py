@@ -1,0 +1,143 @@
+"""Running Alembic: the shared schema, every tenant, and new tenants created at head."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import migrations
+from hub.adapters.db.database import Database, tenant_schema_name
+from hub.adapters.db.tables import SHARED_SCHEMA, Tenant, tenant_metadata
+
+MIGRATIONS_DIR = Path(migrations.__file__).parent
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    target: str
+    before: str | None
+    after: str | None
+
+
+def alembic_config(scope: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR / scope))
+    return config
+
+
+def _schema_for(db: Database, tenant_id: uuid.UUID | None) -> str | None:
+    if tenant_id is None:
+        return SHARED_SCHEMA
+    return None if db.is_sqlite else tenant_schema_name(tenant_id)
+
+
+def _current(connection: Connection, schema: str | None) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
+    return context.get_current_revision()
+
+
+def _upgrade(connection: Connection, scope: str, schema: str | None) -> tuple[str | None, ...]:
+    if scope == "shared" and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{SHARED_SCHEMA}"')
+    before = _current(connection, schema)
+    config = alembic_config(scope)
+    config.attributes.update(connection=connection, scope=scope, schema=schema)
+    command.upgrade(config, "head")
+    return before, _current(connection, schema)
+
+
+async def upgrade_shared(db: Database) -> MigrationResult:
+    async with db.shared_engine.begin() as conn:
+        before, after = await conn.run_sync(_upgrade, "shared", SHARED_SCHEMA)
+    return MigrationResult("shared", before, after)
+
+
+async def upgrade_tenant(db: Database, tenant_id: uuid.UUID) -> MigrationResult:
+    schema = _schema_for(db, tenant_id)
+    async with db.tenant_engine(tenant_id).begin() as conn:
+        before, after = await conn.run_sync(_upgrade, "tenant", schema)
+    return MigrationResult(f"tenant {tenant_id}", before, after)
+
+
+async def tenant_ids(db: Database) -> list[uuid.UUID]:
+    async with db.shared_engine.connect() as conn:
+        rows = await conn.execute(select(Tenant.id).order_by(Tenant.created_at))
+        return [row[0] for row in rows]
+
+
+async def migrate_all(db: Database) -> list[MigrationResult]:
+    """Upgrade the shared schema, then every tenant's, each in its own transaction."""
+    results = [await upgrade_shared(db)]
+    for tenant_id in await tenant_ids(db):
+        results.append(await upgrade_tenant(db, tenant_id))
+    return results
+
+
+def _create_at_head(connection: Connection, schema: str | None) -> None:
+    tenant_metadata.create_all(connection, checkfirst=False)
+    script = ScriptDirectory.from_config(alembic_config("tenant"))
+    context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
+    context.stamp(script, "head")
+
+
+async def create_tenant_at_head(
+    db: Database, conn: AsyncConnection, tenant_id: uuid.UUID
+) -> None:
+    """Create a new tenant's store at the head revision, in the caller's transaction.
+
+    Creating the tables from the models and stamping head is what `upgrade head` would
+    produce; a test keeps the two equal.
+    """
+    await db.create_tenant_store(conn, tenant_id)
+    await conn.run_sync(_create_at_head, _schema_for(db, tenant_id))
+
+
+def _pending(connection: Connection, scope: str, schema: str | None) -> str | None:
+    head = ScriptDirectory.from_config(alembic_config(scope)).get_current_head()
+    current = _current(connection, schema)
+    return None if current == head else f"{scope} {schema or ''} at {current}, head is {head}"
+
+
+async def pending_migrations(db: Database) -> list[str]:
+    """What is not at head: the shared schema, or any tenant's."""
+    async with db.shared_engine.connect() as conn:
+        shared = await conn.run_sync(_pending, "shared", SHARED_SCHEMA)
+    if shared is not None:
+        return [shared]
+    behind = []
+    for tenant_id in await tenant_ids(db):
+        async with db.tenant_engine(tenant_id).connect() as conn:
+            found = await conn.run_sync(_pending, "tenant", _schema_for(db, tenant_id))
+        if found is not None:
+            behind.append(found)
+    return behind
+
+
+async def make_revision(db: Database, scope: str, message: str) -> None:
+    """Autogenerate a revision against a database at head (a scratch one is best)."""
+    await upgrade_shared(db)
+    if scope == "shared":
+        engine = db.shared_engine
+        schema: str | None = SHARED_SCHEMA
+    else:
+        scratch = uuid.UUID(int=0)
+        await upgrade_tenant(db, scratch)
+        engine = db.tenant_engine(scratch)
+        schema = _schema_for(db, scratch)
+
+    def revise(connection: Connection) -> None:
+        config = alembic_config(scope)
+        config.attributes.update(connection=connection, scope=scope, schema=schema)
+        command.revision(config, message=message, autogenerate=True)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(revise)

@@ -1,0 +1,73 @@
+"""The unit of work: one transaction bound to one tenant, or to the shared schema only."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from hub.adapters.db.database import WRITE_OPTION, Database
+from hub.adapters.db.repositories import (
+    AuthSessions,
+    Devices,
+    Logins,
+    Shops,
+    Tenants,
+    Users,
+)
+
+
+class SharedUnitOfWork:
+    """Before the tenant is known (login, refresh, device auth): shared tables only."""
+
+    def __init__(self, db: Database, *, write: bool = False) -> None:
+        self._db = db
+        self._write = write
+
+    def _engine(self) -> object:
+        return self._db.shared_engine
+
+    async def __aenter__(self) -> Self:
+        self.session = AsyncSession(self._engine(), expire_on_commit=False)  # type: ignore[arg-type]
+        if self._write:
+            await self.session.connection(execution_options={WRITE_OPTION: True})
+        self.logins = Logins(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Closing rolls back what was not committed; unlike rollback() it leaves loaded
+        # objects readable (detached), so results can outlive the unit of work.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def connection(self) -> AsyncConnection:
+        return await self.session.connection()
+
+
+class UnitOfWork(SharedUnitOfWork):
+    """Everything a use case touches, for one tenant, in one transaction."""
+
+    def __init__(self, db: Database, tenant_id: uuid.UUID, *, write: bool = False) -> None:
+        super().__init__(db, write=write)
+        self.tenant_id = tenant_id
+
+    def _engine(self) -> object:
+        return self._db.tenant_engine(self.tenant_id)
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.tenants = Tenants(self.session, self.tenant_id)
+        self.users = Users(self.session, self.tenant_id)
+        self.shops = Shops(self.session)
+        self.auth_sessions = AuthSessions(self.session, self.tenant_id)
+        self.devices = Devices(self.session, self.tenant_id)
+        return self

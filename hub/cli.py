@@ -1,0 +1,141 @@
+"""`pos-hub`: serve, migrate, demo, permissions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from hub import __version__
+from hub.logs import configure_logging
+from hub.settings import Environment, InsecureSettings, Settings
+
+log = logging.getLogger("hub.cli")
+
+
+async def _migrate(settings: Settings) -> int:
+    from hub.adapters.db.database import Database
+    from hub.adapters.db.migrate import migrate_all
+
+    db = Database(settings)
+    try:
+        for result in await migrate_all(db):
+            change = "up to date" if result.before == result.after else f"{result.before} -> {result.after}"
+            print(f"{result.target}: {change}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _demo(settings: Settings) -> int:
+    from hub.app import build_deps, close_deps
+    from hub.demo import ensure_demo
+
+    if settings.env is Environment.PRODUCTION:
+        print("refusing to create demo accounts with POS_ENV=production", file=sys.stderr)
+        return 2
+    deps = build_deps(settings)
+    try:
+        demo = await ensure_demo(deps)
+    finally:
+        await close_deps(deps)
+    print(f"Demo business {demo.tenant_name!r}, shop {demo.shop_name!r}"
+          f" ({'created' if demo.created else 'already there'}). Logins:")
+    for username, role in demo.logins:
+        print(f"  {role:<12} {username:<20} password: {demo.password}")
+    return 0
+
+
+async def _revision(scope: str, message: str) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from hub.adapters.db.database import Database
+    from hub.adapters.db.migrate import make_revision
+
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Database(Settings(data_dir=Path(scratch), database_url=""))
+        try:
+            await make_revision(db, scope, message)
+        finally:
+            await db.dispose()
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.adapters.db.database import Database
+    from hub.adapters.db.migrate import pending_migrations
+
+    async def pending() -> list[str]:
+        db = Database(settings)
+        try:
+            return await pending_migrations(db)
+        finally:
+            await db.dispose()
+
+    behind = asyncio.run(pending())
+    if behind:
+        print("the database is not at the latest schema; run `pos-hub migrate` first:",
+              *behind, sep="\n  ", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "hub.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        access_log=False,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pos-hub", description="The POS hub.")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve HTTP and websockets")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    sub.add_parser("migrate", help="upgrade the shared schema and every tenant to head")
+    sub.add_parser("demo", help="create (once) a demo business and print its logins")
+    sub.add_parser("permissions", help="print the permission matrix as Markdown")
+    revision = sub.add_parser(
+        "revision", help="developers: autogenerate a migration against a scratch store"
+    )
+    revision.add_argument("--scope", choices=["shared", "tenant"], required=True)
+    revision.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "permissions":
+        from hub.domain.permissions import matrix_markdown
+
+        print(matrix_markdown(), end="")
+        return 0
+    try:
+        settings = Settings()
+        settings.check_secure()
+    except InsecureSettings as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "revision":
+        return asyncio.run(_revision(args.scope, args.message))
+    if args.command == "demo":
+        return asyncio.run(_demo(settings))
+    return _serve(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""A tenant's own settings, with their defaults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.domain.errors import ValidationFailed
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    currency: str = "RUB"
+    timezone: str = "Europe/Moscow"
+    # Off by default: the last unit can be sold once.
+    allow_negative_stock: bool = False
+
+    def __post_init__(self) -> None:
+        if not _CURRENCY.fullmatch(self.currency):
+            raise ValidationFailed("bad currency", fields={"currency": "ISO 4217 code, e.g. RUB"})
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationFailed(
+                "bad timezone", fields={"timezone": "IANA name, e.g. Europe/Moscow"}
+            ) from exc
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> TenantSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in stored.items() if k in known})
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def changed(self, **changes: Any) -> TenantSettings:
+        return replace(self, **changes)

@@ -1,0 +1,365 @@
+"""Registration, login, refresh-token rotation, logout, password change, and turning a
+token into a principal."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from hub.adapters.db.database import tenant_schema_name
+from hub.adapters.db.migrate import create_tenant_at_head
+from hub.adapters.db.tables import AuthSession, RefreshToken, Shop, Tenant, User
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import SharedUnitOfWork, UnitOfWork
+from hub.adapters.security.tokens import (
+    DEVICE_PREFIX,
+    REFRESH_PREFIX,
+    AccessClaims,
+    digest,
+    new_secret,
+)
+from hub.domain.accounts import check_password, check_username, normalise_username
+from hub.domain.errors import AuthenticationFailed, Conflict, Throttled, ValidationFailed
+from hub.domain.ids import new_id
+from hub.domain.permissions import Role
+from hub.domain.tenant_settings import TenantSettings
+from hub.services.deps import Deps
+from hub.services.principal import Principal
+from protocol.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Registration:
+    tenant_name: str
+    username: str
+    password: str
+    shop_name: str
+    email: str = ""
+    full_name: str = ""
+
+
+@dataclass(frozen=True)
+class Registered:
+    tokens: TokenPair
+    tenant: Tenant
+    user: User
+    shop: Shop
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    tokens: TokenPair
+    user: User
+    shop_ids: list[uuid.UUID]
+
+
+def _username_taken() -> Conflict:
+    return Conflict(
+        "this username is taken",
+        code=ErrorCode.USERNAME_TAKEN,
+        fields={"username": "already taken"},
+    )
+
+
+async def _open_session(
+    deps: Deps,
+    uow: UnitOfWork,
+    user: User,
+    shop_ids: list[uuid.UUID],
+    client: ClientInfo,
+    *,
+    auth_session: AuthSession | None = None,
+) -> TokenPair:
+    """Issue an access token and a new refresh token, in a new or an existing session."""
+    now = utcnow()
+    refresh = new_secret(REFRESH_PREFIX)
+    expires = now + timedelta(seconds=deps.settings.refresh_token_ttl)
+    if auth_session is None:
+        auth_session = AuthSession(
+            id=new_id(),
+            user_id=user.id,
+            expires_at=expires,
+            user_agent=client.user_agent[:300],
+            client_ip=client.ip[:64],
+        )
+        uow.auth_sessions.add(auth_session, RefreshToken(
+            token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires
+        ))
+    else:
+        auth_session.expires_at = expires
+        uow.auth_sessions.add_token(RefreshToken(
+            token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires
+        ))
+    access, access_expires = deps.access_tokens.issue(
+        user_id=user.id,
+        tenant_id=uow.tenant_id,
+        role=user.role,
+        shops=shop_ids,
+        session_id=auth_session.id,
+        auth_version=user.auth_version,
+        now=now,
+    )
+    return TokenPair(access, refresh, access_expires, expires)
+
+
+async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registered:
+    """A new business: tenant, its store at head, its owner and its first shop, at once."""
+    check_username(reg.username)
+    check_password(reg.password, username=reg.username)
+    for field, value in (("tenant_name", reg.tenant_name), ("shop_name", reg.shop_name)):
+        if not value.strip():
+            raise ValidationFailed("must not be blank", fields={field: "must not be blank"})
+    username_key = normalise_username(reg.username)
+    async with SharedUnitOfWork(deps.db) as shared:
+        if await shared.logins.username_taken(username_key):
+            raise _username_taken()
+    password_hash = await deps.passwords.hash(reg.password)
+
+    tenant_id = new_id()
+    try:
+        async with UnitOfWork(deps.db, tenant_id, write=True) as uow:
+            await create_tenant_at_head(deps.db, await uow.connection(), tenant_id)
+            tenant = Tenant(
+                id=tenant_id, name=reg.tenant_name.strip(), schema_name=tenant_schema_name(tenant_id)
+            )
+            uow.tenants.add(tenant)
+            await uow.session.flush()
+            user = User(
+                id=new_id(),
+                username=reg.username,
+                username_key=username_key,
+                email=reg.email,
+                full_name=reg.full_name,
+                password_hash=password_hash,
+                role=Role.OWNER.value,
+            )
+            uow.users.add(user)
+            shop = Shop(id=new_id(), name=reg.shop_name.strip())
+            uow.shops.add(shop)
+            await uow.session.flush()
+            await uow.users.set_shops(user.id, [shop.id])
+            for key, value in TenantSettings().as_json().items():
+                await uow.tenants.put_setting(key, value)
+            user.last_login_at = utcnow()
+            tokens = await _open_session(deps, uow, user, [shop.id], client)
+            await uow.commit()
+    except IntegrityError as exc:
+        deps.db.discard_tenant_store(tenant_id)
+        raise _username_taken() from exc
+    except BaseException:
+        deps.db.discard_tenant_store(tenant_id)
+        raise
+    return Registered(tokens, tenant, user, shop)
+
+
+def _throttle_keys(username_key: str, client: ClientInfo) -> tuple[str, str]:
+    return f"login:user:{username_key}", f"login:ip:{client.ip or '-'}"
+
+
+async def _check_throttle(deps: Deps, username_key: str, client: ClientInfo) -> None:
+    user_key, ip_key = _throttle_keys(username_key, client)
+    s = deps.settings
+    for key, limit in ((user_key, s.login_max_failures), (ip_key, s.login_ip_max_failures)):
+        window = await deps.limiter.peek(key)
+        if window.count >= limit:
+            raise Throttled(
+                "too many failed attempts; try again later", retry_after=window.retry_after
+            )
+
+
+async def _record_failure(deps: Deps, username_key: str, client: ClientInfo) -> None:
+    for key in _throttle_keys(username_key, client):
+        await deps.limiter.hit(key, deps.settings.login_lockout_seconds)
+
+
+async def login(deps: Deps, username: str, password: str, client: ClientInfo) -> LoggedIn:
+    username_key = normalise_username(username)
+    await _check_throttle(deps, username_key, client)
+    async with SharedUnitOfWork(deps.db) as shared:
+        user = await shared.logins.user_by_username_key(username_key)
+        tenant = await shared.logins.tenant(user.tenant_id) if user else None
+    valid = await deps.passwords.verify(user.password_hash if user else None, password)
+    if not valid or user is None or tenant is None or not user.is_active or not tenant.is_active:
+        await _record_failure(deps, username_key, client)
+        raise AuthenticationFailed(
+            "wrong username or password", code=ErrorCode.INVALID_CREDENTIALS
+        )
+    await deps.limiter.reset(_throttle_keys(username_key, client)[0])
+
+    async with UnitOfWork(deps.db, user.tenant_id, write=True) as uow:
+        current = await uow.users.get(user.id)
+        if current is None or not current.is_active:
+            raise AuthenticationFailed("wrong username or password", code=ErrorCode.INVALID_CREDENTIALS)
+        if deps.passwords.needs_rehash(current.password_hash):
+            current.password_hash = await deps.passwords.hash(password)
+        current.last_login_at = utcnow()
+        shop_ids = (await uow.users.shops_of([current.id]))[current.id]
+        tokens = await _open_session(deps, uow, current, shop_ids, client)
+        await uow.commit()
+    return LoggedIn(tokens, current, shop_ids)
+
+
+async def refresh(deps: Deps, refresh_token: str, client: ClientInfo) -> TokenPair:
+    """Rotate: the presented token is spent; reusing a spent one revokes the session,
+    because only a thief or a replay would present it twice."""
+    token_hash = digest(refresh_token)
+    async with SharedUnitOfWork(deps.db) as shared:
+        found = await shared.logins.refresh_token(token_hash)
+    if found is None:
+        raise AuthenticationFailed("unknown refresh token", code=ErrorCode.TOKEN_INVALID)
+    _, known_session = found
+    now = utcnow()
+    async with UnitOfWork(deps.db, known_session.tenant_id, write=True) as uow:
+        auth_session = await uow.auth_sessions.get(known_session.id)
+        if auth_session is None or auth_session.revoked_at is not None:
+            raise AuthenticationFailed("session ended", code=ErrorCode.TOKEN_REVOKED)
+        if not await uow.auth_sessions.claim_refresh(token_hash, now):
+            await uow.auth_sessions.revoke(auth_session.id, now, "refresh_reuse")
+            await uow.commit()
+            raise AuthenticationFailed(
+                "refresh token already used; session revoked", code=ErrorCode.TOKEN_REVOKED
+            )
+        token, _ = found
+        if token.expires_at <= now or auth_session.expires_at <= now:
+            raise AuthenticationFailed("refresh token expired", code=ErrorCode.TOKEN_EXPIRED)
+        user = await uow.users.get(auth_session.user_id)
+        tenant = await uow.tenants.current()
+        if user is None or not user.is_active or not tenant.is_active:
+            await uow.auth_sessions.revoke(auth_session.id, now, "user_inactive")
+            await uow.commit()
+            raise AuthenticationFailed("account disabled", code=ErrorCode.TOKEN_REVOKED)
+        shop_ids = (await uow.users.shops_of([user.id]))[user.id]
+        tokens = await _open_session(deps, uow, user, shop_ids, client, auth_session=auth_session)
+        await uow.commit()
+    return tokens
+
+
+async def logout_refresh(deps: Deps, refresh_token: str) -> None:
+    """End the session a refresh token belongs to (when the access token is gone)."""
+    async with SharedUnitOfWork(deps.db) as shared:
+        found = await shared.logins.refresh_token(digest(refresh_token))
+    if found is None:
+        raise AuthenticationFailed("unknown refresh token", code=ErrorCode.TOKEN_INVALID)
+    _, auth_session = found
+    async with UnitOfWork(deps.db, auth_session.tenant_id, write=True) as uow:
+        await uow.auth_sessions.revoke(auth_session.id, utcnow(), "logout")
+        await uow.commit()
+
+
+async def logout(uow: UnitOfWork, principal: Principal) -> None:
+    if principal.session_id is None:
+        raise AuthenticationFailed("devices have no session to end")
+    await uow.auth_sessions.revoke(principal.session_id, utcnow(), "logout")
+    await uow.commit()
+
+
+async def change_password(
+    deps: Deps,
+    uow: UnitOfWork,
+    principal: Principal,
+    old_password: str,
+    new_password: str,
+    client: ClientInfo,
+) -> TokenPair:
+    """Change one's own password; every other session ends, this one gets new tokens."""
+    if principal.user_id is None or principal.session_id is None:
+        raise AuthenticationFailed("only staff users have passwords")
+    user = await uow.users.get(principal.user_id, for_update=True)
+    assert user is not None
+    await _check_throttle(deps, user.username_key, client)
+    if not await deps.passwords.verify(user.password_hash, old_password):
+        await _record_failure(deps, user.username_key, client)
+        raise ValidationFailed(
+            "current password is wrong", fields={"old_password": "does not match"}
+        )
+    check_password(new_password, username=user.username, field="new_password")
+    if new_password == old_password:
+        raise ValidationFailed(
+            "new password equals the old one", fields={"new_password": "must change"}
+        )
+    user.password_hash = await deps.passwords.hash(new_password)
+    user.auth_version += 1
+    now = utcnow()
+    await uow.auth_sessions.revoke_all_of(user.id, now, "password_changed", keep=principal.session_id)
+    auth_session = await uow.auth_sessions.get(principal.session_id)
+    assert auth_session is not None
+    shop_ids = (await uow.users.shops_of([user.id]))[user.id]
+    tokens = await _open_session(deps, uow, user, shop_ids, client, auth_session=auth_session)
+    await uow.commit()
+    return tokens
+
+
+async def authenticate_user(uow: UnitOfWork, claims: AccessClaims) -> Principal:
+    """Check a decoded access token against the live session, user and tenant."""
+    state = await uow.auth_sessions.principal_state(claims.session_id, claims.user_id)
+    if state is None:
+        raise AuthenticationFailed("unknown session", code=ErrorCode.TOKEN_INVALID)
+    auth_session, user, tenant = state
+    if auth_session.revoked_at is not None or not user.is_active or not tenant.is_active:
+        raise AuthenticationFailed("session ended", code=ErrorCode.TOKEN_REVOKED)
+    if user.auth_version != claims.auth_version:
+        # Role, shops or password changed since the token was issued: refresh it.
+        raise AuthenticationFailed("token outdated; refresh it", code=ErrorCode.TOKEN_EXPIRED)
+    return Principal(
+        tenant_id=uow.tenant_id,
+        user_id=user.id,
+        role=Role(user.role),
+        shop_ids=frozenset(claims.shops),
+        session_id=auth_session.id,
+    )
+
+
+DEVICE_TOKEN_PREFIX = DEVICE_PREFIX
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    tenant_id: uuid.UUID
+    device_id: uuid.UUID
+    shop_id: uuid.UUID
+
+
+async def identify_device(deps: Deps, token: str) -> DeviceIdentity:
+    """Resolve a device token to its tenant and shop (before any tenant is bound)."""
+    async with SharedUnitOfWork(deps.db) as shared:
+        device = await shared.logins.device_by_hash(digest(token))
+        tenant = await shared.logins.tenant(device.tenant_id) if device else None
+    if device is None or tenant is None:
+        raise AuthenticationFailed("unknown device token", code=ErrorCode.TOKEN_INVALID)
+    if device.revoked_at is not None or not tenant.is_active:
+        raise AuthenticationFailed("device token revoked", code=ErrorCode.TOKEN_REVOKED)
+    now = utcnow()
+    if device.last_used_at is None or now - device.last_used_at > timedelta(minutes=1):
+        # Written at most once a minute: operators see which agents are alive.
+        async with SharedUnitOfWork(deps.db, write=True) as shared:
+            await shared.logins.touch_device(device.id, now)
+            await shared.commit()
+    return DeviceIdentity(device.tenant_id, device.id, device.shop_id)
+
+
+async def authenticate_device(uow: UnitOfWork, identity: DeviceIdentity) -> Principal:
+    device = await uow.devices.get(identity.device_id)
+    if device is None or device.revoked_at is not None:
+        raise AuthenticationFailed("device token revoked", code=ErrorCode.TOKEN_REVOKED)
+    return Principal(
+        tenant_id=uow.tenant_id,
+        shop_ids=frozenset({device.shop_id}),
+        device_id=device.id,
+    )

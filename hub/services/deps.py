@@ -1,0 +1,23 @@
+"""What use cases need besides a unit of work, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from hub.adapters.db.database import Database
+from hub.adapters.ratelimit import RateLimiter
+from hub.adapters.security.passwords import Passwords
+from hub.adapters.security.tokens import AccessTokens
+from hub.settings import Settings
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    db: Database
+    passwords: Passwords
+    access_tokens: AccessTokens
+    limiter: RateLimiter
+    redis: Redis | None

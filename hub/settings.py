@@ -1,0 +1,76 @@
+"""Settings, read once from the environment (prefix `POS_`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me-0123456789"
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettings(RuntimeError):
+    """The hub must not start with these settings."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POS_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    secret_key: str = DEV_SECRET
+    data_dir: Path = Path("var")
+    # Empty means the embedded store: SQLite files under data_dir.
+    database_url: str = ""
+    # Empty means the in-process broker and rate limiter.
+    redis_url: str = ""
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = "info"
+    log_json: bool = False
+
+    access_token_ttl: int = Field(default=900, ge=10, description="seconds")
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_ip_max_failures: int = Field(default=50, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _fill_database_url(self) -> Settings:
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'pos.db'}"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_secure(self) -> None:
+        """Refuse to run outside development with a default, missing or short secret."""
+        if self.env is Environment.DEVELOPMENT:
+            return
+        if self.secret_key == DEV_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise InsecureSettings(
+                f"POS_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters when POS_ENV={self.env.value}"
+            )

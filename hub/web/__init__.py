@@ -1,0 +1,1 @@
+"""HTTP and websocket transport: Starlette only. Open `routes.py` first."""

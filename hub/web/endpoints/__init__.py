@@ -1,0 +1,1 @@
+"""REST endpoints, one module per area; each handler parses, calls a service, renders."""

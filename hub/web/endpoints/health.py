@@ -1,0 +1,41 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hub.services.deps import Deps
+
+CHECK_TIMEOUT = 2.0
+
+
+async def healthz(_request: Request) -> Response:
+    """The process is up and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to take traffic: the database and the broker answer."""
+    deps: Deps = request.app.state.deps
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(deps.db.ping(), CHECK_TIMEOUT)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which
+        checks["database"] = f"error: {type(exc).__name__}"
+    if deps.redis is None:
+        checks["broker"] = "ok (in-process)"
+    else:
+        try:
+            await asyncio.wait_for(deps.redis.ping(), CHECK_TIMEOUT)  # type: ignore[arg-type]
+            checks["broker"] = "ok (redis)"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+    ready = all(v.startswith("ok") for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

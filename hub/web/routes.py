@@ -1,0 +1,31 @@
+"""Every URL the hub answers. Open this file first to find the handler of a path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hub.web.api import Api
+from hub.web.endpoints import auth, devices, health, shops, tenants, users
+from hub.web.openapi import docs_routes
+
+WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
+
+
+def build_api() -> Api:
+    api = Api()
+    for module in (auth, users, shops, tenants, devices):
+        api.include(module.api)
+    return api
+
+
+def build_routes(api: Api) -> list[BaseRoute]:
+    return [
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        *api.routes(),
+        *docs_routes(api.endpoints),
+        Mount("/", StaticFiles(directory=WEB_CLIENT_DIR, html=True), name="web_client"),
+    ]

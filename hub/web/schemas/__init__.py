@@ -1,0 +1,1 @@
+"""Request and response bodies (pydantic): the API's contract and its OpenAPI source."""

@@ -1,0 +1,58 @@
+"""Stable error codes, shared by REST responses and websocket error replies.
+
+A code never changes meaning once published; clients switch on it, not on messages.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # request shape
+    VALIDATION_ERROR = "validation_error"
+    MALFORMED_JSON = "malformed_json"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # authentication
+    NOT_AUTHENTICATED = "not_authenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_REVOKED = "token_revoked"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    # authorisation and lookup
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    # state conflicts
+    CONFLICT = "conflict"
+    USERNAME_TAKEN = "username_taken"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+    # server side
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.TOKEN_REVOKED: 401,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.USERNAME_TAKEN: 409,
+    ErrorCode.INSUFFICIENT_STOCK: 409,
+    ErrorCode.CREDIT_LIMIT_EXCEEDED: 409,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}

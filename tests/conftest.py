@@ -1,0 +1,117 @@
+"""Fixtures: settings per store, a migrated store, the app and an HTTP client on it.
+
+`store` runs a test on the embedded SQLite store and on PostgreSQL (one scratch database
+per test session; every test makes its own tenants, so tests do not see each other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from hub.adapters.db.database import Database
+from hub.adapters.db.migrate import migrate_all
+from hub.app import create_app
+from hub.settings import Settings
+from tests import services
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A scratch PostgreSQL database for the session, migrated, dropped at the end."""
+    services.need("postgres")
+    name = f"pos_test_{uuid.uuid4().hex[:12]}"
+    # NullPool: each asyncio.run() below has its own loop; pooled connections cannot cross.
+    admin = create_async_engine(
+        services.PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+
+    async def run(sql: str) -> None:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = make_url(services.PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def migrate() -> None:
+        db = Database(Settings(env="test", secret_key=TEST_SECRET, database_url=url))
+        try:
+            await migrate_all(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate())
+    yield url
+
+    async def drop() -> None:
+        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+    asyncio.run(drop())
+
+
+def make_settings(tmp_path: Path, database_url: str = "", **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "secret_key": TEST_SECRET,
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        # Cheap hashing: the tests hash hundreds of passwords.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "argon2_parallelism": 1,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        services.need("postgres")
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    url = request.getfixturevalue("pg_database_url") if store == "postgres" else ""
+    overrides = getattr(request, "param", {}) or {}
+    return make_settings(tmp_path, url, **overrides)
+
+
+async def _migrated(settings: Settings) -> None:
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings)
+        try:
+            await migrate_all(db)
+        finally:
+            await db.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    await _migrated(settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c

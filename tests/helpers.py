@@ -1,0 +1,102 @@
+"""Building blocks for API tests: a registered business with staff of every role."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+PASSWORD = "correct-horse-9"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {
+        "tenant_name": "Test Traders",
+        "username": unique("owner"),
+        "password": PASSWORD,
+        "email": "owner@example.com",
+        "shop_name": "Main Street",
+    }
+    body.update(fields)
+    response = await client.post("/api/users/auth/register/", json=body)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    data["password"] = body["password"]
+    return data
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post(
+        "/api/users/auth/login/", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@dataclass
+class Member:
+    id: str
+    username: str
+    token: str
+    refresh: str
+
+
+@dataclass
+class TenantKit:
+    """A business with a second shop, one user of each role and a device token."""
+
+    tenant_id: str
+    shop_id: str
+    second_shop_id: str
+    members: dict[str, Member] = field(default_factory=dict)
+    device_id: str = ""
+    device_token: str = ""
+
+    def token(self, role: str) -> dict[str, str]:
+        return bearer(self.members[role].token)
+
+
+async def create_user(
+    client: httpx.AsyncClient, token: str, role: str, shops: list[str], **fields: Any
+) -> dict[str, Any]:
+    body = {"username": unique(role), "password": PASSWORD, "role": role, "shops": shops}
+    body.update(fields)
+    response = await client.post("/api/users/users/", json=body, headers=bearer(token))
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def build_tenant(client: httpx.AsyncClient) -> TenantKit:
+    reg = await register(client)
+    owner = Member(reg["user"]["id"], reg["user"]["username"], reg["access"], reg["refresh"])
+    second = await client.post(
+        "/api/core/shops/", json={"name": "Second Shop"}, headers=bearer(owner.token)
+    )
+    assert second.status_code == 201, second.text
+    kit = TenantKit(reg["tenant"]["id"], reg["shop"]["id"], second.json()["id"])
+    kit.members["owner"] = owner
+    for role in ("manager", "cashier", "stockkeeper"):
+        user = await create_user(client, owner.token, role, [kit.shop_id])
+        tokens = await login(client, user["username"])
+        kit.members[role] = Member(user["id"], user["username"], tokens["access"], tokens["refresh"])
+    device = await client.post(
+        "/api/users/device-tokens/",
+        json={"name": "till agent", "shop": kit.shop_id},
+        headers=bearer(owner.token),
+    )
+    assert device.status_code == 201, device.text
+    kit.device_id = device.json()["id"]
+    kit.device_token = device.json()["token"]
+    return kit
