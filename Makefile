@@ -1,4 +1,5 @@
 # Two commands: `make run` and `make test`. Both create .venv on first use and reuse it.
+# `make test` is the whole gate: ruff, mypy --strict, then pytest.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 VENV := .venv
@@ -25,7 +26,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/pos-hub demo
 	$(BIN)/pos-hub serve
 
-test: $(VENV)/.installed-dev
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev

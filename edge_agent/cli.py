@@ -14,11 +14,13 @@ from edge_agent import __version__
 
 def check_token(hub_url: str, token: str, timeout: float = 10.0) -> dict[str, object]:
     """Ask the hub whom a device token belongs to; raises on a refused token."""
-    request = urllib.request.Request(
+    if not hub_url.startswith(("http://", "https://")):
+        raise ValueError("the hub URL must start with http:// or https://")
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         hub_url.rstrip("/") + "/api/users/auth/me/",
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (operator-given URL)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         document: dict[str, object] = json.load(response)
     return document
 
@@ -38,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         body = exc.read().decode(errors="replace")
         print(f"hub refused the token ({exc.code}): {body}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"cannot reach the hub: {exc}", file=sys.stderr)
         return 1
     if identity.get("kind") != "device":

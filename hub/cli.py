@@ -22,7 +22,11 @@ async def _migrate(settings: Settings) -> int:
     db = Database(settings)
     try:
         for result in await migrate_all(db):
-            change = "up to date" if result.before == result.after else f"{result.before} -> {result.after}"
+            change = (
+                "up to date"
+                if result.before == result.after
+                else f"{result.before} -> {result.after}"
+            )
             print(f"{result.target}: {change}")
     finally:
         await db.dispose()
@@ -41,8 +45,10 @@ async def _demo(settings: Settings) -> int:
         demo = await ensure_demo(deps)
     finally:
         await close_deps(deps)
-    print(f"Demo business {demo.tenant_name!r}, shop {demo.shop_name!r}"
-          f" ({'created' if demo.created else 'already there'}). Logins:")
+    print(
+        f"Demo business {demo.tenant_name!r}, shop {demo.shop_name!r}"
+        f" ({'created' if demo.created else 'already there'}). Logins:"
+    )
     for username, role in demo.logins:
         print(f"  {role:<12} {username:<20} password: {demo.password}")
     return 0
@@ -79,8 +85,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     behind = asyncio.run(pending())
     if behind:
-        print("the database is not at the latest schema; run `pos-hub migrate` first:",
-              *behind, sep="\n  ", file=sys.stderr)
+        print(
+            "the database is not at the latest schema; run `pos-hub migrate` first:",
+            *behind,
+            sep="\n  ",
+            file=sys.stderr,
+        )
         return 2
     uvicorn.run(
         "hub.app:create_app",

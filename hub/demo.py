@@ -58,8 +58,11 @@ async def ensure_demo(deps: Deps) -> Demo:
     for username, role in LOGINS[1:]:
         async with UnitOfWork(deps.db, registered.tenant.id, write=True) as uow:
             await users.create_user(
-                deps, uow, owner,
-                users.NewUser(username=username, password=PASSWORD, role=role,
-                              shops=[registered.shop.id]),
+                deps,
+                uow,
+                owner,
+                users.NewUser(
+                    username=username, password=PASSWORD, role=role, shops=[registered.shop.id]
+                ),
             )
     return Demo(TENANT_NAME, SHOP_NAME, PASSWORD, logins, created=True)

@@ -35,7 +35,9 @@ async def register(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return data
 
 
-async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+async def login(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+) -> dict[str, Any]:
     response = await client.post(
         "/api/users/auth/login/", json={"username": username, "password": password}
     )
@@ -90,7 +92,9 @@ async def build_tenant(client: httpx.AsyncClient) -> TenantKit:
     for role in ("manager", "cashier", "stockkeeper"):
         user = await create_user(client, owner.token, role, [kit.shop_id])
         tokens = await login(client, user["username"])
-        kit.members[role] = Member(user["id"], user["username"], tokens["access"], tokens["refresh"])
+        kit.members[role] = Member(
+            user["id"], user["username"], tokens["access"], tokens["refresh"]
+        )
     device = await client.post(
         "/api/users/device-tokens/",
         json={"name": "till agent", "shop": kit.shop_id},

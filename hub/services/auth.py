@@ -99,14 +99,17 @@ async def _open_session(
             user_agent=client.user_agent[:300],
             client_ip=client.ip[:64],
         )
-        uow.auth_sessions.add(auth_session, RefreshToken(
-            token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires
-        ))
+        uow.auth_sessions.add(
+            auth_session,
+            RefreshToken(
+                token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires
+            ),
+        )
     else:
         auth_session.expires_at = expires
-        uow.auth_sessions.add_token(RefreshToken(
-            token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires
-        ))
+        uow.auth_sessions.add_token(
+            RefreshToken(token_hash=digest(refresh), session_id=auth_session.id, expires_at=expires)
+        )
     access, access_expires = deps.access_tokens.issue(
         user_id=user.id,
         tenant_id=uow.tenant_id,
@@ -137,7 +140,9 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
         async with UnitOfWork(deps.db, tenant_id, write=True) as uow:
             await create_tenant_at_head(deps.db, await uow.connection(), tenant_id)
             tenant = Tenant(
-                id=tenant_id, name=reg.tenant_name.strip(), schema_name=tenant_schema_name(tenant_id)
+                id=tenant_id,
+                name=reg.tenant_name.strip(),
+                schema_name=tenant_schema_name(tenant_id),
             )
             uow.tenants.add(tenant)
             await uow.session.flush()
@@ -198,15 +203,15 @@ async def login(deps: Deps, username: str, password: str, client: ClientInfo) ->
     valid = await deps.passwords.verify(user.password_hash if user else None, password)
     if not valid or user is None or tenant is None or not user.is_active or not tenant.is_active:
         await _record_failure(deps, username_key, client)
-        raise AuthenticationFailed(
-            "wrong username or password", code=ErrorCode.INVALID_CREDENTIALS
-        )
+        raise AuthenticationFailed("wrong username or password", code=ErrorCode.INVALID_CREDENTIALS)
     await deps.limiter.reset(_throttle_keys(username_key, client)[0])
 
     async with UnitOfWork(deps.db, user.tenant_id, write=True) as uow:
         current = await uow.users.get(user.id)
         if current is None or not current.is_active:
-            raise AuthenticationFailed("wrong username or password", code=ErrorCode.INVALID_CREDENTIALS)
+            raise AuthenticationFailed(
+                "wrong username or password", code=ErrorCode.INVALID_CREDENTIALS
+            )
         if deps.passwords.needs_rehash(current.password_hash):
             current.password_hash = await deps.passwords.hash(password)
         current.last_login_at = utcnow()
@@ -297,7 +302,9 @@ async def change_password(
     user.password_hash = await deps.passwords.hash(new_password)
     user.auth_version += 1
     now = utcnow()
-    await uow.auth_sessions.revoke_all_of(user.id, now, "password_changed", keep=principal.session_id)
+    await uow.auth_sessions.revoke_all_of(
+        user.id, now, "password_changed", keep=principal.session_id
+    )
     auth_session = await uow.auth_sessions.get(principal.session_id)
     assert auth_session is not None
     shop_ids = (await uow.users.shops_of([user.id]))[user.id]

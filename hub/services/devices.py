@@ -53,7 +53,7 @@ async def list_device_tokens(
     include_revoked: bool = False,
 ) -> tuple[list[DeviceToken], int]:
     principal.require(Permission.DEVICES_MANAGE)
-    return await uow.devices.list(
+    return await uow.devices.find(
         page, in_shops=principal.visible_shops(), shop=shop, include_revoked=include_revoked
     )
 

@@ -49,7 +49,7 @@ async def list_shops(
     search: str | None = None,
 ) -> tuple[list[Shop], int]:
     principal.require(Permission.SHOPS_VIEW)
-    return await uow.shops.list(
+    return await uow.shops.find(
         page, only=principal.visible_shops(), is_active=is_active, search=search
     )
 

@@ -21,7 +21,9 @@ class TenantView:
 
 async def get_tenant(uow: UnitOfWork, principal: Principal) -> TenantView:
     principal.require(Permission.TENANT_VIEW)
-    return TenantView(await uow.tenants.current(), TenantSettings.from_json(await uow.tenants.settings()))
+    return TenantView(
+        await uow.tenants.current(), TenantSettings.from_json(await uow.tenants.settings())
+    )
 
 
 async def update_tenant(

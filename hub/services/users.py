@@ -64,15 +64,17 @@ async def _visible_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUI
     return StaffMember(user, shops)
 
 
-async def _check_shops(
-    uow: UnitOfWork, principal: Principal, shops: list[uuid.UUID], role: Role
-) -> None:
+async def _check_shops(uow: UnitOfWork, principal: Principal, shops: list[uuid.UUID]) -> None:
+    """The shops exist in this tenant and are the principal's to assign."""
     unknown = set(shops) - await uow.shops.existing(shops)
     if unknown:
-        raise NotFound("unknown shop", fields={"shops": f"unknown shop id {sorted(map(str, unknown))[0]}"})
-    outside = set(shops) - principal.shop_ids
-    if outside and not principal.sees_all_shops:
+        first = sorted(map(str, unknown))[0]
+        raise NotFound("unknown shop", fields={"shops": f"unknown shop id {first}"})
+    if not principal.sees_all_shops and set(shops) - principal.shop_ids:
         raise PermissionDenied("you may only assign your own shops", fields={"shops": "not yours"})
+
+
+def _require_a_shop(role: Role, shops: list[uuid.UUID]) -> None:
     if role is not Role.OWNER and not shops:
         raise ValidationFailed("staff need a shop", fields={"shops": "at least one shop"})
 
@@ -91,7 +93,7 @@ async def list_users(
     in_shops = principal.visible_shops()
     if shop is not None:
         in_shops = frozenset({shop}) if in_shops is None else in_shops & {shop}
-    users, count = await uow.users.list(
+    users, count = await uow.users.find(
         page,
         role=role.value if role else None,
         is_active=is_active,
@@ -106,17 +108,23 @@ async def get_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID) ->
     return await _visible_user(uow, principal, user_id)
 
 
-async def create_user(deps: Deps, uow: UnitOfWork, principal: Principal, new: NewUser) -> StaffMember:
+async def create_user(
+    deps: Deps, uow: UnitOfWork, principal: Principal, new: NewUser
+) -> StaffMember:
     principal.require(Permission.USERS_MANAGE)
     assert principal.role is not None
     ensure_can_manage(principal.role, new.role)
     check_username(new.username)
     check_password(new.password, username=new.username)
-    await _check_shops(uow, principal, new.shops, new.role)
+    await _check_shops(uow, principal, new.shops)
+    _require_a_shop(new.role, new.shops)
     username_key = normalise_username(new.username)
     if await uow.logins.username_taken(username_key):
-        raise Conflict("this username is taken", code=ErrorCode.USERNAME_TAKEN,
-                       fields={"username": "already taken"})
+        raise Conflict(
+            "this username is taken",
+            code=ErrorCode.USERNAME_TAKEN,
+            fields={"username": "already taken"},
+        )
     user = User(
         id=new_id(),
         username=new.username,
@@ -130,8 +138,11 @@ async def create_user(deps: Deps, uow: UnitOfWork, principal: Principal, new: Ne
     try:
         await uow.session.flush()
     except IntegrityError as exc:
-        raise Conflict("this username is taken", code=ErrorCode.USERNAME_TAKEN,
-                       fields={"username": "already taken"}) from exc
+        raise Conflict(
+            "this username is taken",
+            code=ErrorCode.USERNAME_TAKEN,
+            fields={"username": "already taken"},
+        ) from exc
     await uow.users.set_shops(user.id, new.shops)
     await uow.commit()
     return StaffMember(user, sorted(set(new.shops)))
@@ -140,7 +151,7 @@ async def create_user(deps: Deps, uow: UnitOfWork, principal: Principal, new: Ne
 async def _ensure_not_last_owner(uow: UnitOfWork, user: User) -> None:
     if user.role != Role.OWNER.value:
         return
-    owners, _ = await uow.users.list(PageRequest(0, 2), role=Role.OWNER.value, is_active=True)
+    owners, _ = await uow.users.find(PageRequest(0, 2), role=Role.OWNER.value, is_active=True)
     if all(o.id == user.id for o in owners):
         raise Conflict("the business must keep an active owner")
 
@@ -165,13 +176,12 @@ async def update_user(
     if changes.shops is not None:
         # A manager edits only their own shops of a user; other shops stay as they are.
         keep = set() if principal.sees_all_shops else set(shops) - principal.shop_ids
-        await _check_shops(uow, principal, changes.shops, Role(user.role))
+        await _check_shops(uow, principal, changes.shops)
         shops = sorted(set(changes.shops) | keep)
-        if set(shops) != set(member.shop_ids):
-            await uow.users.set_shops(user.id, shops)
-            security_changed = True
-    elif Role(user.role) is not Role.OWNER and not shops:
-        raise ValidationFailed("staff need a shop", fields={"shops": "at least one shop"})
+    _require_a_shop(Role(user.role), shops)
+    if set(shops) != set(member.shop_ids):
+        await uow.users.set_shops(user.id, shops)
+        security_changed = True
     if changes.email is not None:
         user.email = changes.email
     if changes.full_name is not None:

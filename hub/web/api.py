@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.adapters.db.uow import UnitOfWork
-from hub.domain.errors import AuthenticationFailed, DomainError, PermissionDenied
+from hub.domain.errors import DomainError, PermissionDenied
 from hub.domain.permissions import Permission
 from hub.services import auth as auth_service
 from hub.services.auth import ClientInfo
@@ -208,7 +208,9 @@ async def _read_json(request: Request, model: type[BaseModel], limit: int) -> Ba
         raise ApiError(ErrorCode.MALFORMED_JSON, "body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise ApiError(
-            ErrorCode.VALIDATION_ERROR, "body must be a JSON object", fields={"body": "expected an object"}
+            ErrorCode.VALIDATION_ERROR,
+            "body must be a JSON object",
+            fields={"body": "expected an object"},
         )
     try:
         return model.model_validate(document)
@@ -293,6 +295,3 @@ async def _run(endpoint: Endpoint, request: Request) -> Response:
             principal.require(endpoint.permission)
         result = await endpoint.handler(Ctx(request, deps, client, principal, uow), **kwargs)
         return _render(endpoint, result)
-
-
-__all__ = ["Api", "Auth", "AuthenticationFailed", "Ctx", "Endpoint", "PublicCtx"]

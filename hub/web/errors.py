@@ -56,8 +56,12 @@ def from_domain(exc: DomainError) -> JSONResponse:
     headers = {}
     if isinstance(exc, Throttled):
         headers["Retry-After"] = str(exc.retry_after)
-    if exc.code in (ErrorCode.NOT_AUTHENTICATED, ErrorCode.TOKEN_INVALID,
-                    ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_REVOKED):
+    if exc.code in (
+        ErrorCode.NOT_AUTHENTICATED,
+        ErrorCode.TOKEN_INVALID,
+        ErrorCode.TOKEN_EXPIRED,
+        ErrorCode.TOKEN_REVOKED,
+    ):
         headers["WWW-Authenticate"] = f'Bearer error="{exc.code.value}"'
     return error_response(exc.code, exc.message, exc.fields, headers)
 

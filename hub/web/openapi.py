@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
@@ -77,7 +77,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [ErrorBody]
     for e in endpoints:
         models.extend(m for m in (e.body, e.response) if m is not None)
-    keyed = [(m, "validation" if m in {e.body for e in endpoints} else "serialization") for m in models]
+    keyed = [
+        (m, "validation" if m in {e.body for e in endpoints} else "serialization") for m in models
+    ]
     refs, top = models_json_schema(keyed, ref_template=_REF)  # type: ignore[arg-type]
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     ref_of = {model: ref for (model, _), ref in refs.items()}
@@ -89,8 +91,12 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             "summary": e.summary,
             "tags": [e.tag],
             "parameters": [
-                {"name": n, "in": "path", "required": True,
-                 "schema": {"type": "string", "format": "uuid"}}
+                {
+                    "name": n,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                }
                 for n in e.path_params
             ],
             "responses": {},
@@ -112,7 +118,12 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         operation["responses"][str(e.status)] = success
         error_schema = {"content": {"application/json": {"schema": ref_of[ErrorBody]}}}
         for status, text in _ERRORS.items():
-            if status == 401 and e.auth is Auth.PUBLIC and "login" not in e.path and "refresh" not in e.path:
+            if (
+                status == 401
+                and e.auth is Auth.PUBLIC
+                and "login" not in e.path
+                and "refresh" not in e.path
+            ):
                 continue
             operation["responses"][str(status)] = {"description": text, **error_schema}
         paths.setdefault(e.path, {})[e.method.lower()] = operation
@@ -130,7 +141,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
     result: dict[str, Any] = _to_openapi30(document)
@@ -171,6 +184,3 @@ def docs_routes(endpoints: list[Endpoint]) -> list[BaseRoute]:
         Route("/docs/init.js", swagger_init, include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger"),
     ]
-
-
-__all__ = ["build_openapi", "docs_routes", "JSONResponse"]

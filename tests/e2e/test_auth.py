@@ -28,12 +28,18 @@ async def test_register_returns_appendix_fields(client: httpx.AsyncClient) -> No
     assert "users.manage" in me.json()["permissions"]
 
 
-async def test_register_refuses_taken_username_case_insensitively(client: httpx.AsyncClient) -> None:
+async def test_register_refuses_taken_username_case_insensitively(
+    client: httpx.AsyncClient,
+) -> None:
     first = await register(client)
     again = await client.post(
         "/api/users/auth/register/",
-        json={"tenant_name": "X", "username": first["user"]["username"].upper(),
-              "password": PASSWORD, "shop_name": "Y"},
+        json={
+            "tenant_name": "X",
+            "username": first["user"]["username"].upper(),
+            "password": PASSWORD,
+            "shop_name": "Y",
+        },
     )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "username_taken"
@@ -43,7 +49,12 @@ async def test_register_refuses_taken_username_case_insensitively(client: httpx.
 async def test_register_refuses_weak_password(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/users/auth/register/",
-        json={"tenant_name": "X", "username": unique("u"), "password": "12345678", "shop_name": "Y"},
+        json={
+            "tenant_name": "X",
+            "username": unique("u"),
+            "password": "12345678",
+            "shop_name": "Y",
+        },
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
@@ -53,7 +64,8 @@ async def test_register_refuses_weak_password(client: httpx.AsyncClient) -> None
 async def test_login_returns_tokens_with_claims(client: httpx.AsyncClient) -> None:
     reg = await register(client)
     tokens = await login(client, reg["user"]["username"])
-    assert tokens["access"] and tokens["refresh"].startswith("rt_")
+    assert tokens["access"]
+    assert tokens["refresh"].startswith("rt_")
     claims = AccessTokens(TEST_SECRET, 60).decode(tokens["access"])
     assert str(claims.tenant_id) == reg["tenant"]["id"]
     assert str(claims.user_id) == reg["user"]["id"]
@@ -61,7 +73,9 @@ async def test_login_returns_tokens_with_claims(client: httpx.AsyncClient) -> No
     assert [str(s) for s in claims.shops] == [reg["shop"]["id"]]
 
 
-async def test_login_is_case_insensitive_and_refuses_wrong_password(client: httpx.AsyncClient) -> None:
+async def test_login_is_case_insensitive_and_refuses_wrong_password(
+    client: httpx.AsyncClient,
+) -> None:
     reg = await register(client)
     ok = await client.post(
         "/api/users/auth/login/",
@@ -69,7 +83,8 @@ async def test_login_is_case_insensitive_and_refuses_wrong_password(client: http
     )
     assert ok.status_code == 200
     bad = await client.post(
-        "/api/users/auth/login/", json={"username": reg["user"]["username"], "password": "nope-nope"}
+        "/api/users/auth/login/",
+        json={"username": reg["user"]["username"], "password": "nope-nope"},
     )
     assert bad.status_code == 401
     assert bad.json()["error"]["code"] == "invalid_credentials"
@@ -80,7 +95,9 @@ async def test_login_is_case_insensitive_and_refuses_wrong_password(client: http
     assert unknown.json()["error"]["code"] == "invalid_credentials"
 
 
-async def test_refresh_rotates_and_spent_token_revokes_the_session(client: httpx.AsyncClient) -> None:
+async def test_refresh_rotates_and_spent_token_revokes_the_session(
+    client: httpx.AsyncClient,
+) -> None:
     reg = await register(client)
     first = await client.post("/api/users/auth/refresh/", json={"refresh": reg["refresh"]})
     assert first.status_code == 200
@@ -127,16 +144,25 @@ async def test_expired_and_forged_access_tokens_are_refused(client: httpx.AsyncC
     claims = AccessTokens(TEST_SECRET, 60).decode(reg["access"])
     past = datetime.now(UTC) - timedelta(hours=1)
     expired, _ = AccessTokens(TEST_SECRET, 60).issue(
-        user_id=claims.user_id, tenant_id=claims.tenant_id, role="owner", shops=list(claims.shops),
-        session_id=claims.session_id, auth_version=claims.auth_version, now=past,
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        role="owner",
+        shops=list(claims.shops),
+        session_id=claims.session_id,
+        auth_version=claims.auth_version,
+        now=past,
     )
     response = await client.get(ME, headers=bearer(expired))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_expired"
 
     forged, _ = AccessTokens("another-secret-" + "y" * 40, 60).issue(
-        user_id=claims.user_id, tenant_id=claims.tenant_id, role="owner", shops=[],
-        session_id=claims.session_id, auth_version=claims.auth_version,
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        role="owner",
+        shops=[],
+        session_id=claims.session_id,
+        auth_version=claims.auth_version,
     )
     response = await client.get(ME, headers=bearer(forged))
     assert response.status_code == 401
@@ -144,8 +170,12 @@ async def test_expired_and_forged_access_tokens_are_refused(client: httpx.AsyncC
 
     # A validly signed token naming another tenant finds no session there.
     crossed, _ = AccessTokens(TEST_SECRET, 60).issue(
-        user_id=claims.user_id, tenant_id=uuid.uuid4(), role="owner", shops=[],
-        session_id=claims.session_id, auth_version=claims.auth_version,
+        user_id=claims.user_id,
+        tenant_id=uuid.uuid4(),
+        role="owner",
+        shops=[],
+        session_id=claims.session_id,
+        auth_version=claims.auth_version,
     )
     assert (await client.get(ME, headers=bearer(crossed))).status_code in (401, 404)
 
@@ -180,7 +210,9 @@ async def test_change_password(client: httpx.AsyncClient) -> None:
     assert (await client.get(ME, headers=bearer(elsewhere["access"]))).status_code == 401
     refused = await client.post("/api/users/auth/refresh/", json={"refresh": elsewhere["refresh"]})
     assert refused.status_code == 401
-    old = await client.post("/api/users/auth/login/", json={"username": username, "password": PASSWORD})
+    old = await client.post(
+        "/api/users/auth/login/", json={"username": username, "password": PASSWORD}
+    )
     assert old.status_code == 401
     await login(client, username, "brand-new-pass-1")
 
@@ -190,10 +222,14 @@ async def test_login_throttling(client: httpx.AsyncClient) -> None:
     reg = await register(client)
     username = reg["user"]["username"]
     for _ in range(3):
-        bad = await client.post("/api/users/auth/login/", json={"username": username, "password": "guess-guess"})
+        bad = await client.post(
+            "/api/users/auth/login/", json={"username": username, "password": "guess-guess"}
+        )
         assert bad.status_code == 401
     # Locked now: even the right password is refused until the window passes.
-    locked = await client.post("/api/users/auth/login/", json={"username": username, "password": PASSWORD})
+    locked = await client.post(
+        "/api/users/auth/login/", json={"username": username, "password": PASSWORD}
+    )
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "too_many_attempts"
     assert int(locked.headers["retry-after"]) > 0
@@ -202,7 +238,9 @@ async def test_login_throttling(client: httpx.AsyncClient) -> None:
     await login(client, other["user"]["username"])
 
 
-async def test_role_change_makes_old_token_stale_and_refresh_picks_it_up(client: httpx.AsyncClient) -> None:
+async def test_role_change_makes_old_token_stale_and_refresh_picks_it_up(
+    client: httpx.AsyncClient,
+) -> None:
     kit = await build_tenant(client)
     cashier = kit.members["cashier"]
     promoted = await client.patch(
@@ -232,25 +270,37 @@ async def test_deactivated_user_is_locked_out(client: httpx.AsyncClient) -> None
     assert again.status_code == 401
 
 
-async def test_device_token_identifies_the_device_and_is_revocable(client: httpx.AsyncClient) -> None:
+async def test_device_token_identifies_the_device_and_is_revocable(
+    client: httpx.AsyncClient,
+) -> None:
     kit = await build_tenant(client)
     me = await client.get(ME, headers=bearer(kit.device_token))
     assert me.status_code == 200
     assert me.json() == {
-        "kind": "device", "tenant": kit.tenant_id, "shops": [kit.shop_id], "user": None,
-        "username": None, "role": None, "permissions": [], "device": kit.device_id,
+        "kind": "device",
+        "tenant": kit.tenant_id,
+        "shops": [kit.shop_id],
+        "user": None,
+        "username": None,
+        "role": None,
+        "permissions": [],
+        "device": kit.device_id,
     }
     # A device token opens no staff endpoint.
     users = await client.get("/api/users/users/", headers=bearer(kit.device_token))
     assert users.status_code == 403
     listed = await client.get("/api/users/device-tokens/", headers=kit.token("owner"))
     assert listed.json()["results"][0]["last_used_at"] is not None
-    revoked = await client.delete(f"/api/users/device-tokens/{kit.device_id}/", headers=kit.token("manager"))
+    revoked = await client.delete(
+        f"/api/users/device-tokens/{kit.device_id}/", headers=kit.token("manager")
+    )
     assert revoked.status_code == 204
     refused = await client.get(ME, headers=bearer(kit.device_token))
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "token_revoked"
-    assert (await client.get("/api/users/device-tokens/", headers=kit.token("owner"))).json()["count"] == 0
+    assert (await client.get("/api/users/device-tokens/", headers=kit.token("owner"))).json()[
+        "count"
+    ] == 0
     with_revoked = await client.get(
         "/api/users/device-tokens/?include_revoked=true", headers=kit.token("owner")
     )

@@ -89,9 +89,7 @@ def _create_at_head(connection: Connection, schema: str | None) -> None:
     context.stamp(script, "head")
 
 
-async def create_tenant_at_head(
-    db: Database, conn: AsyncConnection, tenant_id: uuid.UUID
-) -> None:
+async def create_tenant_at_head(db: Database, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
     """Create a new tenant's store at the head revision, in the caller's transaction.
 
     Creating the tables from the models and stamping head is what `upgrade head` would

@@ -30,7 +30,9 @@ class PageRequest:
     limit: int
 
 
-async def _page(session: AsyncSession, query: Select[Any], page: PageRequest) -> tuple[list[Any], int]:
+async def _page(
+    session: AsyncSession, query: Select[Any], page: PageRequest
+) -> tuple[list[Any], int]:
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = await session.scalars(query.offset(page.offset).limit(page.limit))
     return list(rows), int(count or 0)
@@ -51,9 +53,7 @@ class Logins:
         return await self._session.scalar(select(User).where(User.username_key == username_key))
 
     async def username_taken(self, username_key: str) -> bool:
-        found = await self._session.scalar(
-            select(User.id).where(User.username_key == username_key)
-        )
+        found = await self._session.scalar(select(User.id).where(User.username_key == username_key))
         return found is not None
 
     async def refresh_token(self, token_hash: str) -> tuple[RefreshToken, AuthSession] | None:
@@ -121,7 +121,7 @@ class Users:
             query = query.with_for_update()
         return await self._session.scalar(query)
 
-    async def list(
+    async def find(
         self,
         page: PageRequest,
         *,
@@ -184,7 +184,7 @@ class Shops:
             return set()
         return set(await self._session.scalars(select(Shop.id).where(Shop.id.in_(ids))))
 
-    async def list(
+    async def find(
         self,
         page: PageRequest,
         *,
@@ -288,7 +288,7 @@ class Devices:
             )
         )
 
-    async def list(
+    async def find(
         self,
         page: PageRequest,
         *,

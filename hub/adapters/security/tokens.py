@@ -77,9 +77,13 @@ class AccessTokens:
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationFailed("access token expired", code=ErrorCode.TOKEN_EXPIRED) from exc
+            raise AuthenticationFailed(
+                "access token expired", code=ErrorCode.TOKEN_EXPIRED
+            ) from exc
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed("invalid access token", code=ErrorCode.TOKEN_INVALID) from exc
+            raise AuthenticationFailed(
+                "invalid access token", code=ErrorCode.TOKEN_INVALID
+            ) from exc
         try:
             if payload.get("typ") != "access":
                 raise ValueError("not an access token")
@@ -93,7 +97,9 @@ class AccessTokens:
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise AuthenticationFailed("invalid access token", code=ErrorCode.TOKEN_INVALID) from exc
+            raise AuthenticationFailed(
+                "invalid access token", code=ErrorCode.TOKEN_INVALID
+            ) from exc
 
 
 def new_secret(prefix: str) -> str:

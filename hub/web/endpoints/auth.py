@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub.adapters.db.uow import UnitOfWork
 from hub.domain.permissions import Permission
 from hub.services import auth
 from hub.services.auth import TokenPair
@@ -52,10 +53,11 @@ async def register(ctx: PublicCtx, body: RegisterIn) -> RegisterOut:
         ctx.client,
     )
     return RegisterOut(
-        **_tokens(done.tokens),  # type: ignore[arg-type]
+        **_tokens(done.tokens),
         tenant=Ref(id=done.tenant.id, name=done.tenant.name),
-        user=UserRef(id=done.user.id, username=done.user.username, role=done.user.role,
-                     shops=[done.shop.id]),
+        user=UserRef(
+            id=done.user.id, username=done.user.username, role=done.user.role, shops=[done.shop.id]
+        ),
         shop=Ref(id=done.shop.id, name=done.shop.name),
     )
 
@@ -65,9 +67,10 @@ async def login(ctx: PublicCtx, body: LoginIn) -> LoginOut:
     """Log in with a username and password; throttled against guessing."""
     done = await auth.login(ctx.deps, body.username, body.password, ctx.client)
     return LoginOut(
-        **_tokens(done.tokens),  # type: ignore[arg-type]
-        user=UserRef(id=done.user.id, username=done.user.username, role=done.user.role,
-                     shops=done.shop_ids),
+        **_tokens(done.tokens),
+        user=UserRef(
+            id=done.user.id, username=done.user.username, role=done.user.role, shops=done.shop_ids
+        ),
     )
 
 
@@ -75,7 +78,7 @@ async def login(ctx: PublicCtx, body: LoginIn) -> LoginOut:
 async def refresh(ctx: PublicCtx, body: RefreshIn) -> TokensOut:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     pair = await auth.refresh(ctx.deps, body.refresh, ctx.client)
-    return TokensOut(**_tokens(pair))  # type: ignore[arg-type]
+    return TokensOut(**_tokens(pair))
 
 
 @api.post("/api/users/auth/logout/", tag=TAG, auth=Auth.PUBLIC, write=True)
@@ -84,14 +87,14 @@ async def logout(ctx: PublicCtx, body: LogoutIn) -> None:
     header = ctx.request.headers.get("authorization", "")
     if header.lower().startswith("bearer ") and body.refresh is None:
         claims = ctx.deps.access_tokens.decode(header[7:].strip())
-        async with auth.UnitOfWork(ctx.deps.db, claims.tenant_id, write=True) as uow:
+        async with UnitOfWork(ctx.deps.db, claims.tenant_id, write=True) as uow:
             principal = await auth.authenticate_user(uow, claims)
             await auth.logout(uow, principal)
-        return None
+        return
     if body.refresh is None:
         raise ApiError(ErrorCode.NOT_AUTHENTICATED, "send a bearer token or a refresh token")
     await auth.logout_refresh(ctx.deps, body.refresh)
-    return None
+    return
 
 
 @api.post("/api/users/auth/change-password/", tag=TAG)
@@ -100,7 +103,7 @@ async def change_password(ctx: Ctx, body: PasswordChangeIn) -> TokensOut:
     pair = await auth.change_password(
         ctx.deps, ctx.uow, ctx.principal, body.old_password, body.new_password, ctx.client
     )
-    return TokensOut(**_tokens(pair))  # type: ignore[arg-type]
+    return TokensOut(**_tokens(pair))
 
 
 @api.get("/api/users/auth/me/", tag=TAG, auth=Auth.ANY)
@@ -108,8 +111,11 @@ async def me(ctx: Ctx) -> MeOut:
     """Who the bearer token belongs to: a staff user or an edge agent's device."""
     p = ctx.principal
     if p.is_device:
-        return MeOut(kind="device", tenant=p.tenant_id, shops=sorted(p.shop_ids), device=p.device_id)
-    assert p.user_id is not None and p.role is not None
+        return MeOut(
+            kind="device", tenant=p.tenant_id, shops=sorted(p.shop_ids), device=p.device_id
+        )
+    assert p.user_id is not None
+    assert p.role is not None
     user = await ctx.uow.users.get(p.user_id)
     assert user is not None
     return MeOut(

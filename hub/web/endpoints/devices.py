@@ -21,17 +21,26 @@ TAG = "devices"
 async def list_device_tokens(ctx: Ctx, query: DeviceTokenQuery) -> Page[DeviceTokenOut]:
     """Edge-agent tokens of the shops one manages."""
     found, count = await devices.list_device_tokens(
-        ctx.uow, ctx.principal, query.page_request(),
-        shop=query.shop, include_revoked=query.include_revoked,
+        ctx.uow,
+        ctx.principal,
+        query.page_request(),
+        shop=query.shop,
+        include_revoked=query.include_revoked,
     )
-    return Page[DeviceTokenOut].build(ctx.request, query, [DeviceTokenOut.of(d) for d in found], count)
+    return Page[DeviceTokenOut].build(
+        ctx.request, query, [DeviceTokenOut.of(d) for d in found], count
+    )
 
 
 @api.post("/api/users/device-tokens/", tag=TAG, permission=Permission.DEVICES_MANAGE, status=201)
 async def create_device_token(ctx: Ctx, body: DeviceTokenCreateIn) -> DeviceTokenCreatedOut:
     """Issue a token for a shop's edge agent; the secret is shown once."""
-    issued = await devices.issue_device_token(ctx.uow, ctx.principal, name=body.name, shop_id=body.shop)
-    return DeviceTokenCreatedOut(**DeviceTokenOut.of(issued.device).model_dump(), token=issued.token)
+    issued = await devices.issue_device_token(
+        ctx.uow, ctx.principal, name=body.name, shop_id=body.shop
+    )
+    return DeviceTokenCreatedOut(
+        **DeviceTokenOut.of(issued.device).model_dump(), token=issued.token
+    )
 
 
 @api.get("/api/users/device-tokens/{device_id}/", tag=TAG, permission=Permission.DEVICES_MANAGE)

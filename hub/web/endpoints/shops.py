@@ -27,7 +27,8 @@ async def list_shops(ctx: Ctx, query: ShopQuery) -> Page[ShopOut]:
 async def create_shop(ctx: Ctx, body: ShopCreateIn) -> ShopOut:
     """Open a new shop."""
     shop = await shops.create_shop(
-        ctx.uow, ctx.principal,
+        ctx.uow,
+        ctx.principal,
         ShopFields(name=body.name, address=body.address, timezone=body.timezone),
     )
     return ShopOut.model_validate(shop)
@@ -43,8 +44,11 @@ async def get_shop(ctx: Ctx, shop_id: uuid.UUID) -> ShopOut:
 async def update_shop(ctx: Ctx, shop_id: uuid.UUID, body: ShopUpdateIn) -> ShopOut:
     """Edit a shop's details or close it (is_active=false)."""
     shop = await shops.update_shop(
-        ctx.uow, ctx.principal, shop_id,
-        ShopFields(name=body.name, address=body.address, timezone=body.timezone,
-                   is_active=body.is_active),
+        ctx.uow,
+        ctx.principal,
+        shop_id,
+        ShopFields(
+            name=body.name, address=body.address, timezone=body.timezone, is_active=body.is_active
+        ),
     )
     return ShopOut.model_validate(shop)

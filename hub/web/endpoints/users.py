@@ -16,8 +16,13 @@ TAG = "users"
 async def list_users(ctx: Ctx, query: UserQuery) -> Page[UserOut]:
     """Staff of the tenant (a manager sees the staff of their shops)."""
     found, count = await users.list_users(
-        ctx.uow, ctx.principal, query.page_request(),
-        role=query.role, is_active=query.is_active, search=query.search, shop=query.shop,
+        ctx.uow,
+        ctx.principal,
+        query.page_request(),
+        role=query.role,
+        is_active=query.is_active,
+        search=query.search,
+        shop=query.shop,
     )
     return Page[UserOut].build(ctx.request, query, [UserOut.of(m) for m in found], count)
 
@@ -26,10 +31,16 @@ async def list_users(ctx: Ctx, query: UserQuery) -> Page[UserOut]:
 async def create_user(ctx: Ctx, body: UserCreateIn) -> UserOut:
     """Create a staff account bound to shops."""
     member = await users.create_user(
-        ctx.deps, ctx.uow, ctx.principal,
+        ctx.deps,
+        ctx.uow,
+        ctx.principal,
         users.NewUser(
-            username=body.username, password=body.password, role=body.role,
-            shops=body.shops, email=body.email or "", full_name=body.full_name,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            shops=body.shops,
+            email=body.email or "",
+            full_name=body.full_name,
         ),
     )
     return UserOut.of(member)
@@ -45,10 +56,15 @@ async def get_user(ctx: Ctx, user_id: uuid.UUID) -> UserOut:
 async def update_user(ctx: Ctx, user_id: uuid.UUID, body: UserUpdateIn) -> UserOut:
     """Change role, shops, contact details or activity; tokens of the user go stale."""
     member = await users.update_user(
-        ctx.uow, ctx.principal, user_id,
+        ctx.uow,
+        ctx.principal,
+        user_id,
         users.UserChanges(
-            role=body.role, shops=body.shops, email=body.email,
-            full_name=body.full_name, is_active=body.is_active,
+            role=body.role,
+            shops=body.shops,
+            email=body.email,
+            full_name=body.full_name,
+            is_active=body.is_active,
         ),
     )
     return UserOut.of(member)
@@ -60,8 +76,12 @@ async def deactivate_user(ctx: Ctx, user_id: uuid.UUID) -> None:
     await users.deactivate_user(ctx.uow, ctx.principal, user_id)
 
 
-@api.post("/api/users/users/{user_id}/set-password/", tag=TAG,
-          permission=Permission.USERS_MANAGE, status=204)
+@api.post(
+    "/api/users/users/{user_id}/set-password/",
+    tag=TAG,
+    permission=Permission.USERS_MANAGE,
+    status=204,
+)
 async def set_password(ctx: Ctx, user_id: uuid.UUID, body: SetPasswordIn) -> None:
     """Reset a staff member's password; their sessions end."""
     await users.set_password(ctx.deps, ctx.uow, ctx.principal, user_id, body.password)

@@ -42,7 +42,9 @@ class Page(BaseModel, Generic[T]):
     def build(cls, request: Request, query: PageQuery, results: list[T], count: int) -> Page[T]:
         last = max(1, -(-count // query.page_size))
         next_url = (
-            str(request.url.include_query_params(page=query.page + 1)) if query.page < last else None
+            str(request.url.include_query_params(page=query.page + 1))
+            if query.page < last
+            else None
         )
         previous_url = None
         if query.page > 1:

@@ -1,0 +1,194 @@
+"""Bad input never makes a 500: malformed JSON, wrong types, missing and unknown fields,
+oversized bodies, wrong media types, and random JSON thrown at every endpoint."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import build_tenant
+
+
+def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert isinstance(error["fields"], dict)
+    return error
+
+
+def _body_endpoints(client: httpx.AsyncClient) -> list[Any]:
+    return [e for e in client.app.state.api.endpoints if e.body is not None]  # type: ignore[attr-defined]
+
+
+def _path(template: str, ids: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], template)
+
+
+@pytest.fixture
+async def ids_and_auth(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
+    kit = await build_tenant(client)
+    ids = {"user_id": kit.members["cashier"].id, "shop_id": kit.shop_id, "device_id": kit.device_id}
+    return ids, kit.token("owner")
+
+
+async def test_malformed_and_non_object_json(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    ids, auth = ids_and_auth
+    for endpoint in _body_endpoints(client):
+        path = _path(endpoint.path, ids)
+        headers = {**auth, "content-type": "application/json"}
+        for raw in (b'{"username": ', b"\xff\xfe{}", b"{'single': 'quotes'}", b"NaN-ish"):
+            response = await client.request(endpoint.method, path, content=raw, headers=headers)
+            _error(response, 400, "malformed_json")
+        for raw in (b"[]", b'"text"', b"42", b"null"):
+            response = await client.request(endpoint.method, path, content=raw, headers=headers)
+            _error(response, 400, "validation_error")
+
+
+async def test_wrong_types_missing_and_unknown_fields(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    ids, auth = ids_and_auth
+    for endpoint in _body_endpoints(client):
+        path = _path(endpoint.path, ids)
+        fields = endpoint.body.model_fields
+        wrong = {name: {"nested": [1, 2]} for name in fields}
+        error = _error(
+            await client.request(endpoint.method, path, json=wrong, headers=auth),
+            400,
+            "validation_error",
+        )
+        assert set(error["fields"]) & set(fields), error
+        required = [n for n, f in fields.items() if f.is_required()]
+        if required:
+            error = _error(
+                await client.request(endpoint.method, path, json={}, headers=auth),
+                400,
+                "validation_error",
+            )
+            assert set(required) <= set(error["fields"]), (endpoint.path, error)
+        unknown = _error(
+            await client.request(endpoint.method, path, json={"no_such_field": 1}, headers=auth),
+            400,
+            "validation_error",
+        )
+        assert "no_such_field" in unknown["fields"]
+
+
+async def test_oversized_body_and_media_type(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    ids, auth = ids_and_auth
+    limit = client.app.state.deps.settings.max_body_bytes  # type: ignore[attr-defined]
+    for endpoint in _body_endpoints(client):
+        path = _path(endpoint.path, ids)
+        huge = json.dumps({"name": "x" * (limit + 10)})
+        response = await client.request(
+            endpoint.method,
+            path,
+            content=huge,
+            headers={**auth, "content-type": "application/json"},
+        )
+        _error(response, 413, "payload_too_large")
+        response = await client.request(
+            endpoint.method,
+            path,
+            content=b'{"a": 1}',
+            headers={**auth, "content-type": "text/plain"},
+        )
+        _error(response, 415, "unsupported_media_type")
+
+    # A body streamed without Content-Length is cut off at the limit too.
+    async def chunks() -> Any:
+        for _ in range(limit // 1000 + 2):
+            yield b" " * 1000
+
+    response = await client.post(
+        "/api/users/auth/login/", content=chunks(), headers={"content-type": "application/json"}
+    )
+    _error(response, 413, "payload_too_large")
+
+
+async def test_unknown_routes_methods_and_ids(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    _ids, auth = ids_and_auth
+    _error(await client.get("/api/no/such/thing/", headers=auth), 404, "not_found")
+    _error(await client.put("/api/core/tenant/", json={}, headers=auth), 405, "method_not_allowed")
+    _error(await client.get("/api/users/users/not-a-uuid/", headers=auth), 404, "not_found")
+    _error(
+        await client.get("/api/users/users/?is_active=maybe", headers=auth), 400, "validation_error"
+    )
+    _error(await client.get("/api/users/users/?shop=nope", headers=auth), 400, "validation_error")
+    malformed_auth = {"Authorization": "Bearer not.a.jwt"}
+    _error(await client.get("/api/users/auth/me/", headers=malformed_auth), 401, "token_invalid")
+    _error(
+        await client.get("/api/users/auth/me/", headers={"Authorization": "Basic abc"}),
+        401,
+        "not_authenticated",
+    )
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.randint(-(2**70), 2**70)
+    if kind == 3:
+        return rng.uniform(-1e308, 1e308)
+    if kind == 4:
+        return "".join(rng.choice("aZ0 _-@.ёЖ\u0000\ud7ff/") for _ in range(rng.randrange(40)))
+    if kind == 5:
+        return str(rng.getrandbits(128))
+    if kind == 6:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = [
+        "username",
+        "password",
+        "role",
+        "shops",
+        "name",
+        "shop",
+        "refresh",
+        "settings",
+        "is_active",
+        "email",
+        "timezone",
+        "new_password",
+        "old_password",
+        "tenant_name",
+        "shop_name",
+        "x",
+    ]
+    return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randrange(6))}
+
+
+async def test_random_json_never_breaks_an_endpoint(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    ids, auth = ids_and_auth
+    rng = random.Random(20261123)
+    endpoints = client.app.state.api.endpoints  # type: ignore[attr-defined]
+    for _ in range(300):
+        endpoint = rng.choice(endpoints)
+        body = _random_json(rng)
+        response = await client.request(
+            endpoint.method,
+            _path(endpoint.path, ids),
+            content=json.dumps(body),
+            headers={**auth, "content-type": "application/json"},
+        )
+        assert response.status_code < 500, (endpoint.path, body, response.text)
+        if response.status_code >= 400:
+            assert set(response.json()["error"]) == {"code", "message", "fields"}

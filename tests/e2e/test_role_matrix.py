@@ -1,0 +1,176 @@
+"""Every role against every endpoint: allowed, or 403.
+
+The expectations are written out here from the spec (SPEC 3.2), not read from the code's
+matrix, so a wrong entry in the code fails this test. A new endpoint fails
+`test_every_endpoint_is_in_the_matrix` until it is added below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import PASSWORD, TenantKit, bearer, build_tenant, create_user, unique
+
+ROLES = ("owner", "manager", "cashier", "stockkeeper")
+EVERYONE = set(ROLES)
+MANAGEMENT = {"owner", "manager"}
+
+Prepare = Callable[[httpx.AsyncClient, TenantKit], Awaitable[tuple[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    allowed: set[str]
+    prepare: Prepare
+
+
+async def _fresh_cashier(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    user = await create_user(client, kit.members["owner"].token, "cashier", [kit.shop_id])
+    return str(user["id"])
+
+
+async def _fresh_device(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    response = await client.post(
+        "/api/users/device-tokens/",
+        json={"name": "scanner", "shop": kit.shop_id},
+        headers=kit.token("owner"),
+    )
+    return str(response.json()["id"])
+
+
+def fixed(path: str, body: Any = None) -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, _k: TenantKit) -> tuple[str, Any]:
+        return path, body
+
+    return prepare
+
+
+def on_user(suffix: str, body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/users/users/{await _fresh_cashier(c, k)}/{suffix}", body
+
+    return prepare
+
+
+def on_device(body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/users/device-tokens/{await _fresh_device(c, k)}/", body
+
+    return prepare
+
+
+def on_shop(body: Any = None) -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/core/shops/{k.shop_id}/", body
+
+    return prepare
+
+
+def new_user_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        body = {
+            "username": unique("new"),
+            "password": PASSWORD,
+            "role": "cashier",
+            "shops": [k.shop_id],
+        }
+        return "/api/users/users/", body
+
+    return prepare
+
+
+def new_device_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return "/api/users/device-tokens/", {"name": "till 2", "shop": k.shop_id}
+
+    return prepare
+
+
+MATRIX: dict[tuple[str, str], Case] = {
+    ("POST", "/api/users/auth/change-password/"): Case(
+        EVERYONE,
+        fixed(
+            "/api/users/auth/change-password/",
+            {"old_password": "wrong-one-x", "new_password": "whatever-new-1"},
+        ),
+    ),
+    ("GET", "/api/users/auth/me/"): Case(EVERYONE, fixed("/api/users/auth/me/")),
+    ("GET", "/api/users/users/"): Case(MANAGEMENT, fixed("/api/users/users/")),
+    ("POST", "/api/users/users/"): Case(MANAGEMENT, new_user_body()),
+    ("GET", "/api/users/users/{user_id}/"): Case(MANAGEMENT, on_user("")),
+    ("PATCH", "/api/users/users/{user_id}/"): Case(MANAGEMENT, on_user("", {"full_name": "Ann"})),
+    ("DELETE", "/api/users/users/{user_id}/"): Case(MANAGEMENT, on_user("")),
+    ("POST", "/api/users/users/{user_id}/set-password/"): Case(
+        MANAGEMENT, on_user("set-password/", {"password": "reset-pass-77"})
+    ),
+    ("GET", "/api/core/shops/"): Case(EVERYONE, fixed("/api/core/shops/")),
+    ("POST", "/api/core/shops/"): Case({"owner"}, fixed("/api/core/shops/", {"name": "Third"})),
+    ("GET", "/api/core/shops/{shop_id}/"): Case(EVERYONE, on_shop()),
+    ("PATCH", "/api/core/shops/{shop_id}/"): Case(MANAGEMENT, on_shop({"address": "1 High St"})),
+    ("GET", "/api/core/tenant/"): Case(EVERYONE, fixed("/api/core/tenant/")),
+    ("PATCH", "/api/core/tenant/"): Case(
+        {"owner"}, fixed("/api/core/tenant/", {"name": "Renamed"})
+    ),
+    ("GET", "/api/users/device-tokens/"): Case(MANAGEMENT, fixed("/api/users/device-tokens/")),
+    ("POST", "/api/users/device-tokens/"): Case(MANAGEMENT, new_device_body()),
+    ("GET", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
+    ("DELETE", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
+}
+
+# Endpoints without a role: they are how one gets a token, or gives it back.
+PUBLIC = {
+    ("POST", "/api/users/auth/register/"),
+    ("POST", "/api/users/auth/login/"),
+    ("POST", "/api/users/auth/refresh/"),
+    ("POST", "/api/users/auth/logout/"),
+}
+
+
+async def test_every_endpoint_is_in_the_matrix(client: httpx.AsyncClient) -> None:
+    declared = {(e.method, e.path) for e in client.app.state.api.endpoints}  # type: ignore[attr-defined]
+    assert declared == set(MATRIX) | PUBLIC
+
+
+async def test_role_matrix(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    failures = []
+    for (method, template), case in MATRIX.items():
+        for role in ROLES:
+            path, body = await case.prepare(client, kit)
+            response = await client.request(method, path, json=body, headers=kit.token(role))
+            allowed = response.status_code != 403
+            if allowed != (role in case.allowed) or response.status_code >= 500:
+                failures.append(
+                    f"{role:12} {method} {template}: {response.status_code} {response.text[:120]}"
+                )
+            elif allowed and template != "/api/users/auth/change-password/":
+                # Allowed means it worked, not merely "was not refused".
+                assert response.status_code < 300, f"{role} {method} {template}: {response.text}"
+            if allowed is False:
+                assert response.json()["error"]["code"] == "permission_denied"
+    assert not failures, "\n".join(failures)
+
+
+async def test_device_tokens_open_only_me(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    for (method, _template), case in MATRIX.items():
+        path, body = await case.prepare(client, kit)
+        response = await client.request(method, path, json=body, headers=bearer(kit.device_token))
+        expected = 200 if path == "/api/users/auth/me/" else 403
+        assert response.status_code == expected, f"{method} {path}: {response.text}"
+
+
+@pytest.mark.parametrize("role", ["cashier", "stockkeeper"])
+async def test_staff_see_only_their_own_shops(client: httpx.AsyncClient, role: str) -> None:
+    kit = await build_tenant(client)
+    listed = await client.get("/api/core/shops/", headers=kit.token(role))
+    assert [s["id"] for s in listed.json()["results"]] == [kit.shop_id]
+    other = await client.get(f"/api/core/shops/{kit.second_shop_id}/", headers=kit.token(role))
+    assert other.status_code == 404
+    owner_view = await client.get("/api/core/shops/", headers=kit.token("owner"))
+    assert owner_view.json()["count"] == 2

@@ -1,0 +1,118 @@
+"""A tenant's settings: defaults, validation, storage form."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hub.domain.errors import ValidationFailed
+from hub.domain.tenant_settings import TenantSettings
+from protocol.errors import ErrorCode
+
+
+def test_defaults() -> None:
+    settings = TenantSettings()
+    assert settings.currency == "RUB"
+    assert settings.timezone == "Europe/Moscow"
+    assert settings.allow_negative_stock is False
+
+
+def test_as_json_round_trip() -> None:
+    settings = TenantSettings(currency="EUR", timezone="Europe/Berlin", allow_negative_stock=True)
+    stored = settings.as_json()
+    assert stored == {
+        "currency": "EUR",
+        "timezone": "Europe/Berlin",
+        "allow_negative_stock": True,
+    }
+    assert TenantSettings.from_json(stored) == settings
+
+
+def test_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TenantSettings().currency = "USD"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "KZT", "XXX"])
+def test_good_currency(currency: str) -> None:
+    assert TenantSettings(currency=currency).currency == currency
+
+
+@pytest.mark.parametrize(
+    "currency", ["", "rub", "Rub", "RU", "RUBL", "R1B", " RUB", "RUB\n", "РУБ", "$$$"]
+)
+def test_bad_currency(currency: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings(currency=currency)
+    assert info.value.code is ErrorCode.VALIDATION_ERROR
+    assert set(info.value.fields) == {"currency"}
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Almaty", "America/New_York", "Europe/Moscow"])
+def test_good_timezone(timezone: str) -> None:
+    assert TenantSettings(timezone=timezone).timezone == timezone
+
+
+@pytest.mark.parametrize(
+    "timezone",
+    [
+        "",
+        "Mars/Olympus_Mons",
+        "Europe/Nowhere",
+        "not a zone",
+        "/etc/localtime",
+        "../../etc/passwd",
+        "Europe/../Europe/Moscow",
+    ],
+)
+def test_bad_timezone(timezone: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings(timezone=timezone)
+    assert info.value.code is ErrorCode.VALIDATION_ERROR
+    assert set(info.value.fields) == {"timezone"}
+
+
+def test_currency_is_checked_before_timezone() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings(currency="bad", timezone="bad/zone")
+    assert set(info.value.fields) == {"currency"}
+
+
+def test_from_json_ignores_unknown_keys() -> None:
+    settings = TenantSettings.from_json(
+        {"currency": "USD", "retired_setting": 1, "theme": "dark", "timezone": "UTC"}
+    )
+    assert settings == TenantSettings(currency="USD", timezone="UTC")
+
+
+def test_from_json_fills_missing_keys_with_defaults() -> None:
+    assert TenantSettings.from_json({}) == TenantSettings()
+    assert TenantSettings.from_json({"allow_negative_stock": True}) == TenantSettings(
+        allow_negative_stock=True
+    )
+
+
+def test_from_json_still_validates() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings.from_json({"currency": "usd", "unknown": 1})
+    assert set(info.value.fields) == {"currency"}
+
+
+def test_changed_returns_a_new_validated_copy() -> None:
+    original = TenantSettings()
+    changed = original.changed(currency="USD", allow_negative_stock=True)
+    assert changed == TenantSettings(currency="USD", allow_negative_stock=True)
+    assert original == TenantSettings()
+    assert original.changed() == original
+
+
+def test_changed_validates() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings().changed(timezone="Nowhere/Land")
+    assert set(info.value.fields) == {"timezone"}
+
+
+def test_changed_refuses_unknown_settings() -> None:
+    with pytest.raises(TypeError):
+        TenantSettings().changed(colour="red")
