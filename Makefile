@@ -1,7 +1,7 @@
 # Two commands: `make run` and `make test`. Both create .venv on first use and reuse it.
 # `make test` is the whole gate: ruff, mypy --strict, then pytest.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+	command -v $$p >/dev/null && $$p -c 2>/dev/null 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 

@@ -70,10 +70,11 @@ class RedisRateLimiter:
     async def hit(self, key: str, window_seconds: int) -> Window:
         name = self._prefix + key
         async with self._redis.pipeline(transaction=True) as pipe:
+            # The window starts with the first hit; INCR keeps the key's expiry.
+            pipe.set(name, 0, ex=window_seconds, nx=True)
             pipe.incr(name)
-            pipe.expire(name, window_seconds, nx=True)
             pipe.ttl(name)
-            count, _, ttl = await pipe.execute()
+            _, count, ttl = await pipe.execute()
         return Window(int(count), max(1, int(ttl)))
 
     async def peek(self, key: str) -> Window:

@@ -20,9 +20,15 @@ class TenantSettings:
     allow_negative_stock: bool = False
 
     def __post_init__(self) -> None:
-        if not _CURRENCY.fullmatch(self.currency):
+        if not isinstance(self.allow_negative_stock, bool):
+            raise ValidationFailed(
+                "bad flag", fields={"allow_negative_stock": "true or false"}
+            )
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise ValidationFailed("bad currency", fields={"currency": "ISO 4217 code, e.g. RUB"})
         try:
+            if not isinstance(self.timezone, str):
+                raise ValueError(self.timezone)
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValidationFailed(

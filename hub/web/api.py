@@ -161,8 +161,8 @@ class Api:
 
 def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Response]]:
     async def dispatch(request: Request) -> Response:
-        endpoint = methods.get(request.method)
-        if endpoint is None:  # HEAD and friends; Starlette answers 405 for the rest
+        endpoint = methods.get("GET" if request.method == "HEAD" else request.method)
+        if endpoint is None:  # Starlette answers 405 before this for undeclared methods
             raise ApiError(ErrorCode.METHOD_NOT_ALLOWED, "method not allowed")
         try:
             return await _run(endpoint, request)

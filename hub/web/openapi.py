@@ -30,13 +30,26 @@ _ERRORS = {
 }
 
 
+# Keys whose values are data (or maps of names to schemas), not schemas themselves.
+_VALUE_KEYS = frozenset({"default", "example", "examples", "enum", "const"})
+_SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
 def _to_openapi30(node: Any) -> Any:
     """Pydantic writes JSON Schema 2020-12; Swagger UI 4 reads OpenAPI 3.0."""
     if isinstance(node, list):
         return [_to_openapi30(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: _to_openapi30(value) for key, value in node.items()}
+    converted: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _VALUE_KEYS:
+            converted[key] = value
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            converted[key] = {name: _to_openapi30(schema) for name, schema in value.items()}
+        else:
+            converted[key] = _to_openapi30(value)
+    node = converted
     for combinator in ("anyOf", "oneOf"):
         options = node.get(combinator)
         if isinstance(options, list) and {"type": "null"} in options:
@@ -51,7 +64,7 @@ def _to_openapi30(node: Any) -> Any:
             node["nullable"] = True
     if "const" in node:
         node["enum"] = [node.pop("const")]
-    if "examples" in node and isinstance(node["examples"], list):
+    if isinstance(node.get("examples"), list):
         examples = node.pop("examples")
         if examples:
             node["example"] = examples[0]

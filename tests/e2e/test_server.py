@@ -71,9 +71,7 @@ def _wait_healthy(hub: Hub) -> None:
     with httpx.Client(base_url=hub.url, timeout=1.0) as client:
         while time.monotonic() < deadline:
             if hub.process.poll() is not None:
-                pytest.fail(
-                    f"pos-hub serve exited with {hub.process.returncode}:\n{hub.output()}"
-                )
+                pytest.fail(f"pos-hub serve exited with {hub.process.returncode}:\n{hub.output()}")
             try:
                 if client.get("/healthz").status_code == 200:
                     return
@@ -88,8 +86,13 @@ def running_hub(workdir: Path) -> Iterator[Hub]:
     """Migrate a fresh data dir, serve it on a free port, stop it afterwards (always)."""
     env = hub_env(workdir / "data")
     migrated = subprocess.run(
-        [str(POS_HUB), "migrate"], env=env, cwd=workdir, capture_output=True,
-        encoding="utf-8", timeout=60, check=False,
+        [str(POS_HUB), "migrate"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
     )
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()
@@ -98,7 +101,10 @@ def running_hub(workdir: Path) -> Iterator[Hub]:
     try:
         process = subprocess.Popen(
             [str(POS_HUB), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         try:
             hub = Hub(f"http://127.0.0.1:{port}", process, log)
@@ -136,7 +142,8 @@ async def test_register_and_login_over_http(http: httpx.AsyncClient) -> None:
     )
     assert registered.status_code == 201, registered.text
     data = registered.json()
-    assert data["access"] and data["refresh"]
+    assert data["access"]
+    assert data["refresh"]
     assert {"id", "name"} <= data["tenant"].keys()
     assert data["tenant"]["name"] == "Real Traders"
     assert {"id", "username", "role"} <= data["user"].keys()
@@ -150,7 +157,8 @@ async def test_register_and_login_over_http(http: httpx.AsyncClient) -> None:
     )
     assert logged_in.status_code == 200, logged_in.text
     tokens = logged_in.json()
-    assert tokens["access"] and tokens["refresh"]
+    assert tokens["access"]
+    assert tokens["refresh"]
 
     me = await http.get("/api/users/auth/me/", headers=bearer(tokens["access"]))
     assert me.status_code == 200, me.text

@@ -78,7 +78,8 @@ def test_migrate_then_demo_twice(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     lines = again.stdout.splitlines()
     assert lines[0] == "shared: up to date", again.stdout
-    assert len(lines) == 2 and re.fullmatch(r"tenant \S+: up to date", lines[1]), again.stdout
+    assert len(lines) == 2, again.stdout
+    assert re.fullmatch(r"tenant \S+: up to date", lines[1]), again.stdout
 
 
 def test_serve_before_migrate_refuses(tmp_path: Path) -> None:

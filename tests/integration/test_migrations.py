@@ -61,8 +61,10 @@ async def database_url(store: str) -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            yield make_url(services.PG_ADMIN_URL).set(database=name).render_as_string(
-                hide_password=False
+            yield (
+                make_url(services.PG_ADMIN_URL)
+                .set(database=name)
+                .render_as_string(hide_password=False)
             )
         finally:
             async with admin.connect() as conn:
@@ -157,9 +159,7 @@ async def new_tenant(db: Database, name: str = "Tenant") -> uuid.UUID:
     tenant_id = uuid.uuid4()
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         await create_tenant_at_head(db, await uow.connection(), tenant_id)
-        uow.tenants.add(
-            Tenant(id=tenant_id, name=name, schema_name=tenant_schema_name(tenant_id))
-        )
+        uow.tenants.add(Tenant(id=tenant_id, name=name, schema_name=tenant_schema_name(tenant_id)))
         await uow.commit()
     return tenant_id
 
@@ -252,7 +252,8 @@ async def test_tenant_created_at_head_matches_the_models_and_is_stamped(db: Data
 
 async def test_migrate_all_reaches_head_and_is_idempotent(db: Database) -> None:
     pending = await pending_migrations(db)
-    assert len(pending) == 1 and pending[0].startswith("shared"), pending
+    assert len(pending) == 1, pending
+    assert pending[0].startswith("shared"), pending
 
     first = await migrate_all(db)
     assert [(r.target, r.before, r.after) for r in first] == [("shared", None, SHARED_HEAD)]
@@ -266,7 +267,9 @@ async def test_migrate_all_reaches_head_and_is_idempotent(db: Database) -> None:
         uow.tenants.add(Tenant(id=behind, name="Behind", schema_name=tenant_schema_name(behind)))
         await uow.commit()
     pending = await pending_migrations(db)
-    assert len(pending) == 1 and "None" in pending[0], pending
+    assert len(pending) == 1, pending
+    assert pending[0].startswith("tenant"), pending
+    assert pending[0].endswith(f"at None, head is {TENANT_HEAD}"), pending
 
     second = await migrate_all(db)
     by_target = {r.target: (r.before, r.after) for r in second}
@@ -282,6 +285,30 @@ async def test_migrate_all_reaches_head_and_is_idempotent(db: Database) -> None:
     assert len(third) == 3
     assert all(r.before == r.after for r in third), third
     assert await pending_migrations(db) == []
+
+
+async def test_pending_migrations_name_the_tenant_behind(
+    db: Database, store: str, request: pytest.FixtureRequest
+) -> None:
+    """`pos-hub serve` prints these lines when it refuses to start: they must say which
+    tenant is behind."""
+    if store == "sqlite":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="migrate._pending names the schema, which is None on SQLite, so the "
+                "line reads 'tenant  at None, ...' without the tenant",
+            )
+        )
+    await migrate_all(db)
+    behind = uuid.uuid4()
+    await empty_tenant_store(db, behind)
+    async with UnitOfWork(db, behind, write=True) as uow:
+        uow.tenants.add(Tenant(id=behind, name="Behind", schema_name=tenant_schema_name(behind)))
+        await uow.commit()
+    pending = await pending_migrations(db)
+    assert len(pending) == 1, pending
+    assert behind.hex in pending[0], pending
 
 
 # --- d. isolation ---------------------------------------------------------------------

@@ -173,11 +173,6 @@ def test_pydantic_schema_has_no_json_schema_2020_leftovers() -> None:
     json.dumps(schema)  # still plain JSON
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: _to_openapi30 rewrites every dict, so a property named 'const' "
-    "(a key of 'properties', not a schema keyword) is turned into 'enum'",
-)
 def test_property_named_const_survives() -> None:
     class HasConst(BaseModel):
         const: int = 1

@@ -21,6 +21,7 @@ ISSUER = "pos-hub"
 ALGORITHM = "HS256"
 REFRESH_PREFIX = "rt_"
 DEVICE_PREFIX = "dt_"
+CLOCK_LEEWAY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class AccessTokens:
         auth_version: int,
         now: datetime | None = None,
     ) -> tuple[str, datetime]:
-        issued = now or datetime.now(UTC)
+        # Whole seconds: what the JWT carries is what the caller is told.
+        issued = (now or datetime.now(UTC)).replace(microsecond=0)
         expires = issued + self.ttl
         payload = {
             "iss": ISSUER,
@@ -74,6 +76,8 @@ class AccessTokens:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
+                # Tolerates small clock drift between hub hosts.
+                leeway=CLOCK_LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -96,7 +100,7 @@ class AccessTokens:
                 auth_version=int(payload["ver"]),
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AuthenticationFailed(
                 "invalid access token", code=ErrorCode.TOKEN_INVALID
             ) from exc
