@@ -47,10 +47,11 @@ def configure(connection: Connection, scope: str, schema: str | None) -> None:
             raise RuntimeError("a tenant migration on PostgreSQL needs its schema")
         # Raw SQL in a migration resolves unqualified names to the tenant too.
         connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
+    # The version table, like every tenant table, is schema-less: the connection puts it
+    # in the tenant's schema (or file), and autogenerate recognises it as its own.
     context.configure(
         connection=connection,
         target_metadata=tenant_metadata,
-        version_table_schema=schema,
         compare_type=True,
         render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",

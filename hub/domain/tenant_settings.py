@@ -21,9 +21,7 @@ class TenantSettings:
 
     def __post_init__(self) -> None:
         if not isinstance(self.allow_negative_stock, bool):
-            raise ValidationFailed(
-                "bad flag", fields={"allow_negative_stock": "true or false"}
-            )
+            raise ValidationFailed("bad flag", fields={"allow_negative_stock": "true or false"})
         if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise ValidationFailed("bad currency", fields={"currency": "ISO 4217 code, e.g. RUB"})
         try:

@@ -34,9 +34,12 @@ def alembic_config(scope: str) -> Config:
     return config
 
 
-def _schema_for(db: Database, tenant_id: uuid.UUID | None) -> str | None:
-    if tenant_id is None:
-        return SHARED_SCHEMA
+def _schema_for(db: Database, tenant_id: uuid.UUID) -> str | None:
+    """The tenant's schema on PostgreSQL; None on SQLite, where it is the main file.
+
+    Alembic's version table is read and stamped with this explicit schema: its existence
+    check goes through the inspector, which ignores schema_translate_map.
+    """
     return None if db.is_sqlite else tenant_schema_name(tenant_id)
 
 
@@ -46,8 +49,8 @@ def _current(connection: Connection, schema: str | None) -> str | None:
 
 
 def _upgrade(connection: Connection, scope: str, schema: str | None) -> tuple[str | None, ...]:
-    if scope == "shared" and connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{SHARED_SCHEMA}"')
+    if schema and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     before = _current(connection, schema)
     config = alembic_config(scope)
     config.attributes.update(connection=connection, scope=scope, schema=schema)
@@ -99,22 +102,26 @@ async def create_tenant_at_head(db: Database, conn: AsyncConnection, tenant_id: 
     await conn.run_sync(_create_at_head, _schema_for(db, tenant_id))
 
 
-def _pending(connection: Connection, scope: str, schema: str | None) -> str | None:
+def _pending(
+    connection: Connection, scope: str, schema: str | None, target: str
+) -> str | None:
     head = ScriptDirectory.from_config(alembic_config(scope)).get_current_head()
     current = _current(connection, schema)
-    return None if current == head else f"{scope} {schema or ''} at {current}, head is {head}"
+    return None if current == head else f"{target} at {current}, head is {head}"
 
 
 async def pending_migrations(db: Database) -> list[str]:
     """What is not at head: the shared schema, or any tenant's."""
     async with db.shared_engine.connect() as conn:
-        shared = await conn.run_sync(_pending, "shared", SHARED_SCHEMA)
+        shared = await conn.run_sync(_pending, "shared", SHARED_SCHEMA, "shared schema")
     if shared is not None:
         return [shared]
     behind = []
     for tenant_id in await tenant_ids(db):
         async with db.tenant_engine(tenant_id).connect() as conn:
-            found = await conn.run_sync(_pending, "tenant", _schema_for(db, tenant_id))
+            found = await conn.run_sync(
+                _pending, "tenant", _schema_for(db, tenant_id), f"tenant {tenant_id}"
+            )
         if found is not None:
             behind.append(found)
     return behind
