@@ -102,9 +102,7 @@ async def create_tenant_at_head(db: Database, conn: AsyncConnection, tenant_id: 
     await conn.run_sync(_create_at_head, _schema_for(db, tenant_id))
 
 
-def _pending(
-    connection: Connection, scope: str, schema: str | None, target: str
-) -> str | None:
+def _pending(connection: Connection, scope: str, schema: str | None, target: str) -> str | None:
     head = ScriptDirectory.from_config(alembic_config(scope)).get_current_head()
     current = _current(connection, schema)
     return None if current == head else f"{target} at {current}, head is {head}"
