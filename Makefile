@@ -31,7 +31,7 @@ test: lint typecheck
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check hub protocol edge_agent tests bench migrations/env_common.py
+	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
