@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hub.domain.errors import PermissionDenied, ValidationFailed
+from hub.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from hub.domain.permissions import Role, can_manage_role
+from protocol.errors import ErrorCode
+
+
+class UsernameTaken(Conflict):
+    code = ErrorCode.USERNAME_TAKEN
+
+    def __init__(self) -> None:
+        super().__init__("this username is taken", fields={"username": "already taken"})
+
 
 USERNAME_RE = re.compile(r"^[\w.@+-]{3,150}$")
 PASSWORD_MIN = 8

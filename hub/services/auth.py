@@ -21,8 +21,13 @@ from hub.adapters.security.tokens import (
     digest,
     new_secret,
 )
-from hub.domain.accounts import check_password, check_username, normalise_username
-from hub.domain.errors import AuthenticationFailed, Conflict, Throttled, ValidationFailed
+from hub.domain.accounts import (
+    UsernameTaken,
+    check_password,
+    check_username,
+    normalise_username,
+)
+from hub.domain.errors import AuthenticationFailed, Throttled, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Role
 from hub.domain.tenant_settings import TenantSettings
@@ -68,14 +73,6 @@ class LoggedIn:
     tokens: TokenPair
     user: User
     shop_ids: list[uuid.UUID]
-
-
-def _username_taken() -> Conflict:
-    return Conflict(
-        "this username is taken",
-        code=ErrorCode.USERNAME_TAKEN,
-        fields={"username": "already taken"},
-    )
 
 
 async def _open_session(
@@ -132,7 +129,7 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
     username_key = normalise_username(reg.username)
     async with SharedUnitOfWork(deps.db) as shared:
         if await shared.logins.username_taken(username_key):
-            raise _username_taken()
+            raise UsernameTaken()
     password_hash = await deps.passwords.hash(reg.password)
 
     tenant_id = new_id()
@@ -167,7 +164,7 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
             await uow.commit()
     except IntegrityError as exc:
         deps.db.discard_tenant_store(tenant_id)
-        raise _username_taken() from exc
+        raise UsernameTaken() from exc
     except BaseException:
         deps.db.discard_tenant_store(tenant_id)
         raise

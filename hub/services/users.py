@@ -12,6 +12,7 @@ from hub.adapters.db.tables import User
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.accounts import (
+    UsernameTaken,
     check_password,
     check_username,
     ensure_can_manage,
@@ -22,7 +23,6 @@ from hub.domain.ids import new_id
 from hub.domain.permissions import Permission, Role
 from hub.services.deps import Deps
 from hub.services.principal import Principal
-from protocol.errors import ErrorCode
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,7 @@ async def create_user(
     _require_a_shop(new.role, new.shops)
     username_key = normalise_username(new.username)
     if await uow.logins.username_taken(username_key):
-        raise Conflict(
-            "this username is taken",
-            code=ErrorCode.USERNAME_TAKEN,
-            fields={"username": "already taken"},
-        )
+        raise UsernameTaken()
     user = User(
         id=new_id(),
         username=new.username,
@@ -138,11 +134,7 @@ async def create_user(
     try:
         await uow.session.flush()
     except IntegrityError as exc:
-        raise Conflict(
-            "this username is taken",
-            code=ErrorCode.USERNAME_TAKEN,
-            fields={"username": "already taken"},
-        ) from exc
+        raise UsernameTaken() from exc
     await uow.users.set_shops(user.id, new.shops)
     await uow.commit()
     return StaffMember(user, sorted(set(new.shops)))
