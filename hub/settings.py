@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # realtime
+    ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    ws_max_queue_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_connects_per_window: int = Field(default=60, ge=1, description="per client, 10 s")
+    realtime_history: int = Field(default=1000, ge=1, description="events kept per channel")
+    outbox_sweep_seconds: float = Field(default=5.0, gt=0)
+
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=50, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)

@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     USERNAME_TAKEN = "username_taken"
     INSUFFICIENT_STOCK = "insufficient_stock"
     CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+    # realtime
+    MALFORMED_FRAME = "malformed_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    CHANNEL_INVALID = "channel_invalid"
+    NOT_SUBSCRIBED = "not_subscribed"
     # server side
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
@@ -53,6 +58,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.INSUFFICIENT_STOCK: 409,
     ErrorCode.CREDIT_LIMIT_EXCEEDED: 409,
+    ErrorCode.MALFORMED_FRAME: 400,
+    ErrorCode.UNKNOWN_TYPE: 400,
+    ErrorCode.CHANNEL_INVALID: 400,
+    ErrorCode.NOT_SUBSCRIBED: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }

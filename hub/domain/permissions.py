@@ -41,6 +41,7 @@ class Permission(StrEnum):
     CUSTOMERS_CREATE = "customers.create"
     CUSTOMERS_CREDIT = "customers.credit"
     REPORTS_VIEW = "reports.view"
+    LIVE_WATCH = "live.watch"
     TASKS_VIEW = "tasks.view"
     TASKS_MANAGE = "tasks.manage"
 
@@ -74,6 +75,7 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.CUSTOMERS_CREATE: frozenset({Role.OWNER, Role.MANAGER, Role.CASHIER}),
     Permission.CUSTOMERS_CREDIT: _MANAGEMENT,
     Permission.REPORTS_VIEW: _MANAGEMENT,
+    Permission.LIVE_WATCH: _MANAGEMENT,
     Permission.TASKS_VIEW: _EVERYONE,
     Permission.TASKS_MANAGE: _MANAGEMENT,
 }
@@ -110,6 +112,7 @@ _DESCRIPTIONS: dict[Permission, str] = {
     Permission.CUSTOMERS_CREATE: "register customers, top up balances",
     Permission.CUSTOMERS_CREDIT: "change credit limits and groups",
     Permission.REPORTS_VIEW: "analytics and exports",
+    Permission.LIVE_WATCH: "watch a shop's live sales feed and every till's cart",
     Permission.TASKS_VIEW: "see and work on one's tasks",
     Permission.TASKS_MANAGE: "create, assign and review tasks",
 }

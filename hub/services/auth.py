@@ -367,3 +367,15 @@ async def authenticate_device(uow: UnitOfWork, identity: DeviceIdentity) -> Prin
         shop_ids=frozenset({device.shop_id}),
         device_id=device.id,
     )
+
+
+async def authenticate_bearer(deps: Deps, token: str) -> tuple[Principal, datetime | None]:
+    """A bearer token (access or device) to a principal, in its own short transaction;
+    for long-lived connections. Returns when the token stops being valid (None: never)."""
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        identity = await identify_device(deps, token)
+        async with UnitOfWork(deps.db, identity.tenant_id) as uow:
+            return await authenticate_device(uow, identity), None
+    claims = deps.access_tokens.decode(token)
+    async with UnitOfWork(deps.db, claims.tenant_id) as uow:
+        return await authenticate_user(uow, claims), claims.expires_at

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from hub.adapters.broker.base import Broker
 from hub.adapters.db.database import Database
 from hub.adapters.ratelimit import RateLimiter
 from hub.adapters.security.passwords import Passwords
@@ -21,3 +22,4 @@ class Deps:
     access_tokens: AccessTokens
     limiter: RateLimiter
     redis: Redis | None
+    broker: Broker

@@ -15,6 +15,7 @@ from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.services.principal import Principal
 from hub.services.shops import get_shop
+from protocol import channels
 
 
 @dataclass(frozen=True)
@@ -72,4 +73,8 @@ async def revoke_device_token(uow: UnitOfWork, principal: Principal, device_id: 
     device = await get_device_token(uow, principal, device_id)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
+        # Connected agents holding this token are closed by the hub on this event.
+        uow.emit(
+            channels.device(uow.tenant_id, device.id), "device.revoked", {"id": str(device.id)}
+        )
     await uow.commit()

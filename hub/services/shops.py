@@ -13,6 +13,7 @@ from hub.domain.errors import NotFound, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.services.principal import Principal
+from protocol import channels
 
 
 @dataclass(frozen=True)
@@ -84,5 +85,16 @@ async def update_shop(
         shop.timezone = fields.timezone
     if fields.is_active is not None:
         shop.is_active = fields.is_active
+    uow.emit(
+        channels.shop(uow.tenant_id, shop.id),
+        "shop.updated",
+        {
+            "id": str(shop.id),
+            "name": shop.name,
+            "address": shop.address,
+            "timezone": shop.timezone,
+            "is_active": shop.is_active,
+        },
+    )
     await uow.commit()
     return shop

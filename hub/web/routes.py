@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from hub.web.api import Api
 from hub.web.endpoints import auth, devices, health, shops, tenants, users
 from hub.web.openapi import docs_routes
+from hub.web.websocket import websocket_endpoint
 
 WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -25,6 +26,7 @@ def build_routes(api: Api) -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        WebSocketRoute("/ws", websocket_endpoint),
         *api.routes(),
         *docs_routes(api.endpoints),
         Mount("/", StaticFiles(directory=WEB_CLIENT_DIR, html=True), name="web_client"),

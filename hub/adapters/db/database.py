@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ class Database:
         if self.dialect not in ("postgresql", "sqlite"):
             raise ValueError(f"unsupported database {self.dialect!r}")
         self._tenant_engines: OrderedDict[uuid.UUID, AsyncEngine] = OrderedDict()
+        # Set by the app: hands committed outbox events to the relay.
+        self.after_commit: Callable[[uuid.UUID, list[Any]], Awaitable[None]] | None = None
         if self.is_sqlite:
             database = url.database or ""
             if not database or database == ":memory:":

@@ -160,6 +160,19 @@ class UserShop(TenantBase):
     )
 
 
+class OutboxEvent(TenantBase):
+    """An event written in the transaction that caused it, relayed to the broker after
+    commit and deleted once published; the id de-duplicates a retried relay."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[Any] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class TenantSetting(TenantBase):
     __tablename__ = "tenant_settings"
 

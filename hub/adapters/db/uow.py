@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -17,6 +17,8 @@ from hub.adapters.db.repositories import (
     Tenants,
     Users,
 )
+from hub.adapters.db.tables import OutboxEvent
+from protocol.channels import Channel
 
 
 class SharedUnitOfWork:
@@ -59,6 +61,24 @@ class UnitOfWork(SharedUnitOfWork):
     def __init__(self, db: Database, tenant_id: uuid.UUID, *, write: bool = False) -> None:
         super().__init__(db, write=write)
         self.tenant_id = tenant_id
+        self._emitted: list[OutboxEvent] = []
+
+    def emit(self, channel: Channel, type_: str, payload: dict[str, Any]) -> None:
+        """Publish an event if, and only if, this unit of work commits.
+
+        It is written to the outbox in this transaction; after commit the relay sends it
+        to the broker (and a sweep resends what a crash left behind)."""
+        if channel.tenant != self.tenant_id:
+            raise ValueError("an event goes to a channel of its own tenant")
+        event = OutboxEvent(channel=channel.name, type=type_, payload=payload)
+        self.session.add(event)
+        self._emitted.append(event)
+
+    async def commit(self) -> None:
+        await super().commit()
+        emitted, self._emitted = self._emitted, []
+        if emitted and self._db.after_commit is not None:
+            await self._db.after_commit(self.tenant_id, emitted)
 
     def _engine(self) -> object:
         return self._db.tenant_engine(self.tenant_id)

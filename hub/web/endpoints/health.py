@@ -26,14 +26,11 @@ async def readyz(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as exc:  # any failure means not ready; say which
         checks["database"] = f"error: {type(exc).__name__}"
-    if deps.redis is None:
-        checks["broker"] = "ok (in-process)"
-    else:
-        try:
-            await asyncio.wait_for(deps.redis.ping(), CHECK_TIMEOUT)
-            checks["broker"] = "ok (redis)"
-        except Exception as exc:
-            checks["broker"] = f"error: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(deps.broker.ping(), CHECK_TIMEOUT)
+        checks["broker"] = "ok (redis)" if deps.redis is not None else "ok (in-process)"
+    except Exception as exc:
+        checks["broker"] = f"error: {type(exc).__name__}"
     ready = all(v.startswith("ok") for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

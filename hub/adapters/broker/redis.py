@@ -1,0 +1,273 @@
+"""The Redis broker: history in one stream per channel, fan-out by pub/sub on one Redis
+channel per channel (never one global channel), payloads as bytes.
+
+A Lua script assigns the sequence, appends to the stream and publishes in one atomic
+step, so the history and the live feed agree, and pub/sub order is sequence order. The
+epoch lives beside the sequence; when Redis loses them (a restart without persistence, an
+expired idle channel), the next publish starts a new epoch.
+
+Listeners check every event's sequence: a gap (a message lost while the pub/sub
+connection was down) is filled from the stream, or reported as a reset when the stream no
+longer holds it. After a reconnect every listened channel is reconciled the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgpack
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from hub.adapters.broker.base import Broker, Event, new_epoch, pack_payload
+
+log = logging.getLogger("hub.broker")
+
+_PUBLISH = """
+if KEYS[3] ~= '' then
+  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[7]) then return false end
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[2], 'b', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], cmsgpack.pack({seq, epoch, ARGV[2], ARGV[3]}))
+return {seq, epoch}
+"""
+
+_RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+def _keys(channel: str) -> tuple[str, str, str]:
+    # One hash slot per channel ({...}), so the script's keys live together on a cluster.
+    tag = "{" + channel + "}"
+    return f"pos:ch:{tag}:meta", f"pos:ch:{tag}:log", f"pos:ch:{tag}"
+
+
+class RedisBroker(Broker):
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        history: int = 1000,
+        idle_ttl_seconds: int = 7 * 24 * 3600,
+        dedup_ttl_seconds: int = 3600,
+    ) -> None:
+        super().__init__()
+        self._redis = redis
+        self._history = history
+        self._idle_ttl_ms = idle_ttl_seconds * 1000
+        self._dedup_ttl_ms = dedup_ttl_seconds * 1000
+        self._script = redis.register_script(_PUBLISH)
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        # channel -> (epoch, seq) of the last event delivered to on_event
+        self._positions: dict[str, tuple[str | None, int]] = {}
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._wake = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub()
+        self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    # --- publishing and history -----------------------------------------------------
+
+    async def publish(
+        self, channel: str, type_: str, payload: Any, *, event_id: str | None = None
+    ) -> Event | None:
+        meta, stream, pubsub_channel = _keys(channel)
+        dedup = f"pos:dedup:{event_id}" if event_id else ""
+        body = pack_payload(payload)
+        result = await self._script(
+            keys=[meta, stream, dedup],
+            args=[
+                new_epoch(),
+                type_,
+                body,
+                self._history,
+                self._idle_ttl_ms,
+                pubsub_channel,
+                self._dedup_ttl_ms,
+            ],
+        )
+        if not result:
+            return None
+        seq, epoch = result
+        return Event(channel, int(seq), epoch.decode(), type_, body)
+
+    async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
+        meta, stream, _ = _keys(channel)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(meta, "epoch", "seq")
+            pipe.xrange(stream, min=f"{after + 1}-0", max="+")
+            (current_epoch, current_seq), entries = await pipe.execute()
+        if current_epoch is None or current_epoch.decode() != epoch:
+            return None
+        last = int(current_seq)
+        if after > last:
+            return None
+        events = [
+            Event(channel, int(entry_id.split(b"-")[0]), epoch, fields[b"t"].decode(), fields[b"b"])
+            for entry_id, fields in entries
+        ]
+        expected = list(range(after + 1, last + 1))
+        if [e.seq for e in events][: len(expected)] != expected:
+            return None  # trimmed: the oldest wanted event is gone
+        return events[: len(expected)]
+
+    async def position(self, channel: str) -> tuple[str | None, int]:
+        epoch, seq = await self._redis.hmget(_keys(channel)[0], ["epoch", "seq"])
+        if epoch is None or seq is None:
+            return None, 0
+        return (epoch.decode() if isinstance(epoch, bytes) else epoch), int(seq)
+
+    # --- listening ------------------------------------------------------------------
+
+    async def listen(self, channel: str) -> None:
+        if channel in self._positions:
+            return
+        assert self._pubsub is not None, "start() the broker first"
+        self._positions[channel] = await self.position(channel)
+        waiter = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = waiter
+        await self._pubsub.subscribe(_keys(channel)[2])
+        self._wake.set()
+        try:
+            # Events published after the confirmation reach us; anything between the
+            # position read above and now is found by the sequence check.
+            await asyncio.wait_for(asyncio.shield(waiter), 5.0)
+        finally:
+            self._confirmations.pop(channel, None)
+        await self._catch_up(channel)
+
+    async def unlisten(self, channel: str) -> None:
+        if self._positions.pop(channel, None) is not None and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(_keys(channel)[2])
+
+    async def _read(self) -> None:
+        attempt = 0
+        while True:
+            pubsub = self._pubsub
+            assert pubsub is not None
+            if not pubsub.subscribed:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+                if not self.connected.is_set():
+                    self.connected.set()
+                    if attempt:
+                        await self._reconcile()
+                    attempt = 0
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.connected.clear()
+                delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                log.warning("redis pub/sub lost (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                await self._resubscribe()
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    async def _resubscribe(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        names = [_keys(c)[2] for c in self._positions]
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.reset()
+            if names:
+                await pubsub.subscribe(*names)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        raw_channel = message.get("channel", b"")
+        name = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
+        channel = name[len("pos:ch:{") : -1]
+        if kind == "subscribe":
+            waiter = self._confirmations.get(channel)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
+        if kind != "message" or channel not in self._positions:
+            return
+        try:
+            seq, epoch, type_, body = msgpack.unpackb(message["data"], raw=True)
+            event = Event(channel, int(seq), epoch.decode(), type_.decode(), body)
+        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+            log.error("undecodable broker message on %s: %s", channel, exc)
+            return
+        self._accept(event)
+
+    def _accept(self, event: Event) -> None:
+        known_epoch, known_seq = self._positions[event.channel]
+        if known_epoch == event.epoch and event.seq <= known_seq:
+            return  # already delivered (replayed during a catch-up)
+        if (known_epoch == event.epoch and event.seq == known_seq + 1) or (
+            known_epoch is None and event.seq == 1
+        ):
+            self._positions[event.channel] = (event.epoch, event.seq)
+            self.on_event(event)
+            return
+        # A gap, or a new epoch: let the catch-up decide, off this loop.
+        asyncio.get_running_loop().create_task(self._catch_up(event.channel))
+
+    async def _catch_up(self, channel: str) -> None:
+        """Deliver what a listened channel has beyond our position, or report a reset."""
+        if channel not in self._positions:
+            return
+        known_epoch, known_seq = self._positions[channel]
+        try:
+            epoch, seq = await self.position(channel)
+            if epoch is None or (epoch == known_epoch and seq <= known_seq):
+                if epoch is None and known_epoch is not None:
+                    self._positions[channel] = (None, 0)
+                    self.on_reset(channel, None, 0, "history lost")
+                return
+            # Listening began on an empty channel: everything in this epoch is new to us.
+            start_epoch, after = (known_epoch, known_seq) if known_epoch else (epoch, 0)
+            missed = await self.history(channel, start_epoch, after)
+        except (RedisError, OSError) as exc:
+            log.warning("catch-up of %s failed: %s", channel, exc)
+            return
+        if missed is None:
+            self._positions[channel] = (epoch, seq)
+            self.on_reset(channel, epoch, seq, "history lost" if epoch != known_epoch else "gap")
+            return
+        for event in missed:
+            current_epoch, current_seq = self._positions.get(channel, (None, -1))
+            if current_epoch == event.epoch and event.seq == current_seq + 1:
+                self._positions[channel] = (event.epoch, event.seq)
+                self.on_event(event)
+
+    async def _reconcile(self) -> None:
+        for channel in list(self._positions):
+            await self._catch_up(channel)

@@ -1,0 +1,1 @@
+"""Realtime fan-out: connections, subscriptions, send queues, the outbox relay."""

@@ -1,0 +1,137 @@
+"""One websocket connection: its codec, principal, subscriptions and bounded send queue.
+
+Fan-out only ever appends to the queue (never awaits the socket); a writer task drains
+it, joining whatever has piled up into one `batch` frame. A connection whose queue passes
+its byte limit is a slow consumer: it is closed with CLOSE_SLOW_CONSUMER and its frames
+dropped, and nobody else waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from hub.adapters.broker.base import Event
+from hub.services.principal import Principal
+from protocol.codec import Codec
+
+log = logging.getLogger("hub.realtime")
+
+MAX_BATCH_FRAMES = 64
+MAX_BATCH_BYTES = 64 * 1024
+CLOSE_TIMEOUT = 2.0
+
+
+@dataclass
+class Subscription:
+    # While a subscription replays history, live events wait here.
+    pending: list[Event] | None = field(default_factory=list)
+
+
+class Connection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        codec: Codec,
+        principal: Principal,
+        *,
+        max_queue_bytes: int,
+        token_expires_at: float | None,
+    ) -> None:
+        self.id = secrets.token_hex(8)
+        self.websocket = websocket
+        self.codec = codec
+        self.principal = principal
+        self.max_queue_bytes = max_queue_bytes
+        self.token_expires_at = token_expires_at
+        self.subscriptions: dict[str, Subscription] = {}
+        self.last_received = time.monotonic()
+        self.last_sent = time.monotonic()
+        self.closed = False
+        self.close_code: int | None = None
+        self.frames_sent = 0
+        self._queue: deque[bytes | str] = deque()
+        self._queued_bytes = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+
+    # --- outbound -------------------------------------------------------------------
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.enqueue(self.codec.encode(frame))
+
+    def deliver(self, event: Event) -> None:
+        subscription = self.subscriptions.get(event.channel)
+        if subscription is None:
+            return
+        if subscription.pending is not None:
+            subscription.pending.append(event)
+        else:
+            self.enqueue(event.frame(self.codec))
+
+    def enqueue(self, frame: bytes | str) -> None:
+        if self.closed:
+            return
+        self._queue.append(frame)
+        self._queued_bytes += len(frame)
+        if self._queued_bytes > self.max_queue_bytes:
+            log.warning(
+                "connection %s too slow (%d bytes queued); closing", self.id, self._queued_bytes
+            )
+            self.close(4009, "slow consumer")
+            return
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue and not self.closed:
+                frames: list[bytes | str] = []
+                size = 0
+                while self._queue and len(frames) < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
+                    frame = self._queue.popleft()
+                    frames.append(frame)
+                    size += len(frame)
+                data = frames[0] if len(frames) == 1 else self.codec.batch(frames)
+                if isinstance(data, bytes):
+                    await self.websocket.send_bytes(data)
+                else:
+                    await self.websocket.send_text(data)
+                self._queued_bytes -= size
+                self.frames_sent += len(frames)
+                self.last_sent = time.monotonic()
+        except Exception as exc:  # the socket went away under us
+            log.debug("connection %s send failed: %s", self.id, exc)
+            self.closed = True
+        finally:
+            self._writer = None
+
+    # --- closing --------------------------------------------------------------------
+
+    def close(self, code: int, reason: str) -> None:
+        """Close without waiting: queued frames are dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        self._queue.clear()
+        self._queued_bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
+        self._closer = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_TIMEOUT)

@@ -1,0 +1,219 @@
+"""The websocket endpoint, `/ws`: authenticate, then subscribe / unsubscribe / ping.
+
+Codec by subprotocol (`pos.v1.msgpack` or `pos.v1.json`; JSON when none is offered).
+The token comes, in order of preference, from an `Authorization: Bearer` header, a
+`bearer.<token>` subprotocol entry (browsers cannot set headers), or an `auth` first
+frame within AUTH_TIMEOUT seconds. Every request gets exactly one reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hub.domain.errors import DomainError
+from hub.realtime.access import authorize
+from hub.realtime.connection import Connection
+from hub.realtime.fanout import Realtime
+from hub.services import auth as auth_service
+from hub.services.deps import Deps
+from hub.services.principal import Principal
+from protocol import channels, messages
+from protocol.codec import CODECS, JSON, Codec, DecodeError
+from protocol.errors import ErrorCode
+
+log = logging.getLogger("hub.realtime")
+
+AUTH_TIMEOUT = 10.0
+MAX_CONSECUTIVE_ERRORS = 20
+CONNECT_WINDOW_SECONDS = 10
+BEARER_SUBPROTOCOL = "bearer."
+
+
+def _negotiate(websocket: WebSocket) -> tuple[Codec, str | None, str | None]:
+    """The codec, the subprotocol to answer with, and a token offered as a subprotocol."""
+    offered: list[str] = list(websocket.scope.get("subprotocols") or [])
+    token = next(
+        (p[len(BEARER_SUBPROTOCOL) :] for p in offered if p.startswith(BEARER_SUBPROTOCOL)), None
+    )
+    for name in offered:
+        if name in CODECS:
+            return CODECS[name], name, token
+    return JSON, None, token
+
+
+def _header_token(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _error(
+    code: ErrorCode, message: str, request_id: Any = None, fields: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return messages.envelope(
+        "error", {"code": code.value, "message": message, "fields": fields or {}}, id=request_id
+    )
+
+
+async def _receive(websocket: WebSocket, codec: Codec, limit: int) -> dict[str, Any] | None:
+    """The next decoded frame; None after the peer closed. DecodeError for bad frames."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    data = message.get("bytes") if message.get("bytes") is not None else message.get("text")
+    if data is None:
+        raise DecodeError("empty frame")
+    if len(data) > limit:
+        raise OverflowError
+    return codec.decode(data)
+
+
+async def _authenticate(deps: Deps, token: str) -> tuple[Principal, float | None]:
+    principal, expires = await auth_service.authenticate_bearer(deps, token)
+    return principal, expires.timestamp() if expires else None
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    deps: Deps = websocket.app.state.deps
+    realtime: Realtime = websocket.app.state.realtime
+    codec, subprotocol, token = _negotiate(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+
+    client = websocket.client.host if websocket.client else "-"
+    window = await deps.limiter.hit(f"ws:connect:{client}", CONNECT_WINDOW_SECONDS)
+    if window.count > deps.settings.ws_connects_per_window:
+        await websocket.close(messages.CLOSE_TRY_AGAIN_LATER, "too many connections; back off")
+        return
+
+    limit = realtime.settings.max_frame_bytes
+    token = _header_token(websocket) or token
+    try:
+        if token is None:
+            frame = await asyncio.wait_for(_receive(websocket, codec, limit), AUTH_TIMEOUT)
+            if frame is None:
+                return
+            request = messages.parse_request(frame)
+            if not isinstance(request, messages.Auth):
+                raise DomainError("authenticate first", code=ErrorCode.NOT_AUTHENTICATED)
+            token = request.token
+        principal, expires_at = await _authenticate(deps, token)
+    except TimeoutError:
+        await websocket.close(messages.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
+        return
+    except (DomainError, DecodeError, ValueError, OverflowError) as exc:
+        reason = getattr(exc, "message", None) or str(exc) or "bad auth frame"
+        data = codec.encode(_error(ErrorCode.NOT_AUTHENTICATED, reason[:200]))
+        if isinstance(data, bytes):
+            await websocket.send_bytes(data)
+        else:
+            await websocket.send_text(data)
+        await websocket.close(messages.CLOSE_AUTH_FAILED, "authentication failed")
+        return
+
+    connection = Connection(
+        websocket,
+        codec,
+        principal,
+        max_queue_bytes=realtime.settings.max_queue_bytes,
+        token_expires_at=expires_at,
+    )
+    realtime.add(connection)
+    try:
+        connection.send(
+            messages.message_frame(
+                messages.Hello(
+                    connection=connection.id,
+                    kind="device" if principal.is_device else "user",
+                    tenant=str(principal.tenant_id),
+                    heartbeat_seconds=realtime.settings.heartbeat_seconds,
+                    idle_timeout_seconds=realtime.settings.idle_timeout_seconds,
+                    max_frame_bytes=limit,
+                    token_expires_in=None
+                    if expires_at is None
+                    else round(expires_at - time.time(), 1),
+                )
+            )
+        )
+        if principal.device_id is not None:
+            # An agent always hears its own queue (and its own revocation).
+            own = channels.device(principal.tenant_id, principal.device_id).name
+            await realtime.subscribe(connection, own, None, None)
+        await _serve(deps, realtime, connection)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        connection.closed = True
+        await realtime.remove(connection)
+
+
+async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None:
+    errors = 0
+    while not connection.closed:
+        request_id: Any = None
+        try:
+            frame = await _receive(
+                connection.websocket, connection.codec, realtime.settings.max_frame_bytes
+            )
+            if frame is None:
+                return
+            connection.last_received = time.monotonic()
+            request_id = frame.get("id")
+            request = messages.parse_request(frame)
+            await _handle(deps, realtime, connection, request, request_id)
+            errors = 0
+            continue
+        except OverflowError:
+            connection.close(messages.CLOSE_TOO_BIG, "frame too large")
+            return
+        except DecodeError as exc:
+            reply = _error(ErrorCode.MALFORMED_FRAME, str(exc))
+        except messages.UnknownType as exc:
+            reply = _error(ErrorCode.UNKNOWN_TYPE, f"unknown type {exc}", request_id)
+        except messages.InvalidPayload as exc:
+            reply = _error(ErrorCode.VALIDATION_ERROR, "invalid payload", request_id, exc.fields)
+        except channels.InvalidChannel as exc:
+            reply = _error(ErrorCode.CHANNEL_INVALID, str(exc), request_id)
+        except DomainError as exc:
+            reply = _error(exc.code, exc.message, request_id, exc.fields)
+        connection.last_received = time.monotonic()
+        connection.send(reply)
+        errors += 1
+        if errors >= MAX_CONSECUTIVE_ERRORS:
+            connection.close(messages.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
+            return
+
+
+async def _handle(
+    deps: Deps,
+    realtime: Realtime,
+    connection: Connection,
+    request: messages.Message,
+    request_id: Any,
+) -> None:
+    match request:
+        case messages.Ping():
+            connection.send(messages.envelope("ok", {"data": {"time": time.time()}}, id=request_id))
+        case messages.Subscribe(channel=name, since=since):
+            authorize(connection.principal, channels.parse(name))
+            await realtime.subscribe(connection, name, since, request_id)
+        case messages.Unsubscribe(channel=name):
+            if not await realtime.unsubscribe(connection, name):
+                raise DomainError("not subscribed", code=ErrorCode.NOT_SUBSCRIBED)
+            connection.send(messages.envelope("ok", {"data": {"channel": name}}, id=request_id))
+        case messages.Auth(token=token):
+            principal, expires_at = await _authenticate(deps, token)
+            if (principal.tenant_id, principal.user_id, principal.device_id) != (
+                connection.principal.tenant_id,
+                connection.principal.user_id,
+                connection.principal.device_id,
+            ):
+                raise DomainError(
+                    "a connection keeps its identity", code=ErrorCode.PERMISSION_DENIED
+                )
+            connection.principal = principal
+            connection.token_expires_at = expires_at
+            connection.send(messages.envelope("ok", {"data": {}}, id=request_id))

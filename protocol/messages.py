@@ -1,0 +1,197 @@
+"""Every message of the realtime protocol, as a typed class.
+
+A frame is an envelope:
+
+    {"type": str, "id": str|int, "channel": str, "seq": int, "epoch": str, "payload": ...}
+
+with absent fields omitted. Requests (client → hub) carry an `id`; each gets exactly one
+reply, `ok` or `error`, with the same `id`. Events (hub → client) carry `channel`, `seq`
+and `epoch`. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_ID_LENGTH = 64
+MAX_TYPE_LENGTH = 64
+
+# Close codes (4000-4999 are the application's). Clients reconnect with backoff after any
+# of them except AUTH_FAILED and FORBIDDEN, which need a new token first.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_AUTH_FAILED = 4001
+CLOSE_AUTH_TIMEOUT = 4002
+CLOSE_TOKEN_EXPIRED = 4003
+CLOSE_REVOKED = 4004
+CLOSE_IDLE = 4008
+CLOSE_SLOW_CONSUMER = 4009
+CLOSE_TOO_MANY_ERRORS = 4010
+
+
+class Message(BaseModel):
+    """A payload; `TYPE` is the envelope's type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    TYPE: ClassVar[str]
+
+
+# --- requests: client → hub ----------------------------------------------------------
+
+
+class Auth(Message):
+    """Authenticate (first frame, for clients that cannot send headers), or renew an
+    expiring access token on a live connection."""
+
+    TYPE = "auth"
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class Since(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    epoch: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0, le=2**62)
+
+
+class Subscribe(Message):
+    """Receive a channel's events; with `since`, first everything after that position."""
+
+    TYPE = "subscribe"
+    channel: str = Field(min_length=1, max_length=200)
+    since: Since | None = None
+
+
+class Unsubscribe(Message):
+    TYPE = "unsubscribe"
+    channel: str = Field(min_length=1, max_length=200)
+
+
+class Ping(Message):
+    """Liveness from the client; answered by `ok` with the hub's time."""
+
+    TYPE = "ping"
+
+
+REQUESTS: dict[str, type[Message]] = {m.TYPE: m for m in (Auth, Subscribe, Unsubscribe, Ping)}
+
+
+# --- replies and notices: hub → client -------------------------------------------------
+
+
+class Hello(Message):
+    """First frame after authentication."""
+
+    TYPE = "hello"
+    protocol: int = PROTOCOL_VERSION
+    connection: str
+    kind: str  # "user" or "device"
+    tenant: str
+    heartbeat_seconds: float
+    idle_timeout_seconds: float
+    max_frame_bytes: int
+    token_expires_in: float | None = None
+
+
+class Ok(Message):
+    TYPE = "ok"
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Error(Message):
+    TYPE = "error"
+    code: str
+    message: str
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class Subscribed(BaseModel):
+    """`data` of the `ok` reply to `subscribe`: where the channel stands now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: str
+    epoch: str | None
+    seq: int
+    replayed: int = 0
+
+
+class Resync(Message):
+    """The missed events cannot be replayed (history lost or too old): reload the state
+    (a REST snapshot) and continue with the events that follow."""
+
+    TYPE = "resync"
+    channel: str
+    epoch: str | None
+    seq: int
+    reason: str
+
+
+class Heartbeat(Message):
+    TYPE = "heartbeat"
+    time: float
+
+
+NOTICES: dict[str, type[Message]] = {m.TYPE: m for m in (Hello, Ok, Error, Resync, Heartbeat)}
+
+BATCH = "batch"  # {"type": "batch", "payload": [frame, frame, ...]}: frames in order
+
+
+def parse_request(frame: dict[str, Any]) -> Message:
+    """The typed request in a decoded frame; ValueError with a reason otherwise."""
+    kind = frame.get("type")
+    model = REQUESTS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise UnknownType(str(kind)[:MAX_TYPE_LENGTH])
+    payload = frame.get("payload", {})
+    if payload is None:
+        payload = {}
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        fields = {
+            ".".join(str(p) for p in e["loc"]) or "payload": e["msg"]
+            for e in exc.errors(include_url=False)
+        }
+        raise InvalidPayload(fields) from exc
+
+
+class UnknownType(ValueError):
+    pass
+
+
+class InvalidPayload(ValueError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("invalid payload")
+        self.fields = fields
+
+
+def envelope(
+    type_: str,
+    payload: Any = None,
+    *,
+    id: str | int | None = None,
+    channel: str | None = None,
+    seq: int | None = None,
+    epoch: str | None = None,
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": type_}
+    if id is not None:
+        frame["id"] = id
+    if channel is not None:
+        frame["channel"] = channel
+    if seq is not None:
+        frame["seq"] = seq
+    if epoch is not None:
+        frame["epoch"] = epoch
+    if payload is not None:
+        frame["payload"] = payload
+    return frame
+
+
+def message_frame(message: Message, *, id: str | int | None = None) -> dict[str, Any]:
+    return envelope(message.TYPE, message.model_dump(mode="json"), id=id)
