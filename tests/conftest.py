@@ -7,13 +7,17 @@ per test session; every test makes its own tenants, so tests do not see each oth
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -115,3 +119,57 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
             c.app = app  # type: ignore[attr-defined]
             yield c
+
+
+@dataclass
+class LiveHub:
+    """A real uvicorn server in this event loop: for websocket tests."""
+
+    app: Any
+    port: int
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[LiveHub]:
+    await _migrated(settings)
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield LiveHub(app, port)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live_hub(settings: Settings) -> AsyncIterator[LiveHub]:
+    async with serve(settings) as hub:
+        yield hub
