@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from hub.adapters.broker.base import Broker
 from hub.adapters.broker.memory import MemoryBroker
@@ -21,10 +27,23 @@ from hub.services.deps import Deps
 from hub.settings import Settings
 from hub.web.errors import EXCEPTION_HANDLERS
 from hub.web.routes import build_api, build_routes
+from hub.web.websocket import WEBSOCKET_PATH, websocket_endpoint
 
 
 def build_deps(settings: Settings) -> Deps:
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = None
+    if settings.redis_url:
+        # A blocking pool: a burst (thousands of websocket handshakes) waits for a
+        # connection instead of failing with "too many connections".
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool_size,
+            timeout=10,
+            # Pooled connections die with a Redis restart: retry on a fresh one.
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        redis = Redis(connection_pool=pool)
     limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
     broker: Broker = (
         RedisBroker(redis, history=settings.realtime_history)
@@ -49,7 +68,21 @@ def build_deps(settings: Settings) -> Deps:
 async def close_deps(deps: Deps) -> None:
     await deps.db.dispose()
     if deps.redis is not None:
-        await deps.redis.aclose()
+        # The pool was built here, so it is closed here (aclose() alone leaves it open).
+        await deps.redis.aclose(close_connection_pool=True)
+
+
+class HubApp(Starlette):
+    """Starlette, with `/ws` dispatched straight to its endpoint: a websocket lives for
+    hours, and each middleware layer would hold a coroutine frame for all that time
+    (about 4 KiB per connection; thousands of connections per process)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
+            scope["app"] = self
+            await websocket_endpoint(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -82,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await realtime.stop()
             await close_deps(deps)
 
-    app = Starlette(
+    app = HubApp(
         routes=build_routes(api),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

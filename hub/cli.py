@@ -99,7 +99,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         log_level=settings.log_level,
+        # permessage-deflate costs 3-4x memory per connection; frames are small.
         ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws=settings.ws_impl,
+        backlog=settings.backlog,
         proxy_headers=True,
         access_log=False,
     )

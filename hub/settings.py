@@ -33,10 +33,12 @@ class Settings(BaseSettings):
     # Empty means the in-process broker and rate limiter.
     redis_url: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_pool_size: int = Field(default=50, ge=2, le=1000)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    backlog: int = Field(default=2048, ge=16, description="pending TCP connections")
     log_level: str = "info"
     log_json: bool = False
 
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # realtime
+    ws_impl: str = Field(default="auto", description="uvicorn's websocket implementation")
     ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_max_queue_bytes: int = Field(default=1024 * 1024, ge=1024)

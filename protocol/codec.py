@@ -16,27 +16,36 @@ import msgpack
 JSON_SUBPROTOCOL = "pos.v1.json"
 MSGPACK_SUBPROTOCOL = "pos.v1.msgpack"
 MAX_DEPTH = 32
+MAX_ID_LENGTH = 64
+MAX_INT_ID = 2**53  # what a JavaScript client can represent exactly
 
 
 class DecodeError(ValueError):
     pass
 
 
-def _check_depth(value: Any, depth: int = 0) -> None:
+def _check_value(value: Any, depth: int = 0) -> None:
+    """Only JSON's kinds of value, finite numbers, bounded depth: both codecs carry the
+    same data, whatever the peer put on the wire."""
     if depth > MAX_DEPTH:
         raise DecodeError("frame nested too deeply")
     if isinstance(value, dict):
         for item in value.values():
-            _check_depth(item, depth + 1)
+            _check_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _check_depth(item, depth + 1)
+            _check_value(item, depth + 1)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise DecodeError("numbers must be finite")
+    elif value is not None and not isinstance(value, (str, int, bool)):
+        raise DecodeError(f"values of type {type(value).__name__} are not allowed")
 
 
 def _envelope(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DecodeError("a frame is an object")
-    _check_depth(value)
+    _check_value(value)
     for key in ("type", "channel", "epoch"):
         if key in value and not isinstance(value[key], str):
             raise DecodeError(f"'{key}' must be text")
@@ -136,8 +145,6 @@ class MsgpackCodec:
             RecursionError,
         ) as exc:
             raise DecodeError("not valid msgpack") from exc
-        if isinstance(value, float) and not math.isfinite(value):
-            raise DecodeError("not a frame")
         return _envelope(value)
 
     def payload(self, value: Any) -> bytes:
@@ -157,7 +164,10 @@ class MsgpackCodec:
     def batch(self, frames: list[bytes | str]) -> bytes:
         # {"type": "batch", "payload": [...]}, the frames spliced in as they are.
         parts: list[bytes] = [_BATCH_HEAD, _array_header(len(frames))]
-        parts.extend(f for f in frames if isinstance(f, bytes))
+        for frame in frames:
+            if not isinstance(frame, bytes):
+                raise TypeError("a msgpack batch joins msgpack frames")
+            parts.append(frame)
         return b"".join(parts)
 
 

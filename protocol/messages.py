@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
-MAX_ID_LENGTH = 64
 MAX_TYPE_LENGTH = 64
 
 # Close codes (4000-4999 are the application's). Clients reconnect with backoff after any

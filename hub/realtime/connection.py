@@ -37,6 +37,26 @@ class Subscription:
 
 
 class Connection:
+    # Thousands of these live at once: slots, and no queue until there is something to send.
+    __slots__ = (
+        "_closer",
+        "_queue",
+        "_queued_bytes",
+        "_writer",
+        "close_code",
+        "closed",
+        "codec",
+        "frames_sent",
+        "id",
+        "last_received",
+        "last_sent",
+        "max_queue_bytes",
+        "principal",
+        "subscriptions",
+        "token_expires_at",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -58,7 +78,7 @@ class Connection:
         self.closed = False
         self.close_code: int | None = None
         self.frames_sent = 0
-        self._queue: deque[bytes | str] = deque()
+        self._queue: deque[bytes | str] | None = None
         self._queued_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -80,6 +100,8 @@ class Connection:
     def enqueue(self, frame: bytes | str) -> None:
         if self.closed:
             return
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(frame)
         self._queued_bytes += len(frame)
         if self._queued_bytes > self.max_queue_bytes:
@@ -96,12 +118,14 @@ class Connection:
         return self._queued_bytes
 
     async def _drain(self) -> None:
+        queue = self._queue
+        assert queue is not None
         try:
-            while self._queue and not self.closed:
+            while queue and not self.closed:
                 frames: list[bytes | str] = []
                 size = 0
-                while self._queue and len(frames) < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
-                    frame = self._queue.popleft()
+                while queue and len(frames) < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
+                    frame = queue.popleft()
                     frames.append(frame)
                     size += len(frame)
                 data = frames[0] if len(frames) == 1 else self.codec.batch(frames)
@@ -117,6 +141,8 @@ class Connection:
             self.closed = True
         finally:
             self._writer = None
+            if not queue:
+                self._queue = None  # idle connections keep no buffer
 
     # --- closing --------------------------------------------------------------------
 
@@ -126,7 +152,7 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         if self._writer is not None:
             self._writer.cancel()

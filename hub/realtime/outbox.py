@@ -1,11 +1,13 @@
-"""The outbox relay: events reach the broker only after their transaction commits, and a
-crash between commit and publish loses none.
+"""The outbox relay: events reach the broker only after their transaction commits, in
+commit order, and a crash or a broker outage loses none.
 
-Fast path: `relay(tenant, events)` right after commit publishes and deletes them. Safety
-net: `sweep()` every few seconds publishes what is older than STALE_AFTER (its process
-died, or the broker was down) under `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
-hub processes never relay one row together. Publishing carries the outbox id, which the
-broker de-duplicates, so a relay that published but could not delete never duplicates.
+After a commit that wrote events, `drain(tenant)` publishes the tenant's whole outbox in
+order and deletes what it published. It takes the rows with `FOR UPDATE` (PostgreSQL; a
+write transaction serialises it on SQLite), so relays of one tenant, in one process or
+several, take turns: an event that could not be published (the broker was down) goes out
+before any newer one, never after it. A sweep every few seconds drains what a crashed
+process or an outage left behind. The outbox id travels with each event and the broker
+drops a repeat, so a relay that published but died before deleting never duplicates.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import delete, select
 
@@ -21,13 +22,11 @@ from hub.adapters.broker.base import Broker
 from hub.adapters.db.database import Database
 from hub.adapters.db.migrate import tenant_ids
 from hub.adapters.db.tables import OutboxEvent
-from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 
 log = logging.getLogger("hub.outbox")
 
-STALE_AFTER = timedelta(seconds=3)
-SWEEP_BATCH = 500
+DRAIN_BATCH = 500
 
 
 class OutboxRelay:
@@ -56,41 +55,47 @@ class OutboxRelay:
             done.append(event.id)
         return done
 
-    async def relay(self, tenant_id: uuid.UUID, events: list[OutboxEvent]) -> None:
-        """After commit: publish, then delete. A failure leaves the rows for the sweep."""
+    async def relay(self, tenant_id: uuid.UUID, _events: list[OutboxEvent]) -> None:
+        """After commit. A failure leaves the rows, in order, for the next drain."""
         try:
-            done = await self._publish(events)
+            await self.drain(tenant_id)
+        except Exception as exc:
+            log.warning("outbox relay for tenant %s deferred: %s", tenant_id, exc)
+
+    async def drain(self, tenant_id: uuid.UUID) -> int:
+        """Publish the tenant's outbox, oldest first; returns how many went out."""
+        relayed = 0
+        while True:
             async with UnitOfWork(self._db, tenant_id, write=True) as uow:
+                query = (
+                    select(OutboxEvent)
+                    .order_by(OutboxEvent.created_at, OutboxEvent.id)
+                    .limit(DRAIN_BATCH)
+                )
+                if not self._db.is_sqlite:
+                    query = query.with_for_update()
+                events = list(await uow.session.scalars(query))
+                if not events:
+                    return relayed
+                done = await self._publish(events)
                 await uow.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(done)))
                 await uow.session.commit()
-        except Exception as exc:
-            log.warning("outbox relay for tenant %s deferred to the sweep: %s", tenant_id, exc)
+            relayed += len(done)
+            if len(events) < DRAIN_BATCH:
+                return relayed
 
-    async def sweep_tenant(
-        self, tenant_id: uuid.UUID, *, stale_after: timedelta = STALE_AFTER
-    ) -> int:
-        async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-            query = (
-                select(OutboxEvent)
-                .where(OutboxEvent.created_at < utcnow() - stale_after)
-                .order_by(OutboxEvent.created_at, OutboxEvent.id)
-                .limit(SWEEP_BATCH)
-            )
-            if not self._db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            events = list(await uow.session.scalars(query))
-            if not events:
-                return 0
-            done = await self._publish(events)
-            await uow.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(done)))
-            await uow.session.commit()
-            return len(done)
+    async def _pending(self, tenant_id: uuid.UUID) -> bool:
+        async with UnitOfWork(self._db, tenant_id) as uow:
+            found = await uow.session.scalar(select(OutboxEvent.id).limit(1))
+            return found is not None
 
-    async def sweep(self, *, stale_after: timedelta = STALE_AFTER) -> int:
+    async def sweep(self) -> int:
+        """Drain every tenant that has something waiting."""
         relayed = 0
         for tenant_id in await tenant_ids(self._db):
             try:
-                relayed += await self.sweep_tenant(tenant_id, stale_after=stale_after)
+                if await self._pending(tenant_id):
+                    relayed += await self.drain(tenant_id)
             except Exception as exc:
                 log.warning("outbox sweep of tenant %s failed: %s", tenant_id, exc)
         if relayed:

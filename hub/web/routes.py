@@ -10,7 +10,7 @@ from starlette.staticfiles import StaticFiles
 from hub.web.api import Api
 from hub.web.endpoints import auth, devices, health, shops, tenants, users
 from hub.web.openapi import docs_routes
-from hub.web.websocket import websocket_endpoint
+from hub.web.websocket import WEBSOCKET_PATH, websocket_endpoint
 
 WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
@@ -26,7 +26,8 @@ def build_routes(api: Api) -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
-        WebSocketRoute("/ws", websocket_endpoint),
+        # Served by HubApp directly (see hub/app.py); listed so the route table is whole.
+        WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         *api.routes(),
         *docs_routes(api.endpoints),
         Mount("/", StaticFiles(directory=WEB_CLIENT_DIR, html=True), name="web_client"),

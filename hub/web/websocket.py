@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hub.domain.errors import DomainError
@@ -28,6 +29,7 @@ from protocol.errors import ErrorCode
 
 log = logging.getLogger("hub.realtime")
 
+WEBSOCKET_PATH = "/ws"
 AUTH_TIMEOUT = 10.0
 MAX_CONSECUTIVE_ERRORS = 20
 CONNECT_WINDOW_SECONDS = 10
@@ -72,38 +74,41 @@ async def _receive(websocket: WebSocket, codec: Codec, limit: int) -> dict[str, 
     return codec.decode(data)
 
 
+async def _admit(deps: Deps, websocket: WebSocket) -> bool:
+    """The per-address connection rate limit. Fails open: a limiter outage must not
+    take every till offline."""
+    client = websocket.client.host if websocket.client else "-"
+    try:
+        window = await deps.limiter.hit(f"ws:connect:{client}", CONNECT_WINDOW_SECONDS)
+    except (RedisError, OSError) as exc:
+        log.warning("connection rate limit unavailable: %s", exc)
+        return True
+    return window.count <= deps.settings.ws_connects_per_window
+
+
 async def _authenticate(deps: Deps, token: str) -> tuple[Principal, float | None]:
     principal, expires = await auth_service.authenticate_bearer(deps, token)
     return principal, expires.timestamp() if expires else None
 
 
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    deps: Deps = websocket.app.state.deps
-    realtime: Realtime = websocket.app.state.realtime
-    codec, subprotocol, token = _negotiate(websocket)
-    await websocket.accept(subprotocol=subprotocol)
-
-    client = websocket.client.host if websocket.client else "-"
-    window = await deps.limiter.hit(f"ws:connect:{client}", CONNECT_WINDOW_SECONDS)
-    if window.count > deps.settings.ws_connects_per_window:
-        await websocket.close(messages.CLOSE_TRY_AGAIN_LATER, "too many connections; back off")
-        return
-
-    limit = realtime.settings.max_frame_bytes
-    token = _header_token(websocket) or token
+async def _handshake(
+    deps: Deps, websocket: WebSocket, codec: Codec, token: str | None, limit: int
+) -> tuple[Principal, float | None] | None:
+    """Authenticate, by the token already offered or by a first `auth` frame; None when
+    the connection was refused (and closed)."""
     try:
         if token is None:
             frame = await asyncio.wait_for(_receive(websocket, codec, limit), AUTH_TIMEOUT)
             if frame is None:
-                return
+                return None
             request = messages.parse_request(frame)
             if not isinstance(request, messages.Auth):
                 raise DomainError("authenticate first", code=ErrorCode.NOT_AUTHENTICATED)
             token = request.token
-        principal, expires_at = await _authenticate(deps, token)
+        return await _authenticate(deps, token)
     except TimeoutError:
         await websocket.close(messages.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
-        return
+        return None
     except (DomainError, DecodeError, ValueError, OverflowError) as exc:
         reason = getattr(exc, "message", None) or str(exc) or "bad auth frame"
         data = codec.encode(_error(ErrorCode.NOT_AUTHENTICATED, reason[:200]))
@@ -112,7 +117,25 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         else:
             await websocket.send_text(data)
         await websocket.close(messages.CLOSE_AUTH_FAILED, "authentication failed")
+        return None
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    deps: Deps = websocket.app.state.deps
+    realtime: Realtime = websocket.app.state.realtime
+    codec, subprotocol, token = _negotiate(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+
+    if not await _admit(deps, websocket):
+        await websocket.close(messages.CLOSE_TRY_AGAIN_LATER, "too many connections; back off")
         return
+
+    limit = realtime.settings.max_frame_bytes
+    identity = await _handshake(deps, websocket, codec, _header_token(websocket) or token, limit)
+    del token  # the connection outlives the handshake; its secret need not
+    if identity is None:
+        return
+    principal, expires_at = identity
 
     connection = Connection(
         websocket,

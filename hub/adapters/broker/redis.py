@@ -77,6 +77,7 @@ class RedisBroker(Broker):
         self._positions: dict[str, tuple[str | None, int]] = {}
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
+        self._lost = False
         self.connected = asyncio.Event()
 
     # --- lifecycle ------------------------------------------------------------------
@@ -156,12 +157,19 @@ class RedisBroker(Broker):
         self._positions[channel] = await self.position(channel)
         waiter = asyncio.get_running_loop().create_future()
         self._confirmations[channel] = waiter
-        await self._pubsub.subscribe(_keys(channel)[2])
-        self._wake.set()
         try:
+            if not self._lost:
+                try:
+                    await self._pubsub.subscribe(_keys(channel)[2])
+                except (RedisError, OSError):
+                    self._lost = True  # the reader reconnects and subscribes it too
+            self._wake.set()
             # Events published after the confirmation reach us; anything between the
-            # position read above and now is found by the sequence check.
+            # position read above and now is found by the catch-up below.
             await asyncio.wait_for(asyncio.shield(waiter), 5.0)
+        except BaseException:
+            self._positions.pop(channel, None)
+            raise
         finally:
             self._confirmations.pop(channel, None)
         await self._catch_up(channel)
@@ -172,40 +180,45 @@ class RedisBroker(Broker):
                 await self._pubsub.unsubscribe(_keys(channel)[2])
 
     async def _read(self) -> None:
+        """Read pub/sub; on a lost connection, reconnect with backoff, subscribe every
+        listened channel again and catch up what was missed, retrying until all of it
+        succeeded."""
         attempt = 0
         while True:
-            pubsub = self._pubsub
-            assert pubsub is not None
-            if not pubsub.subscribed:
+            if not self._positions:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             try:
-                message = await pubsub.get_message(timeout=1.0)
-                if not self.connected.is_set():
-                    self.connected.set()
-                    if attempt:
-                        await self._reconcile()
+                if self._lost:
+                    await self._resubscribe()
+                    await self._reconcile()
+                    self._lost = False
                     attempt = 0
+                assert self._pubsub is not None
+                message = await self._pubsub.get_message(timeout=1.0)
+                self.connected.set()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self._lost = True
                 self.connected.clear()
                 delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
                 attempt += 1
                 log.warning("redis pub/sub lost (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
-                await self._resubscribe()
                 continue
             if message is not None:
                 self._dispatch(message)
 
     async def _resubscribe(self) -> None:
-        pubsub = self._pubsub
-        assert pubsub is not None
+        """A fresh pub/sub connection subscribed to every listened channel; raises while
+        Redis is unreachable."""
+        old, self._pubsub = self._pubsub, self._redis.pubsub()
+        if old is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await old.aclose()  # type: ignore[no-untyped-call]
         names = [_keys(c)[2] for c in self._positions]
-        with contextlib.suppress(RedisError, OSError):
-            await pubsub.reset()
-            if names:
-                await pubsub.subscribe(*names)
+        if names:
+            await self._pubsub.subscribe(*names)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -240,8 +253,10 @@ class RedisBroker(Broker):
         # A gap, or a new epoch: let the catch-up decide, off this loop.
         asyncio.get_running_loop().create_task(self._catch_up(event.channel))
 
-    async def _catch_up(self, channel: str) -> None:
-        """Deliver what a listened channel has beyond our position, or report a reset."""
+    async def _catch_up(self, channel: str, *, retry_later: bool = True) -> None:
+        """Deliver what a listened channel has beyond our position, or report a reset.
+        A Redis error is logged (the next event or reconnect retries), or raised when
+        the caller retries itself."""
         if channel not in self._positions:
             return
         known_epoch, known_seq = self._positions[channel]
@@ -256,6 +271,8 @@ class RedisBroker(Broker):
             start_epoch, after = (known_epoch, known_seq) if known_epoch else (epoch, 0)
             missed = await self.history(channel, start_epoch, after)
         except (RedisError, OSError) as exc:
+            if not retry_later:
+                raise
             log.warning("catch-up of %s failed: %s", channel, exc)
             return
         if missed is None:
@@ -270,4 +287,4 @@ class RedisBroker(Broker):
 
     async def _reconcile(self) -> None:
         for channel in list(self._positions):
-            await self._catch_up(channel)
+            await self._catch_up(channel, retry_later=False)
