@@ -150,10 +150,11 @@ class HubClient:
     async def subscribe(self, channel: str, *, resume: bool = False) -> dict[str, Any]:
         payload: dict[str, Any] = {"channel": channel}
         known = self.positions.get(channel)
-        if resume and known is not None and known.epoch is not None:
+        if resume and known is not None:
+            # epoch null, seq 0: the channel was empty; the hub replays its whole epoch.
             payload["since"] = {"epoch": known.epoch, "seq": known.seq}
         data = await self.request("subscribe", payload)
-        if not (resume and known is not None and known.epoch is not None):
+        if not (resume and known is not None):
             self.positions[channel] = Position(data["epoch"], data["seq"])
         return data
 
@@ -188,6 +189,16 @@ class HubClient:
 
     async def _dispatch(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
+        if kind == "ok" and "id" not in frame:
+            # The hub subscribed us itself (an agent's own queue): track it like ours.
+            data = frame.get("payload", {}).get("data", {})
+            if "channel" in data:
+                self.positions.setdefault(data["channel"], Position(data["epoch"], data["seq"]))
+            return
+        if kind == "unsubscribed":
+            self.positions.pop(frame["payload"]["channel"], None)
+            await self.events.put(frame)
+            return
         if kind in ("ok", "error") and frame.get("id") in self._replies:
             future = self._replies[frame["id"]]
             if not future.done():

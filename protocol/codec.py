@@ -24,13 +24,23 @@ class DecodeError(ValueError):
     pass
 
 
+def _check_text(text: Any) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates: no reply could carry them back
+        raise DecodeError("text must be valid Unicode") from exc
+    except AttributeError as exc:
+        raise DecodeError("object keys must be text") from exc
+
+
 def _check_value(value: Any, depth: int = 0) -> None:
     """Only JSON's kinds of value, finite numbers, bounded depth: both codecs carry the
     same data, whatever the peer put on the wire."""
     if depth > MAX_DEPTH:
         raise DecodeError("frame nested too deeply")
     if isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            _check_text(key)
             _check_value(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
@@ -38,7 +48,9 @@ def _check_value(value: Any, depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise DecodeError("numbers must be finite")
-    elif value is not None and not isinstance(value, (str, int, bool)):
+    elif isinstance(value, str):
+        _check_text(value)
+    elif value is not None and not isinstance(value, (int, bool)):
         raise DecodeError(f"values of type {type(value).__name__} are not allowed")
 
 

@@ -53,8 +53,10 @@ class Auth(Message):
 
 
 class Since(BaseModel):
+    """The last event a client applied; epoch null (seq 0) when the channel was empty."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    epoch: str = Field(min_length=1, max_length=64)
+    epoch: str | None = Field(min_length=1, max_length=64)
     seq: int = Field(ge=0, le=2**62)
 
 
@@ -127,6 +129,14 @@ class Resync(Message):
     channel: str
     epoch: str | None
     seq: int
+    reason: str
+
+
+class Unsubscribed(Message):
+    """The hub ended a subscription (the renewed token no longer allows it)."""
+
+    TYPE = "unsubscribed"
+    channel: str
     reason: str
 
 

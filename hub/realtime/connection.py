@@ -43,10 +43,12 @@ class Connection:
         "_queue",
         "_queued_bytes",
         "_writer",
+        "aborted",
         "close_code",
         "closed",
         "codec",
         "frames_sent",
+        "handler",
         "id",
         "last_received",
         "last_sent",
@@ -82,6 +84,9 @@ class Connection:
         self._queued_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        # The task serving this connection; cancelled when a close cannot get through.
+        self.handler: asyncio.Task[None] | None = None
+        self.aborted = False
 
     # --- outbound -------------------------------------------------------------------
 
@@ -97,14 +102,16 @@ class Connection:
         else:
             self.enqueue(event.frame(self.codec))
 
-    def enqueue(self, frame: bytes | str) -> None:
+    def enqueue(self, frame: bytes | str, *, bounded: bool = True) -> None:
+        """Queue a frame. `bounded=False` is for a replay the client asked for: it may
+        pass the limit once (it is bounded by the channel's history instead)."""
         if self.closed:
             return
         if self._queue is None:
             self._queue = deque()
         self._queue.append(frame)
         self._queued_bytes += len(frame)
-        if self._queued_bytes > self.max_queue_bytes:
+        if bounded and self._queued_bytes > self.max_queue_bytes:
             log.warning(
                 "connection %s too slow (%d bytes queued); closing", self.id, self._queued_bytes
             )
@@ -159,5 +166,19 @@ class Connection:
         self._closer = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_TIMEOUT)
+            return
+        except Exception as exc:
+            log.info("connection %s: close frame not delivered (%s); dropping it", self.id, exc)
+        # The peer does not read, so not even the close frame gets out: stop serving it
+        # (its subscriptions go with it) and let the server drop the socket.
+        if self.handler is not None and not self.handler.done():
+            self.aborted = True
+            self.handler.cancel()
+
+    async def wait_closed(self) -> None:
+        """Until the close frame went out (or was given up on)."""
+        if self._closer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._closer)

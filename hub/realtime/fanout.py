@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from hub.adapters.broker.base import Broker, Event
 from hub.realtime.connection import Connection, Subscription
-from protocol import messages
+from protocol import channels, messages
 from protocol.messages import Since
 
 log = logging.getLogger("hub.realtime")
@@ -79,8 +79,15 @@ class Realtime:
             epoch, seq = await self.broker.position(channel)
             replay: list[Event] = []
             resync: str | None = None
-            if since is not None and not (since.seq == 0 and epoch is None):
-                if since.epoch != epoch:
+            if since is not None and since.epoch is None and epoch is not None:
+                # The client saw the channel empty: everything of this epoch is new to it.
+                found = await self.broker.history(channel, epoch, 0)
+                if found is None:
+                    resync = "beyond history"
+                else:
+                    replay = [e for e in found if e.seq <= seq]
+            elif since is not None and not (since.seq == 0 and epoch is None):
+                if since.epoch is None or since.epoch != epoch:
                     resync = "history lost" if epoch is not None else "no history"
                 else:
                     found = await self.broker.history(channel, since.epoch, since.seq)
@@ -94,7 +101,7 @@ class Realtime:
         reply = messages.Subscribed(channel=channel, epoch=epoch, seq=seq, replayed=len(replay))
         connection.send(messages.envelope("ok", {"data": reply.model_dump()}, id=request_id))
         for event in replay:
-            connection.enqueue(event.frame(connection.codec))
+            connection.enqueue(event.frame(connection.codec), bounded=False)
         if resync is not None:
             connection.send(
                 messages.message_frame(
@@ -137,8 +144,10 @@ class Realtime:
         for connection in tuple(self._subscribers.get(event.channel, ())):
             connection.deliver(event)
         if event.type == "device.revoked":
-            for connection in tuple(self._subscribers.get(event.channel, ())):
-                if connection.principal.is_device:
+            # Every connection of that agent, whatever it subscribed to.
+            device = channels.parse(event.channel).device
+            for connection in tuple(self.connections.values()):
+                if connection.principal.device_id == device:
                     connection.close(messages.CLOSE_REVOKED, "device token revoked")
 
     def _reset(self, channel: str, epoch: str | None, seq: int, reason: str) -> None:

@@ -69,7 +69,8 @@ async def _receive(websocket: WebSocket, codec: Codec, limit: int) -> dict[str, 
     data = message.get("bytes") if message.get("bytes") is not None else message.get("text")
     if data is None:
         raise DecodeError("empty frame")
-    if len(data) > limit:
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > limit:
         raise OverflowError
     return codec.decode(data)
 
@@ -165,9 +166,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             # An agent always hears its own queue (and its own revocation).
             own = channels.device(principal.tenant_id, principal.device_id).name
             await realtime.subscribe(connection, own, None, None)
+        connection.handler = asyncio.current_task()
         await _serve(deps, realtime, connection)
     except WebSocketDisconnect:
         pass
+    except asyncio.CancelledError:
+        if not connection.aborted:
+            raise  # a shutdown, not our own abort of an unresponsive peer
     finally:
         connection.closed = True
         await realtime.remove(connection)
@@ -191,6 +196,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             continue
         except OverflowError:
             connection.close(messages.CLOSE_TOO_BIG, "frame too large")
+            await connection.wait_closed()  # returning first would drop the close frame
             return
         except DecodeError as exc:
             reply = _error(ErrorCode.MALFORMED_FRAME, str(exc))
@@ -207,6 +213,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
         errors += 1
         if errors >= MAX_CONSECUTIVE_ERRORS:
             connection.close(messages.CLOSE_TOO_MANY_ERRORS, "too many bad frames")
+            await connection.wait_closed()
             return
 
 
@@ -224,6 +231,12 @@ async def _handle(
             authorize(connection.principal, channels.parse(name))
             await realtime.subscribe(connection, name, since, request_id)
         case messages.Unsubscribe(channel=name):
+            principal = connection.principal
+            if (
+                principal.device_id is not None
+                and name == channels.device(principal.tenant_id, principal.device_id).name
+            ):
+                raise DomainError("an agent keeps its own queue", code=ErrorCode.CONFLICT)
             if not await realtime.unsubscribe(connection, name):
                 raise DomainError("not subscribed", code=ErrorCode.NOT_SUBSCRIBED)
             connection.send(messages.envelope("ok", {"data": {"channel": name}}, id=request_id))
@@ -240,3 +253,14 @@ async def _handle(
             connection.principal = principal
             connection.token_expires_at = expires_at
             connection.send(messages.envelope("ok", {"data": {}}, id=request_id))
+            # The renewed token may carry less (a demotion, a shop taken away).
+            for name in list(connection.subscriptions):
+                try:
+                    authorize(principal, channels.parse(name))
+                except DomainError as exc:
+                    await realtime.unsubscribe(connection, name)
+                    connection.send(
+                        messages.message_frame(
+                            messages.Unsubscribed(channel=name, reason=exc.message)
+                        )
+                    )
