@@ -334,9 +334,17 @@ async def measure(server: Server, args: argparse.Namespace, redis: Redis) -> dic
     result: dict[str, Any] = {"server": server.kind}
     publisher = Publisher(redis, server)
 
-    # 1. Memory per idle connection.
-    if "idle" not in args.phases:
-        return result
+    if "idle" in args.phases:
+        await measure_idle(server, args, result)
+    if "steady" in args.phases:
+        await measure_steady(server, args, publisher, result)
+    if "saturation" in args.phases:
+        await measure_saturation(server, args, publisher, result)
+    return result
+
+
+async def measure_idle(server: Server, args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Memory per idle connection."""
     before = rss_kib(server.proc.pid)
     async with Clients(server.target, args.idle) as clients:
         await asyncio.sleep(2)
@@ -346,9 +354,11 @@ async def measure(server: Server, args: argparse.Namespace, redis: Redis) -> dic
     result["kib_per_connection"] = round((after - before) / args.idle, 1)
     await asyncio.sleep(1)
 
-    # 2. Latency at a steady rate.
-    if "steady" not in args.phases:
-        return result
+
+async def measure_steady(
+    server: Server, args: argparse.Namespace, publisher: Publisher, result: dict[str, Any]
+) -> None:
+    """End-to-end latency at a steady rate."""
     async with Clients(server.target, args.subscribers) as clients:
         await asyncio.sleep(1)
         sent = await publisher.steady(args.rate, args.seconds)
@@ -367,7 +377,11 @@ async def measure(server: Server, args: argparse.Namespace, redis: Redis) -> dic
     }
     await asyncio.sleep(1)
 
-    # 3. Saturation: publish as fast as we can for a while; count what arrives.
+
+async def measure_saturation(
+    server: Server, args: argparse.Namespace, publisher: Publisher, result: dict[str, Any]
+) -> None:
+    """Deliveries per second when the publisher outruns the server."""
     async with Clients(server.target, args.subscribers) as clients:
         await asyncio.sleep(1)
         started = time.time()
@@ -382,7 +396,6 @@ async def measure(server: Server, args: argparse.Namespace, redis: Redis) -> dic
         "deliveries_per_second": round(got["received"] / window),
         "p99_ms": round(percentile(got["latencies"], 0.99) * 1000, 1),
     }
-    return result
 
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:

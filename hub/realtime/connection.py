@@ -1,9 +1,12 @@
 """One websocket connection: its codec, principal, subscriptions and bounded send queue.
 
-Fan-out only ever appends to the queue (never awaits the socket); a writer task drains
-it, joining whatever has piled up into one `batch` frame. A connection whose queue passes
-its byte limit is a slow consumer: it is closed with CLOSE_SLOW_CONSUMER and its frames
-dropped, and nobody else waits for it.
+Fan-out only ever appends to queues (never awaits a socket). Once per turn of the event
+loop the `Flusher` sends every queue that filled, joining what piled up into one `batch`
+frame. A send to a writable socket completes without suspending, so it is made right
+there, with no task per connection; only a send that would wait (the peer reads slowly)
+is handed to a task of its own, which then drains that queue. A connection whose queue
+passes its byte limit is a slow consumer: it is closed with CLOSE_SLOW_CONSUMER and its
+frames dropped, and nobody else waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,27 @@ MAX_BATCH_BYTES = 64 * 1024
 CLOSE_TIMEOUT = 2.0
 
 
+class Flusher:
+    """Sends the queues that filled during this turn of the event loop, at its end, so
+    that events arriving in a burst leave as one batch per connection."""
+
+    def __init__(self) -> None:
+        self._pending: list[Connection] = []
+        self._scheduled = False
+
+    def mark(self, connection: Connection) -> None:
+        self._pending.append(connection)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        pending, self._pending = self._pending, []
+        self._scheduled = False
+        for connection in pending:
+            connection.flush()
+
+
 @dataclass
 class Subscription:
     # While a subscription replays history, live events wait here.
@@ -40,6 +65,8 @@ class Connection:
     # Thousands of these live at once: slots, and no queue until there is something to send.
     __slots__ = (
         "_closer",
+        "_flusher",
+        "_marked",
         "_queue",
         "_queued_bytes",
         "_writer",
@@ -67,6 +94,7 @@ class Connection:
         *,
         max_queue_bytes: int,
         token_expires_at: float | None,
+        flusher: Flusher,
     ) -> None:
         self.id = secrets.token_hex(8)
         self.websocket = websocket
@@ -83,6 +111,8 @@ class Connection:
         self._queue: deque[bytes | str] | None = None
         self._queued_bytes = 0
         self._writer: asyncio.Task[None] | None = None
+        self._flusher = flusher
+        self._marked = False
         self._closer: asyncio.Task[None] | None = None
         # The task serving this connection; cancelled when a close cannot get through.
         self.handler: asyncio.Task[None] | None = None
@@ -117,39 +147,103 @@ class Connection:
             )
             self.close(4009, "slow consumer")
             return
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
+        if self._writer is None and not self._marked:
+            self._marked = True
+            self._flusher.mark(self)
+
+    def _next_batch(self) -> tuple[bytes | str, int, int]:
+        queue = self._queue
+        assert queue
+        frames: list[bytes | str] = []
+        size = 0
+        while queue and len(frames) < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
+            frame = queue.popleft()
+            frames.append(frame)
+            size += len(frame)
+        data = frames[0] if len(frames) == 1 else self.codec.batch(frames)
+        return data, size, len(frames)
+
+    def _sent(self, size: int, count: int) -> None:
+        self._queued_bytes -= size
+        self.frames_sent += count
+        self.last_sent = time.monotonic()
+
+    def _send(self, data: bytes | str) -> Coroutine[Any, Any, None]:
+        if isinstance(data, bytes):
+            return self.websocket.send_bytes(data)
+        return self.websocket.send_text(data)
+
+    def flush(self) -> None:
+        """Send what is queued, now, as far as the socket takes it without waiting."""
+        self._marked = False
+        while self._queue and not self.closed and self._writer is None:
+            data, size, count = self._next_batch()
+            send = self._send(data)
+            try:
+                waiting_on = send.send(None)
+            except StopIteration:
+                self._sent(size, count)
+                continue
+            except Exception as exc:
+                log.debug("connection %s send failed: %r", self.id, exc)
+                self.closed = True
+                return
+            # The socket is full: a task waits for it, then drains the rest.
+            self._writer = asyncio.create_task(self._finish(send, waiting_on, size, count))
+            return
+        if not self._queue:
+            self._queue = None  # idle connections keep no buffer
+
+    async def _finish(
+        self, send: Coroutine[Any, Any, None], waiting_on: Any, size: int, count: int
+    ) -> None:
+        """Carry a send that suspended to its end (as a Task would), then drain."""
+        try:
+            while True:
+                failure: BaseException | None = None
+                try:
+                    if waiting_on is None:  # a bare yield: just let the loop turn
+                        await asyncio.sleep(0)
+                    else:
+                        # The asyncio driver protocol (what Task.__step does): a future
+                        # yielded with _asyncio_future_blocking set is waited for by the
+                        # driver, which clears the flag first.
+                        waiting_on._asyncio_future_blocking = False
+                        await waiting_on
+                except asyncio.CancelledError:
+                    send.close()
+                    raise
+                except Exception as exc:
+                    failure = exc
+                try:
+                    waiting_on = send.throw(failure) if failure else send.send(None)
+                except StopIteration:
+                    break
+            self._sent(size, count)
+        except Exception as exc:
+            log.debug("connection %s send failed: %r", self.id, exc)
+            self.closed = True
+            self._writer = None
+            return
+        await self._drain()
 
     @property
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
     async def _drain(self) -> None:
-        queue = self._queue
-        assert queue is not None
         try:
-            while queue and not self.closed:
-                frames: list[bytes | str] = []
-                size = 0
-                while queue and len(frames) < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
-                    frame = queue.popleft()
-                    frames.append(frame)
-                    size += len(frame)
-                data = frames[0] if len(frames) == 1 else self.codec.batch(frames)
-                if isinstance(data, bytes):
-                    await self.websocket.send_bytes(data)
-                else:
-                    await self.websocket.send_text(data)
-                self._queued_bytes -= size
-                self.frames_sent += len(frames)
-                self.last_sent = time.monotonic()
+            while self._queue and not self.closed:
+                data, size, count = self._next_batch()
+                await self._send(data)
+                self._sent(size, count)
         except Exception as exc:  # the socket went away under us
             log.debug("connection %s send failed: %s", self.id, exc)
             self.closed = True
         finally:
             self._writer = None
-            if not queue:
-                self._queue = None  # idle connections keep no buffer
+            if not self._queue:
+                self._queue = None
 
     # --- closing --------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from hub.adapters.broker.base import Broker, Event
-from hub.realtime.connection import Connection, Subscription
+from hub.realtime.connection import Connection, Flusher, Subscription
 from protocol import channels, messages
 from protocol.messages import Since
 
@@ -30,6 +30,7 @@ class Realtime:
         self.broker = broker
         self.settings = settings
         self.connections: dict[str, Connection] = {}
+        self.flusher = Flusher()
         self._subscribers: dict[str, set[Connection]] = {}
         self._listening: dict[str, asyncio.Task[None]] = {}
         self._reaper: asyncio.Task[None] | None = None

@@ -144,6 +144,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         principal,
         max_queue_bytes=realtime.settings.max_queue_bytes,
         token_expires_at=expires_at,
+        flusher=realtime.flusher,
     )
     realtime.add(connection)
     try:
