@@ -4,6 +4,7 @@
     tenant:{tenant}:shop:{shop}:sales        the shop's live sales feed
     tenant:{tenant}:shop:{shop}:carts        every live cart of the shop
     tenant:{tenant}:shop:{shop}:cart:{cart}  one cart
+    tenant:{tenant}:user:{user}              one user's own notices (sessions ended)
     tenant:{tenant}:user:{user}:tasks        one user's tasks
     tenant:{tenant}:device:{device}          one edge agent's queue
 
@@ -26,6 +27,7 @@ class ChannelKind(StrEnum):
     CARTS = "carts"
     CART = "cart"
     TASKS = "tasks"
+    USER = "user"
     DEVICE = "device"
 
 
@@ -54,6 +56,8 @@ class Channel:
                 return f"{base}:shop:{self.shop}:cart:{self.cart}"
             case ChannelKind.TASKS:
                 return f"{base}:user:{self.user}:tasks"
+            case ChannelKind.USER:
+                return f"{base}:user:{self.user}"
             case ChannelKind.DEVICE:
                 return f"{base}:device:{self.device}"
         raise AssertionError(self.kind)
@@ -77,6 +81,10 @@ def cart(tenant: uuid.UUID, shop_id: uuid.UUID, cart_id: uuid.UUID) -> Channel:
 
 def tasks(tenant: uuid.UUID, user_id: uuid.UUID) -> Channel:
     return Channel(ChannelKind.TASKS, tenant, user=user_id)
+
+
+def user(tenant: uuid.UUID, user_id: uuid.UUID) -> Channel:
+    return Channel(ChannelKind.USER, tenant, user=user_id)
 
 
 def device(tenant: uuid.UUID, device_id: uuid.UUID) -> Channel:
@@ -113,6 +121,8 @@ def parse(name: str) -> Channel:
             channel = cart(tenant, _id(s), _id(c))
         case ["user", u, "tasks"]:
             channel = tasks(tenant, _id(u))
+        case ["user", u]:
+            channel = user(tenant, _id(u))
         case ["device", d]:
             channel = device(tenant, _id(d))
         case _:

@@ -86,7 +86,10 @@ class HubClient:
         )
         if self.token_via == "frame":
             await self._send({"type": "auth", "payload": {"token": self.token}})
-        hello = await self._next_frame()
+        first = await self._next_frame()
+        # Batches may come anywhere, the first frame included (hello + what followed it).
+        frames = first["payload"] if first.get("type") == "batch" else [first]
+        hello = frames[0] if frames and isinstance(frames[0], dict) else {}
         if hello.get("type") != "hello":
             raise RequestFailed(
                 hello.get("payload", {}).get("code", "auth_failed"),
@@ -94,6 +97,8 @@ class HubClient:
             )
         self.hello = hello["payload"]
         self.close_code = None
+        for frame in frames[1:]:
+            await self._dispatch(frame)
         self._reader = asyncio.create_task(self._read())
         self._pinger = asyncio.create_task(self._ping_loop())
         return self.hello

@@ -26,7 +26,7 @@ def authorize(principal: Principal, channel: Channel) -> None:
                 or principal.has(Permission.SALES_SELL)
                 or (principal.has(Permission.LIVE_WATCH))
             )
-        case ChannelKind.TASKS:
+        case ChannelKind.TASKS | ChannelKind.USER:
             allowed = channel.user == principal.user_id
         case ChannelKind.DEVICE:
             allowed = channel.device == principal.device_id

@@ -144,6 +144,18 @@ class Realtime:
     def _deliver(self, event: Event) -> None:
         for connection in tuple(self._subscribers.get(event.channel, ())):
             connection.deliver(event)
+        if event.type == "session.revoked":
+            # Logout, deactivation, a password change: that user's sockets of those
+            # sessions close now, not when their tokens expire.
+            ended = event.payload()
+            user = channels.parse(event.channel).user
+            for connection in tuple(self.connections.values()):
+                principal = connection.principal
+                if principal.user_id != user or principal.session_id is None:
+                    continue
+                session = str(principal.session_id)
+                if ended.get("session") in (None, session) and ended.get("except") != session:
+                    connection.close(messages.CLOSE_REVOKED, "session ended")
         if event.type == "device.revoked":
             # Every connection of that agent, whatever it subscribed to.
             device = channels.parse(event.channel).device

@@ -33,6 +33,7 @@ from hub.domain.permissions import Role
 from hub.domain.tenant_settings import TenantSettings
 from hub.services.deps import Deps
 from hub.services.principal import Principal
+from protocol import channels
 from protocol.errors import ErrorCode
 
 
@@ -171,6 +172,22 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
     return Registered(tokens, tenant, user, shop)
 
 
+def sessions_ended(
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    *,
+    session: uuid.UUID | None = None,
+    keep: uuid.UUID | None = None,
+) -> None:
+    """Tell the hubs to close the user's websockets of the ended session(s): one
+    session, or all of them but `keep`."""
+    uow.emit(
+        channels.user(uow.tenant_id, user_id),
+        "session.revoked",
+        {"session": str(session) if session else None, "except": str(keep) if keep else None},
+    )
+
+
 def _throttle_keys(username_key: str, client: ClientInfo) -> tuple[str, str]:
     return f"login:user:{username_key}", f"login:ip:{client.ip or '-'}"
 
@@ -234,6 +251,7 @@ async def refresh(deps: Deps, refresh_token: str, client: ClientInfo) -> TokenPa
             raise AuthenticationFailed("session ended", code=ErrorCode.TOKEN_REVOKED)
         if not await uow.auth_sessions.claim_refresh(token_hash, now):
             await uow.auth_sessions.revoke(auth_session.id, now, "refresh_reuse")
+            sessions_ended(uow, auth_session.user_id, session=auth_session.id)
             await uow.commit()
             raise AuthenticationFailed(
                 "refresh token already used; session revoked", code=ErrorCode.TOKEN_REVOKED
@@ -262,6 +280,7 @@ async def logout_refresh(deps: Deps, refresh_token: str) -> None:
     _, auth_session = found
     async with UnitOfWork(deps.db, auth_session.tenant_id, write=True) as uow:
         await uow.auth_sessions.revoke(auth_session.id, utcnow(), "logout")
+        sessions_ended(uow, auth_session.user_id, session=auth_session.id)
         await uow.commit()
 
 
@@ -269,6 +288,8 @@ async def logout(uow: UnitOfWork, principal: Principal) -> None:
     if principal.session_id is None:
         raise AuthenticationFailed("devices have no session to end")
     await uow.auth_sessions.revoke(principal.session_id, utcnow(), "logout")
+    assert principal.user_id is not None
+    sessions_ended(uow, principal.user_id, session=principal.session_id)
     await uow.commit()
 
 
@@ -302,6 +323,7 @@ async def change_password(
     await uow.auth_sessions.revoke_all_of(
         user.id, now, "password_changed", keep=principal.session_id
     )
+    sessions_ended(uow, user.id, keep=principal.session_id)
     auth_session = await uow.auth_sessions.get(principal.session_id)
     assert auth_session is not None
     shop_ids = (await uow.users.shops_of([user.id]))[user.id]

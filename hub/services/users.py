@@ -21,6 +21,7 @@ from hub.domain.accounts import (
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission, Role
+from hub.services.auth import sessions_ended
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 
@@ -182,6 +183,7 @@ async def update_user(
         if not changes.is_active:
             await _ensure_not_last_owner(uow, user)
             await uow.auth_sessions.revoke_all_of(user.id, utcnow(), "deactivated")
+            sessions_ended(uow, user.id)
         user.is_active = changes.is_active
         security_changed = True
     if security_changed:
@@ -207,4 +209,5 @@ async def set_password(
     member.user.password_hash = await deps.passwords.hash(password)
     member.user.auth_version += 1
     await uow.auth_sessions.revoke_all_of(member.user.id, utcnow(), "password_reset")
+    sessions_ended(uow, member.user.id)
     await uow.commit()

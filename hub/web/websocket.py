@@ -92,6 +92,13 @@ async def _authenticate(deps: Deps, token: str) -> tuple[Principal, float | None
     return principal, expires.timestamp() if expires else None
 
 
+def own_channel(principal: Principal) -> str:
+    if principal.device_id is not None:
+        return channels.device(principal.tenant_id, principal.device_id).name
+    assert principal.user_id is not None
+    return channels.user(principal.tenant_id, principal.user_id).name
+
+
 async def _handshake(
     deps: Deps, websocket: WebSocket, codec: Codec, token: str | None, limit: int
 ) -> tuple[Principal, float | None] | None:
@@ -163,10 +170,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                 )
             )
         )
-        if principal.device_id is not None:
-            # An agent always hears its own queue (and its own revocation).
-            own = channels.device(principal.tenant_id, principal.device_id).name
-            await realtime.subscribe(connection, own, None, None)
+        # A connection always hears its own channel: an agent's queue and revocation, a
+        # user's ended sessions.
+        await realtime.subscribe(connection, own_channel(principal), None, None)
         connection.handler = asyncio.current_task()
         await _serve(deps, realtime, connection)
     except WebSocketDisconnect:
@@ -232,12 +238,8 @@ async def _handle(
             authorize(connection.principal, channels.parse(name))
             await realtime.subscribe(connection, name, since, request_id)
         case messages.Unsubscribe(channel=name):
-            principal = connection.principal
-            if (
-                principal.device_id is not None
-                and name == channels.device(principal.tenant_id, principal.device_id).name
-            ):
-                raise DomainError("an agent keeps its own queue", code=ErrorCode.CONFLICT)
+            if name == own_channel(connection.principal):
+                raise DomainError("a connection keeps its own channel", code=ErrorCode.CONFLICT)
             if not await realtime.unsubscribe(connection, name):
                 raise DomainError("not subscribed", code=ErrorCode.NOT_SUBSCRIBED)
             connection.send(messages.envelope("ok", {"data": {"channel": name}}, id=request_id))

@@ -3,6 +3,7 @@ request answered by exactly one reply carrying its id."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -62,10 +63,13 @@ async def pipelined(
         if frame["type"] in ("ok", "error"):
             replies.setdefault(frame.get("id"), []).append(frame)
     assert [f["type"] for f in replies.pop("sentinel")] == ["ok"]
-    # A device's automatic subscription to its own channel is the only reply without id.
-    for frame in replies.pop(None, []):
+    # The automatic subscription to one's own (device or user) channel is the only reply
+    # without an id.
+    own = replies.pop(None, [])
+    assert len(own) <= 1
+    for frame in own:
         assert frame["type"] == "ok"
-        assert ":device:" in frame["payload"]["data"]["channel"]
+        assert re.search(r":(device|user):[0-9a-f-]+$", frame["payload"]["data"]["channel"])
     return replies
 
 
@@ -132,6 +136,7 @@ async def test_role_and_shop_matrix(live_hub: LiveHub, codec: Codec, role: str) 
     others = [m for r, m in kit.members.items() if r != role]
     for member in others:
         targets[f"tasks-of-{member.username}"] = channels.tasks(t, uuid.UUID(member.id)).name
+        targets[f"user-{member.username}"] = channels.user(t, uuid.UUID(member.id)).name
     targets["other-device"] = channels.device(t, uuid.uuid4()).name
     if role == "device":
         targets["tasks"] = channels.tasks(t, uuid.UUID(kit.members["owner"].id)).name
@@ -146,6 +151,8 @@ async def test_role_and_shop_matrix(live_hub: LiveHub, codec: Codec, role: str) 
         assert got == expected
         (connection,) = realtime.connections.values()
         allowed = {targets[n] for n, o in expected.items() if o == "ok"}
+        if role != "device":  # a user is also subscribed to its own channel, by the hub
+            allowed.add(channels.user(t, uuid.UUID(kit.members[role].id)).name)
         assert set(connection.subscriptions) == allowed
         # Each `ok` reports the channel it answers.
         for rid, (reply,) in replies.items():
@@ -190,7 +197,7 @@ async def test_malformed_channel_names(live_hub: LiveHub, codec: Codec) -> None:
         f"tenant:{t}:shop:{s}:cart",
         f"tenant:{t}:shop:{s}:cart:not-a-uuid",
         f"tenant:{t}:shop:{s}:sales:{s}",
-        f"tenant:{t}:user:{s}",
+        f"tenant:{t}:user:{s}:extra",
         f"tenant:{t}:device:{s}:tasks",
         f"tenant:{t.upper()}:shop:{s}",
         f"tenant:{t}:shop:{s.upper()}",

@@ -116,8 +116,13 @@ async def recv_until(
 
 
 async def hello(ws: ClientConnection, codec: Codec = JSON) -> dict[str, Any]:
+    """The `hello`, and the `ok` (without id) of the automatic subscription to the
+    connection's own user or device channel that always follows it."""
     frames = await recv_frames(ws, codec)
     assert frames[0]["type"] == "hello", frames
+    own = frames[1:] or await recv_frames(ws, codec)
+    assert own[0]["type"] == "ok", own
+    assert "id" not in own[0], own
     return frames[0]
 
 

@@ -26,6 +26,7 @@ BUILDERS: list[tuple[Callable[..., Channel], int, ChannelKind]] = [
     (channels.carts, 1, ChannelKind.CARTS),
     (channels.cart, 2, ChannelKind.CART),
     (channels.tasks, 1, ChannelKind.TASKS),
+    (channels.user, 1, ChannelKind.USER),
     (channels.device, 1, ChannelKind.DEVICE),
 ]
 BUILDER_PARAMS = [pytest.param(b, n, k, id=k.value) for b, n, k in BUILDERS]
@@ -75,6 +76,7 @@ def test_builders_round_trip(
         (channels.carts(T, S), f"tenant:{T}:shop:{S}:carts"),
         (channels.cart(T, S, C), f"tenant:{T}:shop:{S}:cart:{C}"),
         (channels.tasks(T, S), f"tenant:{T}:user:{S}:tasks"),
+        (channels.user(T, S), f"tenant:{T}:user:{S}"),
         (channels.device(T, S), f"tenant:{T}:device:{S}"),
     ],
     ids=lambda v: v.kind.value if isinstance(v, Channel) else "",
@@ -106,7 +108,7 @@ def test_fields_are_set_per_kind() -> None:
         f"tenant:{T}:shop:{S}:",
         f"tenant:{T}:shop:{S}:cart",
         f"tenant:{T}:shop:{S}:cart:",
-        f"tenant:{T}:user:{S}",
+        f"tenant:{T}:user",
         f"tenant:{T}:user:{S}:",
         f"tenant:{T}:device",
         f"tenant::shop:{S}",
