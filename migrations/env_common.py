@@ -13,7 +13,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from hub.adapters.db.tables import SHARED_SCHEMA, shared_metadata, tenant_metadata
+from hub.adapters.db.schema import SHARED_SCHEMA, shared_metadata, tenant_metadata
 from hub.adapters.db.types import UtcDateTime
 
 

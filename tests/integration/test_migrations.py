@@ -33,7 +33,8 @@ from hub.adapters.db.migrate import (
     upgrade_shared,
     upgrade_tenant,
 )
-from hub.adapters.db.tables import SHARED_SCHEMA, Shop, Tenant, shared_metadata, tenant_metadata
+from hub.adapters.db.schema import SHARED_SCHEMA, shared_metadata, tenant_metadata
+from hub.adapters.db.tables import Shop, Tenant
 from hub.adapters.db.uow import UnitOfWork
 from tests import services
 from tests.conftest import make_settings

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import migrations
 from hub.adapters.db.database import Database, tenant_schema_name
-from hub.adapters.db.tables import SHARED_SCHEMA, Tenant, tenant_metadata
+from hub.adapters.db.schema import SHARED_SCHEMA, tenant_metadata
+from hub.adapters.db.tables import Tenant
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 

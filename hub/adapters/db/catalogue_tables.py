@@ -1,0 +1,3 @@
+"""Catalogue and stock tables (filled in by the catalogue work)."""
+
+from __future__ import annotations

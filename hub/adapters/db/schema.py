@@ -1,0 +1,12 @@
+"""Every table module, imported once, so the metadata sets are whole wherever they are
+used (Alembic, creating a tenant at head, the migration tests). Each area keeps its
+tables in its own module; add new modules here."""
+
+from __future__ import annotations
+
+from hub.adapters.db import catalogue_tables, tables
+from hub.adapters.db.tables import SHARED_SCHEMA, shared_metadata, tenant_metadata
+
+TABLE_MODULES = (tables, catalogue_tables)
+
+__all__ = ["SHARED_SCHEMA", "TABLE_MODULES", "shared_metadata", "tenant_metadata"]
