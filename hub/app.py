@@ -22,6 +22,7 @@ from hub.adapters.db.database import Database
 from hub.adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
+from hub.adapters.storage import LocalDiskStorage
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
 from hub.services.deps import Deps
@@ -63,6 +64,7 @@ def build_deps(settings: Settings) -> Deps:
         limiter=limiter,
         redis=redis,
         broker=broker,
+        storage=LocalDiskStorage(settings.media_dir or settings.data_dir / "media"),
     )
 
 

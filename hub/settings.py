@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=10, description="seconds")
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Product images: where they are kept (default data_dir/media) and how big they may be.
+    media_dir: Path | None = None
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    # Catalogue imports (CSV/XLSX): a bigger body than JSON requests get.
+    max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_import_rows: int = Field(default=100_000, ge=1)
 
     # realtime
     ws_impl: str = Field(default="auto", description="uvicorn's websocket implementation")

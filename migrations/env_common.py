@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from hub.adapters.db.schema import SHARED_SCHEMA, shared_metadata, tenant_metadata
-from hub.adapters.db.types import UtcDateTime
+from hub.adapters.db.types import ExactDecimal, UtcDateTime
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -22,6 +22,11 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     code that may change later."""
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, ExactDecimal):
+        return (
+            f"sa.Numeric(precision={obj.precision}, scale={obj.scale})"
+            '.with_variant(sa.BigInteger(), "sqlite")'
+        )
     return False
 
 

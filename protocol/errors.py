@@ -29,6 +29,10 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     USERNAME_TAKEN = "username_taken"
     INSUFFICIENT_STOCK = "insufficient_stock"
+    BARCODE_TAKEN = "barcode_taken"
+    SKU_TAKEN = "sku_taken"
+    IN_USE = "in_use"
+    INVALID_IMAGE = "invalid_image"
     CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
@@ -57,6 +61,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.INSUFFICIENT_STOCK: 409,
+    ErrorCode.BARCODE_TAKEN: 409,
+    ErrorCode.SKU_TAKEN: 409,
+    ErrorCode.IN_USE: 409,
+    ErrorCode.INVALID_IMAGE: 400,
     ErrorCode.CREDIT_LIMIT_EXCEEDED: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,

@@ -104,3 +104,55 @@ async def build_tenant(client: httpx.AsyncClient) -> TenantKit:
     kit.device_id = device.json()["id"]
     kit.device_token = device.json()["token"]
     return kit
+
+
+def ean13(seed: int | None = None) -> str:
+    """A valid EAN-13 (random unless seeded), in the in-store 20-29 prefix range."""
+    body = f"2{(seed if seed is not None else uuid.uuid4().int) % 10**11:011d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+async def create_product(
+    client: httpx.AsyncClient, kit: TenantKit, role: str = "owner", **fields: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": unique("Product"), "price": "10.00", "barcodes": [ean13()]}
+    body.update(fields)
+    response = await client.post("/api/products/products/", json=body, headers=kit.token(role))
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def receive(
+    client: httpx.AsyncClient,
+    kit: TenantKit,
+    product: str,
+    quantity: str,
+    shop: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "product": product,
+        "shop": shop or kit.shop_id,
+        "quantity": quantity,
+        "cost": "5.00",
+    }
+    body.update(fields)
+    response = await client.post("/api/products/batches/", json=body, headers=kit.token("owner"))
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def stock_of(
+    client: httpx.AsyncClient, kit: TenantKit, product: str, shop: str | None = None
+) -> dict[str, Any]:
+    response = await client.get(
+        "/api/products/stock/",
+        params={"shop": shop or kit.shop_id, "product": product},
+        headers=kit.token("owner"),
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result

@@ -11,6 +11,7 @@ from hub.adapters.db.database import Database
 from hub.adapters.ratelimit import RateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
+from hub.adapters.storage import Storage
 from hub.settings import Settings
 
 
@@ -23,3 +24,4 @@ class Deps:
     limiter: RateLimiter
     redis: Redis | None
     broker: Broker
+    storage: Storage

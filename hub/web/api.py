@@ -79,6 +79,8 @@ class Endpoint:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     path_params: dict[str, type] = field(default_factory=dict)
+    # Media types of a raw (non-JSON) body the handler reads itself: uploads, imports.
+    upload: tuple[str, ...] = ()
 
     @property
     def operation_id(self) -> str:
@@ -99,6 +101,7 @@ class Api:
         permission: Permission | None = None,
         status: int = 200,
         write: bool | None = None,
+        upload: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             hints = typing.get_type_hints(handler)
@@ -114,6 +117,7 @@ class Api:
                 write=method != "GET" if write is None else write,
                 summary=(inspect.getdoc(handler) or handler.__name__).split("\n")[0],
                 tag=tag,
+                upload=upload,
             )
             for name in params:
                 if name == "body":
@@ -127,8 +131,11 @@ class Api:
             if path_names != set(endpoint.path_params):
                 raise TypeError(f"{handler.__name__}: path parameters do not match {path}")
             returned = hints.get("return")
-            if isinstance(returned, type) and issubclass(returned, BaseModel):
-                endpoint.response = returned
+            # `Model | Response`: a list that can also be downloaded as a file.
+            for candidate in typing.get_args(returned) or (returned,):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    endpoint.response = candidate
+                    break
             self.endpoints.append(endpoint)
             return handler
 
@@ -185,17 +192,7 @@ def client_info(request: Request) -> ClientInfo:
 
 
 async def _read_json(request: Request, model: type[BaseModel], limit: int) -> BaseModel:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await _read_limited(request, limit)
     if not raw.strip():
         raw = b"{}"
     else:
@@ -218,6 +215,31 @@ async def _read_json(request: Request, model: type[BaseModel], limit: int) -> Ba
         raise ApiError(
             ErrorCode.VALIDATION_ERROR, "invalid request body", fields=validation_fields(exc)
         ) from exc
+
+
+async def read_upload(request: Request, accepted: tuple[str, ...], limit: int) -> tuple[str, bytes]:
+    """A raw file body (not multipart): its media type, one of `accepted`, and its bytes,
+    refused beyond `limit` bytes before it is all read."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"send the file as one of: {', '.join(accepted)}"
+        )
+    return media, await _read_limited(request, limit)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _read_query(request: Request, model: type[BaseModel]) -> BaseModel:

@@ -121,6 +121,12 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": ref_of[e.body]}},
             }
+        if e.upload:
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": dict.fromkeys(e.upload, binary),
+            }
         if e.auth is not Auth.PUBLIC:
             operation["security"] = [{"bearer": []}]
         if e.permission is not None:

@@ -50,6 +50,7 @@ def test_carries_the_current_unix_milliseconds() -> None:
 def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """A settable wall clock for hub.domain.ids only (the real time module is untouched)."""
     fake = SimpleNamespace(ms=1_700_000_000_000)
+    monkeypatch.setattr(ids, "_last", 0)  # forget ids made on the real clock
     monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: fake.ms * 1_000_000 + 999))
     return fake
 
@@ -85,3 +86,19 @@ def test_ids_made_2ms_apart_on_the_real_clock_sort_in_order() -> None:
     assert _unix_ms(later) - _unix_ms(earlier) >= 2
     assert earlier < later
     assert str(earlier) < str(later)
+
+
+def test_strictly_increasing_within_a_process() -> None:
+    made = [new_id() for _ in range(20_000)]
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    assert all(v.version == 7 and v.variant == uuid.RFC_4122 for v in made)
+
+
+def test_a_clock_step_back_still_increases(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = new_id()
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_000_000_000)  # 1970
+    second = new_id()
+    assert second > first
+    assert second.version == 7
+    assert second.variant == uuid.RFC_4122

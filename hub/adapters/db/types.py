@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -39,3 +40,47 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """Money and quantities: NUMERIC on PostgreSQL; on SQLite, whose numbers are binary
+    floats, an integer count of the smallest unit (cents, grams), so sums and comparisons
+    in SQL stay exact. Values with more decimals than `scale` are refused, not rounded."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = value if isinstance(value, Decimal) else Decimal(value)
+        exact = amount.quantize(Decimal(1).scaleb(-self.scale))
+        if exact != amount:
+            raise ValueError(f"{amount} has more than {self.scale} decimals")
+        return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        step = Decimal(1).scaleb(-self.scale)
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)).scaleb(-self.scale)).quantize(step)
+        return Decimal(value).quantize(step)
+
+
+def Money() -> ExactDecimal:
+    return ExactDecimal(14, 2)
+
+
+def Quantity() -> ExactDecimal:
+    return ExactDecimal(14, 3)

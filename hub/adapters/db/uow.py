@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.repositories import (
     AuthSessions,
@@ -90,4 +91,8 @@ class UnitOfWork(SharedUnitOfWork):
         self.shops = Shops(self.session)
         self.auth_sessions = AuthSessions(self.session, self.tenant_id)
         self.devices = Devices(self.session, self.tenant_id)
+        self.categories = Categories(self.session)
+        self.suppliers = Suppliers(self.session)
+        self.products = Products(self.session)
+        self.stock = Stock(self.session)
         return self

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +14,7 @@ class TenantSettingsOut(BaseModel):
     currency: str
     timezone: str
     allow_negative_stock: bool
+    vat_rates: list[str]
 
 
 class TenantOut(BaseModel):
@@ -35,6 +37,7 @@ class TenantSettingsPatch(In):
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     timezone: str | None = Field(default=None, max_length=64)
     allow_negative_stock: bool | None = None
+    vat_rates: list[Decimal] | None = Field(default=None, max_length=20)
 
 
 class TenantUpdateIn(In):

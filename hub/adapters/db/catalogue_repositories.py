@@ -1,0 +1,475 @@
+"""Queries over the catalogue and stock tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.adapters.db.catalogue_tables import (
+    Barcode,
+    Batch,
+    Category,
+    Product,
+    ProductImage,
+    StockLevel,
+    StockMovement,
+    StockReservation,
+    Supplier,
+)
+from hub.adapters.db.repositories import PageRequest, _like, _page
+from hub.adapters.db.types import utcnow
+from hub.domain.catalogue import fold
+
+ZERO = Decimal("0")
+
+
+class Categories:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, category: Category) -> None:
+        self._session.add(category)
+
+    async def get(self, category_id: uuid.UUID) -> Category | None:
+        return await self._session.get(Category, category_id)
+
+    async def all(self) -> list[Category]:
+        return list(await self._session.scalars(select(Category).order_by(Category.name)))
+
+    async def find(
+        self, page: PageRequest, *, parent: uuid.UUID | None, roots: bool, search: str | None
+    ) -> tuple[list[Category], int]:
+        query = select(Category).order_by(Category.name, Category.id)
+        if roots:
+            query = query.where(Category.parent_id.is_(None))
+        elif parent is not None:
+            query = query.where(Category.parent_id == parent)
+        if search:
+            query = query.where(Category.name.ilike(_like(search)))
+        return await _page(self._session, query, page)
+
+    async def by_parent_and_name(self, parent_id: uuid.UUID | None, name: str) -> Category | None:
+        parent = (
+            Category.parent_id.is_(None) if parent_id is None else Category.parent_id == parent_id
+        )
+        return await self._session.scalar(
+            select(Category).where(parent, func.lower(Category.name) == name.lower()).limit(1)
+        )
+
+    async def in_use(self, category_id: uuid.UUID) -> bool:
+        child = exists().where(Category.parent_id == category_id)
+        product = exists().where(Product.category_id == category_id)
+        return bool(await self._session.scalar(select(or_(child, product))))
+
+    async def delete(self, category: Category) -> None:
+        await self._session.delete(category)
+
+
+class Suppliers:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, supplier: Supplier) -> None:
+        self._session.add(supplier)
+
+    async def get(self, supplier_id: uuid.UUID) -> Supplier | None:
+        return await self._session.get(Supplier, supplier_id)
+
+    async def by_name(self, name: str) -> Supplier | None:
+        return await self._session.scalar(
+            select(Supplier).where(func.lower(Supplier.name) == name.lower()).limit(1)
+        )
+
+    async def find(
+        self, page: PageRequest, *, is_active: bool | None, search: str | None
+    ) -> tuple[list[Supplier], int]:
+        query = select(Supplier).order_by(Supplier.name, Supplier.id)
+        if is_active is not None:
+            query = query.where(Supplier.is_active == is_active)
+        if search:
+            query = query.where(
+                or_(Supplier.name.ilike(_like(search)), Supplier.tax_id.startswith(search))
+            )
+        return await _page(self._session, query, page)
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    search: str | None = None
+    barcode: str | None = None
+    sku: str | None = None
+    category_ids: Sequence[uuid.UUID] | None = None
+    supplier: uuid.UUID | None = None
+    is_active: bool | None = None
+
+
+class Products:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, product: Product) -> None:
+        self._session.add(product)
+
+    async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
+        return await self._session.get(Product, product_id, with_for_update=for_update)
+
+    async def many(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
+        ids = set(product_ids)
+        if not ids:
+            return {}
+        rows = await self._session.scalars(select(Product).where(Product.id.in_(ids)))
+        return {p.id: p for p in rows}
+
+    async def by_sku(self, sku: str) -> Product | None:
+        return await self._session.scalar(select(Product).where(Product.sku == sku))
+
+    async def skus_taken(self, skus: Iterable[str]) -> dict[str, uuid.UUID]:
+        wanted = list(set(skus))
+        found: dict[str, uuid.UUID] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self._session.execute(
+                select(Product.sku, Product.id).where(Product.sku.in_(wanted[start : start + 500]))
+            )
+            found.update({sku: pid for sku, pid in rows if sku is not None})
+        return found
+
+    def _query(self, where: ProductFilter) -> Select[Any]:
+        query = select(Product)
+        if where.barcode is not None:
+            query = query.join(Barcode, Barcode.product_id == Product.id).where(
+                Barcode.code == where.barcode.strip()
+            )
+        if where.sku is not None:
+            query = query.where(Product.sku == where.sku)
+        if where.search:
+            text = where.search.strip()
+            # A name fragment anywhere (trigram index on PostgreSQL), or an exact SKU or
+            # barcode: what a cashier types into one box.
+            by_barcode = select(Barcode.product_id).where(Barcode.code == text)
+            query = query.where(
+                or_(
+                    Product.name_folded.like(_like(fold(text)), escape="\\"),
+                    Product.sku == text,
+                    Product.id.in_(by_barcode),
+                )
+            )
+        if where.category_ids is not None:
+            query = query.where(Product.category_id.in_(where.category_ids))
+        if where.supplier is not None:
+            query = query.where(Product.supplier_id == where.supplier)
+        if where.is_active is not None:
+            query = query.where(Product.is_active == where.is_active)
+        return query
+
+    async def find(self, page: PageRequest, where: ProductFilter) -> tuple[list[Product], int]:
+        query = self._query(where).order_by(Product.name_folded, Product.id)
+        return await _page(self._session, query, page)
+
+    async def stream(self, where: ProductFilter, chunk: int = 1000) -> list[Product]:
+        """Every match, for exports (ordered like the list)."""
+        query = self._query(where).order_by(Product.name_folded, Product.id)
+        return list(await self._session.scalars(query.execution_options(yield_per=chunk)))
+
+    async def has_history(self, product_id: uuid.UUID) -> bool:
+        moved = exists().where(StockMovement.product_id == product_id)
+        return bool(await self._session.scalar(select(moved)))
+
+    async def delete(self, product: Product) -> None:
+        await self._session.delete(product)
+
+    # --- barcodes ---
+
+    async def barcodes_of(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Barcode]]:
+        ids = list(set(product_ids))
+        found: dict[uuid.UUID, list[Barcode]] = {pid: [] for pid in ids}
+        for start in range(0, len(ids), 500):
+            rows = await self._session.scalars(
+                select(Barcode)
+                .where(Barcode.product_id.in_(ids[start : start + 500]))
+                .order_by(Barcode.code)
+            )
+            for barcode in rows:
+                found[barcode.product_id].append(barcode)
+        return found
+
+    async def barcode_owners(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
+        wanted = list(set(codes))
+        owners: dict[str, uuid.UUID] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self._session.execute(
+                select(Barcode.code, Barcode.product_id).where(
+                    Barcode.code.in_(wanted[start : start + 500])
+                )
+            )
+            owners.update({code: product_id for code, product_id in rows})
+        return owners
+
+    async def replace_barcodes(self, product_id: uuid.UUID, barcodes: Sequence[Barcode]) -> None:
+        await self._session.execute(delete(Barcode).where(Barcode.product_id == product_id))
+        await self._session.flush()
+        self._session.add_all(barcodes)
+
+    # --- images ---
+
+    def add_image(self, image: ProductImage) -> None:
+        self._session.add(image)
+
+    async def images_of(self, product_id: uuid.UUID) -> list[ProductImage]:
+        return list(
+            await self._session.scalars(
+                select(ProductImage)
+                .where(ProductImage.product_id == product_id)
+                .order_by(ProductImage.created_at, ProductImage.id)
+            )
+        )
+
+    async def image(self, product_id: uuid.UUID, image_id: uuid.UUID) -> ProductImage | None:
+        return await self._session.scalar(
+            select(ProductImage).where(
+                ProductImage.id == image_id, ProductImage.product_id == product_id
+            )
+        )
+
+    async def delete_image(self, image: ProductImage) -> None:
+        await self._session.delete(image)
+
+
+@dataclass(frozen=True)
+class MovementFilter:
+    shops: frozenset[uuid.UUID] | None = None
+    shop: uuid.UUID | None = None
+    product: uuid.UUID | None = None
+    kind: str | None = None
+    ref: uuid.UUID | None = None
+    sale: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class Stock:
+    """Levels, batches, the ledger and reservations. Writers lock the level row first."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock_level(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> StockLevel:
+        """The (shop, product) level row, created if missing, locked until commit.
+
+        On PostgreSQL the row lock serialises concurrent changes of one product in one
+        shop; on SQLite a writing unit of work already holds the database's write lock."""
+        dialect = self._session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self._session.execute(
+            insert(StockLevel)
+            .values(
+                shop_id=shop_id,
+                product_id=product_id,
+                on_hand=ZERO,
+                reserved=ZERO,
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        level = await self._session.scalar(
+            select(StockLevel)
+            .where(StockLevel.shop_id == shop_id, StockLevel.product_id == product_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert level is not None
+        return level
+
+    async def level(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> StockLevel | None:
+        return await self._session.get(StockLevel, (shop_id, product_id))
+
+    async def levels(
+        self,
+        page: PageRequest | None,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None,
+        product: uuid.UUID | None,
+        in_stock: bool | None,
+    ) -> tuple[list[StockLevel], int]:
+        query = select(StockLevel).order_by(StockLevel.shop_id, StockLevel.product_id)
+        if shops is not None:
+            query = query.where(StockLevel.shop_id.in_(shops))
+        if shop is not None:
+            query = query.where(StockLevel.shop_id == shop)
+        if product is not None:
+            query = query.where(StockLevel.product_id == product)
+        if in_stock is not None:
+            query = query.where((StockLevel.on_hand > ZERO) == in_stock)
+        if page is None:
+            rows = list(await self._session.scalars(query))
+            return rows, len(rows)
+        return await _page(self._session, query, page)
+
+    async def batches_for(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> list[Batch]:
+        """Batches with something left, locked with the level they belong to."""
+        return list(
+            await self._session.scalars(
+                select(Batch)
+                .where(
+                    Batch.shop_id == shop_id,
+                    Batch.product_id == product_id,
+                    Batch.remaining > ZERO,
+                )
+                .with_for_update()
+            )
+        )
+
+    async def batches_for_reading(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> list[Batch]:
+        return list(
+            await self._session.scalars(
+                select(Batch).where(
+                    Batch.shop_id == shop_id,
+                    Batch.product_id == product_id,
+                    Batch.remaining > ZERO,
+                )
+            )
+        )
+
+    async def batches(self, batch_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Batch]:
+        ids = set(batch_ids)
+        if not ids:
+            return {}
+        rows = await self._session.scalars(select(Batch).where(Batch.id.in_(ids)))
+        return {b.id: b for b in rows}
+
+    async def find_batches(
+        self,
+        page: PageRequest,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None,
+        product: uuid.UUID | None,
+        only_remaining: bool,
+        expiring_before: Any,
+    ) -> tuple[list[Batch], int]:
+        query = select(Batch).order_by(Batch.received_at.desc(), Batch.id.desc())
+        if shops is not None:
+            query = query.where(Batch.shop_id.in_(shops))
+        if shop is not None:
+            query = query.where(Batch.shop_id == shop)
+        if product is not None:
+            query = query.where(Batch.product_id == product)
+        if only_remaining:
+            query = query.where(Batch.remaining > ZERO)
+        if expiring_before is not None:
+            query = query.where(Batch.expiry_date < expiring_before)
+        return await _page(self._session, query, page)
+
+    async def get_batch(self, batch_id: uuid.UUID) -> Batch | None:
+        return await self._session.get(Batch, batch_id)
+
+    def add(self, *rows: Batch | StockMovement | StockReservation) -> None:
+        self._session.add_all(rows)
+
+    async def movements(
+        self, page: PageRequest | None, where: MovementFilter
+    ) -> tuple[list[StockMovement], int]:
+        query = select(StockMovement).order_by(
+            StockMovement.created_at.desc(), StockMovement.id.desc()
+        )
+        if where.shops is not None:
+            query = query.where(StockMovement.shop_id.in_(where.shops))
+        if where.shop is not None:
+            query = query.where(StockMovement.shop_id == where.shop)
+        if where.product is not None:
+            query = query.where(StockMovement.product_id == where.product)
+        if where.kind is not None:
+            query = query.where(StockMovement.kind == where.kind)
+        if where.ref is not None:
+            query = query.where(StockMovement.ref_id == where.ref)
+        if where.sale is not None:
+            query = query.where(StockMovement.sale_id == where.sale)
+        if where.since is not None:
+            query = query.where(StockMovement.created_at >= where.since)
+        if where.until is not None:
+            query = query.where(StockMovement.created_at < where.until)
+        if page is None:
+            rows = list(await self._session.scalars(query))
+            return rows, len(rows)
+        return await _page(self._session, query, page)
+
+    async def reservation(
+        self, holder_id: uuid.UUID, shop_id: uuid.UUID, product_id: uuid.UUID
+    ) -> StockReservation | None:
+        return await self._session.scalar(
+            select(StockReservation).where(
+                StockReservation.holder_id == holder_id,
+                StockReservation.shop_id == shop_id,
+                StockReservation.product_id == product_id,
+            )
+        )
+
+    async def reservations_of(self, holder_id: uuid.UUID) -> list[StockReservation]:
+        return list(
+            await self._session.scalars(
+                select(StockReservation)
+                .where(StockReservation.holder_id == holder_id)
+                .order_by(StockReservation.shop_id, StockReservation.product_id)
+            )
+        )
+
+    async def delete_reservation(self, reservation: StockReservation) -> None:
+        await self._session.delete(reservation)
+
+    async def discrepancies(self) -> list[tuple[uuid.UUID, uuid.UUID, str, Decimal, Decimal]]:
+        """(shop, product, what, recorded, computed) wherever the three records disagree."""
+        found: list[tuple[uuid.UUID, uuid.UUID, str, Decimal, Decimal]] = []
+        ledger = (
+            select(
+                StockMovement.shop_id,
+                StockMovement.product_id,
+                func.sum(StockMovement.quantity).label("total"),
+            )
+            .group_by(StockMovement.shop_id, StockMovement.product_id)
+            .subquery()
+        )
+        held = (
+            select(
+                StockReservation.shop_id,
+                StockReservation.product_id,
+                func.sum(StockReservation.quantity).label("total"),
+            )
+            .group_by(StockReservation.shop_id, StockReservation.product_id)
+            .subquery()
+        )
+        left = (
+            select(Batch.shop_id, Batch.product_id, func.sum(Batch.remaining).label("total"))
+            .group_by(Batch.shop_id, Batch.product_id)
+            .subquery()
+        )
+        levels = {
+            (lv.shop_id, lv.product_id): lv
+            for lv in await self._session.scalars(select(StockLevel))
+        }
+        sums: dict[str, dict[tuple[uuid.UUID, uuid.UUID], Decimal]] = {}
+        for name, sub in (("ledger", ledger), ("reserved", held), ("batches", left)):
+            rows = await self._session.execute(select(sub.c.shop_id, sub.c.product_id, sub.c.total))
+            sums[name] = {(s, p): t or ZERO for s, p, t in rows}
+        keys = set(levels) | set(sums["ledger"]) | set(sums["reserved"]) | set(sums["batches"])
+        for key in sorted(keys):
+            level = levels.get(key)
+            on_hand = level.on_hand if level else ZERO
+            reserved = level.reserved if level else ZERO
+            checks = (
+                ("on_hand", on_hand, sums["ledger"].get(key, ZERO)),
+                ("reserved", reserved, sums["reserved"].get(key, ZERO)),
+                ("batches", max(on_hand, ZERO), sums["batches"].get(key, ZERO)),
+            )
+            for what, recorded, computed in checks:
+                if recorded != computed:
+                    found.append((key[0], key[1], what, recorded, computed))
+        return found
