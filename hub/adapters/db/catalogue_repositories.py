@@ -210,7 +210,7 @@ class Products:
                     Barcode.code.in_(wanted[start : start + 500])
                 )
             )
-            owners.update({code: product_id for code, product_id in rows})
+            owners.update(dict(rows.all()))
         return owners
 
     async def replace_barcodes(self, product_id: uuid.UUID, barcodes: Sequence[Barcode]) -> None:
