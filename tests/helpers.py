@@ -80,7 +80,8 @@ async def create_user(
     return result
 
 
-async def build_tenant(client: httpx.AsyncClient) -> TenantKit:
+async def build_tenant(client: httpx.AsyncClient, *, both_shops: bool = False) -> TenantKit:
+    """`both_shops` binds the staff to both shops (by default only to the first)."""
     reg = await register(client)
     owner = Member(reg["user"]["id"], reg["user"]["username"], reg["access"], reg["refresh"])
     second = await client.post(
@@ -90,7 +91,8 @@ async def build_tenant(client: httpx.AsyncClient) -> TenantKit:
     kit = TenantKit(reg["tenant"]["id"], reg["shop"]["id"], second.json()["id"])
     kit.members["owner"] = owner
     for role in ("manager", "cashier", "stockkeeper"):
-        user = await create_user(client, owner.token, role, [kit.shop_id])
+        shops = [kit.shop_id, kit.second_shop_id] if both_shops else [kit.shop_id]
+        user = await create_user(client, owner.token, role, shops)
         tokens = await login(client, user["username"])
         kit.members[role] = Member(
             user["id"], user["username"], tokens["access"], tokens["refresh"]
@@ -156,3 +158,50 @@ async def stock_of(
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), colour: str = "red") -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def upload_image(
+    client: httpx.AsyncClient, kit: TenantKit, product: str, data: bytes | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/products/products/{product}/images/",
+        content=data or png_bytes(),
+        headers={**kit.token("owner"), "content-type": "image/png"},
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
+    """One id for every path parameter of the API, all of `kit`'s tenant."""
+    owner = kit.token("owner")
+    category = await client.post(
+        "/api/products/categories/", json={"name": unique("Cat")}, headers=owner
+    )
+    supplier = await client.post(
+        "/api/products/suppliers/", json={"name": unique("Supplier")}, headers=owner
+    )
+    product = await create_product(client, kit)
+    batch = await receive(client, kit, product["id"], "3")
+    image = await upload_image(client, kit, product["id"])
+    return {
+        "user_id": kit.members["cashier"].id,
+        "shop_id": kit.shop_id,
+        "device_id": kit.device_id,
+        "category_id": category.json()["id"],
+        "supplier_id": supplier.json()["id"],
+        "product_id": product["id"],
+        "batch_id": batch["id"],
+        "image_id": image["id"],
+    }

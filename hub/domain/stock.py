@@ -18,7 +18,7 @@ from enum import StrEnum
 from hub.domain.errors import DomainError
 from protocol.errors import ErrorCode
 
-ZERO = Decimal("0")
+ZERO = Decimal("0.000")  # quantities carry three decimals
 
 
 class MovementKind(StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import build_tenant
+from tests.helpers import build_tenant, path_ids
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -34,8 +34,7 @@ def _path(template: str, ids: dict[str, str]) -> str:
 @pytest.fixture
 async def ids_and_auth(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
     kit = await build_tenant(client)
-    ids = {"user_id": kit.members["cashier"].id, "shop_id": kit.shop_id, "device_id": kit.device_id}
-    return ids, kit.token("owner")
+    return await path_ids(client, kit), kit.token("owner")
 
 
 async def test_malformed_and_non_object_json(

@@ -8,36 +8,56 @@ import re
 
 import httpx
 
-from tests.helpers import PASSWORD, TenantKit, build_tenant, unique
-
-# Which of tenant B's ids goes into each path parameter.
-PATH_IDS = {
-    "user_id": lambda b: b.members["cashier"].id,
-    "shop_id": lambda b: b.shop_id,
-    "device_id": lambda b: b.device_id,
-}
+from tests.helpers import (
+    PASSWORD,
+    build_tenant,
+    create_product,
+    path_ids,
+    png_bytes,
+    receive,
+    stock_of,
+    unique,
+)
 
 BODIES = {
     "PATCH": {"full_name": "hijacked"},
     "POST": {"password": "hijacked-pass-1"},
 }
-SHOP_BODY = {"PATCH": {"name": "hijacked"}}
+# Bodies that would be valid for the endpoint's own tenant, so only the id decides.
+BODY_FOR = {
+    "shop_id": {"PATCH": {"name": "hijacked"}},
+    "category_id": {"PATCH": {"name": "hijacked"}},
+    "supplier_id": {"PATCH": {"name": "hijacked"}},
+    "product_id": {"PATCH": {"name": "hijacked"}},
+}
 
 
-def _fill(template: str, other: TenantKit) -> str:
-    return re.sub(r"{(\w+)}", lambda m: PATH_IDS[m.group(1)](other), template)
+def _fill(template: str, ids: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], template)
 
 
 async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
     a = await build_tenant(client)
     b = await build_tenant(client)
+    b_ids = await path_ids(client, b)
     endpoints = [e for e in client.app.state.api.endpoints if e.path_params]  # type: ignore[attr-defined]
     assert endpoints, "no endpoint takes an id?"
     for endpoint in endpoints:
-        assert set(endpoint.path_params) <= set(PATH_IDS), f"add {endpoint.path} to PATH_IDS"
-        path = _fill(endpoint.path, b)
-        body = (SHOP_BODY if "shop_id" in endpoint.path_params else BODIES).get(endpoint.method)
-        response = await client.request(endpoint.method, path, json=body, headers=a.token("owner"))
+        assert set(endpoint.path_params) <= set(b_ids), f"add {endpoint.path} to path_ids"
+        path = _fill(endpoint.path, b_ids)
+        first = next(iter(endpoint.path_params))
+        body = BODY_FOR.get(first, BODIES).get(endpoint.method)
+        if endpoint.upload:
+            response = await client.request(
+                endpoint.method,
+                path,
+                content=png_bytes(),
+                headers={**a.token("owner"), "content-type": endpoint.upload[0]},
+            )
+        else:
+            response = await client.request(
+                endpoint.method, path, json=body, headers=a.token("owner")
+            )
         assert response.status_code == 404, f"{endpoint.method} {path}: {response.text}"
         assert response.json()["error"]["code"] == "not_found"
 
@@ -51,6 +71,18 @@ async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
     assert shop.json()["name"] == "Main Street"
     device = await client.get(f"/api/users/device-tokens/{b.device_id}/", headers=b.token("owner"))
     assert device.json()["revoked_at"] is None
+    product = await client.get(
+        f"/api/products/products/{b_ids['product_id']}/", headers=b.token("owner")
+    )
+    assert product.json()["name"] != "hijacked"
+    images = await client.get(
+        f"/api/products/products/{b_ids['product_id']}/images/", headers=b.token("owner")
+    )
+    assert [i["id"] for i in images.json()["results"]] == [b_ids["image_id"]]
+    category = await client.get(
+        f"/api/products/categories/{b_ids['category_id']}/", headers=b.token("owner")
+    )
+    assert category.json()["name"] != "hijacked"
 
 
 async def test_foreign_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> None:
@@ -99,3 +131,61 @@ async def test_lists_hold_only_own_rows(client: httpx.AsyncClient) -> None:
         f"/api/users/users/?search={b.members['cashier'].username}", headers=a.token("owner")
     )
     assert search.json()["count"] == 0
+
+
+async def test_foreign_catalogue_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> None:
+    a = await build_tenant(client)
+    b = await build_tenant(client)
+    b_ids = await path_ids(client, b)
+    mine = await create_product(client, a)
+    owner = a.token("owner")
+    attempts = [
+        ("/api/products/products/", {"name": "x", "price": "1", "category": b_ids["category_id"]}),
+        ("/api/products/products/", {"name": "x", "price": "1", "supplier": b_ids["supplier_id"]}),
+        ("/api/products/categories/", {"name": "x", "parent": b_ids["category_id"]}),
+        (
+            "/api/products/batches/",
+            {"product": b_ids["product_id"], "shop": a.shop_id, "quantity": "1"},
+        ),
+        ("/api/products/batches/", {"product": mine["id"], "shop": b.shop_id, "quantity": "1"}),
+        (
+            "/api/products/stock/adjustments/",
+            {"product": b_ids["product_id"], "shop": b.shop_id, "counted": "0"},
+        ),
+        (
+            "/api/products/stock/write-offs/",
+            {"product": b_ids["product_id"], "shop": b.shop_id, "quantity": "1", "reason": "x"},
+        ),
+        (
+            "/api/products/stock/transfers/",
+            {
+                "from_shop": b.shop_id,
+                "to_shop": a.shop_id,
+                "items": [{"product": b_ids["product_id"], "quantity": "1"}],
+            },
+        ),
+    ]
+    for path, body in attempts:
+        response = await client.post(path, json=body, headers=owner)
+        assert response.status_code == 404, f"{path} {body}: {response.text}"
+    foreign = await client.get(
+        "/api/products/stock/",
+        params={"shop": b.shop_id, "product": b_ids["product_id"]},
+        headers=owner,
+    )
+    assert foreign.status_code == 404
+    for path, params in (
+        ("/api/products/products/", {"category": b_ids["category_id"]}),
+        ("/api/products/products/", {"supplier": b_ids["supplier_id"]}),
+        ("/api/products/batches/", {"product": b_ids["product_id"]}),
+        ("/api/products/stock/movements/", {"product": b_ids["product_id"]}),
+        ("/api/products/stock/", {"product": b_ids["product_id"]}),
+    ):
+        listed = await client.get(path, params=params, headers=owner)
+        assert listed.status_code in (200, 404), path
+        if listed.status_code == 200:
+            assert listed.json()["count"] == 0, path
+    # B's goods are untouched.
+    left = await stock_of(client, b, b_ids["product_id"])
+    assert left["on_hand"] == "3.000"
+    await receive(client, b, b_ids["product_id"], "1")

@@ -14,7 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, TenantKit, bearer, build_tenant, create_user, unique
+from tests.helpers import (
+    PASSWORD,
+    TenantKit,
+    bearer,
+    build_tenant,
+    create_product,
+    create_user,
+    png_bytes,
+    receive,
+    unique,
+    upload_image,
+)
 
 ROLES = ("owner", "manager", "cashier", "stockkeeper")
 EVERYONE = set(ROLES)
@@ -91,6 +102,84 @@ def new_device_body() -> Prepare:
     return prepare
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A file body (uploads, imports) instead of JSON."""
+
+    content: bytes
+    media_type: str
+
+
+STOCKKEEPING = {"owner", "manager", "stockkeeper"}
+
+
+async def _product(c: httpx.AsyncClient, k: TenantKit, stock: str | None = None) -> str:
+    product = await create_product(c, k)
+    if stock:
+        await receive(c, k, product["id"], stock)
+    return str(product["id"])
+
+
+def on_category(body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        made = await c.post(
+            "/api/products/categories/", json={"name": unique("Cat")}, headers=k.token("owner")
+        )
+        return f"/api/products/categories/{made.json()['id']}/", body() if callable(body) else body
+
+    return prepare
+
+
+def fresh(path: str, body: Callable[[], dict[str, Any]]) -> Prepare:
+    """A body made anew for each call (names that must be unique)."""
+
+    async def prepare(_c: httpx.AsyncClient, _k: TenantKit) -> tuple[str, Any]:
+        return path, body()
+
+    return prepare
+
+
+def on_supplier(body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        made = await c.post(
+            "/api/products/suppliers/", json={"name": unique("Sup")}, headers=k.token("owner")
+        )
+        return f"/api/products/suppliers/{made.json()['id']}/", body
+
+    return prepare
+
+
+def on_product(suffix: str = "", body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/products/products/{await _product(c, k)}/{suffix}", body
+
+    return prepare
+
+
+def on_image() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        product = await _product(c, k)
+        image = await upload_image(c, k, product)
+        return f"/api/products/products/{product}/images/{image['id']}/", None
+
+    return prepare
+
+
+def on_batch() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        batch = await receive(c, k, await _product(c, k), "2")
+        return f"/api/products/batches/{batch['id']}/", None
+
+    return prepare
+
+
+def with_stock(path: str, body: Callable[[TenantKit, str], dict[str, Any]]) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return path, body(k, await _product(c, k, stock="5"))
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -120,6 +209,83 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/device-tokens/"): Case(MANAGEMENT, new_device_body()),
     ("GET", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
     ("DELETE", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
+    # catalogue: everyone looks up; stockkeepers, managers and owners edit
+    ("GET", "/api/products/categories/"): Case(EVERYONE, fixed("/api/products/categories/")),
+    ("POST", "/api/products/categories/"): Case(
+        STOCKKEEPING, fresh("/api/products/categories/", lambda: {"name": unique("Cat")})
+    ),
+    ("GET", "/api/products/categories/{category_id}/"): Case(EVERYONE, on_category()),
+    ("PATCH", "/api/products/categories/{category_id}/"): Case(
+        STOCKKEEPING, on_category(lambda: {"name": unique("Renamed")})
+    ),
+    ("DELETE", "/api/products/categories/{category_id}/"): Case(STOCKKEEPING, on_category()),
+    ("GET", "/api/products/suppliers/"): Case(EVERYONE, fixed("/api/products/suppliers/")),
+    ("POST", "/api/products/suppliers/"): Case(
+        STOCKKEEPING, fixed("/api/products/suppliers/", {"name": "Acme"})
+    ),
+    ("GET", "/api/products/suppliers/{supplier_id}/"): Case(EVERYONE, on_supplier()),
+    ("PATCH", "/api/products/suppliers/{supplier_id}/"): Case(
+        STOCKKEEPING, on_supplier({"phone": "+7 900 000-00-00"})
+    ),
+    ("GET", "/api/products/products/"): Case(EVERYONE, fixed("/api/products/products/")),
+    ("POST", "/api/products/products/"): Case(
+        STOCKKEEPING, fixed("/api/products/products/", {"name": "Tea", "price": "99.90"})
+    ),
+    ("GET", "/api/products/products/{product_id}/"): Case(EVERYONE, on_product()),
+    ("PATCH", "/api/products/products/{product_id}/"): Case(
+        STOCKKEEPING, on_product("", {"price": "11.00"})
+    ),
+    ("DELETE", "/api/products/products/{product_id}/"): Case(STOCKKEEPING, on_product()),
+    ("GET", "/api/products/products/{product_id}/images/"): Case(EVERYONE, on_product("images/")),
+    ("POST", "/api/products/products/{product_id}/images/"): Case(
+        STOCKKEEPING, on_product("images/", Raw(png_bytes(), "image/png"))
+    ),
+    ("GET", "/api/products/products/{product_id}/images/{image_id}/"): Case(EVERYONE, on_image()),
+    ("DELETE", "/api/products/products/{product_id}/images/{image_id}/"): Case(
+        STOCKKEEPING, on_image()
+    ),
+    ("POST", "/api/products/import/"): Case(
+        STOCKKEEPING, fixed("/api/products/import/", Raw(b"name,price\nTea,1.50\n", "text/csv"))
+    ),
+    # stock: everyone reads levels; stockkeepers, managers and owners move goods
+    ("GET", "/api/products/batches/"): Case(EVERYONE, fixed("/api/products/batches/")),
+    ("POST", "/api/products/batches/"): Case(
+        STOCKKEEPING,
+        with_stock(
+            "/api/products/batches/",
+            lambda k, p: {"product": p, "shop": k.shop_id, "quantity": "1"},
+        ),
+    ),
+    ("GET", "/api/products/batches/{batch_id}/"): Case(EVERYONE, on_batch()),
+    ("GET", "/api/products/stock/"): Case(EVERYONE, fixed("/api/products/stock/")),
+    ("GET", "/api/products/stock/movements/"): Case(
+        EVERYONE, fixed("/api/products/stock/movements/")
+    ),
+    ("POST", "/api/products/stock/adjustments/"): Case(
+        STOCKKEEPING,
+        with_stock(
+            "/api/products/stock/adjustments/",
+            lambda k, p: {"product": p, "shop": k.shop_id, "counted": "4", "reason": "count"},
+        ),
+    ),
+    ("POST", "/api/products/stock/write-offs/"): Case(
+        STOCKKEEPING,
+        with_stock(
+            "/api/products/stock/write-offs/",
+            lambda k, p: {"product": p, "shop": k.shop_id, "quantity": "1", "reason": "broken"},
+        ),
+    ),
+    ("POST", "/api/products/stock/transfers/"): Case(
+        STOCKKEEPING,
+        with_stock(
+            "/api/products/stock/transfers/",
+            lambda k, p: {
+                "from_shop": k.shop_id,
+                "to_shop": k.second_shop_id,
+                "items": [{"product": p, "quantity": "1"}],
+            },
+        ),
+    ),
 }
 
 # Endpoints without a role: they are how one gets a token, or gives it back.
@@ -136,13 +302,23 @@ async def test_every_endpoint_is_in_the_matrix(client: httpx.AsyncClient) -> Non
     assert declared == set(MATRIX) | PUBLIC
 
 
+async def send(
+    client: httpx.AsyncClient, method: str, path: str, body: Any, headers: dict[str, str]
+) -> httpx.Response:
+    if isinstance(body, Raw):
+        headers = {**headers, "content-type": body.media_type}
+        return await client.request(method, path, content=body.content, headers=headers)
+    return await client.request(method, path, json=body, headers=headers)
+
+
 async def test_role_matrix(client: httpx.AsyncClient) -> None:
-    kit = await build_tenant(client)
+    # Staff in both shops, so that "allowed" can be shown to work for transfers too.
+    kit = await build_tenant(client, both_shops=True)
     failures = []
     for (method, template), case in MATRIX.items():
         for role in ROLES:
             path, body = await case.prepare(client, kit)
-            response = await client.request(method, path, json=body, headers=kit.token(role))
+            response = await send(client, method, path, body, kit.token(role))
             allowed = response.status_code != 403
             if allowed != (role in case.allowed) or response.status_code >= 500:
                 failures.append(
@@ -160,7 +336,7 @@ async def test_device_tokens_open_only_me(client: httpx.AsyncClient) -> None:
     kit = await build_tenant(client)
     for (method, _template), case in MATRIX.items():
         path, body = await case.prepare(client, kit)
-        response = await client.request(method, path, json=body, headers=bearer(kit.device_token))
+        response = await send(client, method, path, body, bearer(kit.device_token))
         expected = 200 if path == "/api/users/auth/me/" else 403
         assert response.status_code == expected, f"{method} {path}: {response.text}"
 

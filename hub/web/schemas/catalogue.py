@@ -15,6 +15,7 @@ from hub.services.stock import StockView
 from hub.web.export import ExportQuery
 from hub.web.schemas.common import In, PageQuery
 
+QUANTITY_STEP = Decimal("0.001")  # quantities always travel with three decimals
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("99999999999.999"), decimal_places=3)]
 Count = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999.999"), decimal_places=3)]
@@ -261,10 +262,10 @@ class StockOut(BaseModel):
         return cls(
             shop=view.shop_id,
             product=view.product_id,
-            on_hand=view.on_hand,
-            reserved=view.reserved,
-            expired=view.expired,
-            available=view.available,
+            on_hand=view.on_hand.quantize(QUANTITY_STEP),
+            reserved=view.reserved.quantize(QUANTITY_STEP),
+            expired=view.expired.quantize(QUANTITY_STEP),
+            available=view.available.quantize(QUANTITY_STEP),
         )
 
 
