@@ -1,13 +1,18 @@
-"""A demo business for trying the hub: an owner, a manager, a cashier, a stockkeeper."""
+"""A demo business for trying the hub: an owner, a manager, a cashier, a stockkeeper,
+and a small catalogue with stock in the shop."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 
 from hub.adapters.db.uow import SharedUnitOfWork, UnitOfWork
 from hub.domain.accounts import normalise_username
+from hub.domain.catalogue import Unit, gtin_check_digit
 from hub.domain.permissions import Role
-from hub.services import auth, users
+from hub.services import auth, catalogue, stock, users
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 
@@ -20,6 +25,61 @@ LOGINS = [
     ("demo.cashier", Role.CASHIER),
     ("demo.stockkeeper", Role.STOCKKEEPER),
 ]
+
+
+# name, category, unit, price, cost, VAT %, quantity, shelf life in days (None: keeps)
+CATALOGUE = [
+    ("Молоко 3,2% 1 л", "Молочное", Unit.PIECE, "89.90", "61.00", "10", "40", 10),
+    ("Кефир 1% 900 г", "Молочное", Unit.PIECE, "79.50", "52.00", "10", "30", 7),
+    ("Сыр Российский", "Молочное", Unit.KG, "899.00", "610.00", "10", "12.500", 60),
+    ("Хлеб бородинский", "Выпечка", Unit.PIECE, "64.00", "38.00", "10", "25", 3),
+    ("Круассан", "Выпечка", Unit.PIECE, "59.00", "27.00", "22", "30", 2),
+    ("Вода питьевая 0,5 л", "Напитки", Unit.PIECE, "39.00", "14.00", "22", "120", None),
+    ("Сок яблочный 1 л", "Напитки", Unit.PIECE, "129.00", "78.00", "22", "48", 180),
+    ("Кофе зерновой 250 г", "Бакалея", Unit.PIECE, "549.00", "330.00", "22", "20", None),
+]
+
+
+def demo_barcode(index: int) -> str:
+    """EAN-13s in the in-store range (prefix 2), check digit included."""
+    body = f"2000000{index:05d}"
+    return body + str(gtin_check_digit(body))
+
+
+async def _fill_catalogue(deps: Deps, owner: Principal, shop_id: uuid.UUID) -> None:
+    categories: dict[str, uuid.UUID] = {}
+    for index, (name, group, unit, price, cost, vat, quantity, keeps) in enumerate(CATALOGUE):
+        async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+            if group not in categories:
+                made = await catalogue.create_category(uow, owner, group, None)
+                categories[group] = made.id
+        async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+            view = await catalogue.create_product(
+                uow,
+                owner,
+                catalogue.ProductFields(
+                    name=name,
+                    price=Decimal(price),
+                    cost=Decimal(cost),
+                    sku=f"DEMO-{index + 1:03d}",
+                    category_id=categories[group],
+                    unit=unit,
+                    vat_rate=Decimal(vat),
+                    barcodes=[catalogue.BarcodeIn(demo_barcode(index + 1))],
+                ),
+            )
+        async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+            await stock.receive(
+                uow,
+                owner,
+                stock.Receipt(
+                    shop_id=shop_id,
+                    product_id=view.product.id,
+                    quantity=Decimal(quantity),
+                    batch_number=f"DEMO-{index + 1:03d}-1",
+                    expiry_date=date.today() + timedelta(days=keeps) if keeps else None,
+                ),
+            )
 
 
 @dataclass(frozen=True)
@@ -65,4 +125,5 @@ async def ensure_demo(deps: Deps) -> Demo:
                     username=username, password=PASSWORD, role=role, shops=[registered.shop.id]
                 ),
             )
+    await _fill_catalogue(deps, owner, registered.shop.id)
     return Demo(TENANT_NAME, SHOP_NAME, PASSWORD, logins, created=True)

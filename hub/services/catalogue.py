@@ -272,7 +272,7 @@ async def all_products(
     """Every match, for an export."""
     principal.require(Permission.CATALOGUE_VIEW)
     where = await _with_category(uow, where, category)
-    return await product_views(uow, await uow.products.stream(where))
+    return await product_views(uow, await uow.products.all_matching(where))
 
 
 async def _checked_barcodes(

@@ -253,6 +253,7 @@ class _Resolver:
                     id=new_id(), name=name, tax_id="", phone="", email="", notes="", is_active=True
                 )
                 self.uow.suppliers.add(found)
+                await self.uow.session.flush()
             self.suppliers[key] = found.id
         return self.suppliers[key]
 

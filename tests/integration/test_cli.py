@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,25 @@ def test_permissions_prints_a_markdown_table(tmp_path: Path) -> None:
     cells = [cell.strip() for cell in sell[0].strip("|").split("|")]
     assert len(cells) == len(columns)
     assert dict(zip(columns[2:], cells[2:], strict=True))["cashier"] == "yes"
+
+
+def test_check_stock_finds_books_that_disagree(tmp_path: Path) -> None:
+    assert pos_hub(tmp_path, "migrate").returncode == 0
+    assert pos_hub(tmp_path, "demo").returncode == 0
+    clean = pos_hub(tmp_path, "check-stock")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.strip().endswith("checked 1 tenant(s): ok")
+
+    # Someone edits the level behind the ledger's back (SQLite keeps thousandths as
+    # integers, so +1000 is one unit): both checks against it name the product.
+    (tenant_file,) = (tmp_path / "data" / "tenants").glob("*.db")
+    with sqlite3.connect(tenant_file) as conn:
+        product = conn.execute("SELECT product_id FROM stock_levels LIMIT 1").fetchone()[0]
+        conn.execute(
+            "UPDATE stock_levels SET on_hand = on_hand + 1000 WHERE product_id = ?", (product,)
+        )
+    broken = pos_hub(tmp_path, "check-stock")
+    assert broken.returncode == 1
+    assert f"product {uuid.UUID(product)}: on_hand recorded" in broken.stdout
+    assert "batches recorded" in broken.stdout
+    assert "2 discrepancy" in broken.stdout

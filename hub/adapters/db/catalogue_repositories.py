@@ -174,10 +174,10 @@ class Products:
         query = self._query(where).order_by(Product.name_folded, Product.id)
         return await _page(self._session, query, page)
 
-    async def stream(self, where: ProductFilter, chunk: int = 1000) -> list[Product]:
+    async def all_matching(self, where: ProductFilter) -> list[Product]:
         """Every match, for exports (ordered like the list)."""
         query = self._query(where).order_by(Product.name_folded, Product.id)
-        return list(await self._session.scalars(query.execution_options(yield_per=chunk)))
+        return list(await self._session.scalars(query))
 
     async def has_history(self, product_id: uuid.UUID) -> bool:
         moved = exists().where(StockMovement.product_id == product_id)
