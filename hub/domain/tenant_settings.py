@@ -43,7 +43,9 @@ class TenantSettings:
         return cls(**{k: v for k, v in stored.items() if k in known})
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        stored = asdict(self)
+        stored["vat_rates"] = list(self.vat_rates)
+        return stored
 
     def changed(self, **changes: Any) -> TenantSettings:
         return replace(self, **changes)

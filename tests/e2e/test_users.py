@@ -227,6 +227,7 @@ async def test_shops_and_tenant_settings(client: httpx.AsyncClient) -> None:
         "currency": "RUB",
         "timezone": "Europe/Moscow",
         "allow_negative_stock": False,
+        "vat_rates": ["0", "5", "7", "10", "20", "22"],
     }
     changed = await client.patch(
         "/api/core/tenant/",

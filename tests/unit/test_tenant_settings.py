@@ -25,8 +25,17 @@ def test_as_json_round_trip() -> None:
         "currency": "EUR",
         "timezone": "Europe/Berlin",
         "allow_negative_stock": True,
+        "vat_rates": ["0", "5", "7", "10", "20", "22"],
     }
     assert TenantSettings.from_json(stored) == settings
+
+
+def test_vat_rates_are_checked_and_normalised() -> None:
+    settings = TenantSettings(vat_rates=["20.00", "10", "0", "10.0"])  # type: ignore[arg-type]
+    assert settings.vat_rates == ("20", "10", "0")
+    for bad in (["101"], ["-1"], ["x"], "20", [True], ["NaN"]):
+        with pytest.raises(ValidationFailed):
+            TenantSettings(vat_rates=bad)  # type: ignore[arg-type]
 
 
 def test_is_frozen() -> None:

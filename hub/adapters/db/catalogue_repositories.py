@@ -142,7 +142,7 @@ class Products:
             found.update({sku: pid for sku, pid in rows if sku is not None})
         return found
 
-    def _query(self, where: ProductFilter) -> Select[Any]:
+    async def _query(self, where: ProductFilter) -> Select[Any]:
         query = select(Product)
         if where.barcode is not None:
             query = query.join(Barcode, Barcode.product_id == Product.id).where(
@@ -152,9 +152,12 @@ class Products:
             query = query.where(Product.sku == where.sku)
         if where.search:
             text = where.search.strip()
-            # A name fragment anywhere (trigram index on PostgreSQL), or an exact SKU or
-            # barcode: what a cashier types into one box.
-            by_barcode = select(Barcode.product_id).where(Barcode.code == text)
+            # What a cashier types into one box: a name fragment anywhere (the trigram
+            # index on PostgreSQL), an exact SKU, or a barcode. The barcode is resolved
+            # first so that the OR stays a union of index scans, not a filter over every row.
+            by_barcode = list(
+                await self._session.scalars(select(Barcode.product_id).where(Barcode.code == text))
+            )
             query = query.where(
                 or_(
                     Product.name_folded.like(_like(fold(text)), escape="\\"),
@@ -171,12 +174,12 @@ class Products:
         return query
 
     async def find(self, page: PageRequest, where: ProductFilter) -> tuple[list[Product], int]:
-        query = self._query(where).order_by(Product.name_folded, Product.id)
+        query = (await self._query(where)).order_by(Product.name_folded, Product.id)
         return await _page(self._session, query, page)
 
     async def all_matching(self, where: ProductFilter) -> list[Product]:
         """Every match, for exports (ordered like the list)."""
-        query = self._query(where).order_by(Product.name_folded, Product.id)
+        query = (await self._query(where)).order_by(Product.name_folded, Product.id)
         return list(await self._session.scalars(query))
 
     async def has_history(self, product_id: uuid.UUID) -> bool:
