@@ -33,9 +33,18 @@ class PageRequest:
 async def _page(
     session: AsyncSession, query: Select[Any], page: PageRequest
 ) -> tuple[list[Any], int]:
+    """One page of `query` (which selects one entity) and the count of all its rows.
+
+    The count rides along as a window function, so the matches are found once, in one
+    round trip; only a page past the end needs a count of its own."""
+    counted = query.add_columns(func.count().over().label("total_rows"))
+    rows = (await session.execute(counted.offset(page.offset).limit(page.limit))).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][-1])
+    if page.offset == 0:
+        return [], 0
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.scalars(query.offset(page.offset).limit(page.limit))
-    return list(rows), int(count or 0)
+    return [], int(count or 0)
 
 
 def _like(text: str) -> str:

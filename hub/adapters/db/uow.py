@@ -36,6 +36,10 @@ class SharedUnitOfWork:
         self.session = AsyncSession(self._engine(), expire_on_commit=False)  # type: ignore[arg-type]
         if self._write:
             await self.session.connection(execution_options={WRITE_OPTION: True})
+        elif not self._db.is_sqlite:
+            # A reading unit of work needs no transaction on PostgreSQL: each statement
+            # sees committed data, and BEGIN/ROLLBACK would cost two round trips.
+            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         self.logins = Logins(self.session)
         return self
 
