@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     USERNAME_TAKEN = "username_taken"
     INSUFFICIENT_STOCK = "insufficient_stock"
     CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+    PHONE_TAKEN = "phone_taken"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    INSUFFICIENT_BONUS = "insufficient_bonus"
+    BONUS_CAP_EXCEEDED = "bonus_cap_exceeded"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -58,6 +63,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.INSUFFICIENT_STOCK: 409,
     ErrorCode.CREDIT_LIMIT_EXCEEDED: 409,
+    ErrorCode.PHONE_TAKEN: 409,
+    ErrorCode.INSUFFICIENT_BALANCE: 409,
+    ErrorCode.INSUFFICIENT_BONUS: 409,
+    ErrorCode.BONUS_CAP_EXCEEDED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,
