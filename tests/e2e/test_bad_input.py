@@ -35,6 +35,15 @@ def _path(template: str, ids: dict[str, str]) -> str:
 async def ids_and_auth(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
     kit = await build_tenant(client)
     ids = {"user_id": kit.members["cashier"].id, "shop_id": kit.shop_id, "device_id": kit.device_id}
+    group = await client.post(
+        "/api/customers/groups/", json={"name": "VIP"}, headers=kit.token("owner")
+    )
+    customer = await client.post(
+        "/api/customers/customers/",
+        json={"name": "Customer", "phone": "+79161234567", "group": group.json()["id"]},
+        headers=kit.token("owner"),
+    )
+    ids |= {"group_id": group.json()["id"], "customer_id": customer.json()["id"]}
     return ids, kit.token("owner")
 
 

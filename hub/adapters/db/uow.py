@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.repositories import (
     AuthSessions,
@@ -90,4 +91,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.shops = Shops(self.session)
         self.auth_sessions = AuthSessions(self.session, self.tenant_id)
         self.devices = Devices(self.session, self.tenant_id)
+        self.customers = Customers(self.session)
+        self.customer_groups = CustomerGroups(self.session)
+        self.customer_ledger = CustomerLedger(self.session)
         return self
