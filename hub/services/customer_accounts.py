@@ -451,7 +451,7 @@ async def reverse_for_return(
     - redeemed points: back as a new lot with a fresh lifetime;
     - accrued points: taken back, from the sale's own lot first, but never below zero:
       points already spent are not clawed back (the sales module may deduct them from
-      the refund if it wishes).
+      the refund if it wishes), and points of the sale that expired count as gone.
 
     Idempotent by return_id: a repeat returns the rows of the first call."""
     if not share.is_finite() or not 0 < share <= 1:
@@ -487,7 +487,11 @@ async def reverse_for_return(
         )
 
     for original_kind, kind in REVERSAL_OF.items():
-        amount = reversal_amount(moved(original_kind), moved(kind), share, final=final)
+        original = moved(original_kind)
+        if original_kind is LedgerKind.BONUS_ACCRUAL:
+            # Points of the sale's own lot that expired are gone, not to be taken back.
+            original -= moved(LedgerKind.BONUS_EXPIRY)
+        amount = reversal_amount(original, moved(kind), share, final=final)
         if amount <= 0:
             continue
         if original_kind is LedgerKind.CREDIT_CHARGE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -59,6 +59,9 @@ class _Keep:
 
 
 KEEP: Final = _Keep()
+# Folding may lengthen text (NFKC, ß -> ss); keys are cut to their columns' lengths.
+NAME_KEY_LENGTH = 100
+SEARCH_NAME_LENGTH = 600
 
 
 # --- groups ---------------------------------------------------------------------------
@@ -93,7 +96,7 @@ async def _apply_group_fields(
         name = fields.name.strip()
         if not name:
             raise ValidationFailed("must not be blank", fields={"name": "must not be blank"})
-        key = fold(name)
+        key = fold(name)[:NAME_KEY_LENGTH]
         other = await uow.customer_groups.by_name_key(key)
         if other is not None and other.id != group.id:
             raise Conflict("a group with this name exists", fields={"name": "already taken"})
@@ -230,7 +233,7 @@ async def _apply_customer_fields(
     if fields.is_active is not None and fields.is_active != customer.is_active:
         _require_credit_rights(principal, "is_active")
         customer.is_active = fields.is_active
-    customer.search_name = fold(f"{customer.name} {customer.legal_name}")
+    customer.search_name = fold(f"{customer.name} {customer.legal_name}")[:SEARCH_NAME_LENGTH]
 
 
 async def _flush_customer(uow: UnitOfWork) -> None:
@@ -274,17 +277,21 @@ async def create_customer(
 async def get_customer(uow: UnitOfWork, principal: Principal, customer_id: uuid.UUID) -> Customer:
     """The customer, with expired bonus points written off first."""
     principal.require(Permission.CUSTOMERS_VIEW)
-    await find_customer(uow, customer_id)
-    customer, _ = await _fresh(uow, customer_id)
+    customer = await find_customer(uow, customer_id)
+    await _write_off_expired(uow, [customer.id])
     return customer
 
 
-async def _fresh(uow: UnitOfWork, customer_id: uuid.UUID) -> tuple[Customer, datetime]:
-    """Lock the customer and write off expired points; commit if that wrote anything."""
-    customer, now = await lock_customer(uow, customer_id)
-    if uow.session.new:
+async def _write_off_expired(uow: UnitOfWork, customer_ids: list[uuid.UUID]) -> None:
+    """Lazy expiry for customers about to be shown: lock and write off only those that
+    have expired points (usually none), and commit that."""
+    now = utcnow()
+    expired = await uow.customer_ledger.customers_with_expired_lots(customer_ids, now)
+    if expired:
+        for customer_id in sorted(expired):
+            # The lock re-reads the row: objects already loaded show the new values.
+            await lock_customer(uow, customer_id, now)
         await uow.commit()
-    return customer, now
 
 
 async def list_customers(
@@ -307,13 +314,7 @@ async def list_customers(
         is_active=filters.is_active,
         has_debt=filters.has_debt,
     )
-    # Lazy expiry for the customers shown: usually none has expired points.
-    now = utcnow()
-    expired = await uow.customer_ledger.customers_with_expired_lots([c.id for c in found], now)
-    if expired:
-        for customer_id in sorted(expired):
-            await lock_customer(uow, customer_id, now)
-        await uow.commit()
+    await _write_off_expired(uow, [c.id for c in found])
     return found, count
 
 

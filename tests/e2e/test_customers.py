@@ -412,3 +412,25 @@ async def test_expired_bonus_is_written_off_when_read(client: httpx.AsyncClient)
         "/api/core/tenant/", json={"settings": {"bonus_ttl_days": None}}, headers=owner
     )
     assert forever.json()["settings"]["bonus_ttl_days"] is None
+
+
+async def test_text_that_a_store_cannot_keep_is_a_field_error(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    owner = kit.token("owner")
+    for path, body, field in (
+        (CUSTOMERS, {"name": "a\u0000b"}, "name"),
+        (CUSTOMERS, {"name": "a", "notes": "\u0000"}, "notes"),
+        (GROUPS, {"name": "\u0000"}, "name"),
+    ):
+        response = await client.post(path, json=body, headers=owner)
+        assert response.status_code == 400, response.text
+        assert field in response.json()["error"]["fields"]
+    search = await client.get(CUSTOMERS, params={"search": "a\u0000"}, headers=owner)
+    assert search.status_code == 400
+    # Folding may lengthen a name (NFKC, ß -> ss): its search key still fits its column.
+    for name in ("\ufdfa" * 200, "ß" * 200):
+        created = await client.post(CUSTOMERS, json={"name": name}, headers=owner)
+        assert created.status_code == 201, created.text
+    for name in ("\ufdfa" * 100, "ß" * 100):
+        group = await client.post(GROUPS, json={"name": name}, headers=owner)
+        assert group.status_code == 201, group.text

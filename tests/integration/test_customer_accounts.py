@@ -446,6 +446,21 @@ async def test_spent_accrued_points_are_not_clawed_below_zero(
     assert (await state(db, tenant, customer))["bonus"] == D("0.00")
 
 
+async def test_expired_accrued_points_are_not_taken_back(db: Database, tenant: uuid.UUID) -> None:
+    await configure(db, tenant, bonus_accrual_percent="10", bonus_ttl_days=30)
+    customer = await new_customer(db, tenant)
+    sale, later = uuid.uuid4(), uuid.uuid4()
+    start = utcnow() - timedelta(days=40)
+    await run(db, tenant, accounts.accrue_bonus, customer, D("100"), sale, None, now=start)
+    await run(db, tenant, accounts.accrue_bonus, customer, D("50"), later, None)  # 5, fresh
+    # The sale's 10 points expired on day 30: its return takes nothing of the later 5.
+    entries = await run(
+        db, tenant, accounts.reverse_for_return, customer, sale, uuid.uuid4(), D(1), None
+    )
+    assert entries == []
+    assert (await state(db, tenant, customer))["bonus"] == D("5.00")
+
+
 async def test_bad_arguments(db: Database, tenant: uuid.UUID) -> None:
     customer = await new_customer(db, tenant, credit_limit="100")
     for call, args in (

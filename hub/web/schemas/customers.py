@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from pydantic.networks import validate_email
 
 from hub.adapters.db.customer_tables import Customer, CustomerGroup, CustomerLedgerEntry
@@ -26,6 +26,26 @@ def _email_or_empty(value: str) -> str:
 Email = Annotated[
     str, Field(max_length=254, description='"" for none'), AfterValidator(_email_or_empty)
 ]
+
+
+class _NoNul(BaseModel):
+    """Text with NUL characters is refused as a field error (PostgreSQL cannot store it)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return value
+
+
+class _In(_NoNul, In):
+    pass
+
+
+class _PageQuery(_NoNul, PageQuery):
+    pass
+
 
 # --- groups ---------------------------------------------------------------------------
 
@@ -48,19 +68,19 @@ class GroupOut(BaseModel):
         )
 
 
-class GroupCreateIn(In):
+class GroupCreateIn(_In):
     name: str = Field(min_length=1, max_length=100)
     discount_percent: Percent = Decimal("0")
     bonus_rate: Percent | None = None
 
 
-class GroupUpdateIn(In):
+class GroupUpdateIn(_In):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     discount_percent: Percent | None = None
     bonus_rate: Percent | None = Field(default=None, description="null: the tenant's rate")
 
 
-class GroupQuery(PageQuery):
+class GroupQuery(_PageQuery):
     search: str | None = Field(default=None, max_length=100)
 
 
@@ -109,7 +129,7 @@ class CustomerOut(BaseModel):
         )
 
 
-class CustomerCreateIn(In):
+class CustomerCreateIn(_In):
     name: str = Field(min_length=1, max_length=200)
     phone: str | None = Field(
         default=None, max_length=40, description="any common form; stored in E.164"
@@ -123,7 +143,7 @@ class CustomerCreateIn(In):
     notes: str = Field(default="", max_length=2000)
 
 
-class CustomerUpdateIn(In):
+class CustomerUpdateIn(_In):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=40, description='"" removes the phone')
     group: uuid.UUID | None = Field(default=None, description="null takes the customer out")
@@ -136,7 +156,7 @@ class CustomerUpdateIn(In):
     is_active: bool | None = None
 
 
-class CustomerQuery(PageQuery):
+class CustomerQuery(_PageQuery):
     search: str | None = Field(
         default=None, max_length=100, description="a fragment of the name or of the phone"
     )
@@ -149,7 +169,7 @@ class CustomerQuery(PageQuery):
 # --- accounts -------------------------------------------------------------------------
 
 
-class PaymentIn(In):
+class PaymentIn(_In):
     amount: PositiveMoney
     reference: str = Field(default="", max_length=100, description="e.g. a payment's number")
     note: str = Field(default="", max_length=500)
@@ -211,7 +231,7 @@ class MovementOut(BaseModel):
         )
 
 
-class LedgerQuery(PageQuery):
+class LedgerQuery(_PageQuery):
     kind: LedgerKind | None = None
     account: LedgerAccount | None = None
     date_from: date | None = Field(default=None, description="first day, tenant's zone")
