@@ -34,6 +34,11 @@ class ErrorCode(StrEnum):
     IN_USE = "in_use"
     INVALID_IMAGE = "invalid_image"
     CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+    PHONE_TAKEN = "phone_taken"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    INSUFFICIENT_BONUS = "insufficient_bonus"
+    BONUS_CAP_EXCEEDED = "bonus_cap_exceeded"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -66,6 +71,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.IN_USE: 409,
     ErrorCode.INVALID_IMAGE: 400,
     ErrorCode.CREDIT_LIMIT_EXCEEDED: 409,
+    ErrorCode.PHONE_TAKEN: 409,
+    ErrorCode.INSUFFICIENT_BALANCE: 409,
+    ErrorCode.INSUFFICIENT_BONUS: 409,
+    ErrorCode.BONUS_CAP_EXCEEDED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,

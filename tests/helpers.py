@@ -195,6 +195,12 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
     product = await create_product(client, kit)
     batch = await receive(client, kit, product["id"], "3")
     image = await upload_image(client, kit, product["id"])
+    group = await client.post("/api/customers/groups/", json={"name": unique("VIP")}, headers=owner)
+    customer = await client.post(
+        "/api/customers/customers/",
+        json={"name": "Customer", "phone": "+79161234567", "group": group.json()["id"]},
+        headers=owner,
+    )
     return {
         "user_id": kit.members["cashier"].id,
         "shop_id": kit.shop_id,
@@ -204,4 +210,6 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         "product_id": product["id"],
         "batch_id": batch["id"],
         "image_id": image["id"],
+        "group_id": group.json()["id"],
+        "customer_id": customer.json()["id"],
     }

@@ -109,8 +109,10 @@ _DESCRIPTIONS: dict[Permission, str] = {
     Permission.SALES_RETURN: "process returns (cashiers need a manager's PIN)",
     Permission.SALES_VIEW: "read sales history",
     Permission.CUSTOMERS_VIEW: "find customers and see their balance",
-    Permission.CUSTOMERS_CREATE: "register customers, top up balances",
-    Permission.CUSTOMERS_CREDIT: "change credit limits and groups",
+    Permission.CUSTOMERS_CREATE: "register and edit customers, take top-ups and repayments",
+    Permission.CUSTOMERS_CREDIT: (
+        "credit limits, customer groups, deactivating customers, paying balances back out"
+    ),
     Permission.REPORTS_VIEW: "analytics and exports",
     Permission.LIVE_WATCH: "watch a shop's live sales feed and every till's cart",
     Permission.TASKS_VIEW: "see and work on one's tasks",

@@ -8,7 +8,17 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from hub.web.api import Api
-from hub.web.endpoints import auth, catalogue, devices, health, shops, stock, tenants, users
+from hub.web.endpoints import (
+    auth,
+    catalogue,
+    customers,
+    devices,
+    health,
+    shops,
+    stock,
+    tenants,
+    users,
+)
 from hub.web.openapi import docs_routes
 from hub.web.websocket import WEBSOCKET_PATH, websocket_endpoint
 
@@ -17,7 +27,7 @@ WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, users, shops, tenants, devices, catalogue, stock):
+    for module in (auth, users, shops, tenants, devices, catalogue, stock, customers):
         api.include(module.api)
     return api
 

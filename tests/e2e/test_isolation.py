@@ -5,11 +5,13 @@ per tenant)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
 from tests.helpers import (
     PASSWORD,
+    TenantKit,
     build_tenant,
     create_product,
     path_ids,
@@ -29,24 +31,56 @@ BODY_FOR = {
     "category_id": {"PATCH": {"name": "hijacked"}},
     "supplier_id": {"PATCH": {"name": "hijacked"}},
     "product_id": {"PATCH": {"name": "hijacked"}},
+    "group_id": {"PATCH": {"name": "hijacked"}},
+    "customer_id": {"PATCH": {"notes": "hijacked"}, "POST": {"amount": "1.00"}},
 }
+
+
+async def _customer_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
+    """A group and a customer in it, with some balance: what B's paths point at."""
+    group = await client.post(
+        "/api/customers/groups/",
+        json={"name": "B's VIP", "discount_percent": "10"},
+        headers=kit.token("owner"),
+    )
+    assert group.status_code == 201, group.text
+    customer = await client.post(
+        "/api/customers/customers/",
+        json={"name": "B's customer", "phone": "+79160000001", "group": group.json()["id"]},
+        headers=kit.token("owner"),
+    )
+    assert customer.status_code == 201, customer.text
+    top_up = await client.post(
+        f"/api/customers/customers/{customer.json()['id']}/top-up/",
+        json={"amount": "50"},
+        headers=kit.token("owner"),
+    )
+    assert top_up.status_code == 200, top_up.text
+    return {"customer_id": customer.json()["id"], "group_id": group.json()["id"]}
 
 
 def _fill(template: str, ids: dict[str, str]) -> str:
     return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], template)
 
 
+def _body(endpoint: Any) -> Any:
+    for name in endpoint.path_params:
+        if name in BODY_FOR:
+            return BODY_FOR[name].get(endpoint.method)
+    return BODIES.get(endpoint.method)
+
+
 async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
     a = await build_tenant(client)
     b = await build_tenant(client)
-    b_ids = await path_ids(client, b)
+    await _customer_ids(client, a)  # A has objects of each kind too
+    b_ids = await path_ids(client, b) | await _customer_ids(client, b)
     endpoints = [e for e in client.app.state.api.endpoints if e.path_params]  # type: ignore[attr-defined]
     assert endpoints, "no endpoint takes an id?"
     for endpoint in endpoints:
         assert set(endpoint.path_params) <= set(b_ids), f"add {endpoint.path} to path_ids"
         path = _fill(endpoint.path, b_ids)
-        first = next(iter(endpoint.path_params))
-        body = BODY_FOR.get(first, BODIES).get(endpoint.method)
+        body = _body(endpoint)
         if endpoint.upload:
             response = await client.request(
                 endpoint.method,
@@ -83,6 +117,15 @@ async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
         f"/api/products/categories/{b_ids['category_id']}/", headers=b.token("owner")
     )
     assert category.json()["name"] != "hijacked"
+    customer = await client.get(
+        f"/api/customers/customers/{b_ids['customer_id']}/", headers=b.token("owner")
+    )
+    assert customer.json()["is_active"] is True
+    assert (customer.json()["notes"], customer.json()["balance"]) == ("", "50.00")
+    group = await client.get(
+        f"/api/customers/groups/{b_ids['group_id']}/", headers=b.token("owner")
+    )
+    assert group.json()["name"] == "B's VIP"
 
 
 async def test_foreign_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> None:
@@ -115,12 +158,42 @@ async def test_foreign_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> N
         assert filtered.status_code == 200
         assert filtered.json()["count"] == 0
 
+    b_customers = await _customer_ids(client, b)
+    a_customers = await _customer_ids(client, a)
+    customer = await client.post(
+        "/api/customers/customers/",
+        json={"name": "x", "group": b_customers["group_id"]},
+        headers=a.token("owner"),
+    )
+    assert customer.status_code == 404
+    assert "group" in customer.json()["error"]["fields"]
+    moved = await client.patch(
+        f"/api/customers/customers/{a_customers['customer_id']}/",
+        json={"group": b_customers["group_id"]},
+        headers=a.token("owner"),
+    )
+    assert moved.status_code == 404
+    assert "group" in moved.json()["error"]["fields"]
+    filtered = await client.get(
+        f"/api/customers/customers/?group={b_customers['group_id']}", headers=a.token("owner")
+    )
+    assert filtered.status_code == 200
+    assert filtered.json()["count"] == 0
+
 
 async def test_lists_hold_only_own_rows(client: httpx.AsyncClient) -> None:
     a = await build_tenant(client)
     b = await build_tenant(client)
     b_ids = {m.id for m in b.members.values()} | {b.shop_id, b.second_shop_id, b.device_id}
-    for path in ("/api/users/users/", "/api/core/shops/", "/api/users/device-tokens/"):
+    await _customer_ids(client, a)
+    b_ids |= set((await _customer_ids(client, b)).values())
+    for path in (
+        "/api/users/users/",
+        "/api/core/shops/",
+        "/api/users/device-tokens/",
+        "/api/customers/customers/",
+        "/api/customers/groups/",
+    ):
         listed = await client.get(path + "?page_size=200", headers=a.token("owner"))
         ids = {row["id"] for row in listed.json()["results"]}
         assert ids, path
@@ -131,6 +204,11 @@ async def test_lists_hold_only_own_rows(client: httpx.AsyncClient) -> None:
         f"/api/users/users/?search={b.members['cashier'].username}", headers=a.token("owner")
     )
     assert search.json()["count"] == 0
+    for term in ("B's", "0000001"):  # B's customer's name and phone; A's has the same phone
+        found = await client.get(
+            "/api/customers/customers/", params={"search": term}, headers=a.token("owner")
+        )
+        assert {c["id"] for c in found.json()["results"]}.isdisjoint(b_ids)
 
 
 async def test_foreign_catalogue_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> None:

@@ -7,13 +7,18 @@ matrix, so a wrong entry in the code fails this test. A new endpoint fails
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from hub.adapters.db.uow import UnitOfWork
+from hub.services import customer_accounts
 from tests.helpers import (
     PASSWORD,
     TenantKit,
@@ -30,6 +35,10 @@ from tests.helpers import (
 ROLES = ("owner", "manager", "cashier", "stockkeeper")
 EVERYONE = set(ROLES)
 MANAGEMENT = {"owner", "manager"}
+# SPEC 3.2 and the customers issue: cashiers find and register customers, take top-ups
+# and repayments and see balances; groups, credit limits, deactivation and paying a
+# balance back out are for managers and owners; stockkeepers never deal with customers.
+CUSTOMER_DESK = {"owner", "manager", "cashier"}
 
 Prepare = Callable[[httpx.AsyncClient, TenantKit], Awaitable[tuple[str, Any]]]
 
@@ -78,6 +87,76 @@ def on_device(body: Any = None) -> Prepare:
 def on_shop(body: Any = None) -> Prepare:
     async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
         return f"/api/core/shops/{k.shop_id}/", body
+
+    return prepare
+
+
+def _phone() -> str:
+    return f"+7916{random.randrange(10**7):07d}"
+
+
+async def _fresh_group(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    response = await client.post(
+        "/api/customers/groups/",
+        json={"name": unique("group"), "discount_percent": "5"},
+        headers=kit.token("owner"),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _fresh_customer(
+    client: httpx.AsyncClient, kit: TenantKit, *, balance: str = "0", debt: str = "0"
+) -> str:
+    response = await client.post(
+        "/api/customers/customers/",
+        json={"name": unique("customer"), "phone": _phone(), "credit_limit": "1000"},
+        headers=kit.token("owner"),
+    )
+    assert response.status_code == 201, response.text
+    customer_id = str(response.json()["id"])
+    if Decimal(balance):
+        top_up = await client.post(
+            f"/api/customers/customers/{customer_id}/top-up/",
+            json={"amount": balance},
+            headers=kit.token("owner"),
+        )
+        assert top_up.status_code == 200, top_up.text
+    if Decimal(debt):
+        db = client.app.state.deps.db  # type: ignore[attr-defined]
+        async with UnitOfWork(db, uuid.UUID(kit.tenant_id), write=True) as uow:
+            await customer_accounts.charge_credit(
+                uow, uuid.UUID(customer_id), Decimal(debt), uuid.uuid4(), None
+            )
+            await uow.commit()
+    return customer_id
+
+
+def on_group(body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/customers/groups/{await _fresh_group(c, k)}/", body
+
+    return prepare
+
+
+def on_customer(suffix: str, body: Any = None, *, balance: str = "0", debt: str = "0") -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        customer_id = await _fresh_customer(c, k, balance=balance, debt=debt)
+        return f"/api/customers/customers/{customer_id}/{suffix}", body
+
+    return prepare
+
+
+def new_group_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, _k: TenantKit) -> tuple[str, Any]:
+        return "/api/customers/groups/", {"name": unique("group"), "discount_percent": "10"}
+
+    return prepare
+
+
+def new_customer_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, _k: TenantKit) -> tuple[str, Any]:
+        return "/api/customers/customers/", {"name": unique("customer"), "phone": _phone()}
 
     return prepare
 
@@ -285,6 +364,37 @@ MATRIX: dict[tuple[str, str], Case] = {
                 "items": [{"product": p, "quantity": "1"}],
             },
         ),
+    ),
+    ("GET", "/api/customers/groups/"): Case(CUSTOMER_DESK, fixed("/api/customers/groups/")),
+    ("POST", "/api/customers/groups/"): Case(MANAGEMENT, new_group_body()),
+    ("GET", "/api/customers/groups/{group_id}/"): Case(CUSTOMER_DESK, on_group()),
+    ("PATCH", "/api/customers/groups/{group_id}/"): Case(
+        MANAGEMENT, on_group({"discount_percent": "7.5"})
+    ),
+    ("DELETE", "/api/customers/groups/{group_id}/"): Case(MANAGEMENT, on_group()),
+    ("GET", "/api/customers/customers/"): Case(
+        CUSTOMER_DESK, fixed("/api/customers/customers/?search=7916")
+    ),
+    ("POST", "/api/customers/customers/"): Case(CUSTOMER_DESK, new_customer_body()),
+    ("GET", "/api/customers/customers/{customer_id}/"): Case(CUSTOMER_DESK, on_customer("")),
+    ("PATCH", "/api/customers/customers/{customer_id}/"): Case(
+        CUSTOMER_DESK, on_customer("", {"notes": "prefers e-receipts"})
+    ),
+    ("DELETE", "/api/customers/customers/{customer_id}/"): Case(MANAGEMENT, on_customer("")),
+    ("POST", "/api/customers/customers/{customer_id}/top-up/"): Case(
+        CUSTOMER_DESK, on_customer("top-up/", {"amount": "100"})
+    ),
+    ("POST", "/api/customers/customers/{customer_id}/refund/"): Case(
+        MANAGEMENT, on_customer("refund/", {"amount": "10"}, balance="50")
+    ),
+    ("POST", "/api/customers/customers/{customer_id}/repay/"): Case(
+        CUSTOMER_DESK, on_customer("repay/", {"amount": "10"}, debt="50")
+    ),
+    ("GET", "/api/customers/customers/{customer_id}/ledger/"): Case(
+        CUSTOMER_DESK, on_customer("ledger/", balance="5")
+    ),
+    ("GET", "/api/customers/customers/{customer_id}/statement/"): Case(
+        CUSTOMER_DESK, on_customer("statement/?format=csv", balance="5")
     ),
 }
 

@@ -228,6 +228,10 @@ async def test_shops_and_tenant_settings(client: httpx.AsyncClient) -> None:
         "timezone": "Europe/Moscow",
         "allow_negative_stock": False,
         "vat_rates": ["0", "5", "7", "10", "20", "22"],
+        "country": "RU",
+        "bonus_accrual_percent": "0.00",
+        "bonus_redeem_cap_percent": "50.00",
+        "bonus_ttl_days": None,
     }
     changed = await client.patch(
         "/api/core/tenant/",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 import pytest
 
@@ -26,6 +27,10 @@ def test_as_json_round_trip() -> None:
         "timezone": "Europe/Berlin",
         "allow_negative_stock": True,
         "vat_rates": ["0", "5", "7", "10", "20", "22"],
+        "country": "RU",
+        "bonus_accrual_percent": "0.00",
+        "bonus_redeem_cap_percent": "50.00",
+        "bonus_ttl_days": None,
     }
     assert TenantSettings.from_json(stored) == settings
 
@@ -125,3 +130,38 @@ def test_changed_validates() -> None:
 def test_changed_refuses_unknown_settings() -> None:
     with pytest.raises(TypeError):
         TenantSettings().changed(colour="red")
+
+
+# ---------------------------------------------------------------- customers' settings
+
+
+def test_loyalty_settings_are_decimals_stored_as_strings() -> None:
+    settings = TenantSettings.from_json(
+        {"bonus_accrual_percent": "2.5", "bonus_redeem_cap_percent": 30, "bonus_ttl_days": 90}
+    )
+    assert settings.bonus_accrual_percent == Decimal("2.50")
+    assert settings.bonus_redeem_cap_percent == Decimal("30.00")
+    assert settings.as_json()["bonus_accrual_percent"] == "2.50"
+    assert TenantSettings.from_json(settings.as_json()) == settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("bonus_accrual_percent", "-1"),
+        ("bonus_accrual_percent", "100.01"),
+        ("bonus_redeem_cap_percent", "1.234"),
+        ("bonus_redeem_cap_percent", "NaN"),
+        ("bonus_redeem_cap_percent", True),
+        ("bonus_accrual_percent", 1.5),
+        ("bonus_ttl_days", 0),
+        ("bonus_ttl_days", True),
+        ("bonus_ttl_days", "30"),
+        ("country", "XX"),
+        ("country", "ru"),
+    ],
+)
+def test_bad_customer_settings(name: str, value: object) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        TenantSettings().changed(**{name: value})
+    assert set(info.value.fields) == {name}

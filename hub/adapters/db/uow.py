@@ -9,6 +9,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
+from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.repositories import (
     AuthSessions,
@@ -99,4 +100,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.suppliers = Suppliers(self.session)
         self.products = Products(self.session)
         self.stock = Stock(self.session)
+        self.customers = Customers(self.session)
+        self.customer_groups = CustomerGroups(self.session)
+        self.customer_ledger = CustomerLedger(self.session)
         return self

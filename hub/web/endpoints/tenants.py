@@ -18,6 +18,6 @@ async def get_tenant(ctx: Ctx) -> TenantOut:
 @api.patch("/api/core/tenant/", tag=TAG, permission=Permission.TENANT_MANAGE)
 async def update_tenant(ctx: Ctx, body: TenantUpdateIn) -> TenantOut:
     """Rename the business or change its settings (owners only)."""
-    changes = body.settings.model_dump(exclude_none=True) if body.settings else {}
+    changes = body.settings.changes() if body.settings else {}
     view = await tenants.update_tenant(ctx.uow, ctx.principal, name=body.name, settings=changes)
     return TenantOut.of(view)

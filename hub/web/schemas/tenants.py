@@ -15,6 +15,10 @@ class TenantSettingsOut(BaseModel):
     timezone: str
     allow_negative_stock: bool
     vat_rates: list[str]
+    country: str
+    bonus_accrual_percent: Decimal
+    bonus_redeem_cap_percent: Decimal
+    bonus_ttl_days: int | None
 
 
 class TenantOut(BaseModel):
@@ -38,6 +42,23 @@ class TenantSettingsPatch(In):
     timezone: str | None = Field(default=None, max_length=64)
     allow_negative_stock: bool | None = None
     vat_rates: list[Decimal] | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    bonus_accrual_percent: Decimal | None = Field(
+        default=None, ge=0, le=100, max_digits=5, decimal_places=2
+    )
+    bonus_redeem_cap_percent: Decimal | None = Field(
+        default=None, ge=0, le=100, max_digits=5, decimal_places=2
+    )
+    bonus_ttl_days: int | None = Field(
+        default=None, ge=1, le=3660, description="days points live; null: forever"
+    )
+
+    def changes(self) -> dict[str, object]:
+        """The settings given; bonus_ttl_days may be set back to null (forever)."""
+        changed = self.model_dump(exclude_none=True)
+        if "bonus_ttl_days" in self.model_fields_set:
+            changed["bonus_ttl_days"] = self.bonus_ttl_days
+        return changed
 
 
 class TenantUpdateIn(In):
