@@ -1,9 +1,8 @@
-"""Catalogue rules: barcodes, units and their precision, money, search folding."""
+"""Catalogue rules: barcodes, units and their precision, money, VAT rates."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -105,15 +104,6 @@ def money(value: Decimal | str | int, *, field: str, allow_zero: bool = True) ->
     if amount > MAX_MONEY or amount != amount.quantize(MONEY_STEP, rounding=ROUND_HALF_UP):
         raise ValidationFailed("bad amount", fields={field: "at most two decimals"})
     return amount.quantize(MONEY_STEP)
-
-
-def fold(text: str) -> str:
-    """Text as search compares it: NFKC, case-folded, Cyrillic yo as ye, spaces collapsed.
-
-    Stored beside names so that search is case-insensitive for Cyrillic on SQLite too
-    (whose lower() folds ASCII only) and can use one trigram index on PostgreSQL."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("\u0451", "\u0435")
-    return " ".join(folded.split())
 
 
 def check_attributes(attributes: dict[str, str]) -> dict[str, str]:

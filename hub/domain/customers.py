@@ -9,7 +9,6 @@ percentage. Bonus points are worth one currency unit each and are kept to cents 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -208,15 +207,6 @@ def bonus_expires_at(accrued_at: datetime, ttl_days: int | None) -> datetime | N
 
 _SPACES = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D")
-
-
-def fold(text: str) -> str:
-    """The search key of a name: NFKC, case-folded, yo (U+0451) as ye (U+0435), single
-    spaces.
-
-    Stored beside the name, because SQLite's lower() folds only ASCII."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("\u0451", "\u0435")
-    return _SPACES.sub(" ", folded).strip()
 
 
 def normalise_phone(raw: str, region: str) -> str:

@@ -18,13 +18,13 @@ from hub.domain.catalogue import (
     check_attributes,
     check_vat_rate,
     classify_barcode,
-    fold,
     money,
 )
 from hub.domain.errors import Conflict, NotFound, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.domain.tenant_settings import TenantSettings
+from hub.domain.text import fold
 from hub.services.principal import Principal
 from protocol.errors import ErrorCode
 

@@ -30,7 +30,6 @@ from hub.domain.catalogue import (
     Unit,
     check_vat_rate,
     classify_barcode,
-    fold,
     money,
 )
 from hub.domain.errors import DomainError, ValidationFailed
@@ -38,6 +37,7 @@ from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.domain.stock import MovementKind
 from hub.domain.tenant_settings import TenantSettings
+from hub.domain.text import fold
 from hub.services import stock
 from hub.services.catalogue import ProductView
 from hub.services.principal import Principal

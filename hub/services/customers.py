@@ -31,7 +31,6 @@ from hub.domain.customers import (
     check_balance,
     check_percent,
     check_tax_id,
-    fold,
     money,
     normalise_phone,
     period_bounds,
@@ -42,6 +41,7 @@ from hub.domain.customers import (
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
+from hub.domain.text import fold
 from hub.services.customer_accounts import (
     find_customer,
     lock_customer,

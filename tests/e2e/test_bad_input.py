@@ -191,3 +191,28 @@ async def test_random_json_never_breaks_an_endpoint(
         assert response.status_code < 500, (endpoint.path, body, response.text)
         if response.status_code >= 400:
             assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+async def test_nul_characters_are_field_errors(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """PostgreSQL cannot store NUL: every text field and filter refuses it as a 400."""
+    ids, auth = ids_and_auth
+    checked = 0
+    for endpoint in _body_endpoints(client):
+        for name, field in endpoint.body.model_fields.items():
+            if field.annotation not in (str, str | None):
+                continue
+            response = await client.request(
+                endpoint.method,
+                _path(endpoint.path, ids),
+                json={name: "bad\x00text"},
+                headers=auth,
+            )
+            error = _error(response, 400, "validation_error")
+            assert name in error["fields"], (endpoint.path, name, error)
+            checked += 1
+    assert checked > 20
+    for path in ("/api/products/products/", "/api/core/shops/", "/api/customers/customers/"):
+        response = await client.get(path, params={"search": "a\x00b"}, headers=auth)
+        _error(response, 400, "validation_error")

@@ -13,11 +13,11 @@ from hub.domain.catalogue import (
     Unit,
     check_vat_rate,
     classify_barcode,
-    fold,
     gtin_check_digit,
     money,
 )
 from hub.domain.errors import ValidationFailed
+from hub.domain.text import fold
 
 # Real codes from packaging and the GS1 examples.
 KNOWN = [

@@ -20,7 +20,6 @@ from hub.domain.customers import (
     check_redemption,
     check_tax_id,
     discount_amount,
-    fold,
     inn_is_valid,
     money,
     normalise_phone,
@@ -33,6 +32,7 @@ from hub.domain.customers import (
     reversal_amount,
 )
 from hub.domain.errors import ValidationFailed
+from hub.domain.text import fold
 from protocol.errors import ErrorCode
 
 D = Decimal

@@ -28,7 +28,7 @@ from hub.adapters.db.catalogue_tables import (
 )
 from hub.adapters.db.repositories import PageRequest, _like, _page
 from hub.adapters.db.types import utcnow
-from hub.domain.catalogue import fold
+from hub.domain.text import fold
 
 ZERO = Decimal("0")
 # What could be a barcode: printable ASCII without spaces (a Cyrillic name cannot).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 
 from hub.adapters.db.repositories import PageRequest
@@ -14,13 +14,35 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 200
 
 
-class In(BaseModel):
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+class _NoNul(BaseModel):
+    """Text with NUL characters is refused as a field error: PostgreSQL cannot store it,
+    and no client has a reason to send it."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: object) -> object:
+        if _has_nul(value):
+            raise ValueError("NUL characters are not allowed")
+        return value
+
+
+class In(_NoNul):
     """A request body: unknown fields are refused, so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class Query(BaseModel):
+class Query(_NoNul):
     model_config = ConfigDict(extra="ignore")
 
 

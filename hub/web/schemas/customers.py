@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 from pydantic.networks import validate_email
 
 from hub.adapters.db.customer_tables import Customer, CustomerGroup, CustomerLedgerEntry
@@ -26,25 +26,6 @@ def _email_or_empty(value: str) -> str:
 Email = Annotated[
     str, Field(max_length=254, description='"" for none'), AfterValidator(_email_or_empty)
 ]
-
-
-class _NoNul(BaseModel):
-    """Text with NUL characters is refused as a field error (PostgreSQL cannot store it)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _refuse_nul(cls, value: object) -> object:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("NUL characters are not allowed")
-        return value
-
-
-class _In(_NoNul, In):
-    pass
-
-
-class _PageQuery(_NoNul, PageQuery):
-    pass
 
 
 # --- groups ---------------------------------------------------------------------------
@@ -68,19 +49,19 @@ class GroupOut(BaseModel):
         )
 
 
-class GroupCreateIn(_In):
+class GroupCreateIn(In):
     name: str = Field(min_length=1, max_length=100)
     discount_percent: Percent = Decimal("0")
     bonus_rate: Percent | None = None
 
 
-class GroupUpdateIn(_In):
+class GroupUpdateIn(In):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     discount_percent: Percent | None = None
     bonus_rate: Percent | None = Field(default=None, description="null: the tenant's rate")
 
 
-class GroupQuery(_PageQuery):
+class GroupQuery(PageQuery):
     search: str | None = Field(default=None, max_length=100)
 
 
@@ -129,7 +110,7 @@ class CustomerOut(BaseModel):
         )
 
 
-class CustomerCreateIn(_In):
+class CustomerCreateIn(In):
     name: str = Field(min_length=1, max_length=200)
     phone: str | None = Field(
         default=None, max_length=40, description="any common form; stored in E.164"
@@ -143,7 +124,7 @@ class CustomerCreateIn(_In):
     notes: str = Field(default="", max_length=2000)
 
 
-class CustomerUpdateIn(_In):
+class CustomerUpdateIn(In):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=40, description='"" removes the phone')
     group: uuid.UUID | None = Field(default=None, description="null takes the customer out")
@@ -156,7 +137,7 @@ class CustomerUpdateIn(_In):
     is_active: bool | None = None
 
 
-class CustomerQuery(_PageQuery):
+class CustomerQuery(PageQuery):
     search: str | None = Field(
         default=None, max_length=100, description="a fragment of the name or of the phone"
     )
@@ -169,7 +150,7 @@ class CustomerQuery(_PageQuery):
 # --- accounts -------------------------------------------------------------------------
 
 
-class PaymentIn(_In):
+class PaymentIn(In):
     amount: PositiveMoney
     reference: str = Field(default="", max_length=100, description="e.g. a payment's number")
     note: str = Field(default="", max_length=500)
@@ -231,7 +212,7 @@ class MovementOut(BaseModel):
         )
 
 
-class LedgerQuery(_PageQuery):
+class LedgerQuery(PageQuery):
     kind: LedgerKind | None = None
     account: LedgerAccount | None = None
     date_from: date | None = Field(default=None, description="first day, tenant's zone")
