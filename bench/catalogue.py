@@ -20,19 +20,16 @@ in nothing but the indexes. Prints a table and the ratios; `--json` writes the f
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import random
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 
-from bench.http_load import hub_on_scratch_database, measure, print_ratios, print_table
+from bench.http_load import bench_main, hub_on_scratch_database, measure
 from hub.domain.catalogue import gtin_check_digit
 from hub.domain.ids import new_id
 from hub.domain.text import fold
@@ -129,8 +126,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     async with hub_on_scratch_database(args.workers, pool_size=args.clients) as hub:
         started = time.perf_counter()
-        barcodes = await load_products(hub.database_url, hub.schema, args.products, rng)
-        print(f"loaded {args.products} products in {time.perf_counter() - started:.1f} s")
+        barcodes = await load_products(hub.database_url, hub.schema, args.rows, rng)
+        print(f"loaded {args.rows} products in {time.perf_counter() - started:.1f} s")
         terms = search_terms(rng, 500)
 
         def choose(r: random.Random, kind: str) -> str:
@@ -144,25 +141,5 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=1.0, help="requests/s per paced client")
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    results = asyncio.run(main_async(args))
-    print(
-        f"\n{args.products} products, {args.clients} clients ({args.rate}/s each when paced),"
-        f" {args.workers} hub process(es), PostgreSQL"
-    )
-    print_table(results, KINDS)
-    print_ratios(results, KINDS)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, "products", KINDS, main_async)

@@ -11,19 +11,16 @@ as bench/catalogue.py: phone search paced, name search paced, and both saturatin
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import random
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 
-from bench.http_load import hub_on_scratch_database, measure, print_ratios, print_table
+from bench.http_load import bench_main, hub_on_scratch_database, measure
 from hub.domain.customers import phone_digits
 from hub.domain.ids import new_id
 from hub.domain.text import fold
@@ -87,8 +84,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     async with hub_on_scratch_database(args.workers, pool_size=args.clients) as hub:
         started = time.perf_counter()
-        phones = await load_customers(hub.database_url, hub.schema, args.customers, rng)
-        print(f"loaded {args.customers} customers in {time.perf_counter() - started:.1f} s")
+        phones = await load_customers(hub.database_url, hub.schema, args.rows, rng)
+        print(f"loaded {args.rows} customers in {time.perf_counter() - started:.1f} s")
 
         def choose(r: random.Random, kind: str) -> str:
             if kind == "phone":
@@ -108,25 +105,5 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=1.0, help="requests/s per paced client")
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    results = asyncio.run(main_async(args))
-    print(
-        f"\n{args.customers} customers, {args.clients} clients ({args.rate}/s each when paced),"
-        f" {args.workers} hub process(es), PostgreSQL"
-    )
-    print_table(results, KINDS)
-    print_ratios(results, KINDS)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, "customers", KINDS, main_async)

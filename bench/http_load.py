@@ -3,6 +3,7 @@ load from keep-alive clients, paced or saturating, with latencies per request ki
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,30 @@ def print_ratios(results: list[dict[str, Any]], kinds: tuple[str, ...]) -> None:
         print(f"{kind} p99 without indexes: {slow[key] / fast[key]:.1f}x")
     fast, slow = by_phase["indexed saturation"], by_phase["no indexes saturation"]
     print(f"saturation throughput with indexes: {fast['per_second'] / slow['per_second']:.1f}x")
+
+
+def bench_main(
+    doc: str,
+    noun: str,
+    kinds: tuple[str, ...],
+    run: Callable[[Any], Awaitable[list[dict[str, Any]]]],
+) -> None:
+    """The command line both HTTP benchmarks share: `--<noun> N` rows to load, then the
+    load's size; prints the table and the ratios, and `--json` writes the figures."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument(f"--{noun}", type=int, default=100_000, dest="rows")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1.0, help="requests/s per paced client")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print(
+        f"\n{args.rows} {noun}, {args.clients} clients ({args.rate}/s each when paced),"
+        f" {args.workers} hub process(es), PostgreSQL"
+    )
+    print_table(results, kinds)
+    print_ratios(results, kinds)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
