@@ -337,18 +337,17 @@ async def authenticate_user(uow: UnitOfWork, claims: AccessClaims) -> Principal:
     state = await uow.auth_sessions.principal_state(claims.session_id, claims.user_id)
     if state is None:
         raise AuthenticationFailed("unknown session", code=ErrorCode.TOKEN_INVALID)
-    auth_session, user, tenant = state
-    if auth_session.revoked_at is not None or not user.is_active or not tenant.is_active:
+    if state.session_revoked or not state.user_active or not state.tenant_active:
         raise AuthenticationFailed("session ended", code=ErrorCode.TOKEN_REVOKED)
-    if user.auth_version != claims.auth_version:
+    if state.auth_version != claims.auth_version:
         # Role, shops or password changed since the token was issued: refresh it.
         raise AuthenticationFailed("token outdated; refresh it", code=ErrorCode.TOKEN_EXPIRED)
     return Principal(
         tenant_id=uow.tenant_id,
-        user_id=user.id,
-        role=Role(user.role),
+        user_id=claims.user_id,
+        role=Role(state.role),
         shop_ids=frozenset(claims.shops),
-        session_id=auth_session.id,
+        session_id=state.session_id,
     )
 
 

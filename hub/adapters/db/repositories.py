@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.adapters.db.tables import (
@@ -265,20 +265,48 @@ class AuthSessions:
 
     async def principal_state(
         self, session_id: uuid.UUID, user_id: uuid.UUID
-    ) -> tuple[AuthSession, User, Tenant] | None:
+    ) -> PrincipalState | None:
         row = (
             await self._session.execute(
-                select(AuthSession, User, Tenant)
-                .join(User, User.id == AuthSession.user_id)
-                .join(Tenant, Tenant.id == User.tenant_id)
-                .where(
-                    AuthSession.id == session_id,
-                    User.id == user_id,
-                    User.tenant_id == self._tenant_id,
-                )
+                _PRINCIPAL_STATE,
+                {"session_id": session_id, "user_id": user_id, "tenant_id": self._tenant_id},
             )
         ).first()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else PrincipalState(*row)
+
+
+@dataclass(frozen=True)
+class PrincipalState:
+    """What every authenticated request checks: is the session, the user and the
+    business still live, and is the token's auth version current."""
+
+    session_id: uuid.UUID
+    session_revoked: bool
+    user_active: bool
+    auth_version: int
+    role: str
+    tenant_active: bool
+
+
+# Built once: it runs on every request, and building the expression costs more than
+# the query's round trip.
+_PRINCIPAL_STATE = (
+    select(
+        AuthSession.id,
+        AuthSession.revoked_at.is_not(None),
+        User.is_active,
+        User.auth_version,
+        User.role,
+        Tenant.is_active,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .where(
+        AuthSession.id == bindparam("session_id"),
+        User.id == bindparam("user_id"),
+        User.tenant_id == bindparam("tenant_id"),
+    )
+)
 
 
 class Devices:
