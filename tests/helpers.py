@@ -201,7 +201,19 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         json={"name": "Customer", "phone": "+79161234567", "group": group.json()["id"]},
         headers=owner,
     )
+    register = await client.post(
+        "/api/sales/cash-registers/",
+        json={"name": unique("Till"), "shop": kit.shop_id},
+        headers=owner,
+    )
+    shift = await client.post(
+        "/api/sales/sessions/",
+        json={"cash_register": register.json()["id"], "opening_cash": "100"},
+        headers=owner,
+    )
     return {
+        "register_id": register.json()["id"],
+        "shift_id": shift.json()["id"],
         "user_id": kit.members["cashier"].id,
         "shop_id": kit.shop_id,
         "device_id": kit.device_id,

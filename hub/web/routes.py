@@ -14,6 +14,7 @@ from hub.web.endpoints import (
     customers,
     devices,
     health,
+    shifts,
     shops,
     stock,
     tenants,
@@ -27,7 +28,17 @@ WEB_CLIENT_DIR = Path(__file__).resolve().parents[2] / "web_client"
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, users, shops, tenants, devices, catalogue, stock, customers):
+    for module in (
+        auth,
+        users,
+        shops,
+        tenants,
+        devices,
+        catalogue,
+        stock,
+        customers,
+        shifts,
+    ):
         api.include(module.api)
     return api
 

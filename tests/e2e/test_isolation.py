@@ -63,7 +63,16 @@ def _fill(template: str, ids: dict[str, str]) -> str:
     return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], template)
 
 
+BODY_FOR_PATH = {
+    "/api/sales/sessions/{shift_id}/cash/": {"kind": "out", "amount": "1.00", "reason": "x"},
+    "/api/sales/sessions/{shift_id}/close/": {"closing_cash": "0"},
+    "/api/sales/cash-registers/{register_id}/": {"is_active": False},
+}
+
+
 def _body(endpoint: Any) -> Any:
+    if endpoint.path in BODY_FOR_PATH:
+        return BODY_FOR_PATH[endpoint.path]
     for name in endpoint.path_params:
         if name in BODY_FOR:
             return BODY_FOR[name].get(endpoint.method)
@@ -117,6 +126,12 @@ async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
         f"/api/products/categories/{b_ids['category_id']}/", headers=b.token("owner")
     )
     assert category.json()["name"] != "hijacked"
+    shift = await client.get(f"/api/sales/sessions/{b_ids['shift_id']}/", headers=b.token("owner"))
+    assert (shift.json()["status"], shift.json()["cash_out"]) == ("open", "0.00")
+    till = await client.get(
+        f"/api/sales/cash-registers/{b_ids['register_id']}/", headers=b.token("owner")
+    )
+    assert till.json()["is_active"] is True
     customer = await client.get(
         f"/api/customers/customers/{b_ids['customer_id']}/", headers=b.token("owner")
     )

@@ -259,6 +259,46 @@ def with_stock(path: str, body: Callable[[TenantKit, str], dict[str, Any]]) -> P
     return prepare
 
 
+SHIFT_ROLES = {"owner", "manager", "cashier"}
+
+
+async def _register(c: httpx.AsyncClient, k: TenantKit) -> str:
+    made = await c.post(
+        "/api/sales/cash-registers/",
+        json={"name": unique("Till"), "shop": k.shop_id},
+        headers=k.token("owner"),
+    )
+    return str(made.json()["id"])
+
+
+def on_register(body: Any = None) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/sales/cash-registers/{await _register(c, k)}/", body
+
+    return prepare
+
+
+def new_shift_body() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return "/api/sales/sessions/", {"cash_register": await _register(c, k), "opening_cash": "5"}
+
+    return prepare
+
+
+def on_cashiers_shift(suffix: str, body: Any = None) -> Prepare:
+    """A shift the kit's cashier opened: theirs, and their managers' to run."""
+
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        opened = await c.post(
+            "/api/sales/sessions/",
+            json={"cash_register": await _register(c, k), "opening_cash": "100"},
+            headers=k.token("cashier"),
+        )
+        return f"/api/sales/sessions/{opened.json()['id']}/{suffix}", body
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -288,6 +328,31 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/device-tokens/"): Case(MANAGEMENT, new_device_body()),
     ("GET", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
     ("DELETE", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
+    # registers: everyone in a shop sees them; managers and owners set them up
+    ("GET", "/api/sales/cash-registers/"): Case(EVERYONE, fixed("/api/sales/cash-registers/")),
+    ("POST", "/api/sales/cash-registers/"): Case(
+        MANAGEMENT,
+        with_stock(
+            "/api/sales/cash-registers/", lambda k, _p: {"name": unique("T"), "shop": k.shop_id}
+        ),
+    ),
+    ("GET", "/api/sales/cash-registers/{register_id}/"): Case(EVERYONE, on_register()),
+    ("PATCH", "/api/sales/cash-registers/{register_id}/"): Case(
+        MANAGEMENT, on_register({"is_active": False})
+    ),
+    # shifts: cashiers run their own, managers and owners any; stockkeepers never sell
+    ("GET", "/api/sales/sessions/"): Case(SHIFT_ROLES, fixed("/api/sales/sessions/")),
+    ("POST", "/api/sales/sessions/"): Case(SHIFT_ROLES, new_shift_body()),
+    ("GET", "/api/sales/sessions/{shift_id}/"): Case(SHIFT_ROLES, on_cashiers_shift("")),
+    ("POST", "/api/sales/sessions/{shift_id}/cash/"): Case(
+        SHIFT_ROLES, on_cashiers_shift("cash/", {"kind": "in", "amount": "5", "reason": "change"})
+    ),
+    ("GET", "/api/sales/sessions/{shift_id}/x-report/"): Case(
+        SHIFT_ROLES, on_cashiers_shift("x-report/")
+    ),
+    ("POST", "/api/sales/sessions/{shift_id}/close/"): Case(
+        SHIFT_ROLES, on_cashiers_shift("close/", {"closing_cash": "100"})
+    ),
     # catalogue: everyone looks up; stockkeepers, managers and owners edit
     ("GET", "/api/products/categories/"): Case(EVERYONE, fixed("/api/products/categories/")),
     ("POST", "/api/products/categories/"): Case(

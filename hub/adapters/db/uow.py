@@ -19,6 +19,7 @@ from hub.adapters.db.repositories import (
     Tenants,
     Users,
 )
+from hub.adapters.db.sales_repositories import Registers, Shifts
 from hub.adapters.db.tables import OutboxEvent
 from protocol.channels import Channel
 
@@ -103,4 +104,6 @@ class UnitOfWork(SharedUnitOfWork):
         self.customers = Customers(self.session)
         self.customer_groups = CustomerGroups(self.session)
         self.customer_ledger = CustomerLedger(self.session)
+        self.registers = Registers(self.session)
+        self.shifts = Shifts(self.session)
         return self

@@ -1,0 +1,112 @@
+"""Queries over cash registers and shifts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.adapters.db.repositories import PageRequest, _page
+from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift, ShiftMethodTotal
+
+
+class Registers:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, register: CashRegister) -> None:
+        self._session.add(register)
+
+    async def get(self, register_id: uuid.UUID, *, for_update: bool = False) -> CashRegister | None:
+        return await self._session.get(
+            CashRegister, register_id, with_for_update=for_update, populate_existing=for_update
+        )
+
+    async def by_name(self, shop_id: uuid.UUID, name: str) -> CashRegister | None:
+        return await self._session.scalar(
+            select(CashRegister).where(CashRegister.shop_id == shop_id, CashRegister.name == name)
+        )
+
+    async def find(
+        self,
+        page: PageRequest,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None,
+        is_active: bool | None,
+    ) -> tuple[list[CashRegister], int]:
+        query = select(CashRegister).order_by(CashRegister.name, CashRegister.id)
+        if shops is not None:
+            query = query.where(CashRegister.shop_id.in_(shops))
+        if shop is not None:
+            query = query.where(CashRegister.shop_id == shop)
+        if is_active is not None:
+            query = query.where(CashRegister.is_active == is_active)
+        return await _page(self._session, query, page)
+
+
+class Shifts:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, *rows: Shift | ShiftMethodTotal | CashMovement) -> None:
+        self._session.add_all(rows)
+
+    async def get(self, shift_id: uuid.UUID, *, for_update: bool = False) -> Shift | None:
+        return await self._session.get(
+            Shift, shift_id, with_for_update=for_update, populate_existing=for_update
+        )
+
+    async def open_on(self, register_id: uuid.UUID) -> Shift | None:
+        return await self._session.scalar(
+            select(Shift).where(Shift.register_id == register_id, Shift.status == "open")
+        )
+
+    async def method_totals(self, shift_id: uuid.UUID) -> list[ShiftMethodTotal]:
+        return list(
+            await self._session.scalars(
+                select(ShiftMethodTotal)
+                .where(ShiftMethodTotal.shift_id == shift_id)
+                .order_by(ShiftMethodTotal.method)
+            )
+        )
+
+    async def cash_movements(self, shift_id: uuid.UUID) -> list[CashMovement]:
+        return list(
+            await self._session.scalars(
+                select(CashMovement)
+                .where(CashMovement.shift_id == shift_id)
+                .order_by(CashMovement.created_at, CashMovement.id)
+            )
+        )
+
+    async def find(
+        self,
+        page: PageRequest,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None,
+        register: uuid.UUID | None,
+        cashier: uuid.UUID | None,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> tuple[list[Shift], int]:
+        query = select(Shift).order_by(Shift.opened_at.desc(), Shift.id.desc())
+        if shops is not None:
+            query = query.where(Shift.shop_id.in_(shops))
+        for column, value in (
+            (Shift.shop_id, shop),
+            (Shift.register_id, register),
+            (Shift.cashier_id, cashier),
+            (Shift.status, status),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(Shift.opened_at >= since)
+        if until is not None:
+            query = query.where(Shift.opened_at < until)
+        return await _page(self._session, query, page)
