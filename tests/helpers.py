@@ -211,7 +211,18 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         json={"cash_register": register.json()["id"], "opening_cash": "100"},
         headers=owner,
     )
+    sale = await client.post(
+        "/api/sales/sales/",
+        json={
+            "session": shift.json()["id"],
+            "items": [{"product": product["id"], "quantity": "1"}],
+            "payments": [{"method": "card", "amount": product["price"]}],
+        },
+        headers=owner,
+    )
+    assert sale.status_code == 201, sale.text
     return {
+        "sale_id": sale.json()["id"],
         "register_id": register.json()["id"],
         "shift_id": shift.json()["id"],
         "user_id": kit.members["cashier"].id,

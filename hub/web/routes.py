@@ -14,6 +14,7 @@ from hub.web.endpoints import (
     customers,
     devices,
     health,
+    sales,
     shifts,
     shops,
     stock,
@@ -38,6 +39,7 @@ def build_api() -> Api:
         stock,
         customers,
         shifts,
+        sales,
     ):
         api.include(module.api)
     return api

@@ -299,6 +299,30 @@ def on_cashiers_shift(suffix: str, body: Any = None) -> Prepare:
     return prepare
 
 
+def sale_body() -> Prepare:
+    """A sale of one stocked product in a shift the kit's cashier opened."""
+
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        path, _ = await on_cashiers_shift("")(c, k)
+        product = await _product(c, k, stock="2")
+        return "/api/sales/sales/", {
+            "session": path.split("/")[-2],
+            "items": [{"product": product, "quantity": "1"}],
+            "payments": [{"method": "cash", "amount": "20.00"}],
+        }
+
+    return prepare
+
+
+def on_sale() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        path, body = await sale_body()(c, k)
+        made = await c.post(path, json=body, headers=k.token("cashier"))
+        return f"/api/sales/sales/{made.json()['id']}/", None
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -353,6 +377,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/sales/sessions/{shift_id}/close/"): Case(
         SHIFT_ROLES, on_cashiers_shift("close/", {"closing_cash": "100"})
     ),
+    # sales: cashiers, managers and owners sell and see sales; stockkeepers never
+    ("POST", "/api/sales/sales/"): Case(SHIFT_ROLES, sale_body()),
+    ("GET", "/api/sales/sales/"): Case(SHIFT_ROLES, fixed("/api/sales/sales/")),
+    ("GET", "/api/sales/sales/{sale_id}/"): Case(SHIFT_ROLES, on_sale()),
     # catalogue: everyone looks up; stockkeepers, managers and owners edit
     ("GET", "/api/products/categories/"): Case(EVERYONE, fixed("/api/products/categories/")),
     ("POST", "/api/products/categories/"): Case(

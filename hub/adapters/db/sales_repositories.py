@@ -9,7 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.adapters.db.repositories import PageRequest, _page
-from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift, ShiftMethodTotal
+from hub.adapters.db.sales_tables import (
+    CashMovement,
+    CashRegister,
+    Sale,
+    SaleLine,
+    SalePayment,
+    Shift,
+    ShiftMethodTotal,
+)
 
 
 class Registers:
@@ -109,4 +117,63 @@ class Shifts:
             query = query.where(Shift.opened_at >= since)
         if until is not None:
             query = query.where(Shift.opened_at < until)
+        return await _page(self._session, query, page)
+
+
+class Sales:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, *rows: Sale | SaleLine | SalePayment) -> None:
+        self._session.add_all(rows)
+
+    async def get(self, sale_id: uuid.UUID) -> Sale | None:
+        return await self._session.get(Sale, sale_id)
+
+    async def by_key(self, key: str) -> Sale | None:
+        return await self._session.scalar(select(Sale).where(Sale.idempotency_key == key))
+
+    async def lines_of(self, sale_id: uuid.UUID) -> list[SaleLine]:
+        return list(
+            await self._session.scalars(
+                select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.position)
+            )
+        )
+
+    async def payments_of(self, sale_id: uuid.UUID) -> list[SalePayment]:
+        return list(
+            await self._session.scalars(
+                select(SalePayment)
+                .where(SalePayment.sale_id == sale_id)
+                .order_by(SalePayment.method)
+            )
+        )
+
+    async def find(
+        self,
+        page: PageRequest,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None,
+        shift: uuid.UUID | None,
+        cashier: uuid.UUID | None,
+        customer: uuid.UUID | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> tuple[list[Sale], int]:
+        query = select(Sale).order_by(Sale.created_at.desc(), Sale.id.desc())
+        if shops is not None:
+            query = query.where(Sale.shop_id.in_(shops))
+        for column, value in (
+            (Sale.shop_id, shop),
+            (Sale.shift_id, shift),
+            (Sale.cashier_id, cashier),
+            (Sale.customer_id, customer),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(Sale.created_at >= since)
+        if until is not None:
+            query = query.where(Sale.created_at < until)
         return await _page(self._session, query, page)

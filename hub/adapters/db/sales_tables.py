@@ -1,4 +1,4 @@
-"""Cash registers and shifts (tenant schema). Sales and returns join these later."""
+"""Cash registers, shifts and sales (tenant schema)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.adapters.db.tables import Shop, TenantBase
-from hub.adapters.db.types import Money, utcnow
+from hub.adapters.db.types import Money, Quantity, utcnow
 from hub.domain.ids import new_id
 
 
@@ -96,3 +96,65 @@ class CashMovement(TenantBase):
     reason: Mapped[str] = mapped_column(String(500))
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sale(TenantBase):
+    """A committed receipt. Its number runs per register without gaps; the idempotency
+    key makes a retried commit find this row instead of making a second sale."""
+
+    __tablename__ = "sales"
+    __table_args__ = (
+        UniqueConstraint("register_id", "number"),
+        Index(None, "shop_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # A digest of the request: a retry with another body under the same key is refused.
+    request_digest: Mapped[str] = mapped_column(String(64))
+    shop_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Shop.id, ondelete="RESTRICT"))
+    register_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(CashRegister.id, ondelete="RESTRICT"))
+    shift_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Shift.id, ondelete="RESTRICT"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    cashier_id: Mapped[uuid.UUID]
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    subtotal: Mapped[Decimal] = mapped_column(Money())
+    discount_total: Mapped[Decimal] = mapped_column(Money())
+    receipt_discount: Mapped[Decimal] = mapped_column(Money())
+    receipt_discount_percent: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    total: Mapped[Decimal] = mapped_column(Money())
+    tendered_cash: Mapped[Decimal] = mapped_column(Money())
+    change: Mapped[Decimal] = mapped_column(Money())
+    bonus_accrued: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SaleLine(TenantBase):
+    __tablename__ = "sale_lines"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    sale_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Sale.id, ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(16))
+    vat_rate: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    price: Mapped[Decimal] = mapped_column(Money())
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    amount: Mapped[Decimal] = mapped_column(Money())
+    line_discount: Mapped[Decimal] = mapped_column(Money())
+    receipt_discount: Mapped[Decimal] = mapped_column(Money())
+    total: Mapped[Decimal] = mapped_column(Money())
+    cost: Mapped[Decimal] = mapped_column(Money())
+
+
+class SalePayment(TenantBase):
+    __tablename__ = "sale_payments"
+
+    sale_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Sale.id, ondelete="CASCADE"), primary_key=True
+    )
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money())

@@ -19,7 +19,7 @@ from hub.adapters.db.repositories import (
     Tenants,
     Users,
 )
-from hub.adapters.db.sales_repositories import Registers, Shifts
+from hub.adapters.db.sales_repositories import Registers, Sales, Shifts
 from hub.adapters.db.tables import OutboxEvent
 from protocol.channels import Channel
 
@@ -106,4 +106,5 @@ class UnitOfWork(SharedUnitOfWork):
         self.customer_ledger = CustomerLedger(self.session)
         self.registers = Registers(self.session)
         self.shifts = Shifts(self.session)
+        self.sales = Sales(self.session)
         return self

@@ -1,0 +1,82 @@
+"""Sales: `POST /api/sales/sales/` commits one, under an `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.responses import JSONResponse
+
+from hub.domain.errors import ValidationFailed
+from hub.domain.permissions import Permission
+from hub.domain.pricing import Tender
+from hub.services import sales
+from hub.web.api import Api, Ctx
+from hub.web.schemas.common import Page
+from hub.web.schemas.sales import SaleCreateIn, SaleOut, SaleQuery
+
+api = Api()
+TAG = "sales"
+_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def idempotency_key(ctx: Ctx) -> str:
+    """The client's key for this commit, or a fresh one (then a retry is a new sale)."""
+    key = ctx.request.headers.get("idempotency-key")
+    if key is None:
+        return f"auto:{uuid.uuid4()}"
+    if not _KEY.fullmatch(key):
+        raise ValidationFailed(
+            "bad Idempotency-Key", fields={"Idempotency-Key": "1-100 printable ASCII characters"}
+        )
+    return f"key:{key}"
+
+
+@api.post("/api/sales/sales/", tag=TAG, permission=Permission.SALES_SELL, status=201)
+async def create_sale(ctx: Ctx, body: SaleCreateIn) -> SaleOut | JSONResponse:
+    """Commit a sale in an open shift: lines, discounts, payments (cash with change, card,
+    credit, bonus, balance, or a mix), stock, the customer's ledger and the shift's totals,
+    at once. A retry with the same `Idempotency-Key` returns the same sale."""
+    request = sales.SaleRequest(
+        shift_id=body.session,
+        items=tuple(
+            sales.SaleItem(i.product, i.quantity, i.discount_percent, i.discount_amount)
+            for i in body.items
+        ),
+        payments=tuple(Tender(p.method, p.amount) for p in body.payments),
+        customer_id=body.customer,
+        discount_percent=body.discount_percent,
+        discount_amount=body.discount_amount,
+    )
+    found = await sales.commit_sale(ctx.uow, ctx.principal, request, idempotency_key(ctx))
+    if found.replayed:
+        return JSONResponse(
+            SaleOut.of(found).model_dump(mode="json"),
+            status_code=201,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return SaleOut.of(found)
+
+
+@api.get("/api/sales/sales/", tag=TAG, permission=Permission.SALES_VIEW)
+async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut]:
+    """Sales, newest first, by shop, shift, cashier, customer and period."""
+    ctx.principal.require(Permission.SALES_VIEW)
+    found, count = await ctx.uow.sales.find(
+        query.page_request(),
+        shops=ctx.principal.visible_shops(),
+        shop=query.shop,
+        shift=query.session,
+        cashier=query.cashier,
+        customer=query.customer,
+        since=query.date_from,
+        until=query.date_to,
+    )
+    results = [SaleOut.of(await sales.read_sale(ctx.uow, s)) for s in found]
+    return Page[SaleOut].build(ctx.request, query, results, count)
+
+
+@api.get("/api/sales/sales/{sale_id}/", tag=TAG, permission=Permission.SALES_VIEW)
+async def get_sale(ctx: Ctx, sale_id: uuid.UUID) -> SaleOut:
+    """One sale with its lines and payments."""
+    return SaleOut.of(await sales.get_sale(ctx.uow, ctx.principal, sale_id))

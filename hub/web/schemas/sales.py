@@ -1,0 +1,121 @@
+"""Sales (Appendix A: sale)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from hub.domain.shifts import PaymentMethod
+from hub.services.sales import SaleView
+from hub.web.schemas.common import In, PageQuery
+
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+
+
+class SaleItemIn(In):
+    product: uuid.UUID
+    quantity: Decimal = Field(gt=0, le=Decimal("99999999.999"), decimal_places=3)
+    discount_percent: Percent | None = None
+    discount_amount: Money | None = None
+
+
+class PaymentIn(In):
+    method: PaymentMethod
+    amount: Money
+
+
+class SaleCreateIn(In):
+    session: uuid.UUID = Field(description="the open shift (Appendix A calls it session)")
+    items: list[SaleItemIn] = Field(min_length=1, max_length=500)
+    payments: list[PaymentIn] = Field(min_length=1, max_length=10)
+    customer: uuid.UUID | None = None
+    discount_percent: Percent | None = None
+    discount_amount: Money | None = None
+
+
+class SaleLineOut(BaseModel):
+    product: uuid.UUID
+    name: str
+    unit: str
+    quantity: Decimal
+    price: Decimal
+    amount: Decimal
+    discount: Decimal
+    total: Decimal
+    vat_rate: Decimal | None
+
+
+class SalePaymentOut(BaseModel):
+    method: PaymentMethod
+    amount: Decimal
+
+
+class SaleOut(BaseModel):
+    id: uuid.UUID
+    number: int = Field(description="receipt number, sequential per register")
+    session: uuid.UUID
+    cash_register: uuid.UUID
+    shop: uuid.UUID
+    cashier: uuid.UUID
+    customer: uuid.UUID | None
+    subtotal: Decimal
+    discount_total: Decimal
+    total: Decimal
+    tendered_cash: Decimal
+    change: Decimal
+    bonus_accrued: Decimal
+    created_at: datetime
+    items: list[SaleLineOut]
+    payments: list[SalePaymentOut]
+
+    @classmethod
+    def of(cls, found: SaleView) -> SaleOut:
+        sale = found.sale
+        return cls(
+            id=sale.id,
+            number=sale.number,
+            session=sale.shift_id,
+            cash_register=sale.register_id,
+            shop=sale.shop_id,
+            cashier=sale.cashier_id,
+            customer=sale.customer_id,
+            subtotal=sale.subtotal,
+            discount_total=sale.discount_total,
+            total=sale.total,
+            tendered_cash=sale.tendered_cash,
+            change=sale.change,
+            bonus_accrued=sale.bonus_accrued,
+            created_at=sale.created_at,
+            items=[
+                SaleLineOut(
+                    product=line.product_id,
+                    name=line.name,
+                    unit=line.unit,
+                    quantity=line.quantity,
+                    price=line.price,
+                    amount=line.amount,
+                    discount=line.line_discount + line.receipt_discount,
+                    total=line.total,
+                    vat_rate=line.vat_rate,
+                )
+                for line in found.lines
+            ],
+            payments=[
+                SalePaymentOut(method=PaymentMethod(p.method), amount=p.amount)
+                for p in found.payments
+            ],
+        )
+
+
+class SaleQuery(PageQuery):
+    shop: uuid.UUID | None = None
+    session: uuid.UUID | None = None
+    cashier: uuid.UUID | None = None
+    customer: uuid.UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
