@@ -104,7 +104,7 @@ class ShiftView:
     report: ShiftReport
 
 
-async def _totals(uow: UnitOfWork, shift: Shift) -> ShiftTotals:
+async def shift_totals(uow: UnitOfWork, shift: Shift) -> ShiftTotals:
     by_method = {
         PaymentMethod(row.method): MethodTotals(row.sales, row.refunds, row.count)
         for row in await uow.shifts.method_totals(shift.id)
@@ -126,7 +126,7 @@ async def _totals(uow: UnitOfWork, shift: Shift) -> ShiftTotals:
 
 async def view(uow: UnitOfWork, shift: Shift) -> ShiftView:
     kind = "z" if shift.status == ShiftStatus.CLOSED else "x"
-    report = ShiftReport(kind, await _totals(uow, shift), shift.closing_cash)
+    report = ShiftReport(kind, await shift_totals(uow, shift), shift.closing_cash)
     return ShiftView(shift, report)
 
 
@@ -218,7 +218,7 @@ async def move_cash(
     if not reason:
         raise ValidationFailed("say why", fields={"reason": "required"})
     if kind is CashMovementKind.OUT:
-        check_cash_out(await _totals(uow, shift), amount)
+        check_cash_out(await shift_totals(uow, shift), amount)
         shift.cash_out += amount
     else:
         shift.cash_in += amount
@@ -253,7 +253,7 @@ async def close_shift(
     if shift.status != ShiftStatus.OPEN:
         raise ShiftClosed("the shift is already closed")
     closing_cash = money(closing_cash, field="closing_cash")
-    totals = await _totals(uow, shift)
+    totals = await shift_totals(uow, shift)
     shift.status = ShiftStatus.CLOSED.value
     shift.closed_at = utcnow()
     shift.closed_by = principal.user_id

@@ -245,6 +245,13 @@ async def test_foreign_catalogue_ids_in_bodies_and_filters(client: httpx.AsyncCl
             },
         ),
         ("/api/sales/sessions/", {"cash_register": b_ids["register_id"], "opening_cash": "0"}),
+        (
+            "/api/sales/returns/",
+            {
+                "sale": b_ids["sale_id"],
+                "items": [{"product": b_ids["product_id"], "quantity": "1"}],
+            },
+        ),
         ("/api/sales/cash-registers/", {"name": "x", "shop": b.shop_id}),
         (
             "/api/products/batches/",

@@ -323,6 +323,19 @@ def on_sale() -> Prepare:
     return prepare
 
 
+def return_body() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        path, body = await sale_body()(c, k)
+        made = await c.post(path, json=body, headers=k.token("cashier"))
+        product = body["items"][0]["product"]
+        return "/api/sales/returns/", {
+            "sale": made.json()["id"],
+            "items": [{"product": product, "quantity": "1"}],
+        }
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -381,6 +394,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/sales/sales/"): Case(SHIFT_ROLES, sale_body()),
     ("GET", "/api/sales/sales/"): Case(SHIFT_ROLES, fixed("/api/sales/sales/")),
     ("GET", "/api/sales/sales/{sale_id}/"): Case(SHIFT_ROLES, on_sale()),
+    ("POST", "/api/sales/returns/"): Case(MANAGEMENT, return_body()),
     # catalogue: everyone looks up; stockkeepers, managers and owners edit
     ("GET", "/api/products/categories/"): Case(EVERYONE, fixed("/api/products/categories/")),
     ("POST", "/api/products/categories/"): Case(

@@ -12,9 +12,12 @@ from hub.adapters.db.repositories import PageRequest, _page
 from hub.adapters.db.sales_tables import (
     CashMovement,
     CashRegister,
+    ReturnLine,
+    ReturnPayment,
     Sale,
     SaleLine,
     SalePayment,
+    SaleReturn,
     Shift,
     ShiftMethodTotal,
 )
@@ -124,11 +127,50 @@ class Sales:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, *rows: Sale | SaleLine | SalePayment) -> None:
+    def add(
+        self, *rows: Sale | SaleLine | SalePayment | SaleReturn | ReturnLine | ReturnPayment
+    ) -> None:
         self._session.add_all(rows)
 
-    async def get(self, sale_id: uuid.UUID) -> Sale | None:
-        return await self._session.get(Sale, sale_id)
+    async def get(self, sale_id: uuid.UUID, *, for_update: bool = False) -> Sale | None:
+        return await self._session.get(
+            Sale, sale_id, with_for_update=for_update, populate_existing=for_update
+        )
+
+    async def return_by_key(self, key: str) -> SaleReturn | None:
+        return await self._session.scalar(
+            select(SaleReturn).where(SaleReturn.idempotency_key == key)
+        )
+
+    async def returned_lines(self, sale_id: uuid.UUID) -> list[ReturnLine]:
+        return list(
+            await self._session.scalars(
+                select(ReturnLine)
+                .join(SaleReturn, SaleReturn.id == ReturnLine.return_id)
+                .where(SaleReturn.sale_id == sale_id)
+            )
+        )
+
+    async def refunded_payments(self, sale_id: uuid.UUID) -> list[ReturnPayment]:
+        return list(
+            await self._session.scalars(
+                select(ReturnPayment)
+                .join(SaleReturn, SaleReturn.id == ReturnPayment.return_id)
+                .where(SaleReturn.sale_id == sale_id)
+            )
+        )
+
+    async def return_lines_of(self, return_id: uuid.UUID) -> list[ReturnLine]:
+        return list(
+            await self._session.scalars(select(ReturnLine).where(ReturnLine.return_id == return_id))
+        )
+
+    async def return_payments_of(self, return_id: uuid.UUID) -> list[ReturnPayment]:
+        return list(
+            await self._session.scalars(
+                select(ReturnPayment).where(ReturnPayment.return_id == return_id)
+            )
+        )
 
     async def by_key(self, key: str) -> Sale | None:
         return await self._session.scalar(select(Sale).where(Sale.idempotency_key == key))

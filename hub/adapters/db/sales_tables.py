@@ -158,3 +158,47 @@ class SalePayment(TenantBase):
     )
     method: Mapped[str] = mapped_column(String(16), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Money())
+
+
+class SaleReturn(TenantBase):
+    """Goods given back against a sale, and the money refunded to its tenders."""
+
+    __tablename__ = "sale_returns"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    sale_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Sale.id, ondelete="RESTRICT"), index=True)
+    shop_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Shop.id, ondelete="RESTRICT"))
+    # Where the money went out: the shift open at the till that made the refund.
+    shift_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Shift.id, ondelete="RESTRICT"), index=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    refund_total: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnLine(TenantBase):
+    __tablename__ = "return_lines"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    return_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(SaleReturn.id, ondelete="CASCADE"), index=True
+    )
+    sale_line_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(SaleLine.id, ondelete="RESTRICT"), index=True
+    )
+    product_id: Mapped[uuid.UUID]
+    quantity: Mapped[Decimal] = mapped_column(Quantity())
+    refund: Mapped[Decimal] = mapped_column(Money())
+
+
+class ReturnPayment(TenantBase):
+    __tablename__ = "return_payments"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(SaleReturn.id, ondelete="CASCADE"), primary_key=True
+    )
+    method: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money())

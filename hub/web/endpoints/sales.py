@@ -1,4 +1,5 @@
-"""Sales: `POST /api/sales/sales/` commits one, under an `Idempotency-Key`."""
+"""Sales and returns: `POST /api/sales/sales/` and `/api/sales/returns/`, each under an
+`Idempotency-Key`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from starlette.responses import JSONResponse
 from hub.domain.errors import ValidationFailed
 from hub.domain.permissions import Permission
 from hub.domain.pricing import Tender
-from hub.services import sales
+from hub.services import returns, sales
 from hub.web.api import Api, Ctx
 from hub.web.schemas.common import Page
-from hub.web.schemas.sales import SaleCreateIn, SaleOut, SaleQuery
+from hub.web.schemas.sales import ReturnCreateIn, ReturnOut, SaleCreateIn, SaleOut, SaleQuery
 
 api = Api()
 TAG = "sales"
@@ -80,3 +81,23 @@ async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut]:
 async def get_sale(ctx: Ctx, sale_id: uuid.UUID) -> SaleOut:
     """One sale with its lines and payments."""
     return SaleOut.of(await sales.get_sale(ctx.uow, ctx.principal, sale_id))
+
+
+@api.post("/api/sales/returns/", tag=TAG, permission=Permission.SALES_RETURN, status=201)
+async def create_return(ctx: Ctx, body: ReturnCreateIn) -> ReturnOut | JSONResponse:
+    """Return goods of a sale, in full or in part: refunded to the sale's own tenders from
+    an open shift, stock back to its batches. Managers and owners. A retry with the same
+    `Idempotency-Key` returns the same return."""
+    request = returns.ReturnRequest(
+        sale_id=body.sale,
+        items=tuple(returns.ReturnItem(i.product, i.quantity) for i in body.items),
+        shift_id=body.session,
+    )
+    found = await returns.make_return(ctx.uow, ctx.principal, request, idempotency_key(ctx))
+    if found.replayed:
+        return JSONResponse(
+            ReturnOut.of(found).model_dump(mode="json"),
+            status_code=201,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return ReturnOut.of(found)

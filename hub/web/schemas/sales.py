@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from hub.domain.shifts import PaymentMethod
+from hub.services.returns import ReturnView
 from hub.services.sales import SaleView
 from hub.web.schemas.common import In, PageQuery
 
@@ -119,3 +120,51 @@ class SaleQuery(PageQuery):
     customer: uuid.UUID | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+
+
+class ReturnItemIn(In):
+    product: uuid.UUID
+    quantity: Decimal = Field(gt=0, le=Decimal("99999999.999"), decimal_places=3)
+
+
+class ReturnCreateIn(In):
+    sale: uuid.UUID
+    items: list[ReturnItemIn] = Field(min_length=1, max_length=500)
+    session: uuid.UUID | None = Field(
+        default=None, description="the open shift that pays out; the sale's own if absent"
+    )
+
+
+class ReturnLineOut(BaseModel):
+    product: uuid.UUID
+    quantity: Decimal
+    refund: Decimal
+
+
+class ReturnOut(BaseModel):
+    id: uuid.UUID
+    sale: uuid.UUID
+    session: uuid.UUID
+    refund_total: Decimal
+    created_at: datetime
+    items: list[ReturnLineOut]
+    refunds: list[SalePaymentOut]
+
+    @classmethod
+    def of(cls, found: ReturnView) -> ReturnOut:
+        made = found.sale_return
+        return cls(
+            id=made.id,
+            sale=made.sale_id,
+            session=made.shift_id,
+            refund_total=made.refund_total,
+            created_at=made.created_at,
+            items=[
+                ReturnLineOut(product=line.product_id, quantity=line.quantity, refund=line.refund)
+                for line in found.lines
+            ],
+            refunds=[
+                SalePaymentOut(method=PaymentMethod(p.method), amount=p.amount)
+                for p in found.payments
+            ],
+        )

@@ -1,0 +1,260 @@
+"""Returns against a sale: never more than sold less earlier returns; the goods back to
+the batches they came from; the money back to the sale's own tenders (cash from the
+drawer, card back to the card, credit off the debt, balance and bonus points back), in the
+shift open at the till; all in one transaction, idempotent by key.
+
+Each line refunds its paid total in proportion to the quantity returned, in cents half
+up; the return that completes a line refunds exactly what is left of it. The tenders give
+back the same share of what they paid, the return that completes the sale exactly the
+rest; a cent of rounding goes to cash or card, so customer accounts get what
+`customer_accounts.reverse_for_return` computes with the same rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from hub.adapters.db.sales_tables import (
+    ReturnLine,
+    ReturnPayment,
+    Sale,
+    SaleLine,
+    SaleReturn,
+    Shift,
+    ShiftMethodTotal,
+)
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.domain.errors import Conflict, NotFound, ValidationFailed
+from hub.domain.ids import new_id
+from hub.domain.permissions import Permission
+from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus, check_cash_out
+from hub.services import customer_accounts, stock
+from hub.services.principal import Principal
+from hub.services.shifts import get_shift, shift_totals
+from protocol import channels
+from protocol.errors import ErrorCode
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ReturnItem:
+    product_id: uuid.UUID
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class ReturnRequest:
+    sale_id: uuid.UUID
+    items: tuple[ReturnItem, ...]
+    shift_id: uuid.UUID | None = None
+
+    def digest(self) -> str:
+        shape = [str(self.sale_id), str(self.shift_id)]
+        shape += [f"{i.product_id}:{i.quantity}" for i in self.items]
+        return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReturnView:
+    sale_return: SaleReturn
+    lines: list[ReturnLine]
+    payments: list[ReturnPayment]
+    replayed: bool = False
+
+
+def _take_lines(
+    sale_lines: Sequence[SaleLine],
+    done: dict[uuid.UUID, tuple[Decimal, Decimal]],
+    items: Sequence[ReturnItem],
+) -> list[tuple[SaleLine, Decimal, Decimal]]:
+    """(sale line, quantity, refund) for each line a return touches; `done` maps a line
+    to the quantity and money already returned."""
+    taken = []
+    for index, item in enumerate(items):
+        left = item.quantity
+        lines = [line for line in sale_lines if line.product_id == item.product_id]
+        if not lines:
+            raise ValidationFailed(
+                "not in the sale", fields={f"items.{index}.product": "was not sold in it"}
+            )
+        for line in lines:
+            sold_qty = line.quantity - done.get(line.id, (ZERO, ZERO))[0]
+            refunded = done.get(line.id, (ZERO, ZERO))[1]
+            take = min(left, sold_qty)
+            if take <= 0:
+                continue
+            if take == sold_qty:
+                refund = line.total - refunded
+            else:
+                refund = min(_cents(line.total * take / line.quantity), line.total - refunded)
+            taken.append((line, take, refund))
+            done[line.id] = (done.get(line.id, (ZERO, ZERO))[0] + take, refunded + refund)
+            left -= take
+        if left > 0:
+            raise ValidationFailed(
+                "more than was sold",
+                fields={f"items.{index}.quantity": f"at most {item.quantity - left} more"},
+            )
+    return taken
+
+
+def _refunds_by_method(
+    sale: Sale, paid: dict[str, Decimal], refunded: dict[str, Decimal], total: Decimal, final: bool
+) -> dict[str, Decimal]:
+    share = total / sale.total if sale.total else Decimal(1)
+    refunds = {}
+    for method, amount in paid.items():
+        left = amount - refunded.get(method, ZERO)
+        refunds[method] = left if final else min(_cents(amount * share), left)
+    drift = total - sum(refunds.values(), ZERO)
+    for method in (PaymentMethod.CASH.value, PaymentMethod.CARD.value):
+        if drift == 0:
+            break
+        if method in refunds:
+            room = paid[method] - refunded.get(method, ZERO) - refunds[method]
+            step = min(drift, room) if drift > 0 else max(drift, -refunds[method])
+            refunds[method] += step
+            drift -= step
+    return {m: a for m, a in refunds.items() if a > 0}
+
+
+async def _refund_shift(
+    uow: UnitOfWork, principal: Principal, sale: Sale, shift_id: uuid.UUID | None
+) -> Shift:
+    shift = await get_shift(uow, principal, shift_id or sale.shift_id, for_update=True)
+    if shift.status != ShiftStatus.OPEN:
+        raise ShiftClosed(
+            "the refund needs an open shift", fields={"session": "give the open shift"}
+        )
+    if shift.shop_id != sale.shop_id:
+        raise ValidationFailed("another shop's shift", fields={"session": "the sale's shop"})
+    return shift
+
+
+async def _book(
+    uow: UnitOfWork, shift: Shift, refund_total: Decimal, refunds: dict[str, Decimal]
+) -> None:
+    if PaymentMethod.CASH.value in refunds:
+        check_cash_out(await shift_totals(uow, shift), refunds[PaymentMethod.CASH.value])
+    shift.returns += 1
+    shift.returns_total += refund_total
+    rows = {row.method: row for row in await uow.shifts.method_totals(shift.id)}
+    for method, amount in refunds.items():
+        row = rows.get(method)
+        if row is None:
+            row = ShiftMethodTotal(
+                shift_id=shift.id, method=method, sales=ZERO, refunds=ZERO, count=0
+            )
+            uow.shifts.add(row)
+        row.refunds += amount
+        row.count += 1
+
+
+async def make_return(
+    uow: UnitOfWork, principal: Principal, request: ReturnRequest, idempotency_key: str
+) -> ReturnView:
+    principal.require(Permission.SALES_RETURN)
+    if not request.items:
+        raise ValidationFailed("nothing to return", fields={"items": "at least one line"})
+    sale = await uow.sales.get(request.sale_id, for_update=True)  # serialises returns
+    if sale is None or not principal.sees_shop(sale.shop_id):
+        raise NotFound("no such sale", fields={"sale": "no such sale"})
+    existing = await uow.sales.return_by_key(idempotency_key)
+    if existing is not None:
+        if existing.request_digest != request.digest():
+            raise Conflict(
+                "this Idempotency-Key was used for another return",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            )
+        return ReturnView(
+            existing,
+            await uow.sales.return_lines_of(existing.id),
+            await uow.sales.return_payments_of(existing.id),
+            replayed=True,
+        )
+    shift = await _refund_shift(uow, principal, sale, request.shift_id)
+    sale_lines = await uow.sales.lines_of(sale.id)
+    done: dict[uuid.UUID, tuple[Decimal, Decimal]] = {}
+    for row in await uow.sales.returned_lines(sale.id):
+        qty, money = done.get(row.sale_line_id, (ZERO, ZERO))
+        done[row.sale_line_id] = (qty + row.quantity, money + row.refund)
+    taken = _take_lines(sale_lines, done, request.items)
+    refund_total = sum((refund for _, _, refund in taken), ZERO)
+    final = all(done.get(line.id, (ZERO, ZERO))[0] == line.quantity for line in sale_lines)
+    paid = {p.method: p.amount for p in await uow.sales.payments_of(sale.id)}
+    refunded: dict[str, Decimal] = {}
+    for earlier in await uow.sales.refunded_payments(sale.id):
+        refunded[earlier.method] = refunded.get(earlier.method, ZERO) + earlier.amount
+    refunds = _refunds_by_method(sale, paid, refunded, refund_total, final)
+    refund_total = sum(refunds.values(), ZERO)
+    return_id = new_id()
+    if sale.customer_id is not None and refund_total > 0:
+        await customer_accounts.reverse_for_return(
+            uow,
+            sale.customer_id,
+            sale.id,
+            return_id,
+            min(refund_total / sale.total, Decimal(1)),
+            principal.user_id,
+            final=final,
+        )
+    await stock.return_to_stock(
+        uow,
+        sale.shop_id,
+        sale.id,
+        return_id,
+        [stock.StockLine(line.product_id, qty) for line, qty, _ in taken],
+        user_id=principal.user_id,
+    )
+    await _book(uow, shift, refund_total, refunds)
+    sale_return = SaleReturn(
+        id=return_id,
+        idempotency_key=idempotency_key,
+        request_digest=request.digest(),
+        sale_id=sale.id,
+        shop_id=sale.shop_id,
+        shift_id=shift.id,
+        user_id=principal.user_id,
+        refund_total=refund_total,
+        created_at=utcnow(),
+    )
+    uow.sales.add(sale_return)
+    await uow.session.flush()
+    lines = [
+        ReturnLine(
+            return_id=return_id,
+            sale_line_id=line.id,
+            product_id=line.product_id,
+            quantity=qty,
+            refund=refund,
+        )
+        for line, qty, refund in taken
+    ]
+    payments = [ReturnPayment(return_id=return_id, method=m, amount=a) for m, a in refunds.items()]
+    uow.sales.add(*lines, *payments)
+    uow.emit(
+        channels.sales(uow.tenant_id, sale.shop_id),
+        "sale.returned",
+        {
+            "return": str(return_id),
+            "sale": str(sale.id),
+            "number": sale.number,
+            "shift": str(shift.id),
+            "refund_total": str(refund_total),
+            "refunds": {m: str(a) for m, a in refunds.items()},
+        },
+    )
+    await uow.commit()
+    return ReturnView(sale_return, lines, payments)
