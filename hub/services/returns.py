@@ -26,7 +26,6 @@ from hub.adapters.db.sales_tables import (
     SaleLine,
     SaleReturn,
     Shift,
-    ShiftMethodTotal,
 )
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
@@ -36,7 +35,7 @@ from hub.domain.permissions import Permission
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus, check_cash_out
 from hub.services import customer_accounts, stock
 from hub.services.principal import Principal
-from hub.services.shifts import get_shift, shift_totals
+from hub.services.shifts import add_tenders, get_shift, shift_totals
 from protocol import channels
 from protocol.errors import ErrorCode
 
@@ -150,16 +149,7 @@ async def _book(
         check_cash_out(await shift_totals(uow, shift), refunds[PaymentMethod.CASH.value])
     shift.returns += 1
     shift.returns_total += refund_total
-    rows = {row.method: row for row in await uow.shifts.method_totals(shift.id)}
-    for method, amount in refunds.items():
-        row = rows.get(method)
-        if row is None:
-            row = ShiftMethodTotal(
-                shift_id=shift.id, method=method, sales=ZERO, refunds=ZERO, count=0
-            )
-            uow.shifts.add(row)
-        row.refunds += amount
-        row.count += 1
+    await add_tenders(uow, shift, refunds, refund=True)
 
 
 async def make_return(

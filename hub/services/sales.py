@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from hub.adapters.db.catalogue_tables import Product
-from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment, Shift, ShiftMethodTotal
+from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment, Shift
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.catalogue import Unit
@@ -37,7 +37,7 @@ from hub.domain.pricing import (
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus
 from hub.services import customer_accounts, stock
 from hub.services.principal import Principal
-from hub.services.shifts import get_shift
+from hub.services.shifts import add_tenders, get_shift
 from protocol import channels
 from protocol.errors import ErrorCode
 
@@ -187,17 +187,7 @@ async def _add_to_shift(uow: UnitOfWork, shift: Shift, sale: Sale, settlement: S
     shift.discounts_total += sale.discount_total
     shift.first_receipt = shift.first_receipt or sale.number
     shift.last_receipt = sale.number
-    rows = {row.method: row for row in await uow.shifts.method_totals(shift.id)}
-    for method, amount in settlement.taken.items():
-        row = rows.get(method.value)
-        if row is None:
-            row = ShiftMethodTotal(
-                shift_id=shift.id, method=method.value, sales=Decimal("0.00"),
-                refunds=Decimal("0.00"), count=0,
-            )  # fmt: skip
-            uow.shifts.add(row)
-        row.sales += amount
-        row.count += 1
+    await add_tenders(uow, shift, {m.value: a for m, a in settlement.taken.items()}, refund=False)
 
 
 async def commit_sale(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 
 from hub.adapters.db.repositories import PageRequest
-from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift
+from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift, ShiftMethodTotal
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.catalogue import money
@@ -298,3 +298,24 @@ async def list_shifts(
         until=until,
     )
     return [await view(uow, s) for s in found], count
+
+
+async def add_tenders(
+    uow: UnitOfWork, shift: Shift, amounts: dict[str, Decimal], *, refund: bool
+) -> None:
+    """Add a sale's tenders (or a return's refunds) to the shift's per-method totals; for
+    the sale and return commits, inside their transactions, with the shift locked."""
+    rows = {row.method: row for row in await uow.shifts.method_totals(shift.id)}
+    for method, amount in amounts.items():
+        row = rows.get(method)
+        if row is None:
+            zero = Decimal("0.00")
+            row = ShiftMethodTotal(
+                shift_id=shift.id, method=method, sales=zero, refunds=zero, count=0
+            )
+            uow.shifts.add(row)
+        if refund:
+            row.refunds += amount
+        else:
+            row.sales += amount
+        row.count += 1
