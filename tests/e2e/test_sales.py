@@ -257,3 +257,23 @@ async def test_a_manager_sees_each_sale_complete(live_hub: LiveHub) -> None:
     assert (payload["sale"], payload["number"], payload["total"]) == (sold.json()["id"], 1, "30.00")
     assert payload["payments"] == {"cash": "30.00"}
     assert D(sold.json()["change"]) == D("20.00")
+
+
+async def test_sales_export(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    milk = await stocked(client, kit, "10.00", "10")
+    till = await Till(client, kit).open()
+    await till.sell(
+        [{"product": milk, "quantity": "3"}],
+        [{"method": "card", "amount": "10.00"}, {"method": "cash", "amount": "50.00"}],
+    )
+    response = await client.get(
+        "/api/sales/sales/",
+        params={"format": "csv", "session": till.shift},
+        headers=kit.token("manager"),
+    )
+    assert response.status_code == 200
+    header, row = response.content.decode("utf-8-sig").splitlines()
+    columns = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (columns["number"], columns["total"], columns["change"]) == ("1", "30.00", "30.00")
+    assert (columns["card"], columns["cash"], columns["credit"]) == ("10.00", "20.00", "0.00")

@@ -182,6 +182,18 @@ class Sales:
             )
         )
 
+    async def payments_of_many(
+        self, sale_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SalePayment]]:
+        found: dict[uuid.UUID, list[SalePayment]] = {sale_id: [] for sale_id in sale_ids}
+        for start in range(0, len(sale_ids), 500):
+            rows = await self._session.scalars(
+                select(SalePayment).where(SalePayment.sale_id.in_(sale_ids[start : start + 500]))
+            )
+            for payment in rows:
+                found[payment.sale_id].append(payment)
+        return found
+
     async def payments_of(self, sale_id: uuid.UUID) -> list[SalePayment]:
         return list(
             await self._session.scalars(
@@ -193,7 +205,7 @@ class Sales:
 
     async def find(
         self,
-        page: PageRequest,
+        page: PageRequest | None,
         *,
         shops: frozenset[uuid.UUID] | None,
         shop: uuid.UUID | None,
@@ -218,4 +230,7 @@ class Sales:
             query = query.where(Sale.created_at >= since)
         if until is not None:
             query = query.where(Sale.created_at < until)
+        if page is None:  # every match, for an export
+            rows = list(await self._session.scalars(query))
+            return rows, len(rows)
         return await _page(self._session, query, page)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 import uuid
+from decimal import Decimal
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from hub.adapters.tabular import Cell
 from hub.domain.errors import ValidationFailed
 from hub.domain.permissions import Permission
 from hub.domain.pricing import Tender
+from hub.domain.shifts import PaymentMethod
 from hub.services import returns, sales
 from hub.web.api import Api, Ctx
+from hub.web.export import table_response
 from hub.web.schemas.common import Page
 from hub.web.schemas.sales import ReturnCreateIn, ReturnOut, SaleCreateIn, SaleOut, SaleQuery
 
@@ -59,12 +63,18 @@ async def create_sale(ctx: Ctx, body: SaleCreateIn) -> SaleOut | JSONResponse:
     return SaleOut.of(found)
 
 
+SALE_HEADERS = (
+    "number", "created_at", "id", "shop", "cash_register", "session", "cashier", "customer",
+    "subtotal", "discount_total", "total", "change", *(m.value for m in PaymentMethod),
+)  # fmt: skip
+
+
 @api.get("/api/sales/sales/", tag=TAG, permission=Permission.SALES_VIEW)
-async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut]:
-    """Sales, newest first, by shop, shift, cashier, customer and period."""
-    ctx.principal.require(Permission.SALES_VIEW)
+async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut] | Response:
+    """Sales, newest first, by shop, shift, cashier, customer and period; `format=csv|xlsx`
+    downloads every match with its payments by method."""
     found, count = await ctx.uow.sales.find(
-        query.page_request(),
+        None if query.table_format else query.page_request(),
         shops=ctx.principal.visible_shops(),
         shop=query.shop,
         shift=query.session,
@@ -73,6 +83,29 @@ async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut]:
         since=query.date_from,
         until=query.date_to,
     )
+    if query.table_format is not None:
+        payments = await ctx.uow.sales.payments_of_many([s.id for s in found])
+        rows: list[list[Cell]] = []
+        for sale in found:
+            paid = {p.method: p.amount for p in payments[sale.id]}
+            rows.append(
+                [
+                    sale.number,
+                    sale.created_at,
+                    str(sale.id),
+                    str(sale.shop_id),
+                    str(sale.register_id),
+                    str(sale.shift_id),
+                    str(sale.cashier_id),
+                    str(sale.customer_id or ""),
+                    sale.subtotal,
+                    sale.discount_total,
+                    sale.total,
+                    sale.change,
+                    *(paid.get(m.value, Decimal("0.00")) for m in PaymentMethod),
+                ]
+            )
+        return table_response(query.table_format, "sales", SALE_HEADERS, rows)
     results = [SaleOut.of(await sales.read_sale(ctx.uow, s)) for s in found]
     return Page[SaleOut].build(ctx.request, query, results, count)
 

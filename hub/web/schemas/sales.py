@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from hub.domain.shifts import PaymentMethod
 from hub.services.returns import ReturnView
 from hub.services.sales import SaleView
+from hub.web.export import ExportQuery
 from hub.web.schemas.common import In, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
@@ -113,7 +114,7 @@ class SaleOut(BaseModel):
         )
 
 
-class SaleQuery(PageQuery):
+class SaleQuery(PageQuery, ExportQuery):
     shop: uuid.UUID | None = None
     session: uuid.UUID | None = None
     cashier: uuid.UUID | None = None
