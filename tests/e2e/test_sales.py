@@ -164,6 +164,11 @@ async def test_a_retried_sale_is_one_sale(client: httpx.AsyncClient) -> None:
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     next_sale = await till.sell(items, payments, key="till-1-sale-43")
     assert next_sale.json()["number"] == 2
+    longest = "k" * 100  # the longest key allowed is stored whole
+    kept = await till.sell(items, payments, key=longest)
+    assert kept.status_code == 201, kept.text
+    assert (await till.sell(items, payments, key=longest)).json()["id"] == kept.json()["id"]
+    assert (await till.sell(items, payments, key="k" * 101)).status_code == 400
 
 
 async def test_refusals_leave_nothing_behind(client: httpx.AsyncClient) -> None:

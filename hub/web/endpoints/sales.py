@@ -29,12 +29,12 @@ def idempotency_key(ctx: Ctx) -> str:
     """The client's key for this commit, or a fresh one (then a retry is a new sale)."""
     key = ctx.request.headers.get("idempotency-key")
     if key is None:
-        return f"auto:{uuid.uuid4()}"
+        return f"auto:{uuid.uuid4()}"  # random: it never meets a client's key
     if not _KEY.fullmatch(key):
         raise ValidationFailed(
             "bad Idempotency-Key", fields={"Idempotency-Key": "1-100 printable ASCII characters"}
         )
-    return f"key:{key}"
+    return key
 
 
 @api.post("/api/sales/sales/", tag=TAG, permission=Permission.SALES_SELL, status=201)
