@@ -63,10 +63,9 @@ def consumption_order(batches: Iterable[BatchView]) -> list[BatchView]:
     )
 
 
-def sellable(batches: Iterable[BatchView], today: date, *, include_expired: bool) -> Decimal:
-    return sum(
-        (b.remaining for b in batches if include_expired or not b.expired(today)), start=ZERO
-    )
+def expired_quantity(batches: Iterable[BatchView], today: date) -> Decimal:
+    """What lies in batches past their expiry: on hand, but not for sale."""
+    return sum((b.remaining for b in batches if b.expired(today)), start=ZERO)
 
 
 def allocate(

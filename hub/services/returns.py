@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from hub.adapters.db.sales_tables import (
     ReturnLine,
@@ -32,6 +32,7 @@ from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import Conflict, NotFound, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
+from hub.domain.pricing import cents
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus, check_cash_out
 from hub.services import customer_accounts, stock
 from hub.services.principal import Principal
@@ -39,12 +40,7 @@ from hub.services.shifts import add_tenders, get_shift, shift_totals
 from protocol import channels
 from protocol.errors import ErrorCode
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,7 @@ def _take_lines(
             if take == sold_qty:
                 refund = line.total - refunded
             else:
-                refund = min(_cents(line.total * take / line.quantity), line.total - refunded)
+                refund = min(cents(line.total * take / line.quantity), line.total - refunded)
             taken.append((line, take, refund))
             done[line.id] = (done.get(line.id, (ZERO, ZERO))[0] + take, refunded + refund)
             left -= take
@@ -116,7 +112,7 @@ def _refunds_by_method(
     refunds = {}
     for method, amount in paid.items():
         left = amount - refunded.get(method, ZERO)
-        refunds[method] = left if final else min(_cents(amount * share), left)
+        refunds[method] = left if final else min(cents(amount * share), left)
     drift = total - sum(refunds.values(), ZERO)
     for method in (PaymentMethod.CASH.value, PaymentMethod.CARD.value):
         if drift == 0:

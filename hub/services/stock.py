@@ -39,6 +39,7 @@ from hub.domain.stock import (
     Portion,
     allocate,
     allocate_return,
+    expired_quantity,
 )
 from hub.domain.tenant_settings import TenantSettings
 from hub.services.principal import Principal
@@ -130,10 +131,7 @@ class _Change:
         return cls(uow, shop, product, level, await uow.stock.batches_for(shop.id, product.id))
 
     def expired(self) -> Decimal:
-        today = shop_today(self.shop)
-        return sum(
-            (b.remaining for b in self.batches.values() if _view(b).expired(today)), start=ZERO
-        )
+        return expired_quantity(map(_view, self.batches.values()), shop_today(self.shop))
 
     def view(self) -> StockView:
         return StockView(
@@ -233,8 +231,7 @@ async def stock_views(uow: UnitOfWork, levels: Sequence[StockLevel]) -> list[Sto
     views = []
     for level in levels:
         batches = await uow.stock.batches_for_reading(level.shop_id, level.product_id)
-        today = shop_today(shops[level.shop_id])
-        expired = sum((b.remaining for b in batches if _view(b).expired(today)), start=ZERO)
+        expired = expired_quantity(map(_view, batches), shop_today(shops[level.shop_id]))
         views.append(
             StockView(level.shop_id, level.product_id, level.on_hand, level.reserved, expired)
         )
