@@ -4,9 +4,23 @@ tables in its own module; add new modules here."""
 
 from __future__ import annotations
 
-from hub.adapters.db import catalogue_tables, customer_tables, sales_tables, tables
+from hub.adapters.db import (
+    cart_tables,
+    catalogue_tables,
+    customer_tables,
+    job_tables,
+    sales_tables,
+    tables,
+)
 from hub.adapters.db.tables import SHARED_SCHEMA, shared_metadata, tenant_metadata
 
-TABLE_MODULES = (tables, catalogue_tables, customer_tables, sales_tables)
+TABLE_MODULES = (
+    tables,
+    catalogue_tables,
+    customer_tables,
+    sales_tables,
+    cart_tables,
+    job_tables,
+)
 
 __all__ = ["SHARED_SCHEMA", "TABLE_MODULES", "shared_metadata", "tenant_metadata"]

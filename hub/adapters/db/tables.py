@@ -78,6 +78,8 @@ class User(SharedBase):
     email: Mapped[str] = mapped_column(String(254), default="")
     full_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
+    # A manager's short PIN, typed at a till to approve what a cashier may not do alone.
+    pin_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     role: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when role, shops, password or activity change: older access tokens go stale.
