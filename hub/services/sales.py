@@ -191,9 +191,16 @@ async def _add_to_shift(uow: UnitOfWork, shift: Shift, sale: Sale, settlement: S
 
 
 async def commit_sale(
-    uow: UnitOfWork, principal: Principal, request: SaleRequest, idempotency_key: str
+    uow: UnitOfWork,
+    principal: Principal,
+    request: SaleRequest,
+    idempotency_key: str,
+    *,
+    cart_id: uuid.UUID | None = None,
 ) -> SaleView:
-    """Commit a sale, or return the one this key already committed."""
+    """Commit a sale, or return the one this key already committed. A live cart's sale
+    names the cart: its reserved goods are the ones sold, and what it still holds beyond
+    them is released."""
     principal.require(Permission.SALES_SELL)
     if not request.items:
         raise ValidationFailed("an empty sale", fields={"items": "at least one line"})
@@ -220,7 +227,10 @@ async def commit_sale(
         sale_id,
         [stock.StockLine(item.product.id, item.quantity) for item in items],
         user_id=principal.user_id,
+        holder_id=cart_id,
     )
+    if cart_id is not None:
+        await stock.release(uow, cart_id)
     sale = Sale(
         id=sale_id,
         idempotency_key=idempotency_key,
