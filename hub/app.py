@@ -23,6 +23,7 @@ from hub.adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimi
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import LocalDiskStorage
+from hub.cart_expiry import CartExpiry
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
 from hub.services.deps import Deps
@@ -109,8 +110,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.deps = deps
         app.state.realtime = realtime
         app.state.relay = relay
+        expiry = CartExpiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
         await realtime.start()
         await relay.start()
+        await expiry.start()
         # Long-lived objects (thousands of connections) make each full garbage collection
         # walk them all; young-generation collections every 700 allocations then cost
         # latency on every fan-out. Collect less often; cycles are still collected.
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await expiry.stop()
             await relay.stop()
             await realtime.stop()
             await close_deps(deps)

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     ws_connects_per_window: int = Field(default=60, ge=1, description="per client, 10 s")
     realtime_history: int = Field(default=1000, ge=1, description="events kept per channel")
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
+    # How often each process looks for abandoned carts (the idle time is a tenant setting).
+    cart_sweep_seconds: float = Field(default=30.0, gt=0)
 
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=50, ge=1)

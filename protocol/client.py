@@ -26,10 +26,17 @@ log = logging.getLogger("protocol.client")
 
 
 class RequestFailed(Exception):
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.fields = fields or {}
+        self.data = data  # what the hub sent to recover with, e.g. the current cart
 
 
 @dataclass
@@ -148,7 +155,9 @@ class HubClient:
             self._replies.pop(request_id, None)
         if reply["type"] == "error":
             body = reply.get("payload", {})
-            raise RequestFailed(body.get("code", "?"), body.get("message", ""), body.get("fields"))
+            raise RequestFailed(
+                body.get("code", "?"), body.get("message", ""), body.get("fields"), body.get("data")
+            )
         data: dict[str, Any] = reply.get("payload", {}).get("data", {})
         return data
 

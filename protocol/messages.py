@@ -11,9 +11,18 @@ and `epoch`. See docs/protocol.md.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 PROTOCOL_VERSION = 1
 MAX_TYPE_LENGTH = 64
@@ -79,7 +88,139 @@ class Ping(Message):
     TYPE = "ping"
 
 
-REQUESTS: dict[str, type[Message]] = {m.TYPE: m for m in (Auth, Subscribe, Unsubscribe, Ping)}
+# --- live carts: client → hub; each `ok` carries {"cart": <the cart>} ------------------
+#
+# Money and quantities travel as decimal strings (numbers are accepted on the way in).
+# Every change names the version it was made against; the hub refuses a stale one with
+# `stale_version` and the current cart in the error's `data`.
+
+Quantity = Annotated[Decimal, Field(max_digits=12, decimal_places=3, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+Barcode = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,100}$")]
+Version = Annotated[int, Field(ge=1, le=2**31)]
+
+
+class CartOpen(Message):
+    """The shift's open cart, or a new one (a reloaded till continues its cart)."""
+
+    TYPE = "cart.open"
+    session: uuid.UUID  # the shift
+
+
+class CartGet(Message):
+    TYPE = "cart.get"
+    cart: uuid.UUID
+
+
+class CartChange(Message):
+    cart: uuid.UUID
+    version: Version
+
+
+class _Line(CartChange):
+    """A line, named by its product's id or a barcode of it (one of the two)."""
+
+    product: uuid.UUID | None = None
+    barcode: Barcode | None = None
+
+    @model_validator(mode="after")
+    def _one_name(self) -> Self:
+        if (self.product is None) == (self.barcode is None):
+            raise ValueError("name the line by product or by barcode, one of them")
+        return self
+
+
+class _Discount(BaseModel):
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if getattr(self, "percent", None) is not None and getattr(self, "amount", None) is not None:
+            raise ValueError("a discount is a percent or an amount, not both")
+        return self
+
+
+class CartAdd(_Line):
+    TYPE = "cart.add"
+    quantity: Quantity = Field(default=Decimal(1), gt=0)
+
+
+class CartSetQuantity(_Line):
+    """Zero removes the line."""
+
+    TYPE = "cart.set_quantity"
+    quantity: Quantity = Field(ge=0)
+
+
+class CartRemove(_Line):
+    TYPE = "cart.remove"
+
+
+class CartDiscountLine(_Line, _Discount):
+    """The line's own discount; neither field clears it."""
+
+    TYPE = "cart.discount_line"
+    percent: Percent | None = None
+    amount: Amount | None = None
+
+
+class CartDiscount(CartChange, _Discount):
+    """The receipt's discount; neither field clears it."""
+
+    TYPE = "cart.discount"
+    percent: Percent | None = None
+    amount: Amount | None = None
+
+
+class CartCustomer(CartChange):
+    """Attach a customer (their group's discount applies) or detach (null)."""
+
+    TYPE = "cart.customer"
+    customer: uuid.UUID | None
+
+
+class CartBonus(CartChange):
+    """Points to redeem on this receipt; zero cancels."""
+
+    TYPE = "cart.bonus"
+    amount: Amount
+
+
+class CartCancel(CartChange):
+    TYPE = "cart.cancel"
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["cash", "card", "credit", "balance"]
+    amount: Amount = Field(gt=0)
+
+
+class CartPay(CartChange):
+    """Commit the cart as a sale; `ok` data {"cart", "sale"}. A retry with the same
+    key returns the same sale."""
+
+    TYPE = "cart.pay"
+    payments: list[PaymentIn] = Field(min_length=1, max_length=8)
+    idempotency_key: IdempotencyKey
+
+
+CART_REQUESTS: tuple[type[Message], ...] = (
+    CartOpen,
+    CartGet,
+    CartAdd,
+    CartSetQuantity,
+    CartRemove,
+    CartDiscountLine,
+    CartDiscount,
+    CartCustomer,
+    CartBonus,
+    CartCancel,
+    CartPay,
+)
+
+_BASIC_REQUESTS: tuple[type[Message], ...] = (Auth, Subscribe, Unsubscribe, Ping)
+REQUESTS: dict[str, type[Message]] = {m.TYPE: m for m in (*_BASIC_REQUESTS, *CART_REQUESTS)}
 
 
 # --- replies and notices: hub → client -------------------------------------------------
@@ -109,6 +250,7 @@ class Error(Message):
     code: str
     message: str
     fields: dict[str, str] = Field(default_factory=dict)
+    data: dict[str, Any] | None = None  # e.g. the current cart with `stale_version`
 
 
 class Subscribed(BaseModel):

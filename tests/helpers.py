@@ -221,7 +221,12 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         headers=owner,
     )
     assert sale.status_code == 201, sale.text
+    cart = await client.post(
+        "/api/sales/carts/", json={"session": shift.json()["id"]}, headers=owner
+    )
+    assert cart.status_code == 200, cart.text
     return {
+        "cart_id": cart.json()["id"],
         "sale_id": sale.json()["id"],
         "register_id": register.json()["id"],
         "shift_id": shift.json()["id"],

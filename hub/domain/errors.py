@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from protocol.errors import ErrorCode
 
 
 class DomainError(Exception):
     code: ErrorCode = ErrorCode.CONFLICT
+    # What the client needs to recover, beyond the message (e.g. the current cart).
+    data: dict[str, Any] | None = None
 
     def __init__(
         self,

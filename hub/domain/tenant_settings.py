@@ -15,6 +15,7 @@ from hub.domain.errors import ValidationFailed
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PERCENT_SETTINGS = ("bonus_accrual_percent", "bonus_redeem_cap_percent")
 MAX_BONUS_TTL_DAYS = 3660
+MAX_CART_IDLE_MINUTES = 7 * 24 * 60
 
 
 def _percent(name: str, value: object) -> Decimal:
@@ -46,6 +47,9 @@ class TenantSettings:
     bonus_accrual_percent: Decimal = Decimal("0.00")
     bonus_redeem_cap_percent: Decimal = Decimal("50.00")
     bonus_ttl_days: int | None = None
+    # A live cart untouched this long is abandoned: it expires and its reserved goods
+    # go back on sale.
+    cart_idle_minutes: int = 60
 
     def __post_init__(self) -> None:
         if not isinstance(self.allow_negative_stock, bool):
@@ -73,6 +77,17 @@ class TenantSettings:
             raise ValidationFailed(
                 "bad bonus lifetime",
                 fields={"bonus_ttl_days": f"whole days 1-{MAX_BONUS_TTL_DAYS}, or null: forever"},
+            )
+
+        idle = self.cart_idle_minutes
+        if (
+            isinstance(idle, bool)
+            or not isinstance(idle, int)
+            or not 1 <= idle <= MAX_CART_IDLE_MINUTES
+        ):
+            raise ValidationFailed(
+                "bad cart lifetime",
+                fields={"cart_idle_minutes": f"whole minutes 1-{MAX_CART_IDLE_MINUTES}"},
             )
 
     @classmethod

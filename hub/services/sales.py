@@ -1,12 +1,12 @@
-"""The sale commit: one function for every door (REST today; `cart.pay` and replayed
-offline sales later). In one transaction: the sale, its lines and payments, stock taken
+"""The sale commit: one function for every door (REST, `cart.pay`, and later edge agents
+replaying offline sales). In one transaction: the sale, its lines and payments, stock taken
 from batches, the customer's ledger (credit, balance, bonus redeemed and accrued), the
 shift's totals and a receipt number without gaps; `sale.completed` after commit.
 
-Locks are taken in one order — shift, register, customer, then each product's stock level
-by id — so concurrent sales wait for each other instead of deadlocking. The idempotency
-key is looked up after the shift's lock: a retry waits for the first attempt and then
-finds its sale.
+Locks are taken in one order — shift, the paying cart, register, customer, then each
+product's stock level by id — so concurrent sales wait for each other instead of
+deadlocking. The idempotency key is looked up after the shift's lock: a retry waits for
+the first attempt and then finds its sale.
 """
 
 from __future__ import annotations
@@ -195,12 +195,26 @@ async def commit_sale(
     principal: Principal,
     request: SaleRequest,
     idempotency_key: str,
+) -> SaleView:
+    """Commit a sale, or return the one this key already committed."""
+    view = await record_sale(uow, principal, request, idempotency_key)
+    if not view.replayed:
+        await uow.commit()
+    return view
+
+
+async def record_sale(
+    uow: UnitOfWork,
+    principal: Principal,
+    request: SaleRequest,
+    idempotency_key: str,
     *,
     cart_id: uuid.UUID | None = None,
 ) -> SaleView:
-    """Commit a sale, or return the one this key already committed. A live cart's sale
-    names the cart: its reserved goods are the ones sold, and what it still holds beyond
-    them is released."""
+    """Write a sale into the unit of work without committing (the caller commits, with
+    whatever else belongs to the same transaction), or find the one this key already
+    committed (`replayed`). A live cart's sale names the cart: its reserved goods are the
+    ones sold, and what it still holds beyond them is released."""
     principal.require(Permission.SALES_SELL)
     if not request.items:
         raise ValidationFailed("an empty sale", fields={"items": "at least one line"})
@@ -295,5 +309,4 @@ async def commit_sale(
             "created_at": sale.created_at.isoformat(),
         },
     )
-    await uow.commit()
     return SaleView(sale, lines, payments)

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from hub.web.api import Api
 from hub.web.endpoints import (
     auth,
+    carts,
     catalogue,
     customers,
     devices,
@@ -38,6 +39,7 @@ def build_api() -> Api:
         catalogue,
         stock,
         customers,
+        carts,
         shifts,
         sales,
     ):

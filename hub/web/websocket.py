@@ -23,6 +23,7 @@ from hub.realtime.fanout import Realtime
 from hub.services import auth as auth_service
 from hub.services.deps import Deps
 from hub.services.principal import Principal
+from hub.web import ws_carts
 from protocol import channels, messages
 from protocol.codec import CODECS, JSON, Codec, DecodeError
 from protocol.errors import ErrorCode
@@ -54,11 +55,16 @@ def _header_token(websocket: WebSocket) -> str | None:
 
 
 def _error(
-    code: ErrorCode, message: str, request_id: Any = None, fields: dict[str, str] | None = None
+    code: ErrorCode,
+    message: str,
+    request_id: Any = None,
+    fields: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return messages.envelope(
-        "error", {"code": code.value, "message": message, "fields": fields or {}}, id=request_id
-    )
+    payload: dict[str, Any] = {"code": code.value, "message": message, "fields": fields or {}}
+    if data is not None:
+        payload["data"] = data
+    return messages.envelope("error", payload, id=request_id)
 
 
 async def _receive(websocket: WebSocket, codec: Codec, limit: int) -> dict[str, Any] | None:
@@ -198,7 +204,17 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             connection.last_received = time.monotonic()
             request_id = frame.get("id")
             request = messages.parse_request(frame)
-            await _handle(deps, realtime, connection, request, request_id)
+            try:
+                await _handle(deps, realtime, connection, request, request_id)
+            except (DomainError, WebSocketDisconnect):
+                raise
+            except Exception:
+                # A fault of ours (a database outage, a bug): the request fails, the
+                # connection and every other request on it live on.
+                log.exception("request %s failed", type(request).TYPE)
+                reply = _error(ErrorCode.INTERNAL_ERROR, "internal error; retry", request_id)
+                connection.send(reply)
+                continue
             errors = 0
             continue
         except OverflowError:
@@ -214,7 +230,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
         except channels.InvalidChannel as exc:
             reply = _error(ErrorCode.CHANNEL_INVALID, str(exc), request_id)
         except DomainError as exc:
-            reply = _error(exc.code, exc.message, request_id, exc.fields)
+            reply = _error(exc.code, exc.message, request_id, exc.fields, exc.data)
         connection.last_received = time.monotonic()
         connection.send(reply)
         errors += 1
@@ -231,6 +247,10 @@ async def _handle(
     request: messages.Message,
     request_id: Any,
 ) -> None:
+    if isinstance(request, messages.CART_REQUESTS):
+        data = await ws_carts.handle(deps, connection.principal, request)
+        connection.send(messages.envelope("ok", {"data": data}, id=request_id))
+        return
     match request:
         case messages.Ping():
             connection.send(messages.envelope("ok", {"data": {"time": time.time()}}, id=request_id))

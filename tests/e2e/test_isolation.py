@@ -299,3 +299,18 @@ async def test_foreign_catalogue_ids_in_bodies_and_filters(client: httpx.AsyncCl
     left = await stock_of(client, b, b_ids["product_id"])
     assert left["on_hand"] == "2.000"  # 3 received, 1 sold by path_ids
     await receive(client, b, b_ids["product_id"], "1")
+
+
+async def test_foreign_shifts_and_carts(client: httpx.AsyncClient) -> None:
+    a = await build_tenant(client)
+    b = await build_tenant(client)
+    a_ids, b_ids = await path_ids(client, a), await path_ids(client, b)
+    opened = await client.post(
+        "/api/sales/carts/", json={"session": b_ids["shift_id"]}, headers=a.token("owner")
+    )
+    assert opened.status_code == 404
+    for query in (f"shop={b.shop_id}", f"cash_register={b_ids['register_id']}", ""):
+        listed = await client.get(f"/api/sales/carts/?{query}", headers=a.token("owner"))
+        assert listed.status_code == 200
+        assert {c["id"] for c in listed.json()["results"]} <= {a_ids["cart_id"]}
+        assert b_ids["cart_id"] not in {c["id"] for c in listed.json()["results"]}

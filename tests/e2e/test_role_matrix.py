@@ -336,6 +336,20 @@ def return_body() -> Prepare:
     return prepare
 
 
+def on_cashiers_cart(*, opened: bool) -> Prepare:
+    """Opening a cart on the kit's cashier's shift, or reading the one opened there."""
+
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        path, _ = await on_cashiers_shift("")(c, k)
+        body = {"session": path.split("/")[-2]}
+        if not opened:
+            return "/api/sales/carts/", body
+        made = await c.post("/api/sales/carts/", json=body, headers=k.token("cashier"))
+        return f"/api/sales/carts/{made.json()['id']}/", None
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -394,6 +408,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/sales/sales/"): Case(SHIFT_ROLES, sale_body()),
     ("GET", "/api/sales/sales/"): Case(SHIFT_ROLES, fixed("/api/sales/sales/")),
     ("GET", "/api/sales/sales/{sale_id}/"): Case(SHIFT_ROLES, on_sale()),
+    ("POST", "/api/sales/carts/"): Case(SHIFT_ROLES, on_cashiers_cart(opened=False)),
+    ("GET", "/api/sales/carts/"): Case(SHIFT_ROLES, fixed("/api/sales/carts/")),
+    ("GET", "/api/sales/carts/{cart_id}/"): Case(SHIFT_ROLES, on_cashiers_cart(opened=True)),
     ("POST", "/api/sales/returns/"): Case(MANAGEMENT, return_body()),
     # catalogue: everyone looks up; stockkeepers, managers and owners edit
     ("GET", "/api/products/categories/"): Case(EVERYONE, fixed("/api/products/categories/")),

@@ -31,6 +31,7 @@ def test_as_json_round_trip() -> None:
         "bonus_accrual_percent": "0.00",
         "bonus_redeem_cap_percent": "50.00",
         "bonus_ttl_days": None,
+        "cart_idle_minutes": 60,
     }
     assert TenantSettings.from_json(stored) == settings
 
@@ -165,3 +166,11 @@ def test_bad_customer_settings(name: str, value: object) -> None:
     with pytest.raises(ValidationFailed) as info:
         TenantSettings().changed(**{name: value})
     assert set(info.value.fields) == {name}
+
+
+@pytest.mark.parametrize("idle", [0, -5, 7 * 24 * 60 + 1, True, "30", 1.5])
+def test_cart_idle_minutes_are_whole_minutes_within_a_week(idle: object) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        TenantSettings(cart_idle_minutes=idle)  # type: ignore[arg-type]
+    assert "cart_idle_minutes" in caught.value.fields
+    assert TenantSettings(cart_idle_minutes=1).cart_idle_minutes == 1

@@ -132,6 +132,13 @@ class Products:
         rows = await self._session.scalars(select(Product).where(Product.id.in_(ids)))
         return {p.id: p for p in rows}
 
+    async def by_barcode(self, code: str) -> Product | None:
+        return await self._session.scalar(
+            select(Product)
+            .join(Barcode, Barcode.product_id == Product.id)
+            .where(Barcode.code == code)
+        )
+
     async def by_sku(self, sku: str) -> Product | None:
         return await self._session.scalar(select(Product).where(Product.sku == sku))
 

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from hub.adapters.db.cart_repositories import Carts
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
@@ -107,4 +108,5 @@ class UnitOfWork(SharedUnitOfWork):
         self.registers = Registers(self.session)
         self.shifts = Shifts(self.session)
         self.sales = Sales(self.session)
+        self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
         return self

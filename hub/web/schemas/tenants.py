@@ -19,6 +19,7 @@ class TenantSettingsOut(BaseModel):
     bonus_accrual_percent: Decimal
     bonus_redeem_cap_percent: Decimal
     bonus_ttl_days: int | None
+    cart_idle_minutes: int
 
 
 class TenantOut(BaseModel):
@@ -51,6 +52,9 @@ class TenantSettingsPatch(In):
     )
     bonus_ttl_days: int | None = Field(
         default=None, ge=1, le=3660, description="days points live; null: forever"
+    )
+    cart_idle_minutes: int | None = Field(
+        default=None, ge=1, le=7 * 24 * 60, description="minutes before an untouched cart expires"
     )
 
     def changes(self) -> dict[str, object]:

@@ -1,0 +1,77 @@
+"""The websocket door to live carts: each `cart.*` request is one call of
+`hub.services.carts` in its own unit of work; the reply carries the cart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.adapters.db.uow import UnitOfWork
+from hub.domain.pricing import Discount, Tender
+from hub.domain.shifts import PaymentMethod
+from hub.services import carts
+from hub.services.carts import CartView, ProductRef
+from hub.services.deps import Deps
+from hub.services.principal import Principal
+from hub.services.sales import SaleView
+from protocol import messages as m
+
+
+def _ref(request: m.CartAdd | m.CartSetQuantity | m.CartRemove | m.CartDiscountLine) -> ProductRef:
+    return ProductRef(product_id=request.product, barcode=request.barcode)
+
+
+def sale_summary(view: SaleView) -> dict[str, Any]:
+    sale = view.sale
+    return {
+        "id": str(sale.id),
+        "number": sale.number,
+        "total": str(sale.total),
+        "tendered_cash": str(sale.tendered_cash),
+        "change": str(sale.change),
+        "bonus_accrued": str(sale.bonus_accrued),
+        "payments": {p.method: str(p.amount) for p in view.payments},
+        "created_at": sale.created_at.isoformat(),
+        "replayed": view.replayed,
+    }
+
+
+async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartView:
+    match request:
+        case m.CartAdd(cart=cart, version=version, quantity=quantity):
+            return await carts.add_item(uow, who, cart, version, _ref(request), quantity)
+        case m.CartSetQuantity(cart=cart, version=version, quantity=quantity):
+            return await carts.set_quantity(uow, who, cart, version, _ref(request), quantity)
+        case m.CartRemove(cart=cart, version=version):
+            return await carts.remove_item(uow, who, cart, version, _ref(request))
+        case m.CartDiscountLine(cart=cart, version=version, percent=percent, amount=amount):
+            discount = Discount(percent=percent, amount=amount)
+            return await carts.discount_item(uow, who, cart, version, _ref(request), discount)
+        case m.CartDiscount(cart=cart, version=version, percent=percent, amount=amount):
+            discount = Discount(percent=percent, amount=amount)
+            return await carts.discount_cart(uow, who, cart, version, discount)
+        case m.CartCustomer(cart=cart, version=version, customer=customer):
+            return await carts.set_customer(uow, who, cart, version, customer)
+        case m.CartBonus(cart=cart, version=version, amount=amount):
+            return await carts.redeem_bonus(uow, who, cart, version, amount)
+        case m.CartCancel(cart=cart, version=version):
+            return await carts.cancel_cart(uow, who, cart, version)
+    raise AssertionError(type(request).__name__)
+
+
+async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[str, Any]:
+    """The `ok` data of a cart request; domain errors propagate to the caller's reply."""
+    tenant = principal.tenant_id
+    match request:
+        case m.CartGet(cart=cart):
+            async with UnitOfWork(deps.db, tenant) as uow:
+                return {"cart": (await carts.get_cart(uow, principal, cart)).document()}
+        case m.CartOpen(session=shift):
+            async with UnitOfWork(deps.db, tenant, write=True) as uow:
+                return {"cart": (await carts.open_cart(uow, principal, shift)).document()}
+        case m.CartPay(cart=cart, version=version, payments=payments, idempotency_key=key):
+            tenders = tuple(Tender(PaymentMethod(p.method), p.amount) for p in payments)
+            async with UnitOfWork(deps.db, tenant, write=True) as uow:
+                view, sale = await carts.pay_cart(uow, principal, cart, version, tenders, key)
+                return {"cart": view.document(), "sale": sale_summary(sale)}
+    async with UnitOfWork(deps.db, tenant, write=True) as uow:
+        return {"cart": (await _change(uow, principal, request)).document()}
