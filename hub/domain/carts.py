@@ -94,11 +94,6 @@ def check_open(status: str) -> None:
         raise CartClosed(f"the cart is {status}", fields={"cart": status})
 
 
-def check_version(expected: int, actual: int, current: dict[str, Any]) -> None:
-    if expected != actual:
-        raise StaleVersion(expected, current)
-
-
 def _index(lines: Sequence[CartLine], product_id: uuid.UUID) -> int:
     for index, line in enumerate(lines):
         if line.product_id == product_id:

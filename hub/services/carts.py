@@ -207,6 +207,11 @@ def _announce(uow: UnitOfWork, view: CartView, type_: str) -> None:
     uow.emit(channels.carts(uow.tenant_id, cart.shop_id), type_, document)
 
 
+async def _check_version(uow: UnitOfWork, cart: Cart, version: int) -> None:
+    if version != cart.version:
+        raise rules.StaleVersion(version, (await render(uow, cart)).document())
+
+
 async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int) -> Cart:
     """The cart, locked, open, at the version the caller saw, on an open shift."""
     cart = await uow.carts.get(cart_id, for_update=True)
@@ -214,8 +219,7 @@ async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, versi
         raise NotFound("no such cart")
     _require_editor(principal, cart)
     rules.check_open(cart.status)
-    if version != cart.version:
-        raise rules.StaleVersion(version, (await render(uow, cart)).document())
+    await _check_version(uow, cart, version)
     shift = await uow.shifts.get(cart.shift_id)
     if shift is None or shift.status != ShiftStatus.OPEN:
         raise ShiftClosed("the cart's shift is closed", fields={"session": "closed"})
@@ -420,8 +424,7 @@ async def cancel_cart(
         raise NotFound("no such cart")
     _require_editor(principal, cart)
     rules.check_open(cart.status)
-    if version != cart.version:
-        raise rules.StaleVersion(version, (await render(uow, cart)).document())
+    await _check_version(uow, cart, version)
     view = await _close(uow, cart, CartStatus.CANCELLED)
     await uow.commit()
     return view
@@ -451,8 +454,7 @@ async def pay_cart(
         if earlier is not None and earlier.id == cart.sale_id:
             return await render(uow, cart), await read_sale(uow, earlier, replayed=True)
     rules.check_open(cart.status)
-    if version != cart.version:
-        raise rules.StaleVersion(version, (await render(uow, cart)).document())
+    await _check_version(uow, cart, version)
     if any(t.method == PaymentMethod.BONUS for t in payments):
         raise ValidationFailed(
             "points are redeemed on the cart", fields={"payments": "no bonus here; cart.bonus"}
