@@ -202,9 +202,12 @@ async def _wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def hub_on_scratch_database(workers: int, pool_size: int) -> AsyncIterator[Hub]:
+async def hub_on_scratch_database(
+    workers: int, pool_size: int, redis_url: str | None = None
+) -> AsyncIterator[Hub]:
     """A new database, migrated, a `pos-hub serve` on it and a registered business; all
-    removed afterwards."""
+    removed afterwards. Without `redis_url` the hub runs its in-process broker (one
+    process only)."""
     name = f"pos_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(SERVER_URL)
     try:
@@ -225,6 +228,8 @@ async def hub_on_scratch_database(workers: int, pool_size: int) -> AsyncIterator
         "POS_DB_POOL_SIZE": str(pool_size),
     }
     env.pop("POS_REDIS_URL", None)
+    if redis_url is not None:
+        env["POS_REDIS_URL"] = redis_url
     proc = None
     try:
         subprocess.run([BIN / "pos-hub", "migrate"], env=env, check=True, capture_output=True)
