@@ -1,0 +1,250 @@
+"""The agent's disk: an outbox of events for the hub and the jobs the hub gave it.
+
+SQLite in WAL mode with `synchronous=FULL`: a row is on disk when a call returns. Every
+change of a job and the event that reports it are written in one transaction, so after a
+crash the agent finds either both or neither — a job it finished is never reported
+twice with different outcomes, and never silently forgotten.
+
+Outbox rows carry a sequence (`seq`, increasing, never reused) and an event id. They are
+sent in order and deleted only when the hub acknowledges a sequence; the hub
+de-duplicates by event id, so a resend after a lost acknowledgement is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    result TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_open ON jobs (status, received_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class JobStatus(StrEnum):
+    RECEIVED = "received"  # persisted; nothing done yet
+    FISCALISING = "fiscalising"  # the register may hold a receipt of this job
+    FISCALISED = "fiscalised"  # the register confirmed the document
+    PRINTING = "printing"  # held here while the printer cannot print
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    seq: int
+    event_id: str
+    type: str
+    payload: dict[str, Any]
+    created_at: str
+
+    def frame(self) -> dict[str, Any]:
+        return {"seq": self.seq, "id": self.event_id, "type": self.type, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    status: JobStatus
+    state: dict[str, Any]
+    result: dict[str, Any] | None
+    attempts: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        status=JobStatus(row["status"]),
+        state=json.loads(row["state"]),
+        result=None if row["result"] is None else json.loads(row["result"]),
+        attempts=row["attempts"],
+    )
+
+
+class AgentStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> Self:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=FULL")
+        await self._db.executescript(SCHEMA)
+        return self
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def _insert_event(self, type_: str, payload: dict[str, Any]) -> str:
+        event_id = uuid.uuid4().hex
+        await self.db.execute(
+            "INSERT INTO outbox (event_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
+            (event_id, type_, json.dumps(payload, ensure_ascii=False), _now()),
+        )
+        return event_id
+
+    # --- events --------------------------------------------------------------------
+
+    async def record(self, type_: str, payload: dict[str, Any]) -> str:
+        """An event for the hub (a scan, a device status); its id."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            event_id = await self._insert_event(type_, payload)
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+        return event_id
+
+    async def pending(self, limit: int = 100) -> list[OutboxEvent]:
+        """Unacknowledged events, oldest first."""
+        cursor = await self.db.execute(
+            "SELECT seq, event_id, type, payload, created_at FROM outbox ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        rows = await cursor.fetchall()
+        return [
+            OutboxEvent(
+                r["seq"], r["event_id"], r["type"], json.loads(r["payload"]), r["created_at"]
+            )
+            for r in rows
+        ]
+
+    async def acknowledge(self, seq: int) -> int:
+        """The hub has applied every event up to `seq`: forget them. Returns how many."""
+        cursor = await self.db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+        return cursor.rowcount
+
+    # --- jobs ----------------------------------------------------------------------
+
+    async def accept(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
+        """Persist a job from the hub before acknowledging it; False if already known."""
+        now = _now()
+        cursor = await self.db.execute(
+            "INSERT OR IGNORE INTO jobs (id, kind, payload, status, received_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (job_id, kind, json.dumps(payload, ensure_ascii=False), JobStatus.RECEIVED, now, now),
+        )
+        return cursor.rowcount == 1
+
+    async def job(self, job_id: str) -> Job | None:
+        cursor = await self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = await cursor.fetchone()
+        return None if row is None else _job(row)
+
+    async def open_jobs(self) -> list[Job]:
+        """Jobs not finished, in the order they came."""
+        cursor = await self.db.execute(
+            "SELECT * FROM jobs WHERE status NOT IN (?, ?) ORDER BY received_at, id", FINISHED
+        )
+        return [_job(row) for row in await cursor.fetchall()]
+
+    async def advance(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        state: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        event: tuple[str, dict[str, Any]] | None = None,
+        attempt: bool = False,
+    ) -> Job:
+        """Move a job on; `state` is merged into what the job keeps between steps, and
+        `event`, if given, is queued for the hub in the same transaction."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            current = await self.job(job_id)
+            if current is None:
+                raise KeyError(job_id)
+            merged = {**current.state, **(state or {})}
+            await self.db.execute(
+                "UPDATE jobs SET status = ?, state = ?, result = COALESCE(?, result),"
+                " attempts = attempts + ?, updated_at = ? WHERE id = ?",
+                (
+                    status,
+                    json.dumps(merged, ensure_ascii=False),
+                    None if result is None else json.dumps(result, ensure_ascii=False),
+                    1 if attempt else 0,
+                    _now(),
+                    job_id,
+                ),
+            )
+            if event is not None:
+                await self._insert_event(*event)
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+        updated = await self.job(job_id)
+        assert updated is not None
+        return updated
+
+    # --- small settings ------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        cursor = await self.db.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        row = await cursor.fetchone()
+        return None if row is None else str(row["value"])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

@@ -1,0 +1,99 @@
+"""The agent's disk: events in order until acknowledged, jobs and their reports written
+together, all of it still there after the process is gone."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from edge_agent.store import AgentStore, JobStatus
+
+
+async def test_events_keep_their_order_until_acknowledged(tmp_path: Path) -> None:
+    async with AgentStore(tmp_path / "agent.db") as store:
+        ids = [await store.record("scan", {"code": f"46{n:011d}"}) for n in range(5)]
+        pending = await store.pending()
+        assert [e.event_id for e in pending] == ids
+        assert [e.seq for e in pending] == sorted(e.seq for e in pending)
+        assert pending[0].frame() == {
+            "seq": pending[0].seq,
+            "id": ids[0],
+            "type": "scan",
+            "payload": {"code": "4600000000000"},
+        }
+        assert await store.acknowledge(pending[2].seq) == 3
+        assert [e.event_id for e in await store.pending()] == ids[3:]
+    async with AgentStore(tmp_path / "agent.db") as reopened:
+        assert [e.event_id for e in await reopened.pending()] == ids[3:]
+        newer = await reopened.record("scan", {"code": "x"})
+        # sequences are never reused, even after the older rows are gone
+        assert (await reopened.pending())[-1].seq > pending[-1].seq
+        assert (await reopened.pending())[-1].event_id == newer
+
+
+async def test_a_job_is_accepted_once_and_reported_with_its_change(tmp_path: Path) -> None:
+    async with AgentStore(tmp_path / "agent.db") as store:
+        assert await store.accept("j1", "print_receipt", {"number": 7})
+        assert not await store.accept("j1", "print_receipt", {"number": 8})  # a redelivery
+        job = await store.job("j1")
+        assert job is not None
+        assert (job.status, job.payload) == (JobStatus.RECEIVED, {"number": 7})
+        await store.advance("j1", JobStatus.FISCALISING, state={"before": 41}, attempt=True)
+        done = await store.advance(
+            "j1",
+            JobStatus.DONE,
+            state={"document": 42},
+            result={"fiscal": {"document": 42}},
+            event=("job.result", {"job": "j1", "status": "done"}),
+        )
+        assert done.state == {"before": 41, "document": 42}
+        assert (done.attempts, done.result) == (1, {"fiscal": {"document": 42}})
+        assert [e.type for e in await store.pending()] == ["job.result"]
+        assert await store.open_jobs() == []
+        with pytest.raises(KeyError):
+            await store.advance("nope", JobStatus.DONE)
+
+
+async def test_a_failed_step_leaves_neither_the_change_nor_the_event(tmp_path: Path) -> None:
+    async with AgentStore(tmp_path / "agent.db") as store:
+        await store.accept("j1", "print_receipt", {})
+        with pytest.raises(TypeError):
+            await store.advance("j1", JobStatus.DONE, event=("job.result", {"not json": object()}))
+        job = await store.job("j1")
+        assert job is not None
+        assert job.status == JobStatus.RECEIVED
+        assert await store.pending() == []
+
+
+def _write_then_die(path: str, ready: multiprocessing.synchronize.Event) -> None:
+    import asyncio
+
+    async def run() -> None:
+        store = await AgentStore(Path(path)).open()
+        await store.accept("j1", "print_receipt", {"n": 1})
+        await store.advance("j1", JobStatus.FISCALISED, state={"document": 9}, event=("e", {}))
+        ready.set()
+        await asyncio.sleep(60)
+
+    asyncio.run(run())
+
+
+async def test_what_returned_is_on_disk_when_the_process_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_write_then_die, args=(str(path), ready))
+    child.start()
+    assert ready.wait(30)
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    async with AgentStore(path) as store:
+        job = await store.job("j1")
+        assert job is not None
+        assert (job.status, job.state) == (JobStatus.FISCALISED, {"document": 9})
+        assert [e.type for e in await store.pending()] == ["e"]
