@@ -219,8 +219,63 @@ CART_REQUESTS: tuple[type[Message], ...] = (
     CartPay,
 )
 
+# --- edge agents: agent → hub ------------------------------------------------------
+
+DeviceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Epoch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class AgentDevice(BaseModel):
+    """A device an agent drives, and how it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: DeviceName
+    kind: Literal["printer", "fiscal", "scanner", "display", "mqtt"]
+    model: str = Field(default="", max_length=64)
+    transport: str = Field(default="", max_length=200)
+    status: Literal["online", "offline", "paper_out", "cover_open", "error", "unknown"]
+    detail: str = Field(default="", max_length=200)
+
+
+class AgentAnnounce(Message):
+    """First request of an agent's connection; `ok` data {"acked": seq}: the hub has
+    applied this epoch's events up to seq."""
+
+    TYPE = "agent.announce"
+    version: str = Field(max_length=32)
+    epoch: Epoch
+    devices: list[AgentDevice] = Field(default_factory=list, max_length=64)
+
+
+class AgentEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seq: int = Field(ge=1, le=2**62)
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    type: Literal["scan", "device.status", "job.result"]
+    payload: dict[str, Any]
+
+
+class AgentEvents(Message):
+    """A batch of the agent's outbox, in order; `ok` data {"acked": seq}: the highest
+    sequence of this epoch applied without a gap. The rest is sent again."""
+
+    TYPE = "agent.events"
+    epoch: Epoch
+    events: list[AgentEventIn] = Field(min_length=1, max_length=100)
+
+
+class AgentJobs(Message):
+    """The shop's jobs not finished yet; `ok` data {"jobs": [...]}."""
+
+    TYPE = "agent.jobs"
+
+
+AGENT_REQUESTS: tuple[type[Message], ...] = (AgentAnnounce, AgentEvents, AgentJobs)
+
 _BASIC_REQUESTS: tuple[type[Message], ...] = (Auth, Subscribe, Unsubscribe, Ping)
-REQUESTS: dict[str, type[Message]] = {m.TYPE: m for m in (*_BASIC_REQUESTS, *CART_REQUESTS)}
+REQUESTS: dict[str, type[Message]] = {
+    m.TYPE: m for m in (*_BASIC_REQUESTS, *CART_REQUESTS, *AGENT_REQUESTS)
+}
 
 
 # --- replies and notices: hub → client -------------------------------------------------

@@ -27,6 +27,7 @@ from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import Product
 from hub.adapters.db.customer_tables import Customer
 from hub.adapters.db.repositories import PageRequest
+from hub.adapters.db.sales_tables import Shift
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain import carts as rules
@@ -226,14 +227,17 @@ async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, versi
     return cart
 
 
-async def _save(uow: UnitOfWork, cart: Cart, lines: tuple[CartLine, ...] | None = None) -> CartView:
+async def _save(
+    uow: UnitOfWork, cart: Cart, lines: tuple[CartLine, ...] | None = None, *, commit: bool = True
+) -> CartView:
     if lines is not None:
         cart.lines = rules.lines_to_json(lines)
     cart.version += 1
     cart.updated_at = utcnow()
     view = await render(uow, cart)  # a discount larger than its line is refused here
     _announce(uow, view, "cart.updated")
-    await uow.commit()
+    if commit:
+        await uow.commit()
     return view
 
 
@@ -250,6 +254,14 @@ async def open_cart(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) 
     existing = await uow.carts.open_of_shift(shift.id)
     if existing is not None:
         return await render(uow, existing)
+    cart = await _new_cart(uow, shift)
+    view = await render(uow, cart)
+    _announce(uow, view, "cart.updated")
+    await uow.commit()
+    return view
+
+
+async def _new_cart(uow: UnitOfWork, shift: Shift) -> Cart:
     now = utcnow()
     cart = Cart(
         shop_id=shift.shop_id,
@@ -265,10 +277,47 @@ async def open_cart(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) 
     )
     uow.carts.add(cart)
     await uow.session.flush()
-    view = await render(uow, cart)
-    _announce(uow, view, "cart.updated")
-    await uow.commit()
-    return view
+    return cart
+
+
+async def add_scanned(
+    uow: UnitOfWork, principal: Principal, register_id: uuid.UUID, barcode: str
+) -> CartView:
+    """A code read by a scanner bound to a till (an edge agent's device): one more of
+    the product in the till's cart, at whatever version it is — the scanner cannot know
+    it. The cart is opened if the till has none; the till sees the line arrive as
+    `cart.updated`. The caller commits (with its record of the scan)."""
+    register = await uow.registers.get(register_id)
+    if register is None or not principal.sees_shop(register.shop_id):
+        raise NotFound("no such cash register", fields={"register": "not in this shop"})
+    shift = await uow.shifts.open_on(register.id)
+    if shift is None:
+        raise ShiftClosed("no open shift on this till", fields={"register": "no open shift"})
+    await uow.shifts.get(shift.id, for_update=True)  # the order of locks: shift, cart
+    found = await uow.carts.open_of_shift(shift.id)
+    cart = await _new_cart(uow, shift) if found is None else found
+    cart = await uow.carts.get(cart.id, for_update=True) or cart
+    product = await _product(uow, ProductRef(barcode=barcode))
+    if not product.is_active:
+        raise ValidationFailed("product not sold", fields={"barcode": "inactive"})
+    lines = rules.add(rules.lines_from_json(cart.lines), product.id, Decimal(1))
+    await _reserve(uow, cart, lines, product.id)
+    return await _save(uow, cart, lines, commit=False)
+
+
+async def announce_refusal(
+    uow: UnitOfWork, register_id: uuid.UUID, code: str, reason: str, error: str
+) -> None:
+    """Tell the till a scan did not make it into its cart (on the cart's channel); the
+    caller commits."""
+    shift = await uow.shifts.open_on(register_id)
+    cart = None if shift is None else await uow.carts.open_of_shift(shift.id)
+    if cart is not None:
+        uow.emit(
+            channels.cart(uow.tenant_id, cart.shop_id, cart.id),
+            "cart.scan_refused",
+            {"cart": str(cart.id), "barcode": code, "code": error, "message": reason},
+        )
 
 
 async def _product(uow: UnitOfWork, ref: ProductRef) -> Product:

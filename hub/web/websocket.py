@@ -23,7 +23,7 @@ from hub.realtime.fanout import Realtime
 from hub.services import auth as auth_service
 from hub.services.deps import Deps
 from hub.services.principal import Principal
-from hub.web import ws_carts
+from hub.web import ws_agents, ws_carts
 from protocol import channels, messages
 from protocol.codec import CODECS, JSON, Codec, DecodeError
 from protocol.errors import ErrorCode
@@ -247,8 +247,15 @@ async def _handle(
     request: messages.Message,
     request_id: Any,
 ) -> None:
-    if isinstance(request, messages.CART_REQUESTS):
-        data = await ws_carts.handle(deps, connection.principal, request)
+    door = (
+        ws_carts
+        if isinstance(request, messages.CART_REQUESTS)
+        else ws_agents
+        if isinstance(request, messages.AGENT_REQUESTS)
+        else None
+    )
+    if door is not None:
+        data = await door.handle(deps, connection.principal, request)
         connection.send(messages.envelope("ok", {"data": data}, id=request_id))
         return
     match request:

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.adapters.db.tables import Shop, TenantBase
@@ -37,3 +37,35 @@ class DeviceJob(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AgentLink(TenantBase):
+    """Where an edge agent's event stream stands: the hub has applied every event of
+    `epoch` up to `acked_seq`, in order; and what the agent last said of its devices."""
+
+    __tablename__ = "agent_links"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    shop_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Shop.id, ondelete="RESTRICT"))
+    epoch: Mapped[str] = mapped_column(String(64))
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[str] = mapped_column(String(32), default="")
+    devices: Mapped[Any] = mapped_column(JsonDocument, default=list)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentEvent(TenantBase):
+    """Each event an agent sent, applied once: the id refuses a second delivery, and the
+    row is the record of what the shop's devices reported."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (Index(None, "device_id", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[uuid.UUID]
+    epoch: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[Any] = mapped_column(JsonDocument)
+    outcome: Mapped[str] = mapped_column(String(200), default="applied")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

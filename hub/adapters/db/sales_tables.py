@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.adapters.db.tables import Shop, TenantBase
-from hub.adapters.db.types import Money, Quantity, utcnow
+from hub.adapters.db.types import JsonDocument, Money, Quantity, utcnow
 from hub.domain.ids import new_id
 
 
@@ -129,6 +130,11 @@ class Sale(TenantBase):
     change: Mapped[Decimal] = mapped_column(Money())
     bonus_accrued: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the shop's edge agent reported: "pending" until its receipt job ends, then
+    # "done" or "failed"; `fiscal` holds the register's document number, fiscal sign,
+    # FN number and shift, or the error.
+    receipt_status: Mapped[str] = mapped_column(String(10), default="pending")
+    fiscal: Mapped[Any | None] = mapped_column(JsonDocument, default=None)
 
 
 class SaleLine(TenantBase):

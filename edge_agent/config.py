@@ -1,0 +1,174 @@
+"""The agent's configuration file (TOML), checked in full before anything starts.
+
+[hub]
+url = "http://127.0.0.1:8000"      # the hub's base URL; the websocket is {url}/ws
+token = "pos_dev_…"                 # or token_file = "/etc/pos-edge/token"
+
+[agent]
+data_dir = "/var/lib/pos-edge"      # the outbox and the jobs (SQLite)
+
+[[printer]]
+name = "receipts"
+transport = "serial:///dev/ttyUSB0?baud=19200"   # or tcp://10.0.0.5:9100, file:///dev/usb/lp0
+model = "generic"
+width = 42
+drawer = true                       # kick the cash drawer after a cash sale
+
+[[fiscal]]
+name = "kkt"
+transport = "serial:///dev/ttyACM0?baud=115200"
+password = 30
+
+[[scanner]]
+name = "till-1"
+transport = "serial:///dev/ttyUSB1?baud=9600"
+register = "…"                      # the cash register (till) its scans go to
+suffix = "\\r\\n"
+
+[mqtt]
+url = "mqtt://127.0.0.1:1883"       # the shop's broker: MQTT scanners and devices
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge_agent.transport import TransportSpec
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _transport(text: str) -> str:
+    TransportSpec.parse(text)  # ValueError names the problem
+    return text
+
+
+class HubSection(_Section):
+    url: str
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+    token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("hub.url must be http(s)://host[:port]")
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError("give hub.token or hub.token_file, one of them")
+        return self
+
+    @property
+    def websocket_url(self) -> str:
+        base = self.url.rstrip("/")
+        return (
+            ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1] + "/ws"
+        )
+
+    def read_token(self) -> str:
+        if self.token is not None:
+            return self.token
+        assert self.token_file is not None
+        return self.token_file.read_text(encoding="utf-8").strip()
+
+
+class AgentSection(_Section):
+    data_dir: Path = Path("/var/lib/pos-edge")
+    # How long a held job (paper out) waits before the next attempt, and the longest
+    # pause between reconnects to the hub.
+    retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    max_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+class PrinterSection(_Section):
+    name: Name
+    transport: str
+    model: str = Field(default="generic", max_length=64)
+    width: Literal[32, 42, 48] = 42
+    code_page: int | None = Field(default=None, ge=0, le=255)
+    drawer: bool = False
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        _transport(self.transport)
+        return self
+
+
+class FiscalSection(_Section):
+    name: Name
+    transport: str
+    password: int = Field(default=30, ge=0, le=99999999)
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        _transport(self.transport)
+        return self
+
+
+class ScannerSection(_Section):
+    name: Name
+    transport: str
+    register: uuid.UUID
+    suffix: str = Field(default="\r\n", min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        _transport(self.transport)
+        return self
+
+
+class MqttSection(_Section):
+    url: str = "mqtt://127.0.0.1:1883"
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        parsed = urlparse(self.url)
+        if parsed.scheme != "mqtt" or not parsed.hostname:
+            raise ValueError("mqtt.url must be mqtt://host[:port]")
+        return self
+
+
+class AgentConfig(_Section):
+    hub: HubSection
+    agent: AgentSection = AgentSection()
+    printer: list[PrinterSection] = Field(default_factory=list, max_length=8)
+    fiscal: list[FiscalSection] = Field(default_factory=list, max_length=4)
+    scanner: list[ScannerSection] = Field(default_factory=list, max_length=32)
+    mqtt: MqttSection | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        names = [p.name for p in self.printer] + [f.name for f in self.fiscal]
+        names += [s.name for s in self.scanner]
+        if len(names) != len(set(names)):
+            raise ValueError("device names must be unique")
+        return self
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load(path: Path) -> AgentConfig:
+    """The checked configuration; ConfigError saying what is wrong and where."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        return AgentConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from exc

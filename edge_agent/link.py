@@ -1,0 +1,152 @@
+"""The agent's link to the hub: one websocket (msgpack), kept up with jittered backoff.
+
+On every connection the agent announces itself and its devices (`agent.announce`); the
+reply says up to which sequence of this agent's outbox the hub has applied, and those
+events are forgotten. Then the sender replays the outbox in order (`agent.events`,
+batches of at most BATCH) and the hub's `acked` answers advance it. Jobs come as
+`job.created` events on the device's own channel and, after a reconnect, from
+`agent.jobs` (the shop's pending jobs), so none is missed; each is written to disk before
+the agent works on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+
+from edge_agent import __version__
+from edge_agent.store import AgentStore
+from protocol.client import HubClient, RequestFailed, backoff_delays
+from protocol.codec import MSGPACK
+
+log = logging.getLogger("edge.link")
+
+BATCH = 100
+EPOCH_KEY = "epoch"
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
+Announcement = Callable[[], list[dict[str, Any]]]
+
+
+async def agent_epoch(store: AgentStore) -> str:
+    """This store's identity: a new store (a reinstalled agent) starts a new sequence,
+    and the hub must not take its seq 1 for one it already applied."""
+    epoch = await store.get_meta(EPOCH_KEY)
+    if epoch is None:
+        epoch = uuid.uuid4().hex
+        await store.set_meta(EPOCH_KEY, epoch)
+    return epoch
+
+
+class HubLink:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        store: AgentStore,
+        *,
+        devices: Announcement,
+        on_job: JobHandler,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._url = url
+        self._token = token
+        self._store = store
+        self._devices = devices
+        self._on_job = on_job
+        self._max_backoff = max_backoff
+        self._client: HubClient | None = None
+        self._outbox_changed = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.epoch = ""
+
+    def outbox_changed(self) -> None:
+        """Something was written to the outbox: send it now rather than at the next poll."""
+        self._outbox_changed.set()
+
+    async def run(self) -> None:
+        self.epoch = await agent_epoch(self._store)
+        delays = backoff_delays(cap=self._max_backoff)
+        while True:
+            try:
+                await self._session()
+                delays = backoff_delays(cap=self._max_backoff)
+            except (OSError, websockets.WebSocketException, RequestFailed, TimeoutError) as exc:
+                log.warning("hub link down: %s", exc)
+            finally:
+                self.connected.clear()
+                if self._client is not None:
+                    await self._client.close()
+                    self._client = None
+            await asyncio.sleep(next(delays))
+
+    async def _session(self) -> None:
+        client = HubClient(self._url, self._token, codec=MSGPACK)
+        self._client = client
+        await client.connect()
+        data = await client.request(
+            "agent.announce",
+            {"version": __version__, "epoch": self.epoch, "devices": self._devices()},
+        )
+        await self._store.acknowledge(int(data.get("acked", 0)))
+        self.connected.set()
+        log.info("connected to the hub; it has applied up to %s", data.get("acked"))
+        jobs = await client.request("agent.jobs", {})
+        for job in jobs.get("jobs", []):
+            await self._on_job(job)
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            while client.connected:
+                try:
+                    event = await asyncio.wait_for(client.events.get(), 1.0)
+                except TimeoutError:
+                    if sender.done():
+                        sender.result()  # raises what stopped it
+                    continue
+                await self._dispatch(event)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+        raise ConnectionError("the hub closed the connection")
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "job.created":
+            await self._on_job(event.get("payload") or {})
+        elif kind == "device.revoked":
+            log.error("the hub revoked this agent's token; stopping")
+            raise SystemExit(2)
+        elif kind == "resync":
+            jobs = await self._request("agent.jobs", {})
+            for job in jobs.get("jobs", []):
+                await self._on_job(job)
+
+    async def _request(self, type_: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if self._client is None:
+            raise ConnectionError("not connected")
+        return await self._client.request(type_, payload)
+
+    async def _send_loop(self, client: HubClient) -> None:
+        while True:
+            pending = await self._store.pending(BATCH)
+            if pending:
+                data = await client.request(
+                    "agent.events",
+                    {"epoch": self.epoch, "events": [e.frame() for e in pending]},
+                    wait=30,
+                )
+                acked = int(data.get("acked", 0))
+                await self._store.acknowledge(acked)
+                if acked >= pending[-1].seq:
+                    continue  # more may be waiting
+                log.warning("the hub applied up to %s of %s", acked, pending[-1].seq)
+            self._outbox_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_changed.wait(), 1.0)
