@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -72,6 +72,12 @@ class SaleOut(BaseModel):
     change: Decimal
     bonus_accrued: Decimal
     created_at: datetime
+    receipt_status: str = Field(
+        description="pending until the shop's agent printed/fiscalised it: done or failed"
+    )
+    fiscal: dict[str, Any] | None = Field(
+        description="the fiscal register's document number, fiscal sign, FN, or the error"
+    )
     items: list[SaleLineOut]
     payments: list[SalePaymentOut]
 
@@ -93,6 +99,8 @@ class SaleOut(BaseModel):
             change=sale.change,
             bonus_accrued=sale.bonus_accrued,
             created_at=sale.created_at,
+            receipt_status=sale.receipt_status,
+            fiscal=sale.fiscal,
             items=[
                 SaleLineOut(
                     product=line.product_id,
