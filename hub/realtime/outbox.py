@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -29,8 +30,15 @@ log = logging.getLogger("hub.outbox")
 DRAIN_BATCH = 500
 
 
+@dataclass
+class _Drain:
+    finished: asyncio.Future[None]
+    again: bool = True
+
+
 class OutboxRelay:
     def __init__(self, db: Database, broker: Broker, *, sweep_seconds: float) -> None:
+        self._running: dict[uuid.UUID, _Drain] = {}
         self._db = db
         self._broker = broker
         self._sweep_seconds = sweep_seconds
@@ -56,11 +64,28 @@ class OutboxRelay:
         return done
 
     async def relay(self, tenant_id: uuid.UUID, _events: list[OutboxEvent]) -> None:
-        """After commit. A failure leaves the rows, in order, for the next drain."""
+        """After commit; returns once the committed events went out (or were deferred).
+
+        One drain per tenant at a time in this process: a commit that finds one running
+        asks it for one more pass and waits for it, instead of queueing on the rows'
+        locks behind it — under load many commits share one drain. A failure leaves
+        the rows, in order, for the next drain."""
+        running = self._running.get(tenant_id)
+        if running is not None:
+            running.again = True
+            await asyncio.shield(running.finished)
+            return
+        drain = _Drain(asyncio.get_running_loop().create_future())
+        self._running[tenant_id] = drain
         try:
-            await self.drain(tenant_id)
+            while drain.again:
+                drain.again = False
+                await self.drain(tenant_id)
         except Exception as exc:
             log.warning("outbox relay for tenant %s deferred: %s", tenant_id, exc)
+        finally:
+            del self._running[tenant_id]
+            drain.finished.set_result(None)
 
     async def drain(self, tenant_id: uuid.UUID) -> int:
         """Publish the tenant's outbox, oldest first; returns how many went out."""
