@@ -1,0 +1,193 @@
+"""Working through the hub's jobs: fiscalise and print a sale's receipt, exactly once.
+
+A job is on disk before anything is done for it (`AgentStore.accept`), and each step
+is written down as it completes, so a restart resumes where the agent stopped:
+
+    received ──(register's last document noted)──▶ fiscalising ──▶ fiscalised
+        ──▶ printing (held here while the printer cannot print) ──▶ done / failed
+
+Fiscalisation is exactly-once. Before a receipt is opened on the register the agent
+writes down the register's last document number. If the answer is lost (a timeout, the
+agent killed) the job is found in `fiscalising`; the agent then asks the register what
+it did since that number: a completed receipt is taken as this job's (never a second
+one), an unfinished one is cancelled and the receipt made again.
+
+Printing is at-least-once where a printer cannot say what it printed: a receipt that
+printed but whose step was not written down before a crash is printed again on
+restart. A printer that is not ready (paper out, cover open, offline) holds the job and
+is retried every `retry_seconds`; its status goes to the hub as it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from edge_agent.store import AgentStore, Job, JobStatus
+
+log = logging.getLogger("edge.jobs")
+
+RECEIPT_JOB = "print_receipt"
+
+
+class DeviceNotReady(Exception):
+    """The device cannot work now (paper out, cover open, offline): try again later."""
+
+    def __init__(self, device: str, status: str, detail: str = "") -> None:
+        super().__init__(f"{device}: {status} {detail}".strip())
+        self.device = device
+        self.status = status
+        self.detail = detail
+
+
+class DeviceRefused(Exception):
+    """The device refused the job for good (e.g. a receipt it cannot register)."""
+
+
+class FiscalPort(Protocol):
+    """What the runner needs of a fiscal register (see edge_agent.devices)."""
+
+    async def last_document_number(self) -> int: ...
+
+    async def fiscalise(self, receipt: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def completed_since(self, before: int) -> dict[str, Any] | None:
+        """The fiscal data of a receipt completed after document `before`, or None —
+        having cancelled any receipt left open."""
+        ...
+
+
+class PrinterPort(Protocol):
+    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+        """Print and cut; DeviceNotReady to hold the job."""
+        ...
+
+    async def open_drawer(self) -> None: ...
+
+
+def _paid_in_cash(receipt: dict[str, Any]) -> bool:
+    payments = receipt.get("payments") or {}
+    try:
+        return Decimal(str(payments.get("cash", "0"))) > 0
+    except ArithmeticError:
+        return False
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: AgentStore,
+        *,
+        fiscal: FiscalPort | None,
+        printer: PrinterPort | None,
+        drawer: bool,
+        on_event: Callable[[], None],
+        retry_seconds: float,
+    ) -> None:
+        self._store = store
+        self._fiscal = fiscal
+        self._printer = printer
+        self._drawer = drawer
+        self._on_event = on_event
+        self._retry_seconds = retry_seconds
+        self._wake = asyncio.Event()
+        self._held: dict[str, str] = {}  # device → the status it last reported
+
+    async def accept(self, job: dict[str, Any]) -> None:
+        """A job from the hub: on disk first, then worked on."""
+        job_id, kind, payload = job.get("id"), job.get("kind"), job.get("payload")
+        if (
+            not isinstance(job_id, str)
+            or not isinstance(kind, str)
+            or not isinstance(payload, dict)
+        ):
+            log.warning("a malformed job from the hub was skipped: %r", job)
+            return
+        if await self._store.accept(job_id, kind, payload):
+            log.info("job %s (%s) accepted", job_id, kind)
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.work_once()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._retry_seconds)
+
+    async def work_once(self) -> None:
+        """One pass over the open jobs, oldest first; a held job holds the ones after it
+        (receipts come out in the order of the sales)."""
+        for job in await self._store.open_jobs():
+            if not await self._work(job):
+                return
+
+    async def _work(self, job: Job) -> bool:
+        """True when the job is finished (done or failed)."""
+        if job.kind != RECEIPT_JOB:
+            await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
+            return True
+        try:
+            fiscal = job.state.get("fiscal")
+            if self._fiscal is not None and fiscal is None:
+                fiscal = await self._fiscalise(job)
+            printed = bool(job.state.get("printed"))
+            if self._printer is not None and not printed:
+                await self._printer.print_receipt(job.payload, fiscal)
+                job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
+                printed = True
+                if self._drawer and _paid_in_cash(job.payload):
+                    with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
+                        await self._printer.open_drawer()
+            await self._device_ok()
+            await self._finish(job, "done", {"printed": printed, "fiscal": fiscal})
+            return True
+        except DeviceNotReady as exc:
+            await self._device_not_ready(exc)
+            return False
+        except DeviceRefused as exc:
+            await self._finish(job, "failed", {"error": str(exc)[:500]})
+            return True
+        except (OSError, TimeoutError) as exc:
+            log.warning("job %s interrupted, will retry: %s", job.id, exc)
+            return False
+
+    async def _fiscalise(self, job: Job) -> dict[str, Any]:
+        assert self._fiscal is not None
+        if job.status == JobStatus.FISCALISING:
+            # An earlier attempt may have registered the receipt: ask before redoing it.
+            done = await self._fiscal.completed_since(int(job.state["before"]))
+            if done is not None:
+                await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": done})
+                return done
+        before = await self._fiscal.last_document_number()
+        await self._store.advance(
+            job.id, JobStatus.FISCALISING, state={"before": before}, attempt=True
+        )
+        fiscal = await self._fiscal.fiscalise(job.payload)
+        await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": fiscal})
+        return fiscal
+
+    async def _finish(self, job: Job, outcome: str, result: dict[str, Any]) -> None:
+        status = JobStatus.DONE if outcome == "done" else JobStatus.FAILED
+        report = {"job": job.id, "status": outcome, "result": result}
+        await self._store.advance(job.id, status, result=result, event=("job.result", report))
+        log.info("job %s %s", job.id, outcome)
+        self._on_event()
+
+    async def _device_not_ready(self, exc: DeviceNotReady) -> None:
+        if self._held.get(exc.device) != exc.status:
+            self._held[exc.device] = exc.status
+            status = {"name": exc.device, "status": exc.status, "detail": exc.detail}
+            await self._store.record("device.status", status)
+            self._on_event()
+        log.info("holding receipts: %s", exc)
+
+    async def _device_ok(self) -> None:
+        for device in list(self._held):
+            del self._held[device]
+            await self._store.record("device.status", {"name": device, "status": "online"})
+            self._on_event()

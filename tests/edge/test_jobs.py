@@ -1,0 +1,144 @@
+"""The job runner's steps, over in-memory stand-ins for the register and the printer
+(the drivers and their simulators are tested on pty pairs elsewhere): each step on disk
+before the next, a lost answer reconciled instead of a second receipt, a held printer
+holding the queue and reporting its status once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.jobs import DeviceNotReady, DeviceRefused, JobRunner
+from edge_agent.store import AgentStore, JobStatus
+
+SALE = {"number": 7, "total": "90.00", "payments": {"cash": "90.00"}}
+
+
+class Register:
+    """Documents numbered from 100; can complete a receipt and lose the answer."""
+
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+        self.lose_next_answer = False
+        self.refuse = False
+
+    async def last_document_number(self) -> int:
+        return 100 + len(self.documents)
+
+    async def fiscalise(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        if self.refuse:
+            raise DeviceRefused("the register refused: code 0x73")
+        document = {"document": 101 + len(self.documents), "sign": "12345", "sale": receipt}
+        self.documents.append(document)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise TimeoutError("no answer")
+        return {"document": document["document"], "sign": document["sign"]}
+
+    async def completed_since(self, before: int) -> dict[str, Any] | None:
+        for document in self.documents:
+            if document["document"] > before:
+                return {"document": document["document"], "sign": document["sign"]}
+        return None
+
+
+class Printer:
+    def __init__(self) -> None:
+        self.printed: list[tuple[int, dict[str, Any] | None]] = []
+        self.paper = True
+        self.drawer_kicks = 0
+
+    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+        if not self.paper:
+            raise DeviceNotReady("receipts", "paper_out", "paper end")
+        self.printed.append((receipt["number"], fiscal))
+
+    async def open_drawer(self) -> None:
+        self.drawer_kicks += 1
+
+
+def runner(store: AgentStore, register: Register | None, printer: Printer | None) -> JobRunner:
+    return JobRunner(
+        store, fiscal=register, printer=printer, drawer=True, on_event=lambda: None,
+        retry_seconds=0.01,
+    )  # fmt: skip
+
+
+async def test_a_receipt_is_fiscalised_printed_and_reported(tmp_path: Path) -> None:
+    register, printer = Register(), Printer()
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, printer)
+        await work.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})
+        await work.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})  # again
+        await work.work_once()
+        job = await store.job("j1")
+        events = await store.pending()
+    assert job is not None
+    assert job.status == JobStatus.DONE
+    assert printer.printed == [(7, {"document": 101, "sign": "12345"})]
+    assert (len(register.documents), printer.drawer_kicks) == (1, 1)
+    assert [(e.type, e.payload["status"]) for e in events] == [("job.result", "done")]
+    assert events[0].payload["result"] == {
+        "printed": True,
+        "fiscal": {"document": 101, "sign": "12345"},
+    }
+
+
+async def test_a_lost_answer_is_reconciled_not_fiscalised_twice(tmp_path: Path) -> None:
+    register, printer = Register(), Printer()
+    register.lose_next_answer = True
+    async with AgentStore(tmp_path / "a.db") as store:
+        first = runner(store, register, printer)
+        await first.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})
+        await first.work_once()  # the register made the receipt; the agent never heard
+        job = await store.job("j1")
+        assert job is not None
+        assert (job.status, job.state) == (JobStatus.FISCALISING, {"before": 100})
+    async with AgentStore(tmp_path / "a.db") as reopened:  # as after a restart
+        await runner(reopened, register, printer).work_once()
+        job = await reopened.job("j1")
+    assert job is not None
+    assert job.status == JobStatus.DONE
+    assert len(register.documents) == 1
+    assert printer.printed == [(7, {"document": 101, "sign": "12345"})]
+
+
+async def test_paper_out_holds_the_queue_and_reports_once(tmp_path: Path) -> None:
+    register, printer = Register(), Printer()
+    printer.paper = False
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, printer)
+        for n in (1, 2):
+            payload = {**SALE, "number": n}
+            await work.accept({"id": f"j{n}", "kind": "print_receipt", "payload": payload})
+        await work.work_once()
+        await work.work_once()
+        held = [(e.type, e.payload.get("status")) for e in await store.pending()]
+        fiscalised_while_held = len(register.documents)
+        printer.paper = True
+        await work.work_once()
+        after = [(e.type, e.payload.get("status")) for e in await store.pending()]
+    assert held == [("device.status", "paper_out")]  # once, however often retried
+    assert fiscalised_while_held == 1  # the second waits behind the first
+    assert after[1:] == [
+        ("device.status", "online"),
+        ("job.result", "done"),
+        ("job.result", "done"),
+    ]
+    assert [number for number, _ in printer.printed] == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["print_receipt", "launch_rocket"])
+async def test_refused_and_unknown_jobs_fail_with_a_reason(tmp_path: Path, kind: str) -> None:
+    register = Register()
+    register.refuse = True
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, None)
+        await work.accept({"id": "j1", "kind": kind, "payload": SALE})
+        await work.accept({"id": 5, "kind": kind, "payload": SALE})  # malformed: skipped
+        await work.work_once()
+        events = await store.pending()
+    assert [(e.type, e.payload["status"]) for e in events] == [("job.result", "failed")]
+    assert events[0].payload["result"]["error"]
