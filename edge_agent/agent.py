@@ -1,0 +1,119 @@
+"""The agent: its store, its link to the hub, the job runner and the scanners, run
+together until stopped. Any part failing is logged and restarted; none takes the others
+down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_agent.jobs import FiscalPort, JobRunner, PrinterPort
+from edge_agent.link import HubLink
+from edge_agent.store import AgentStore
+
+log = logging.getLogger("edge.agent")
+
+RESTART_DELAY = 1.0
+
+
+@dataclass
+class ScannerFeed:
+    """A source of scanned codes bound to a till (cash register)."""
+
+    name: str
+    register: str
+    codes: Callable[[], AsyncIterator[str]]
+
+
+@dataclass
+class Devices:
+    fiscal: FiscalPort | None = None
+    printer: PrinterPort | None = None
+    drawer: bool = False
+    scanners: list[ScannerFeed] = field(default_factory=list)
+    # What the agent announces: one entry per device (see protocol AgentDevice).
+    describe: Callable[[], list[dict[str, Any]]] = list
+    extra: list[Callable[[AgentStore, Callable[[], None]], Awaitable[None]]] = field(
+        default_factory=list
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        hub_url: str,
+        token: str,
+        store: AgentStore,
+        devices: Devices,
+        retry_seconds: float = 5.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.devices = devices
+        self.runner = JobRunner(
+            store,
+            fiscal=devices.fiscal,
+            printer=devices.printer,
+            drawer=devices.drawer,
+            on_event=self._outbox_changed,
+            retry_seconds=retry_seconds,
+        )
+        self.link = HubLink(
+            hub_url,
+            token,
+            store,
+            devices=devices.describe,
+            on_job=self.runner.accept,
+            max_backoff=max_backoff,
+        )
+
+    def _outbox_changed(self) -> None:
+        self.link.outbox_changed()
+
+    async def run(self) -> None:
+        parts: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("hub link", self.link.run),
+            ("jobs", self.runner.run),
+        ]
+        for scanner in self.devices.scanners:
+            parts.append((f"scanner {scanner.name}", self._scanner_loop(scanner)))
+        for index, extra in enumerate(self.devices.extra):
+            parts.append((f"extra {index}", self._bind(extra)))
+        await asyncio.gather(*(self._keep_running(name, part) for name, part in parts))
+
+    def _bind(
+        self, extra: Callable[[AgentStore, Callable[[], None]], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await extra(self.store, self._outbox_changed)
+
+        return run
+
+    def _scanner_loop(self, scanner: ScannerFeed) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            async for code in scanner.codes():
+                # On disk before anything else: a scan made while the hub is away is
+                # delivered, in order, when it is back.
+                await self.store.record(
+                    "scan", {"scanner": scanner.name, "register": scanner.register, "code": code}
+                )
+                self._outbox_changed()
+
+        return run
+
+    async def _keep_running(self, name: str, part: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await part()
+                log.warning("%s stopped; restarting", name)
+            except asyncio.CancelledError:
+                raise
+            except SystemExit:
+                raise
+            except Exception:
+                log.exception("%s failed; restarting", name)
+            await asyncio.sleep(RESTART_DELAY)
