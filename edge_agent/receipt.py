@@ -114,7 +114,8 @@ class Fiscal:
     fiscal_sign: str  # the fiscal sign (FP), digits
     fn_number: str  # the fiscal drive's serial, digits
     shift_number: int
-    time: datetime | None = None  # the register's own time; the receipt's when None
+    # The register's own clock, local and often without a zone; the receipt's when None.
+    time: datetime | None = None
 
     def __post_init__(self) -> None:
         _positive_int("fiscal.document_number", self.document_number)
@@ -122,23 +123,26 @@ class Fiscal:
         for name, value in (("fiscal_sign", self.fiscal_sign), ("fn_number", self.fn_number)):
             if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) > 20:
                 raise ReceiptError(f"fiscal.{name}", "a string of up to 20 digits")
-        if self.time is not None and (
-            not isinstance(self.time, datetime) or self.time.utcoffset() is None
-        ):
-            raise ReceiptError("fiscal.time", "a time with its UTC offset")
+        if self.time is not None and not isinstance(self.time, datetime):
+            raise ReceiptError("fiscal.time", "a time")
 
     @classmethod
     def from_json(cls, document: object) -> Fiscal:
-        """{"document_number": 345, "fiscal_sign": "1234567890",
-        "fn_number": "9999078900001234", "shift_number": 12, "time": ISO (optional)}"""
+        """{"document_number": 345, "fiscal_sign": 1234567890 or "1234567890",
+        "fn_number": "9999078900001234", "shift_number": 12, "time" or "issued_at": ISO
+        (optional; the register's clock may have no offset)}; other keys are ignored.
+        A numeric fiscal sign is shown as registers print it, in 10 digits."""
         fiscal = _mapping("fiscal", document)
-        time = fiscal.get("time")
+        sign = fiscal.get("fiscal_sign")
+        if isinstance(sign, int) and not isinstance(sign, bool) and sign >= 0:
+            sign = f"{sign:010d}"
+        time = fiscal.get("time", fiscal.get("issued_at"))
         return cls(
             document_number=_positive_int("fiscal.document_number", fiscal.get("document_number")),
-            fiscal_sign=_text("fiscal.fiscal_sign", fiscal.get("fiscal_sign"), 20),
+            fiscal_sign=_text("fiscal.fiscal_sign", sign, 20),
             fn_number=_text("fiscal.fn_number", fiscal.get("fn_number"), 20),
             shift_number=_positive_int("fiscal.shift_number", fiscal.get("shift_number")),
-            time=None if time is None else _time("fiscal.time", time),
+            time=None if time is None else _time("fiscal.time", time, zone_needed=False),
         )
 
 
@@ -307,14 +311,14 @@ def _money(field: str, value: object) -> Decimal:
     return _decimal(field, value, 2, MAX_MONEY)
 
 
-def _time(field: str, value: object) -> datetime:
+def _time(field: str, value: object, *, zone_needed: bool = True) -> datetime:
     if not isinstance(value, str):
         raise ReceiptError(field, "an ISO 8601 time string")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ReceiptError(field, f"not an ISO 8601 time: {value!r}") from exc
-    if moment.utcoffset() is None:
+    if zone_needed and moment.utcoffset() is None:
         raise ReceiptError(field, "needs its UTC offset, e.g. 2026-03-01T14:05:00+03:00")
     return moment
 

@@ -219,6 +219,27 @@ def test_qr_text_of_a_return_and_with_the_registers_own_time() -> None:
     assert receipt.qr_text == "t=20260301T1406&s=45.00&fn=9960440300001234&i=7&fp=0042&n=2"
 
 
+def test_fiscal_result_as_a_register_driver_may_give_it() -> None:
+    """A numeric fiscal sign (printed in 10 digits), the register's clock without a zone
+    under `issued_at`, and keys the printer does not need."""
+    fiscal = Fiscal.from_json(
+        {
+            "kind": "sale",
+            "document_number": 12,
+            "fiscal_sign": 98765,
+            "fn_number": "9999078900001234",
+            "shift_number": 3,
+            "issued_at": "2026-03-01T14:07:00",
+            "recovered": False,
+        }
+    )
+    receipt = Receipt.from_job(card_payload()).with_fiscal(fiscal)
+
+    assert fiscal.fiscal_sign == "0000098765"
+    assert fiscal.time == datetime(2026, 3, 1, 14, 7)
+    assert receipt.qr_text == "t=20260301T1407&s=45.00&fn=9999078900001234&i=12&fp=0000098765&n=1"
+
+
 def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
     """A change to the sample payload: `path` like "lines.0.price"; value DELETE drops it."""
 
@@ -303,6 +324,20 @@ BAD_PAYLOADS = [
     (
         _set("fiscal", {"document_number": 1, "fiscal_sign": "1", "fn_number": "1"}),
         "fiscal.shift_number",
+    ),
+    (
+        _set(
+            "fiscal",
+            {"document_number": 1, "fiscal_sign": -5, "fn_number": "1", "shift_number": 1},
+        ),
+        "fiscal.fiscal_sign",
+    ),
+    (
+        _set(
+            "fiscal",
+            {"document_number": 1, "fiscal_sign": "1", "fn_number": None, "shift_number": 1},
+        ),
+        "fiscal.fn_number",
     ),
 ]
 
