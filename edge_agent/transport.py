@@ -98,9 +98,10 @@ class Link:
         stale = b""
         with contextlib.suppress(TimeoutError):
             while True:
-                stale += await asyncio.wait_for(self._reader.read(4096), 0.01)
-                if not stale:
-                    break
+                chunk = await asyncio.wait_for(self._reader.read(4096), 0.01)
+                if not chunk:
+                    break  # the peer closed: nothing more will come
+                stale += chunk
         return stale
 
     async def close(self) -> None:
