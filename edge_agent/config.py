@@ -22,8 +22,8 @@ password = 30
 [[scanner]]
 name = "till-1"
 transport = "serial:///dev/ttyUSB1?baud=9600"
-register = "…"                      # the cash register (till) its scans go to
-suffix = "\\r\\n"
+cash_register = "…"                 # the till its scans go to
+suffix = "CRLF"
 
 [mqtt]
 url = "mqtt://127.0.0.1:1883"       # the shop's broker: MQTT scanners and devices
@@ -39,6 +39,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge_agent.drivers.escpos import PrinterConfig
+from edge_agent.drivers.scanner import ScannerConfig
 from edge_agent.transport import TransportSpec
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -90,6 +92,10 @@ class AgentSection(_Section):
 
 
 class PrinterSection(_Section):
+    """The printer driver's own settings (edge_agent.drivers.escpos.PrinterConfig:
+    codec, drawer_pin, cut, timeouts…) are allowed here and checked by it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
     name: Name
     transport: str
     model: str = Field(default="generic", max_length=64)
@@ -99,7 +105,7 @@ class PrinterSection(_Section):
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
-        _transport(self.transport)
+        PrinterConfig.from_mapping(self.model_dump(exclude_none=True))
         return self
 
 
@@ -117,12 +123,12 @@ class FiscalSection(_Section):
 class ScannerSection(_Section):
     name: Name
     transport: str
-    register: uuid.UUID
-    suffix: str = Field(default="\r\n", min_length=1, max_length=4)
+    cash_register: uuid.UUID
+    suffix: str = Field(default="CRLF", min_length=1, max_length=4)
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
-        _transport(self.transport)
+        ScannerConfig.from_mapping(self.model_dump(exclude={"cash_register"}))
         return self
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 GS = 0x1D
 SUFFIX_NAMES = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n", "TAB": b"\t", "ETX": b"\x03"}
-AGENT_KEYS = frozenset({"register"})
+AGENT_KEYS = frozenset({"register", "cash_register"})
 IDLE_WAIT = 3600.0  # seconds a read waits when no code is under way; then it just waits again
 
 

@@ -1,0 +1,91 @@
+"""The agent's config file: read whole, checked whole, every mistake named."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config import ConfigError, load
+
+REGISTER = str(uuid.uuid4())
+GOOD = f"""
+[hub]
+url = "http://127.0.0.1:8000"
+token = "dt_secret-token"
+
+[agent]
+data_dir = "/tmp/pos-edge"
+
+[[printer]]
+name = "receipts"
+transport = "tcp://127.0.0.1:9100"
+width = 48
+drawer = true
+cut = "full"
+
+[[scanner]]
+name = "till-1"
+transport = "serial:///dev/ttyUSB1?baud=9600"
+cash_register = "{REGISTER}"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_config(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    assert config.hub.websocket_url == "ws://127.0.0.1:8000/ws"
+    assert config.hub.read_token() == "dt_secret-token"
+    assert (config.printer[0].width, config.printer[0].drawer) == (48, True)
+    assert config.printer[0].model_dump()["cut"] == "full"  # the driver's own setting
+    assert str(config.scanner[0].cash_register) == REGISTER
+    assert config.agent.retry_seconds == 5.0
+
+
+def test_the_token_from_a_file_and_https(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("dt_from-a-file\n")
+    text = GOOD.replace('url = "http://', 'url = "https://').replace(
+        'token = "dt_secret-token"', f'token_file = "{secret}"'
+    )
+    config = load(write(tmp_path, text))
+    assert config.hub.websocket_url == "wss://127.0.0.1:8000/ws"
+    assert config.hub.read_token() == "dt_from-a-file"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (('url = "http://127.0.0.1:8000"', 'url = "ftp://x"'), "hub"),
+        (('token = "dt_secret-token"', ""), "hub"),
+        (('transport = "tcp://127.0.0.1:9100"', 'transport = "usb://x"'), "printer.0"),
+        (("width = 48", "width = 50"), "printer.0.width"),
+        (('cut = "full"', 'cut = "sideways"'), "printer.0"),
+        (('cut = "full"', "papr = 1"), "printer.0"),
+        (
+            (f'cash_register = "{REGISTER}"', 'cash_register = "till one"'),
+            "scanner.0.cash_register",
+        ),
+        (('name = "till-1"', 'name = "receipts"'), "file"),  # names must be unique
+        (("[agent]", "[agnet]"), "agnet"),
+        (("[[printer]]", "[[printer]"), "edge.toml"),  # not TOML
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, change: tuple[str, str], named: str) -> None:
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(ConfigError) as refused:
+        load(write(tmp_path, GOOD.replace(old, new)))
+    assert named in str(refused.value)
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path / "nope.toml")
+    assert "nope.toml" in str(refused.value)
