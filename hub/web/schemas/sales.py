@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from hub.domain.shifts import PaymentMethod
 from hub.services.returns import ReturnView
@@ -134,6 +134,15 @@ class ReturnCreateIn(In):
     session: uuid.UUID | None = Field(
         default=None, description="the open shift that pays out; the sale's own if absent"
     )
+    manager_pin: SecretStr | None = Field(
+        default=None,
+        max_length=100,
+        description="a manager's PIN typed at the till: how a cashier returns",
+    )
+    manager: uuid.UUID | None = Field(
+        default=None,
+        description="whose PIN it is; if absent, the shop's managers and owners are tried",
+    )
 
 
 class ReturnLineOut(BaseModel):
@@ -146,6 +155,10 @@ class ReturnOut(BaseModel):
     id: uuid.UUID
     sale: uuid.UUID
     session: uuid.UUID
+    user: uuid.UUID | None = Field(description="who made the return")
+    approved_by: uuid.UUID | None = Field(
+        description="the manager whose PIN approved it; null when the user needed none"
+    )
     refund_total: Decimal
     created_at: datetime
     items: list[ReturnLineOut]
@@ -158,6 +171,8 @@ class ReturnOut(BaseModel):
             id=made.id,
             sale=made.sale_id,
             session=made.shift_id,
+            user=made.user_id,
+            approved_by=made.approved_by,
             refund_total=made.refund_total,
             created_at=made.created_at,
             items=[
