@@ -257,3 +257,21 @@ async def test_pin_fields(client: httpx.AsyncClient) -> None:
         headers=kit.token("owner"),
     )
     assert left.json()["on_hand"] == "2.000"  # nothing was returned
+
+
+async def test_times_without_an_offset_are_utc(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """A period's bounds may come without an offset, or as bare dates: UTC, not a 500."""
+    _ids, auth = ids_and_auth
+    for path in ("/api/sales/sales/", "/api/sales/sessions/", "/api/products/stock/movements/"):
+        for since, until, found in (
+            ("2000-01-01", "2999-01-01", True),
+            ("2000-01-01T00:00:00", "2999-01-01T00:00:00", True),
+            ("2999-01-01", None, False),
+            ("2999-01-01T00:00:00+03:00", None, False),
+        ):
+            params = {"date_from": since} | ({"date_to": until} if until else {})
+            response = await client.get(path, params=params, headers=auth)
+            assert response.status_code == 200, (path, params, response.text)
+            assert (response.json()["count"] > 0) is found, (path, params)

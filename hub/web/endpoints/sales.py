@@ -71,15 +71,17 @@ SALE_HEADERS = (
 
 @api.get("/api/sales/sales/", tag=TAG, permission=Permission.SALES_VIEW)
 async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut] | Response:
-    """Sales, newest first, by shop, shift, cashier, customer and period; `format=csv|xlsx`
-    downloads every match with its payments by method."""
+    """Sales, newest first, by shop, register, shift, cashier, customer, payment method
+    and period; `format=csv|xlsx` downloads every match with its payments by method."""
     found, count = await ctx.uow.sales.find(
         None if query.table_format else query.page_request(),
         shops=ctx.principal.visible_shops(),
         shop=query.shop,
+        register=query.cash_register,
         shift=query.session,
         cashier=query.cashier,
         customer=query.customer,
+        payment_method=query.payment_method.value if query.payment_method else None,
         since=query.date_from,
         until=query.date_to,
     )

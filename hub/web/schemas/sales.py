@@ -13,7 +13,7 @@ from hub.domain.shifts import PaymentMethod
 from hub.services.returns import ReturnView
 from hub.services.sales import SaleView
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, PageQuery
+from hub.web.schemas.common import In, Instant, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
@@ -116,11 +116,15 @@ class SaleOut(BaseModel):
 
 class SaleQuery(PageQuery, ExportQuery):
     shop: uuid.UUID | None = None
+    cash_register: uuid.UUID | None = None
     session: uuid.UUID | None = None
     cashier: uuid.UUID | None = None
     customer: uuid.UUID | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    payment_method: PaymentMethod | None = Field(
+        default=None, description="sales with a payment by this method"
+    )
+    date_from: Instant | None = Field(default=None, description="from this time, inclusive")
+    date_to: Instant | None = Field(default=None, description="until this time, exclusive")
 
 
 class ReturnItemIn(In):
