@@ -95,7 +95,7 @@ class Shifts:
 
     async def find(
         self,
-        page: PageRequest,
+        page: PageRequest | None,
         *,
         shops: frozenset[uuid.UUID] | None,
         shop: uuid.UUID | None,
@@ -120,6 +120,9 @@ class Shifts:
             query = query.where(Shift.opened_at >= since)
         if until is not None:
             query = query.where(Shift.opened_at < until)
+        if page is None:  # every match, for an export
+            rows = list(await self._session.scalars(query))
+            return rows, len(rows)
         return await _page(self._session, query, page)
 
 
