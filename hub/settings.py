@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=50, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+    # Wrong managers' PINs typed at a till, per user, within login_lockout_seconds.
+    pin_max_failures: int = Field(default=5, ge=1)
 
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)

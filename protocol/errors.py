@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     # authorisation and lookup
     PERMISSION_DENIED = "permission_denied"
+    INVALID_PIN = "invalid_pin"
     NOT_FOUND = "not_found"
     # state conflicts
     CONFLICT = "conflict"
@@ -64,6 +65,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOKEN_REVOKED: 401,
     ErrorCode.TOO_MANY_ATTEMPTS: 429,
     ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.INVALID_PIN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.USERNAME_TAKEN: 409,

@@ -241,3 +241,12 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         "group_id": group.json()["id"],
         "customer_id": customer.json()["id"],
     }
+
+
+async def set_pin(
+    client: httpx.AsyncClient, headers: dict[str, str], pin: str | None, password: str = PASSWORD
+) -> httpx.Response:
+    """Set (or clear, with None) the bearer's own manager's PIN."""
+    return await client.put(
+        "/api/users/auth/pin/", json={"password": password, "pin": pin}, headers=headers
+    )

@@ -293,6 +293,17 @@ async def logout(uow: UnitOfWork, principal: Principal) -> None:
     await uow.commit()
 
 
+async def confirm_password(
+    deps: Deps, user: User, password: str, client: ClientInfo, *, field: str
+) -> None:
+    """A signed-in user proves it is them before a sensitive change; wrong passwords count
+    towards the login throttle of their username, so this is no side door for guessing."""
+    await _check_throttle(deps, user.username_key, client)
+    if not await deps.passwords.verify(user.password_hash, password):
+        await _record_failure(deps, user.username_key, client)
+        raise ValidationFailed("current password is wrong", fields={field: "does not match"})
+
+
 async def change_password(
     deps: Deps,
     uow: UnitOfWork,
@@ -306,12 +317,7 @@ async def change_password(
         raise AuthenticationFailed("only staff users have passwords")
     user = await uow.users.get(principal.user_id, for_update=True)
     assert user is not None
-    await _check_throttle(deps, user.username_key, client)
-    if not await deps.passwords.verify(user.password_hash, old_password):
-        await _record_failure(deps, user.username_key, client)
-        raise ValidationFailed(
-            "current password is wrong", fields={"old_password": "does not match"}
-        )
+    await confirm_password(deps, user, old_password, client, field="old_password")
     check_password(new_password, username=user.username, field="new_password")
     if new_password == old_password:
         raise ValidationFailed(

@@ -8,6 +8,11 @@ up; the return that completes a line refunds exactly what is left of it. The ten
 back the same share of what they paid, the return that completes the sale exactly the
 rest; a cent of rounding goes to cash or card, so customer accounts get what
 `customer_accounts.reverse_for_return` computes with the same rule.
+
+Managers and owners return on their own; a cashier returns with a manager's PIN typed at
+the till (`hub/services/pins.py`), and the return records who approved it. Who approved
+is checked on every attempt, a replay included, and is not part of the request's digest:
+the PIN never is, in any form.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from hub.adapters.db.sales_tables import (
 )
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
-from hub.domain.errors import Conflict, NotFound, ValidationFailed
+from hub.domain.accounts import check_pin_shape
+from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.domain.pricing import cents
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus, check_cash_out
-from hub.services import customer_accounts, stock
+from hub.services import customer_accounts, pins, stock
+from hub.services.deps import Deps
 from hub.services.principal import Principal
 from hub.services.shifts import add_tenders, get_shift, shift_totals
 from protocol import channels
@@ -135,7 +142,32 @@ async def _refund_shift(
         )
     if shift.shop_id != sale.shop_id:
         raise ValidationFailed("another shop's shift", fields={"session": "the sale's shop"})
+    if not principal.has(Permission.SHIFTS_MANAGE) and shift.cashier_id != principal.user_id:
+        # A cashier pays out of their own drawer only, as they sell into it.
+        raise PermissionDenied(
+            "this is another cashier's shift", fields={"session": "your own open shift"}
+        )
     return shift
+
+
+async def _authorise(
+    deps: Deps,
+    uow: UnitOfWork,
+    principal: Principal,
+    sale: Sale,
+    approval: pins.PinApproval | None,
+) -> uuid.UUID | None:
+    """Who approved: None when the principal may return on their own, else the manager
+    whose PIN was typed at the till (a cashier's return)."""
+    if principal.has(Permission.SALES_RETURN):
+        return None
+    principal.require(Permission.SALES_SELL)
+    if approval is None:
+        raise PermissionDenied(
+            "a return needs a manager (sales.return) or a manager's PIN",
+            fields={"manager_pin": "required"},
+        )
+    return await pins.approve(deps, uow, principal, sale.shop_id, approval)
 
 
 async def _book(
@@ -149,14 +181,29 @@ async def _book(
 
 
 async def make_return(
-    uow: UnitOfWork, principal: Principal, request: ReturnRequest, idempotency_key: str
+    deps: Deps,
+    uow: UnitOfWork,
+    principal: Principal,
+    request: ReturnRequest,
+    idempotency_key: str,
+    *,
+    approval: pins.PinApproval | None = None,
 ) -> ReturnView:
-    principal.require(Permission.SALES_RETURN)
+    """Make a return, or find the one this key already made. `approval` is a manager's
+    PIN, for a principal who may sell but not return on their own."""
+    if not principal.has(Permission.SALES_RETURN):
+        principal.require(Permission.SALES_SELL)
+    if approval is not None:  # malformed is a 400 whoever sends it, needed or not
+        check_pin_shape(approval.pin, field="manager_pin")
     if not request.items:
         raise ValidationFailed("nothing to return", fields={"items": "at least one line"})
-    sale = await uow.sales.get(request.sale_id, for_update=True)  # serialises returns
+    sale = await uow.sales.get(request.sale_id)
     if sale is None or not principal.sees_shop(sale.shop_id):
         raise NotFound("no such sale", fields={"sale": "no such sale"})
+    # Before the sale's lock: a PIN costs argon2 verifications.
+    approved_by = await _authorise(deps, uow, principal, sale, approval)
+    sale = await uow.sales.get(request.sale_id, for_update=True)  # serialises returns
+    assert sale is not None
     existing = await uow.sales.return_by_key(idempotency_key)
     if existing is not None:
         if existing.request_digest != request.digest():
@@ -213,6 +260,7 @@ async def make_return(
         shop_id=sale.shop_id,
         shift_id=shift.id,
         user_id=principal.user_id,
+        approved_by=approved_by,
         refund_total=refund_total,
         created_at=utcnow(),
     )
@@ -240,6 +288,8 @@ async def make_return(
             "shift": str(shift.id),
             "refund_total": str(refund_total),
             "refunds": {m: str(a) for m, a in refunds.items()},
+            "user": str(principal.user_id) if principal.user_id else None,
+            "approved_by": str(approved_by) if approved_by else None,
         },
     )
     await uow.commit()

@@ -277,7 +277,7 @@ async def close_shift(
 async def list_shifts(
     uow: UnitOfWork,
     principal: Principal,
-    page: PageRequest,
+    page: PageRequest | None,
     *,
     shop: uuid.UUID | None = None,
     register: uuid.UUID | None = None,

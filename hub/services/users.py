@@ -1,4 +1,6 @@
-"""Staff accounts: list, read, create, edit, deactivate, reset a password."""
+"""Staff accounts: list, read, create, edit, deactivate, reset a password. A manager's PIN
+(`hub/services/pins.py`) is cleared when its holder is deactivated, has their password
+reset or moves to a role that approves nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from hub.domain.accounts import (
     check_password,
     check_username,
     ensure_can_manage,
+    may_hold_pin,
     normalise_username,
 )
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -164,6 +167,8 @@ async def update_user(
         ensure_can_manage(principal.role, changes.role)
         await _ensure_not_last_owner(uow, user)
         user.role = changes.role.value
+        if not may_hold_pin(changes.role):
+            user.pin_hash = None
         security_changed = True
     shops = member.shop_ids
     if changes.shops is not None:
@@ -184,6 +189,7 @@ async def update_user(
             await _ensure_not_last_owner(uow, user)
             await uow.auth_sessions.revoke_all_of(user.id, utcnow(), "deactivated")
             sessions_ended(uow, user.id)
+            user.pin_hash = None  # reactivated, they set a new one
         user.is_active = changes.is_active
         security_changed = True
     if security_changed:
@@ -200,13 +206,15 @@ async def deactivate_user(uow: UnitOfWork, principal: Principal, user_id: uuid.U
 async def set_password(
     deps: Deps, uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, password: str
 ) -> None:
-    """A manager resets a forgotten password; the user's sessions all end."""
+    """A manager resets a forgotten password; the user's sessions all end, and their PIN
+    with them (it was confirmed with the old password: whoever knew that may know it)."""
     principal.require(Permission.USERS_MANAGE)
     assert principal.role is not None
     member = await _visible_user(uow, principal, user_id)
     ensure_can_manage(principal.role, Role(member.user.role))
     check_password(password, username=member.user.username)
     member.user.password_hash = await deps.passwords.hash(password)
+    member.user.pin_hash = None
     member.user.auth_version += 1
     await uow.auth_sessions.revoke_all_of(member.user.id, utcnow(), "password_reset")
     sessions_ended(uow, member.user.id)

@@ -150,6 +150,9 @@ class Api:
     def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **kw)
 
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, status=204, **kw)
 

@@ -284,6 +284,7 @@ async def test_device_token_identifies_the_device_and_is_revocable(
         "username": None,
         "role": None,
         "permissions": [],
+        "has_pin": None,
         "device": kit.device_id,
     }
     # A device token opens no staff endpoint.

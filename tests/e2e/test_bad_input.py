@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import build_tenant, path_ids
+from tests.helpers import PASSWORD, build_tenant, path_ids
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -216,3 +216,62 @@ async def test_nul_characters_are_field_errors(
     for path in ("/api/products/products/", "/api/core/shops/", "/api/customers/customers/"):
         response = await client.get(path, params={"search": "a\x00b"}, headers=auth)
         _error(response, 400, "validation_error")
+
+
+async def test_pin_fields(client: httpx.AsyncClient) -> None:
+    """PINs travel as strings of 4 to 8 ASCII digits; anything else is a field error,
+    whoever sends it, and the error never echoes the value."""
+    kit = await build_tenant(client)
+    ids = await path_ids(client, kit)
+    for body, field in (
+        ({"password": PASSWORD, "pin": 2580}, "pin"),
+        ({"password": PASSWORD, "pin": ["2580"]}, "pin"),
+        ({"password": PASSWORD}, "pin"),
+        ({"pin": "2580"}, "password"),
+        ({"password": PASSWORD, "pin": "25\x0080"}, "pin"),
+        ({"password": PASSWORD, "pin": "9" * 101}, "pin"),
+    ):
+        response = await client.put("/api/users/auth/pin/", json=body, headers=kit.token("owner"))
+        error = _error(response, 400, "validation_error")
+        assert field in error["fields"], (body, error)
+        assert "2580" not in response.text
+    sale = {"sale": ids["sale_id"], "items": [{"product": ids["product_id"], "quantity": "1"}]}
+    for extra, field in (
+        ({"manager_pin": 2580}, "manager_pin"),
+        ({"manager_pin": "25a0"}, "manager_pin"),
+        ({"manager_pin": "258"}, "manager_pin"),
+        ({"manager_pin": "25\x0080"}, "manager_pin"),
+        ({"manager_pin": "2580", "manager": "nobody"}, "manager"),
+        ({"manager": kit.members["manager"].id}, "manager_pin"),
+    ):
+        for role in ("owner", "cashier"):  # needed or not, a bad PIN is refused
+            response = await client.post(
+                "/api/sales/returns/", json={**sale, **extra}, headers=kit.token(role)
+            )
+            error = _error(response, 400, "validation_error")
+            assert field in error["fields"], (extra, error)
+            assert "2580" not in response.text
+    left = await client.get(
+        "/api/products/stock/",
+        params={"shop": kit.shop_id, "product": ids["product_id"]},
+        headers=kit.token("owner"),
+    )
+    assert left.json()["on_hand"] == "2.000"  # nothing was returned
+
+
+async def test_times_without_an_offset_are_utc(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """A period's bounds may come without an offset, or as bare dates: UTC, not a 500."""
+    _ids, auth = ids_and_auth
+    for path in ("/api/sales/sales/", "/api/sales/sessions/", "/api/products/stock/movements/"):
+        for since, until, found in (
+            ("2000-01-01", "2999-01-01", True),
+            ("2000-01-01T00:00:00", "2999-01-01T00:00:00", True),
+            ("2999-01-01", None, False),
+            ("2999-01-01T00:00:00+03:00", None, False),
+        ):
+            params = {"date_from": since} | ({"date_to": until} if until else {})
+            response = await client.get(path, params=params, headers=auth)
+            assert response.status_code == 200, (path, params, response.text)
+            assert (response.json()["count"] > 0) is found, (path, params)

@@ -17,6 +17,7 @@ from tests.helpers import (
     path_ids,
     png_bytes,
     receive,
+    set_pin,
     stock_of,
     unique,
 )
@@ -314,3 +315,49 @@ async def test_foreign_shifts_and_carts(client: httpx.AsyncClient) -> None:
         assert listed.status_code == 200
         assert {c["id"] for c in listed.json()["results"]} <= {a_ids["cart_id"]}
         assert b_ids["cart_id"] not in {c["id"] for c in listed.json()["results"]}
+
+
+async def test_another_tenants_manager_approves_nothing(client: httpx.AsyncClient) -> None:
+    """B's manager's PIN, named or not, approves no return in A; A's cashier learns only
+    that the PIN was refused, or that no such user exists."""
+    a = await build_tenant(client)
+    b = await build_tenant(client)
+    assert (await set_pin(client, b.token("manager"), "2580")).status_code == 200
+    a_ids = await path_ids(client, a)  # A's owner sold one unit in A's first shop
+    shift = await client.post(
+        "/api/sales/sessions/",
+        json={"cash_register": await _cashiers_register(client, a), "opening_cash": "0"},
+        headers=a.token("cashier"),
+    )
+    body = {
+        "sale": a_ids["sale_id"],
+        "items": [{"product": a_ids["product_id"], "quantity": "1"}],
+        "session": shift.json()["id"],
+        "manager_pin": "2580",
+    }
+    unnamed = await client.post("/api/sales/returns/", json=body, headers=a.token("cashier"))
+    assert unnamed.status_code == 403
+    assert set(unnamed.json()["error"]["fields"]) == {"manager_pin"}
+    named = await client.post(
+        "/api/sales/returns/",
+        json={**body, "manager": b.members["manager"].id},
+        headers=a.token("cashier"),
+    )
+    assert named.status_code == 404
+    assert set(named.json()["error"]["fields"]) == {"manager"}
+    assert (await stock_of(client, a, a_ids["product_id"]))["on_hand"] == "2.000"
+    # With A's own manager's PIN the same return goes through.
+    await set_pin(client, a.token("manager"), "2580")
+    done = await client.post("/api/sales/returns/", json=body, headers=a.token("cashier"))
+    assert done.status_code == 201, done.text
+    assert done.json()["approved_by"] == a.members["manager"].id
+
+
+async def _cashiers_register(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    made = await client.post(
+        "/api/sales/cash-registers/",
+        json={"name": unique("Till"), "shop": kit.shop_id},
+        headers=kit.token("owner"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])

@@ -28,6 +28,7 @@ from tests.helpers import (
     create_user,
     png_bytes,
     receive,
+    set_pin,
     unique,
     upload_image,
 )
@@ -359,6 +360,11 @@ MATRIX: dict[tuple[str, str], Case] = {
         ),
     ),
     ("GET", "/api/users/auth/me/"): Case(EVERYONE, fixed("/api/users/auth/me/")),
+    # SPEC: returns need a manager, or a manager's PIN at the till: managers and owners
+    # hold PINs, nobody else.
+    ("PUT", "/api/users/auth/pin/"): Case(
+        MANAGEMENT, fixed("/api/users/auth/pin/", {"password": PASSWORD, "pin": "2580"})
+    ),
     ("GET", "/api/users/users/"): Case(MANAGEMENT, fixed("/api/users/users/")),
     ("POST", "/api/users/users/"): Case(MANAGEMENT, new_user_body()),
     ("GET", "/api/users/users/{user_id}/"): Case(MANAGEMENT, on_user("")),
@@ -573,6 +579,25 @@ async def test_device_tokens_open_only_me(client: httpx.AsyncClient) -> None:
         response = await send(client, method, path, body, bearer(kit.device_token))
         expected = 200 if path == "/api/users/auth/me/" else 403
         assert response.status_code == expected, f"{method} {path}: {response.text}"
+
+
+async def test_returns_with_a_managers_pin(client: httpx.AsyncClient) -> None:
+    """With a manager's PIN, everyone who sells may return (a cashier in their own
+    shift); a stockkeeper, who sells nothing, still may not."""
+    kit = await build_tenant(client)
+    assert (await set_pin(client, kit.token("manager"), "2580")).status_code == 200
+    for role in ROLES:
+        path, body = await return_body()(client, kit)
+        response = await client.post(
+            path, json={**body, "manager_pin": "2580"}, headers=kit.token(role)
+        )
+        if role in SHIFT_ROLES:
+            assert response.status_code == 201, f"{role}: {response.text}"
+            approver = kit.members["manager"].id if role == "cashier" else None
+            assert response.json()["approved_by"] == approver
+        else:
+            assert response.status_code == 403, f"{role}: {response.text}"
+            assert response.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.parametrize("role", ["cashier", "stockkeeper"])

@@ -232,6 +232,7 @@ async def test_shops_and_tenant_settings(client: httpx.AsyncClient) -> None:
         "bonus_accrual_percent": "0.00",
         "bonus_redeem_cap_percent": "50.00",
         "bonus_ttl_days": None,
+        "cart_idle_minutes": 60,
     }
     changed = await client.patch(
         "/api/core/tenant/",

@@ -158,6 +158,31 @@ class Users:
             query = query.where(User.id.in_(members))
         return await _page(self._session, query.order_by(User.username_key), page)
 
+    async def pin_holders(
+        self,
+        shop_id: uuid.UUID,
+        *,
+        roles: Iterable[str],
+        everywhere: Iterable[str],
+        limit: int,
+    ) -> list[User]:
+        """Active users of `roles` with a PIN who work in the shop (bound to it, or of a
+        role in `everywhere`, which sees every shop): who may approve at its tills."""
+        members = select(UserShop.user_id).where(UserShop.shop_id == shop_id)
+        query = (
+            select(User)
+            .where(
+                User.tenant_id == self._tenant_id,
+                User.is_active.is_(True),
+                User.pin_hash.is_not(None),
+                User.role.in_(list(roles)),
+                or_(User.role.in_(list(everywhere)), User.id.in_(members)),
+            )
+            .order_by(User.username_key)
+            .limit(limit)
+        )
+        return list(await self._session.scalars(query))
+
     async def shops_of(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
         result: dict[uuid.UUID, list[uuid.UUID]] = {uid: [] for uid in user_ids}
         if not user_ids:

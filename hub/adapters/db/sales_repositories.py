@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.adapters.db.repositories import PageRequest, _page
@@ -95,7 +95,7 @@ class Shifts:
 
     async def find(
         self,
-        page: PageRequest,
+        page: PageRequest | None,
         *,
         shops: frozenset[uuid.UUID] | None,
         shop: uuid.UUID | None,
@@ -120,6 +120,9 @@ class Shifts:
             query = query.where(Shift.opened_at >= since)
         if until is not None:
             query = query.where(Shift.opened_at < until)
+        if page is None:  # every match, for an export
+            rows = list(await self._session.scalars(query))
+            return rows, len(rows)
         return await _page(self._session, query, page)
 
 
@@ -214,18 +217,26 @@ class Sales:
         customer: uuid.UUID | None,
         since: datetime | None,
         until: datetime | None,
+        register: uuid.UUID | None = None,
+        payment_method: str | None = None,
     ) -> tuple[list[Sale], int]:
         query = select(Sale).order_by(Sale.created_at.desc(), Sale.id.desc())
         if shops is not None:
             query = query.where(Sale.shop_id.in_(shops))
         for column, value in (
             (Sale.shop_id, shop),
+            (Sale.register_id, register),
             (Sale.shift_id, shift),
             (Sale.cashier_id, cashier),
             (Sale.customer_id, customer),
         ):
             if value is not None:
                 query = query.where(column == value)
+        if payment_method is not None:
+            # The payment's primary key (sale, method) answers this for each sale.
+            query = query.where(
+                exists().where(SalePayment.sale_id == Sale.id, SalePayment.method == payment_method)
+            )
         if since is not None:
             query = query.where(Sale.created_at >= since)
         if until is not None:

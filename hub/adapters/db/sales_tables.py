@@ -181,6 +181,8 @@ class SaleReturn(TenantBase):
         ForeignKey(Shift.id, ondelete="RESTRICT"), index=True
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The manager whose PIN approved a cashier's return; None when the user could alone.
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     refund_total: Mapped[Decimal] = mapped_column(Money())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

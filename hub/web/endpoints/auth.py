@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.permissions import Permission
-from hub.services import auth
+from hub.services import auth, pins
 from hub.services.auth import TokenPair
 from hub.web.api import Api, Auth, Ctx, PublicCtx
 from hub.web.errors import ApiError
@@ -14,6 +14,8 @@ from hub.web.schemas.auth import (
     LogoutIn,
     MeOut,
     PasswordChangeIn,
+    PinIn,
+    PinOut,
     Ref,
     RefreshIn,
     RegisterIn,
@@ -126,4 +128,14 @@ async def me(ctx: Ctx) -> MeOut:
         username=user.username,
         role=p.role.value,
         permissions=[perm.value for perm in Permission if p.has(perm)],
+        has_pin=user.pin_hash is not None,
     )
+
+
+@api.put("/api/users/auth/pin/", tag=TAG, permission=Permission.SALES_RETURN)
+async def set_pin(ctx: Ctx, body: PinIn) -> PinOut:
+    """Set (4 to 8 digits) or clear (`null`) one's own PIN, confirmed with one's password;
+    typed at a till, it approves a cashier's return. Managers and owners."""
+    pin = None if body.pin is None else body.pin.get_secret_value()
+    has_pin = await pins.set_pin(ctx.deps, ctx.uow, ctx.principal, body.password, pin, ctx.client)
+    return PinOut(has_pin=has_pin)

@@ -14,7 +14,7 @@ from hub.domain.errors import ValidationFailed
 from hub.domain.permissions import Permission
 from hub.domain.pricing import Tender
 from hub.domain.shifts import PaymentMethod
-from hub.services import returns, sales
+from hub.services import pins, returns, sales
 from hub.web.api import Api, Ctx
 from hub.web.export import table_response
 from hub.web.schemas.common import Page
@@ -71,15 +71,17 @@ SALE_HEADERS = (
 
 @api.get("/api/sales/sales/", tag=TAG, permission=Permission.SALES_VIEW)
 async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut] | Response:
-    """Sales, newest first, by shop, shift, cashier, customer and period; `format=csv|xlsx`
-    downloads every match with its payments by method."""
+    """Sales, newest first, by shop, register, shift, cashier, customer, payment method
+    and period; `format=csv|xlsx` downloads every match with its payments by method."""
     found, count = await ctx.uow.sales.find(
         None if query.table_format else query.page_request(),
         shops=ctx.principal.visible_shops(),
         shop=query.shop,
+        register=query.cash_register,
         shift=query.session,
         cashier=query.cashier,
         customer=query.customer,
+        payment_method=query.payment_method.value if query.payment_method else None,
         since=query.date_from,
         until=query.date_to,
     )
@@ -116,17 +118,26 @@ async def get_sale(ctx: Ctx, sale_id: uuid.UUID) -> SaleOut:
     return SaleOut.of(await sales.get_sale(ctx.uow, ctx.principal, sale_id))
 
 
-@api.post("/api/sales/returns/", tag=TAG, permission=Permission.SALES_RETURN, status=201)
+# The endpoint lets `sales.sell` in; the service then wants `sales.return` or a manager's PIN.
+@api.post("/api/sales/returns/", tag=TAG, permission=Permission.SALES_SELL, status=201)
 async def create_return(ctx: Ctx, body: ReturnCreateIn) -> ReturnOut | JSONResponse:
     """Return goods of a sale, in full or in part: refunded to the sale's own tenders from
-    an open shift, stock back to its batches. Managers and owners. A retry with the same
-    `Idempotency-Key` returns the same return."""
+    an open shift, stock back to its batches. Managers and owners (`sales.return`), or a
+    cashier with a manager's PIN (`manager_pin`, optionally `manager`). A retry with the
+    same `Idempotency-Key` returns the same return."""
     request = returns.ReturnRequest(
         sale_id=body.sale,
         items=tuple(returns.ReturnItem(i.product, i.quantity) for i in body.items),
         shift_id=body.session,
     )
-    found = await returns.make_return(ctx.uow, ctx.principal, request, idempotency_key(ctx))
+    approval = None
+    if body.manager is not None and body.manager_pin is None:
+        raise ValidationFailed("whose PIN?", fields={"manager_pin": "required with manager"})
+    if body.manager_pin is not None:
+        approval = pins.PinApproval(body.manager_pin.get_secret_value(), body.manager)
+    found = await returns.make_return(
+        ctx.deps, ctx.uow, ctx.principal, request, idempotency_key(ctx), approval=approval
+    )
     if found.replayed:
         return JSONResponse(
             ReturnOut.of(found).model_dump(mode="json"),

@@ -1,12 +1,22 @@
-"""Cash registers and shifts: `/api/sales/cash-registers/` and `/api/sales/sessions/`."""
+"""Cash registers and shifts: `/api/sales/cash-registers/` and `/api/sales/sessions/`.
+
+The shift list and a shift's report also download as CSV or XLSX (`format=`): the list one
+row per shift, a report one row per figure (`field`, `value`), under the same names."""
 
 from __future__ import annotations
 
 import uuid
 
+from starlette.responses import Response
+
+from hub.adapters.db.uow import UnitOfWork
+from hub.adapters.tabular import Cell, TableFormat
 from hub.domain.permissions import Permission
+from hub.domain.shifts import MethodTotals, PaymentMethod
 from hub.services import shifts
+from hub.services.shifts import ShiftView
 from hub.web.api import Api, Ctx
+from hub.web.export import ExportQuery, table_response
 from hub.web.schemas.common import Page
 from hub.web.schemas.shifts import (
     CashMovementIn,
@@ -60,13 +70,89 @@ async def update_register(ctx: Ctx, register_id: uuid.UUID, body: RegisterUpdate
     return RegisterOut.of(register)
 
 
+REPORT_FIELDS = (
+    "number", "id", "shop", "cash_register", "cash_register_name", "cashier",
+    "cashier_username", "status", "report", "opened_at", "closed_at", "opening_cash",
+    "cash_in", "cash_out", "expected_cash", "closing_cash", "difference", "receipts",
+    "returns", "sales_total", "returns_total", "discounts_total", "net_total",
+    "first_receipt", "last_receipt",
+    *(f"{m.value}_{part}" for m in PaymentMethod for part in ("sales", "refunds", "net", "count")),
+)  # fmt: skip
+
+
+class _Names:
+    """Register names and cashiers' usernames for a download, each looked up once."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._registers: dict[uuid.UUID, str] = {}
+        self._users: dict[uuid.UUID, str] = {}
+
+    async def register(self, register_id: uuid.UUID) -> str:
+        if register_id not in self._registers:
+            register = await self._uow.registers.get(register_id)
+            self._registers[register_id] = register.name if register else ""
+        return self._registers[register_id]
+
+    async def user(self, user_id: uuid.UUID) -> str:
+        if user_id not in self._users:
+            user = await self._uow.users.get(user_id)
+            self._users[user_id] = user.username if user else ""
+        return self._users[user_id]
+
+
+async def _report_cells(found: ShiftView, names: _Names) -> list[Cell]:
+    """A shift and its report, in the order of REPORT_FIELDS."""
+    shift, report = found.shift, found.report
+    totals = report.totals
+    by_method: list[Cell] = []
+    for method in PaymentMethod:
+        line = totals.by_method.get(method, MethodTotals())
+        by_method += [line.sales, line.refunds, line.net, line.count]
+    return [
+        shift.number,
+        str(shift.id),
+        str(shift.shop_id),
+        str(shift.register_id),
+        await names.register(shift.register_id),
+        str(shift.cashier_id),
+        await names.user(shift.cashier_id),
+        shift.status,
+        report.kind,
+        shift.opened_at,
+        shift.closed_at,
+        shift.opening_cash,
+        totals.cash_in,
+        totals.cash_out,
+        report.expected_cash,
+        report.closing_cash,
+        report.difference,
+        totals.receipts,
+        totals.returns,
+        totals.sales_total,
+        totals.returns_total,
+        totals.discounts_total,
+        report.net_total,
+        totals.first_receipt,
+        totals.last_receipt,
+        *by_method,
+    ]
+
+
+async def _report_file(uow: UnitOfWork, fmt: TableFormat, found: ShiftView) -> Response:
+    cells = await _report_cells(found, _Names(uow))
+    name = f"shift-{found.shift.number}-{found.report.kind}-report"
+    return table_response(fmt, name, ("field", "value"), zip(REPORT_FIELDS, cells, strict=True))
+
+
 @api.get("/api/sales/sessions/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
-async def list_shifts(ctx: Ctx, query: ShiftQuery) -> Page[ShiftOut]:
-    """Shifts, newest first, by shop, register, cashier, status and period."""
+async def list_shifts(ctx: Ctx, query: ShiftQuery) -> Page[ShiftOut] | Response:
+    """Shifts, newest first, by shop, register, cashier, status and period; `format=csv|xlsx`
+    downloads every match, one row per shift with its report's figures."""
     found, count = await shifts.list_shifts(
         ctx.uow,
         ctx.principal,
-        query.page_request(),
+        None if query.table_format else query.page_request(),
         shop=query.shop,
         register=query.cash_register,
         cashier=query.cashier,
@@ -74,6 +160,10 @@ async def list_shifts(ctx: Ctx, query: ShiftQuery) -> Page[ShiftOut]:
         since=query.date_from,
         until=query.date_to,
     )
+    if query.table_format is not None:
+        names = _Names(ctx.uow)
+        rows = [await _report_cells(s, names) for s in found]
+        return table_response(query.table_format, "shifts", REPORT_FIELDS, rows)
     return Page[ShiftOut].build(ctx.request, query, [ShiftOut.of(s) for s in found], count)
 
 
@@ -86,10 +176,14 @@ async def open_shift(ctx: Ctx, body: ShiftOpenIn) -> ShiftOut:
 
 
 @api.get("/api/sales/sessions/{shift_id}/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
-async def get_shift(ctx: Ctx, shift_id: uuid.UUID) -> ShiftOut:
-    """A shift with its report so far (X) or final (Z)."""
+async def get_shift(ctx: Ctx, shift_id: uuid.UUID, query: ExportQuery) -> ShiftOut | Response:
+    """A shift with its report so far (X) or final (Z); `format=csv|xlsx` downloads the
+    report, one row per figure."""
     shift = await shifts.get_shift(ctx.uow, ctx.principal, shift_id)
-    return ShiftOut.of(await shifts.view(ctx.uow, shift))
+    found = await shifts.view(ctx.uow, shift)
+    if query.table_format is not None:
+        return await _report_file(ctx.uow, query.table_format, found)
+    return ShiftOut.of(found)
 
 
 @api.post("/api/sales/sessions/{shift_id}/cash/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
@@ -102,9 +196,13 @@ async def move_cash(ctx: Ctx, shift_id: uuid.UUID, body: CashMovementIn) -> Shif
 
 
 @api.get("/api/sales/sessions/{shift_id}/x-report/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
-async def x_report(ctx: Ctx, shift_id: uuid.UUID) -> ShiftOut:
-    """The X-report: the shift's totals now, without closing it."""
-    return ShiftOut.of(await shifts.x_report(ctx.uow, ctx.principal, shift_id))
+async def x_report(ctx: Ctx, shift_id: uuid.UUID, query: ExportQuery) -> ShiftOut | Response:
+    """The X-report: the shift's totals now, without closing it (the Z-report once it is
+    closed); `format=csv|xlsx` downloads it, one row per figure."""
+    found = await shifts.x_report(ctx.uow, ctx.principal, shift_id)
+    if query.table_format is not None:
+        return await _report_file(ctx.uow, query.table_format, found)
+    return ShiftOut.of(found)
 
 
 @api.post("/api/sales/sessions/{shift_id}/close/", tag=TAG, permission=Permission.SHIFTS_OPERATE)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, SecretStr
 
 from hub.web.schemas.common import In
 
@@ -66,6 +66,15 @@ class PasswordChangeIn(In):
     new_password: str = Field(min_length=1, max_length=128)
 
 
+class PinIn(In):
+    password: str = Field(min_length=1, max_length=128, description="your current password")
+    pin: SecretStr | None = Field(max_length=100, description="4 to 8 digits; null clears your PIN")
+
+
+class PinOut(BaseModel):
+    has_pin: bool
+
+
 class MeOut(BaseModel):
     kind: Literal["user", "device"]
     tenant: uuid.UUID
@@ -74,4 +83,5 @@ class MeOut(BaseModel):
     username: str | None = None
     role: str | None = None
     permissions: list[str] = Field(default_factory=list)
+    has_pin: bool | None = Field(default=None, description="a staff user's: a PIN is set")
     device: uuid.UUID | None = None

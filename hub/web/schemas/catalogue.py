@@ -13,7 +13,7 @@ from hub.domain.catalogue import BarcodeKind, Unit
 from hub.services.catalogue import ProductView
 from hub.services.stock import StockView
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, PageQuery
+from hub.web.schemas.common import In, Instant, PageQuery
 
 QUANTITY_STEP = Decimal("0.001")  # quantities always travel with three decimals
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
@@ -301,8 +301,8 @@ class MovementQuery(PageQuery, ExportQuery):
     product: uuid.UUID | None = None
     kind: MovementKindName | None = None
     ref: uuid.UUID | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    date_from: Instant | None = None
+    date_to: Instant | None = None
 
 
 class AdjustmentIn(In):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 
 from hub.adapters.db.repositories import PageRequest
@@ -34,6 +35,15 @@ class _NoNul(BaseModel):
         if _has_nul(value):
             raise ValueError("NUL characters are not allowed")
         return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# A point in time from a client: ISO 8601; without an offset (or a bare date) it is UTC,
+# as every time in this API is.
+Instant = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class In(_NoNul):

@@ -7,13 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from hub.domain.shifts import PaymentMethod
 from hub.services.returns import ReturnView
 from hub.services.sales import SaleView
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, PageQuery
+from hub.web.schemas.common import In, Instant, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
@@ -124,11 +124,15 @@ class SaleOut(BaseModel):
 
 class SaleQuery(PageQuery, ExportQuery):
     shop: uuid.UUID | None = None
+    cash_register: uuid.UUID | None = None
     session: uuid.UUID | None = None
     cashier: uuid.UUID | None = None
     customer: uuid.UUID | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    payment_method: PaymentMethod | None = Field(
+        default=None, description="sales with a payment by this method"
+    )
+    date_from: Instant | None = Field(default=None, description="from this time, inclusive")
+    date_to: Instant | None = Field(default=None, description="until this time, exclusive")
 
 
 class ReturnItemIn(In):
@@ -142,6 +146,15 @@ class ReturnCreateIn(In):
     session: uuid.UUID | None = Field(
         default=None, description="the open shift that pays out; the sale's own if absent"
     )
+    manager_pin: SecretStr | None = Field(
+        default=None,
+        max_length=100,
+        description="a manager's PIN typed at the till: how a cashier returns",
+    )
+    manager: uuid.UUID | None = Field(
+        default=None,
+        description="whose PIN it is; if absent, the shop's managers and owners are tried",
+    )
 
 
 class ReturnLineOut(BaseModel):
@@ -154,6 +167,10 @@ class ReturnOut(BaseModel):
     id: uuid.UUID
     sale: uuid.UUID
     session: uuid.UUID
+    user: uuid.UUID | None = Field(description="who made the return")
+    approved_by: uuid.UUID | None = Field(
+        description="the manager whose PIN approved it; null when the user needed none"
+    )
     refund_total: Decimal
     created_at: datetime
     items: list[ReturnLineOut]
@@ -166,6 +183,8 @@ class ReturnOut(BaseModel):
             id=made.id,
             sale=made.sale_id,
             session=made.shift_id,
+            user=made.user_id,
+            approved_by=made.approved_by,
             refund_total=made.refund_total,
             created_at=made.created_at,
             items=[

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from hub.adapters.db.sales_tables import CashRegister
 from hub.domain.shifts import CashMovementKind, MethodTotals, PaymentMethod, ShiftStatus
 from hub.services.shifts import ShiftView
-from hub.web.schemas.common import In, PageQuery
+from hub.web.export import ExportQuery
+from hub.web.schemas.common import In, Instant, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 
@@ -140,10 +141,10 @@ class ShiftCloseIn(In):
     closing_cash: Money
 
 
-class ShiftQuery(PageQuery):
+class ShiftQuery(PageQuery, ExportQuery):
     shop: uuid.UUID | None = None
     cash_register: uuid.UUID | None = None
     cashier: uuid.UUID | None = None
     status: ShiftStatus | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    date_from: Instant | None = Field(default=None, description="opened from, inclusive")
+    date_to: Instant | None = Field(default=None, description="opened before, exclusive")
