@@ -8,6 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 
 from edge_agent import __version__
 
@@ -25,6 +26,53 @@ def check_token(hub_url: str, token: str, timeout: float = 10.0) -> dict[str, ob
     return document
 
 
+def run_agent(config_path: Path, log_level: str) -> int:
+    """Run until SIGINT/SIGTERM; 2 on a bad config."""
+    import asyncio
+    import contextlib
+    import logging
+    import signal
+
+    from edge_agent import config as agent_config
+    from edge_agent import devices
+    from edge_agent.agent import Agent
+    from edge_agent.store import AgentStore
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        config = agent_config.load(config_path)
+        token = config.hub.read_token()
+    except (agent_config.ConfigError, OSError) as exc:
+        print(f"pos-edge: {exc}", file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        store = await AgentStore(config.agent.data_dir / "agent.db").open()
+        agent = Agent(
+            hub_url=config.hub.websocket_url,
+            token=token,
+            store=store,
+            devices=devices.build(config),
+            retry_seconds=config.agent.retry_seconds,
+            max_backoff=config.agent.max_backoff_seconds,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await agent.run()
+        finally:
+            await store.close()
+
+    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pos-edge", description="The shop's edge agent.")
     parser.add_argument("--version", action="version", version=__version__)
@@ -32,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = sub.add_parser("check", help="verify a device token against the hub")
     check.add_argument("--hub", required=True, help="hub base URL, e.g. http://127.0.0.1:8000")
     check.add_argument("--token", required=True, help="the device token issued by the hub")
+    run = sub.add_parser("run", help="run the agent: link to the hub, jobs, devices")
+    run.add_argument("--config", required=True, type=Path, help="the agent's TOML file")
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_agent(args.config, args.log_level)
 
     try:
         identity = check_token(args.hub, args.token)
