@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_BONUS = "insufficient_bonus"
     BONUS_CAP_EXCEEDED = "bonus_cap_exceeded"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    JOB_FINISHED = "job_finished"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -76,6 +77,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INSUFFICIENT_BONUS: 409,
     ErrorCode.BONUS_CAP_EXCEEDED: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.JOB_FINISHED: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,

@@ -221,7 +221,10 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         headers=owner,
     )
     assert sale.status_code == 201, sale.text
+    jobs = await client.get("/api/devices/jobs/", params={"ref": sale.json()["id"]}, headers=owner)
+    (job,) = jobs.json()["results"]
     return {
+        "job_id": job["id"],
         "sale_id": sale.json()["id"],
         "register_id": register.json()["id"],
         "shift_id": shift.json()["id"],

@@ -35,7 +35,7 @@ from hub.domain.pricing import (
     settle,
 )
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus
-from hub.services import customer_accounts, stock
+from hub.services import customer_accounts, device_jobs, stock
 from hub.services.principal import Principal
 from hub.services.shifts import add_tenders, get_shift
 from protocol import channels
@@ -295,5 +295,6 @@ async def commit_sale(
             "created_at": sale.created_at.isoformat(),
         },
     )
+    await device_jobs.enqueue_receipt(uow, SaleView(sale, lines, payments))
     await uow.commit()
     return SaleView(sale, lines, payments)

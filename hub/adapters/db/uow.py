@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
+from hub.adapters.db.job_repositories import DeviceJobs
 from hub.adapters.db.repositories import (
     AuthSessions,
     Devices,
@@ -107,4 +108,5 @@ class UnitOfWork(SharedUnitOfWork):
         self.registers = Registers(self.session)
         self.shifts = Shifts(self.session)
         self.sales = Sales(self.session)
+        self.device_jobs = DeviceJobs(self.session)
         return self
