@@ -31,7 +31,7 @@ from edge_agent.store import AgentStore, Job, JobStatus
 
 log = logging.getLogger("edge.jobs")
 
-RECEIPT_JOB = "print_receipt"
+RECEIPT_JOB = "receipt"
 
 
 class DeviceNotReady(Exception):

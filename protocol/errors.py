@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     STALE_VERSION = "stale_version"
     CART_CLOSED = "cart_closed"
+    JOB_FINISHED = "job_finished"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -82,6 +83,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.STALE_VERSION: 409,
     ErrorCode.CART_CLOSED: 409,
+    ErrorCode.JOB_FINISHED: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,

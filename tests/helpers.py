@@ -225,8 +225,11 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
         "/api/sales/carts/", json={"session": shift.json()["id"]}, headers=owner
     )
     assert cart.status_code == 200, cart.text
+    jobs = await client.get("/api/devices/jobs/", params={"ref": sale.json()["id"]}, headers=owner)
+    (job,) = jobs.json()["results"]
     return {
         "cart_id": cart.json()["id"],
+        "job_id": job["id"],
         "sale_id": sale.json()["id"],
         "register_id": register.json()["id"],
         "shift_id": shift.json()["id"],

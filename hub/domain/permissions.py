@@ -97,7 +97,9 @@ _DESCRIPTIONS: dict[Permission, str] = {
     Permission.SHOPS_UPDATE: "edit a shop's details (own shops unless owner)",
     Permission.USERS_VIEW: "list and read staff accounts",
     Permission.USERS_MANAGE: "create, edit, deactivate staff and reset their passwords",
-    Permission.DEVICES_MANAGE: "issue, list and revoke edge-agent device tokens",
+    Permission.DEVICES_MANAGE: (
+        "issue, list and revoke edge-agent device tokens; watch and retry their jobs"
+    ),
     Permission.CATALOGUE_VIEW: "look up products, categories, barcodes",
     Permission.CATALOGUE_MANAGE: "create and edit products, categories, suppliers",
     Permission.STOCK_VIEW: "read stock levels",

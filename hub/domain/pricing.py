@@ -32,6 +32,14 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def included_vat(total: Decimal, rate_percent: Decimal) -> Decimal:
+    """The VAT contained in a price that includes it (as shelf prices do):
+    total x rate / (100 + rate), in cents, half up. 20 % of 120.00 holds 20.00."""
+    if rate_percent < 0:
+        raise ValueError("a VAT rate is 0 or more")
+    return cents(total * rate_percent / (HUNDRED + rate_percent))
+
+
 @dataclass(frozen=True)
 class Discount:
     """A percent (0-100) or a fixed amount; at most one of them."""

@@ -22,15 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from hub.adapters.db.database import Database
-from hub.adapters.db.job_tables import AgentEvent, AgentLink, DeviceJob
-from hub.adapters.db.sales_tables import Sale
+from hub.adapters.db.job_tables import AgentEvent, AgentLink
+from hub.adapters.db.repositories import PageRequest
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
-from hub.services import carts
+from hub.domain.jobs import JobStatus
+from hub.services import carts, device_jobs
 from hub.services.principal import Principal
 from protocol import channels
 from protocol.errors import ErrorCode
@@ -87,24 +86,12 @@ async def announce(
 
 
 async def pending_jobs(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:
-    """The shop's jobs not done yet, oldest first."""
-    _, shop_id = _agent(principal)
-    jobs = await uow.session.scalars(
-        select(DeviceJob)
-        .where(DeviceJob.shop_id == shop_id, DeviceJob.status == "pending")
-        .order_by(DeviceJob.created_at, DeviceJob.id)
-        .limit(PENDING_JOBS_LIMIT)
+    """The shop's jobs not done yet, oldest first, as `job.created` carries them."""
+    _agent(principal)
+    jobs, _ = await device_jobs.list_jobs(
+        uow, principal, PageRequest(0, PENDING_JOBS_LIMIT), status=JobStatus.PENDING
     )
-    return [job_document(job) for job in jobs]
-
-
-def job_document(job: DeviceJob) -> dict[str, Any]:
-    return {
-        "id": str(job.id),
-        "kind": job.kind,
-        "payload": job.payload,
-        "created_at": job.created_at.isoformat(),
-    }
+    return [device_jobs.created_event(job) for job in jobs]
 
 
 async def apply_events(
@@ -223,7 +210,6 @@ def _device_status(uow: UnitOfWork, principal: Principal, payload: dict[str, Any
 
 
 async def _job_result(uow: UnitOfWork, principal: Principal, payload: dict[str, Any]) -> None:
-    device_id, shop_id = _agent(principal)
     try:
         job_id = uuid.UUID(_text(payload, "job", 36))
     except ValueError as exc:
@@ -234,36 +220,4 @@ async def _job_result(uow: UnitOfWork, principal: Principal, payload: dict[str, 
     result = payload.get("result") or {}
     if not isinstance(result, dict):
         raise ValidationFailed("bad event", fields={"result": "an object"})
-    job = await uow.session.get(DeviceJob, job_id, with_for_update=True)
-    if job is None or job.shop_id != shop_id:
-        raise ValidationFailed("no such job", fields={"job": "not this shop's"})
-    if job.status in JOB_OUTCOMES:
-        return  # already finished (an earlier result, or a manager's decision)
-    now = utcnow()
-    job.status, job.result, job.device_id = outcome, result, device_id
-    job.updated_at = job.done_at = now
-    job.attempts += 1
-    if job.kind == "print_receipt":
-        await _store_on_sale(uow, job, outcome, result)
-
-
-async def _store_on_sale(
-    uow: UnitOfWork, job: DeviceJob, outcome: str, result: dict[str, Any]
-) -> None:
-    sale = await uow.session.get(Sale, job.ref_id, with_for_update=True)
-    if sale is None:
-        return
-    sale.receipt_status = outcome
-    fiscal = result.get("fiscal") if outcome == "done" else {"error": result.get("error")}
-    sale.fiscal = fiscal if isinstance(fiscal, dict) else None
-    notice = {
-        "sale": str(sale.id),
-        "number": sale.number,
-        "register": str(sale.register_id),
-        "receipt_status": sale.receipt_status,
-        "fiscal": sale.fiscal,
-        "printed": bool(result.get("printed")),
-    }
-    uow.emit(channels.sales(uow.tenant_id, sale.shop_id), "sale.receipt", notice)
-    # The till: its cashier's own channel, which every connection of theirs hears.
-    uow.emit(channels.user(uow.tenant_id, sale.cashier_id), "sale.receipt", notice)
+    await device_jobs.record_report(uow, principal, job_id, JobStatus(outcome), result)

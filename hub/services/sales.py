@@ -35,7 +35,7 @@ from hub.domain.pricing import (
     settle,
 )
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus
-from hub.services import customer_accounts, stock
+from hub.services import customer_accounts, device_jobs, stock
 from hub.services.principal import Principal
 from hub.services.shifts import add_tenders, get_shift
 from protocol import channels
@@ -309,4 +309,6 @@ async def record_sale(
             "created_at": sale.created_at.isoformat(),
         },
     )
-    return SaleView(sale, lines, payments)
+    view = SaleView(sale, lines, payments)
+    await device_jobs.enqueue_receipt(uow, view)
+    return view

@@ -275,3 +275,53 @@ async def test_times_without_an_offset_are_utc(
             response = await client.get(path, params=params, headers=auth)
             assert response.status_code == 200, (path, params, response.text)
             assert (response.json()["count"] > 0) is found, (path, params)
+
+
+async def test_edge_agents_bad_reports_and_queries(client: httpx.AsyncClient) -> None:
+    """The job endpoints as agents call them: with a device token."""
+    kit = await build_tenant(client)
+    ids = await path_ids(client, kit)
+    agent = {"Authorization": f"Bearer {kit.device_token}"}
+    as_json = {**agent, "content-type": "application/json"}
+    as_text = {**agent, "content-type": "text/plain"}
+    for outcome in ("done", "failed"):
+        path = f"/api/devices/jobs/{ids['job_id']}/{outcome}/"
+        response = await client.post(path, content=b'{"error": ', headers=as_json)
+        _error(response, 400, "malformed_json")
+        _error(await client.post(path, content=b"[]", headers=as_json), 400, "validation_error")
+        response = await client.post(path, json={"status": "done"}, headers=agent)
+        assert "status" in _error(response, 400, "validation_error")["fields"]
+        response = await client.post(path, content=b'{"a": 1}', headers=as_text)
+        _error(response, 415, "unsupported_media_type")
+        response = await client.post(f"/api/devices/jobs/x/{outcome}/", json={}, headers=agent)
+        _error(response, 404, "not_found")
+    registered = {"document_number": 1, "fiscal_sign": "1", "registered_at": "2026-01-01T00:00Z"}
+    for fiscal, field in (
+        ({**registered, "document_number": "x"}, "fiscal.document_number"),
+        ({**registered, "document_number": 0}, "fiscal.document_number"),
+        ({**registered, "fiscal_sign": ""}, "fiscal.fiscal_sign"),
+        ({**registered, "registered_at": "yesterday"}, "fiscal.registered_at"),
+        ({**registered, "registered_at": "2026-01-01T00:00"}, "fiscal.registered_at"),
+        ({**registered, "extra": 1}, "fiscal.extra"),
+        ("printed", "fiscal"),
+    ):
+        response = await client.post(
+            f"/api/devices/jobs/{ids['job_id']}/done/", json={"fiscal": fiscal}, headers=agent
+        )
+        assert field in _error(response, 400, "validation_error")["fields"], fiscal
+    response = await client.post(
+        f"/api/devices/jobs/{ids['job_id']}/failed/", json={"error": "x" * 501}, headers=agent
+    )
+    assert "error" in _error(response, 400, "validation_error")["fields"]
+    # Nothing above changed the job.
+    listed = await client.get("/api/devices/jobs/", params={"status": "pending"}, headers=agent)
+    assert [j["id"] for j in listed.json()["results"]] == [ids["job_id"]]
+    for params, field in (
+        ({"status": "printed"}, "status"),
+        ({"kind": "fax"}, "kind"),
+        ({"page_size": "0"}, "page_size"),
+        ({"shop": "nope"}, "shop"),
+        ({"ref": "nope"}, "ref"),
+    ):
+        response = await client.get("/api/devices/jobs/", params=params, headers=agent)
+        assert field in _error(response, 400, "validation_error")["fields"], params

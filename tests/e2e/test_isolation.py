@@ -12,6 +12,7 @@ import httpx
 from tests.helpers import (
     PASSWORD,
     TenantKit,
+    bearer,
     build_tenant,
     create_product,
     path_ids,
@@ -68,6 +69,8 @@ BODY_FOR_PATH = {
     "/api/sales/sessions/{shift_id}/cash/": {"kind": "out", "amount": "1.00", "reason": "x"},
     "/api/sales/sessions/{shift_id}/close/": {"closing_cash": "0"},
     "/api/sales/cash-registers/{register_id}/": {"is_active": False},
+    "/api/devices/jobs/{job_id}/done/": {"note": "hijacked"},
+    "/api/devices/jobs/{job_id}/failed/": {"error": "hijacked"},
 }
 
 
@@ -142,6 +145,12 @@ async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
         f"/api/customers/groups/{b_ids['group_id']}/", headers=b.token("owner")
     )
     assert group.json()["name"] == "B's VIP"
+    jobs = await client.get(
+        "/api/devices/jobs/", params={"ref": b_ids["sale_id"]}, headers=b.token("owner")
+    )
+    assert [(j["id"], j["status"]) for j in jobs.json()["results"]] == [
+        (b_ids["job_id"], "pending")
+    ]
 
 
 async def test_foreign_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> None:
@@ -361,3 +370,32 @@ async def _cashiers_register(client: httpx.AsyncClient, kit: TenantKit) -> str:
     )
     assert made.status_code == 201, made.text
     return str(made.json()["id"])
+
+
+async def test_edge_agents_see_and_report_only_their_own_tenants_jobs(
+    client: httpx.AsyncClient,
+) -> None:
+    a = await build_tenant(client)
+    b = await build_tenant(client)
+    a_ids = await path_ids(client, a)
+    b_ids = await path_ids(client, b)
+    for kit, own, other in ((a, a_ids, b_ids), (b, b_ids, a_ids)):
+        agent = bearer(kit.device_token)
+        for headers in (agent, kit.token("owner")):
+            listed = await client.get("/api/devices/jobs/?page_size=200", headers=headers)
+            assert [j["id"] for j in listed.json()["results"]] == [own["job_id"]]
+            filtered = await client.get(
+                "/api/devices/jobs/", params={"ref": other["sale_id"]}, headers=headers
+            )
+            assert filtered.json()["count"] == 0
+        for outcome, body in (("done", {}), ("failed", {"error": "x"})):
+            response = await client.post(
+                f"/api/devices/jobs/{other['job_id']}/{outcome}/", json=body, headers=agent
+            )
+            assert response.status_code == 404, response.text
+            assert response.json()["error"]["code"] == "not_found"
+    for kit, own in ((a, a_ids), (b, b_ids)):
+        job = await client.get(
+            "/api/devices/jobs/", params={"ref": own["sale_id"]}, headers=kit.token("owner")
+        )
+        assert job.json()["results"][0]["status"] == "pending"

@@ -48,6 +48,7 @@ Prepare = Callable[[httpx.AsyncClient, TenantKit], Awaitable[tuple[str, Any]]]
 class Case:
     allowed: set[str]
     prepare: Prepare
+    device: bool = False  # an edge agent's token of the kit's shop may use it too
 
 
 async def _fresh_cashier(client: httpx.AsyncClient, kit: TenantKit) -> str:
@@ -351,6 +352,32 @@ def on_cashiers_cart(*, opened: bool) -> Prepare:
     return prepare
 
 
+async def _job(c: httpx.AsyncClient, k: TenantKit, *, failed: bool) -> str:
+    """The receipt job of a fresh sale in the kit's first shop; reported failed by the
+    shop's agent when asked."""
+    path, body = await sale_body()(c, k)
+    made = await c.post(path, json=body, headers=k.token("cashier"))
+    jobs = await c.get(
+        "/api/devices/jobs/", params={"ref": made.json()["id"]}, headers=k.token("owner")
+    )
+    job_id = str(jobs.json()["results"][0]["id"])
+    if failed:
+        report = await c.post(
+            f"/api/devices/jobs/{job_id}/failed/",
+            json={"error": "paper out"},
+            headers=bearer(k.device_token),
+        )
+        assert report.status_code == 200, report.text
+    return job_id
+
+
+def on_job(suffix: str, body: Any = None, *, failed: bool = False) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"/api/devices/jobs/{await _job(c, k, failed=failed)}/{suffix}", body
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -385,6 +412,18 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/device-tokens/"): Case(MANAGEMENT, new_device_body()),
     ("GET", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
     ("DELETE", "/api/users/device-tokens/{device_id}/"): Case(MANAGEMENT, on_device()),
+    # edge-agent jobs: agents list their queue and report outcomes; managers and owners
+    # watch the queues of their shops and retry failed jobs; no staff member reports
+    ("GET", "/api/devices/jobs/"): Case(
+        MANAGEMENT, fixed("/api/devices/jobs/?status=pending"), device=True
+    ),
+    ("POST", "/api/devices/jobs/{job_id}/done/"): Case(
+        set(), on_job("done/", {"fiscal": None}), device=True
+    ),
+    ("POST", "/api/devices/jobs/{job_id}/failed/"): Case(
+        set(), on_job("failed/", {"error": "paper out"}), device=True
+    ),
+    ("POST", "/api/devices/jobs/{job_id}/retry/"): Case(MANAGEMENT, on_job("retry/", failed=True)),
     # registers: everyone in a shop sees them; managers and owners set them up
     ("GET", "/api/sales/cash-registers/"): Case(EVERYONE, fixed("/api/sales/cash-registers/")),
     ("POST", "/api/sales/cash-registers/"): Case(
@@ -572,13 +611,22 @@ async def test_role_matrix(client: httpx.AsyncClient) -> None:
     assert not failures, "\n".join(failures)
 
 
-async def test_device_tokens_open_only_me(client: httpx.AsyncClient) -> None:
+async def test_device_tokens_open_only_me_and_their_jobs(client: httpx.AsyncClient) -> None:
     kit = await build_tenant(client)
-    for (method, _template), case in MATRIX.items():
+    opened = set()
+    for (method, template), case in MATRIX.items():
         path, body = await case.prepare(client, kit)
         response = await send(client, method, path, body, bearer(kit.device_token))
-        expected = 200 if path == "/api/users/auth/me/" else 403
+        expected = 200 if path == "/api/users/auth/me/" or case.device else 403
         assert response.status_code == expected, f"{method} {path}: {response.text}"
+        if expected == 200:
+            opened.add((method, template))
+    assert opened == {
+        ("GET", "/api/users/auth/me/"),
+        ("GET", "/api/devices/jobs/"),
+        ("POST", "/api/devices/jobs/{job_id}/done/"),
+        ("POST", "/api/devices/jobs/{job_id}/failed/"),
+    }
 
 
 async def test_returns_with_a_managers_pin(client: httpx.AsyncClient) -> None:

@@ -70,8 +70,8 @@ async def test_a_receipt_is_fiscalised_printed_and_reported(tmp_path: Path) -> N
     register, printer = Register(), Printer()
     async with AgentStore(tmp_path / "a.db") as store:
         work = runner(store, register, printer)
-        await work.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})
-        await work.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})  # again
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})  # again
         await work.work_once()
         job = await store.job("j1")
         events = await store.pending()
@@ -91,7 +91,7 @@ async def test_a_lost_answer_is_reconciled_not_fiscalised_twice(tmp_path: Path) 
     register.lose_next_answer = True
     async with AgentStore(tmp_path / "a.db") as store:
         first = runner(store, register, printer)
-        await first.accept({"id": "j1", "kind": "print_receipt", "payload": SALE})
+        await first.accept({"id": "j1", "kind": "receipt", "payload": SALE})
         await first.work_once()  # the register made the receipt; the agent never heard
         job = await store.job("j1")
         assert job is not None
@@ -112,7 +112,7 @@ async def test_paper_out_holds_the_queue_and_reports_once(tmp_path: Path) -> Non
         work = runner(store, register, printer)
         for n in (1, 2):
             payload = {**SALE, "number": n}
-            await work.accept({"id": f"j{n}", "kind": "print_receipt", "payload": payload})
+            await work.accept({"id": f"j{n}", "kind": "receipt", "payload": payload})
         await work.work_once()
         await work.work_once()
         held = [(e.type, e.payload.get("status")) for e in await store.pending()]
@@ -130,7 +130,7 @@ async def test_paper_out_holds_the_queue_and_reports_once(tmp_path: Path) -> Non
     assert [number for number, _ in printer.printed] == [1, 2]
 
 
-@pytest.mark.parametrize("kind", ["print_receipt", "launch_rocket"])
+@pytest.mark.parametrize("kind", ["receipt", "launch_rocket"])
 async def test_refused_and_unknown_jobs_fail_with_a_reason(tmp_path: Path, kind: str) -> None:
     register = Register()
     register.refuse = True

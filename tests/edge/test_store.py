@@ -37,8 +37,8 @@ async def test_events_keep_their_order_until_acknowledged(tmp_path: Path) -> Non
 
 async def test_a_job_is_accepted_once_and_reported_with_its_change(tmp_path: Path) -> None:
     async with AgentStore(tmp_path / "agent.db") as store:
-        assert await store.accept("j1", "print_receipt", {"number": 7})
-        assert not await store.accept("j1", "print_receipt", {"number": 8})  # a redelivery
+        assert await store.accept("j1", "receipt", {"number": 7})
+        assert not await store.accept("j1", "receipt", {"number": 8})  # a redelivery
         job = await store.job("j1")
         assert job is not None
         assert (job.status, job.payload) == (JobStatus.RECEIVED, {"number": 7})
@@ -60,7 +60,7 @@ async def test_a_job_is_accepted_once_and_reported_with_its_change(tmp_path: Pat
 
 async def test_a_failed_step_leaves_neither_the_change_nor_the_event(tmp_path: Path) -> None:
     async with AgentStore(tmp_path / "agent.db") as store:
-        await store.accept("j1", "print_receipt", {})
+        await store.accept("j1", "receipt", {})
         with pytest.raises(TypeError):
             await store.advance("j1", JobStatus.DONE, event=("job.result", {"not json": object()}))
         job = await store.job("j1")
@@ -74,7 +74,7 @@ def _write_then_die(path: str, ready: multiprocessing.synchronize.Event) -> None
 
     async def run() -> None:
         store = await AgentStore(Path(path)).open()
-        await store.accept("j1", "print_receipt", {"n": 1})
+        await store.accept("j1", "receipt", {"n": 1})
         await store.advance("j1", JobStatus.FISCALISED, state={"document": 9}, event=("e", {}))
         ready.set()
         await asyncio.sleep(60)

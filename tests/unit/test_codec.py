@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from typing import Any
 
 import msgpack
@@ -49,6 +50,93 @@ SINCE = st.builds(
 )
 CHANNEL_TEXT = st.text(min_size=1, max_size=200)
 
+VERSIONS = st.integers(1, 2**31)
+BARCODES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=64)
+QUANTITIES = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("99999"), places=3)
+AMOUNTS = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999999"), places=2)
+PERCENTS = st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=2)
+
+
+def _line(model: type[messages.Message], **more: Any) -> st.SearchStrategy[messages.Message]:
+    """A line named by product or barcode, one of them."""
+    by_product = st.builds(model, cart=st.uuids(), version=VERSIONS, product=st.uuids(), **more)
+    by_code = st.builds(model, cart=st.uuids(), version=VERSIONS, barcode=BARCODES, **more)
+    return by_product | by_code
+
+
+CART_MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]] = {
+    messages.CartOpen: st.builds(messages.CartOpen, session=st.uuids()),
+    messages.CartGet: st.builds(messages.CartGet, cart=st.uuids()),
+    messages.CartAdd: _line(messages.CartAdd, quantity=QUANTITIES),
+    messages.CartSetQuantity: _line(messages.CartSetQuantity, quantity=QUANTITIES),
+    messages.CartRemove: _line(messages.CartRemove),
+    messages.CartDiscountLine: _line(messages.CartDiscountLine, percent=st.none() | PERCENTS),
+    messages.CartDiscount: st.builds(
+        messages.CartDiscount, cart=st.uuids(), version=VERSIONS, amount=st.none() | AMOUNTS
+    ),
+    messages.CartCustomer: st.builds(
+        messages.CartCustomer, cart=st.uuids(), version=VERSIONS, customer=st.none() | st.uuids()
+    ),
+    messages.CartBonus: st.builds(
+        messages.CartBonus, cart=st.uuids(), version=VERSIONS, amount=AMOUNTS
+    ),
+    messages.CartCancel: st.builds(messages.CartCancel, cart=st.uuids(), version=VERSIONS),
+    messages.CartPay: st.builds(
+        messages.CartPay,
+        cart=st.uuids(),
+        version=VERSIONS,
+        payments=st.lists(
+            st.builds(
+                messages.PaymentIn,
+                method=st.sampled_from(["cash", "card", "credit", "balance"]),
+                amount=AMOUNTS,
+            ),
+            min_size=1,
+            max_size=8,
+        ),
+        idempotency_key=st.text(
+            st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=100
+        ),
+    ),
+}
+NAMES = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
+EPOCHS = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
+AGENT_MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]] = {
+    messages.AgentAnnounce: st.builds(
+        messages.AgentAnnounce,
+        version=st.text(max_size=32),
+        epoch=EPOCHS,
+        devices=st.lists(
+            st.builds(
+                messages.AgentDevice,
+                name=NAMES,
+                kind=st.sampled_from(["printer", "fiscal", "scanner", "display", "mqtt"]),
+                model=st.text(max_size=64),
+                transport=st.text(max_size=200),
+                status=st.sampled_from(["online", "offline", "paper_out", "error"]),
+                detail=st.text(max_size=200),
+            ),
+            max_size=4,
+        ),
+    ),
+    messages.AgentEvents: st.builds(
+        messages.AgentEvents,
+        epoch=EPOCHS,
+        events=st.lists(
+            st.builds(
+                messages.AgentEventIn,
+                seq=st.integers(1, 2**62),
+                id=EPOCHS,
+                type=st.sampled_from(["scan", "device.status", "job.result"]),
+                payload=PAYLOAD_DICTS,
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+    ),
+    messages.AgentJobs: st.builds(messages.AgentJobs),
+}
+
 MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]] = {
     # requests
     messages.Auth: st.builds(messages.Auth, token=st.text(min_size=1, max_size=4096)),
@@ -57,6 +145,8 @@ MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]] = {
     ),
     messages.Unsubscribe: st.builds(messages.Unsubscribe, channel=CHANNEL_TEXT),
     messages.Ping: st.builds(messages.Ping),
+    **CART_MESSAGES,
+    **AGENT_MESSAGES,
     # notices
     messages.Hello: st.builds(
         messages.Hello,

@@ -366,3 +366,17 @@ class Devices:
         if not include_revoked:
             query = query.where(DeviceToken.revoked_at.is_(None))
         return await _page(self._session, query.order_by(DeviceToken.created_at), page)
+
+    async def active_in_shop(self, shop_id: uuid.UUID) -> list[DeviceToken]:
+        """Every device token of the shop that is not revoked, oldest first."""
+        return list(
+            await self._session.scalars(
+                select(DeviceToken)
+                .where(
+                    DeviceToken.tenant_id == self._tenant_id,
+                    DeviceToken.shop_id == shop_id,
+                    DeviceToken.revoked_at.is_(None),
+                )
+                .order_by(DeviceToken.created_at, DeviceToken.id)
+            )
+        )

@@ -12,6 +12,7 @@ from hub.adapters.db.cart_repositories import Carts
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
+from hub.adapters.db.job_repositories import DeviceJobs
 from hub.adapters.db.repositories import (
     AuthSessions,
     Devices,
@@ -109,4 +110,5 @@ class UnitOfWork(SharedUnitOfWork):
         self.shifts = Shifts(self.session)
         self.sales = Sales(self.session)
         self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
+        self.device_jobs = DeviceJobs(self.session)
         return self

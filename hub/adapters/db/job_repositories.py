@@ -1,0 +1,55 @@
+"""Queries over edge-agent jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.adapters.db.job_tables import DeviceJob
+from hub.adapters.db.repositories import PageRequest, _page
+
+
+class DeviceJobs:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, job: DeviceJob) -> None:
+        self._session.add(job)
+
+    async def get(self, job_id: uuid.UUID, *, for_update: bool = False) -> DeviceJob | None:
+        """With for_update the row is locked until the transaction ends and re-read, so
+        two reports on one job (or a report and a retry) are serialised."""
+        return await self._session.get(
+            DeviceJob, job_id, with_for_update=for_update, populate_existing=for_update
+        )
+
+    async def by_ref(self, kind: str, ref_id: uuid.UUID) -> DeviceJob | None:
+        return await self._session.scalar(
+            select(DeviceJob).where(DeviceJob.kind == kind, DeviceJob.ref_id == ref_id)
+        )
+
+    async def find(
+        self,
+        page: PageRequest,
+        *,
+        shops: frozenset[uuid.UUID] | None,
+        shop: uuid.UUID | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        ref: uuid.UUID | None = None,
+    ) -> tuple[list[DeviceJob], int]:
+        """Oldest first: the order an agent works through its queue."""
+        query = select(DeviceJob).order_by(DeviceJob.created_at, DeviceJob.id)
+        if shops is not None:
+            query = query.where(DeviceJob.shop_id.in_(shops))
+        for column, value in (
+            (DeviceJob.shop_id, shop),
+            (DeviceJob.status, status),
+            (DeviceJob.kind, kind),
+            (DeviceJob.ref_id, ref),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        return await _page(self._session, query, page)

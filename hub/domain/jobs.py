@@ -1,0 +1,66 @@
+"""Edge-agent jobs in plain Python: their kinds, statuses and the transitions between them.
+
+    pending ──done──▶ done            (final)
+       │
+       └──failed──▶ failed ──retry──▶ pending
+
+A report is idempotent: the agent may send the same outcome with the same result again
+(after an outage its outbox replays it) and nothing changes. Any other report on a
+finished job contradicts it (`job_finished`): the first outcome stands. `attempts` counts
+the outcomes reported, so a job that failed twice and was retried twice shows 2.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from hub.domain.errors import Conflict
+from protocol.errors import ErrorCode
+
+
+class JobKind(StrEnum):
+    RECEIPT = "receipt"  # print the receipt of a sale and fiscalise it
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobFinished(Conflict):
+    """The job already has another outcome."""
+
+    code = ErrorCode.JOB_FINISHED
+
+
+def accepts_report(
+    status: JobStatus, outcome: JobStatus, stored: Any | None, reported: Any | None
+) -> bool:
+    """Whether a report of `outcome` (with `reported` as its result) changes the job.
+
+    False for a repeat of the outcome already recorded; JobFinished when it contradicts
+    a finished job."""
+    if outcome is JobStatus.PENDING:
+        raise ValueError("an outcome is done or failed")
+    if status is JobStatus.PENDING:
+        return True
+    if status is outcome and stored == reported:
+        return False
+    if status is outcome:
+        raise JobFinished(
+            f"the job is already {status.value} with another result",
+            fields={"status": status.value},
+        )
+    raise JobFinished(f"the job is already {status.value}", fields={"status": status.value})
+
+
+def accepts_retry(status: JobStatus) -> bool:
+    """Whether a retry puts the job back in the queue: yes for a failed job; a pending
+    job is already there (a repeated retry changes nothing); a done job is final."""
+    if status is JobStatus.FAILED:
+        return True
+    if status is JobStatus.PENDING:
+        return False
+    raise JobFinished("the job is done; there is nothing to retry", fields={"status": "done"})

@@ -1,0 +1,333 @@
+"""Jobs for a shop's edge agent: a receipt to print and fiscalise for every sale.
+
+A job is written in the transaction of the sale that causes it, once per (kind, document),
+and announced with `job.created` on the device channel of every active agent of the shop
+after commit. An agent that was offline lists the shop's pending jobs over REST. The agent
+reports each job `done` (with what the fiscal register registered) or `failed`; either
+publishes `job.updated` on the shop's channel so a manager's screen can show a failed
+print, and a manager may put a failed job back in the queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.adapters.db.job_tables import DeviceJob
+from hub.adapters.db.repositories import PageRequest
+from hub.adapters.db.sales_tables import SaleLine
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.domain.errors import NotFound, PermissionDenied
+from hub.domain.ids import new_id
+from hub.domain.jobs import JobKind, JobStatus, accepts_report, accepts_retry
+from hub.domain.permissions import Permission
+from hub.domain.pricing import CENT, ZERO, included_vat
+from hub.services.principal import Principal
+from protocol import channels
+
+if TYPE_CHECKING:  # sales.py calls this module: a runtime import would be circular
+    from hub.services.sales import SaleView
+
+RECEIPT_VERSION = 1
+_QUANTITY = Decimal("0.001")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def _quantity(value: Decimal) -> str:
+    return str(value.quantize(_QUANTITY))
+
+
+# --- enqueueing (inside the caller's transaction) -------------------------------------
+
+
+async def enqueue_receipt(uow: UnitOfWork, view: SaleView) -> DeviceJob:
+    """The receipt job of a committed sale, written in the sale's transaction (no commit
+    here). Once per sale: a second call returns the job the first one wrote."""
+    sale = view.sale
+    existing = await uow.device_jobs.by_ref(JobKind.RECEIPT, sale.id)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    job = DeviceJob(
+        id=new_id(),
+        shop_id=sale.shop_id,
+        kind=JobKind.RECEIPT.value,
+        ref_id=sale.id,
+        payload=await receipt_document(uow, view),
+        status=JobStatus.PENDING.value,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.device_jobs.add(job)
+    await uow.session.flush()
+    await _announce(uow, job)
+    return job
+
+
+async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
+    """Everything a receipt printer and a fiscal register need, as JSON: money and
+    quantities as decimal strings, the time in the shop's own zone with its offset."""
+    sale = view.sale
+    shop = await uow.shops.get(sale.shop_id)
+    register = await uow.registers.get(sale.register_id)
+    shift = await uow.shifts.get(sale.shift_id)
+    cashier = await uow.users.get(sale.cashier_id)
+    tenant = await uow.tenants.current()
+    assert shop is not None, "a sale's shop exists"
+    assert register is not None, "a sale's register exists"
+    assert shift is not None, "a sale's shift exists"
+    try:
+        zone = ZoneInfo(shop.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    lines = [_receipt_line(line) for line in view.lines]
+    return {
+        "version": RECEIPT_VERSION,
+        "sale": str(sale.id),
+        "business": tenant.name,
+        "shop": {"id": str(shop.id), "name": shop.name, "address": shop.address},
+        "register": {"id": str(register.id), "name": register.name},
+        "shift": {"id": str(shift.id), "number": shift.number},
+        "number": sale.number,
+        "cashier": {
+            "id": str(sale.cashier_id),
+            "name": (cashier.full_name or cashier.username) if cashier else "",
+        },
+        "created_at": sale.created_at.astimezone(zone).isoformat(),
+        "timezone": zone.key,
+        "lines": lines,
+        "totals": {
+            "subtotal": _money(sale.subtotal),
+            "discount_total": _money(sale.discount_total),
+            "receipt_discount": _money(sale.receipt_discount),
+            "receipt_discount_percent": (
+                None
+                if sale.receipt_discount_percent is None
+                else _money(sale.receipt_discount_percent)
+            ),
+            "total": _money(sale.total),
+            "vat": _vat_totals(view.lines),
+        },
+        "payments": {p.method: _money(p.amount) for p in view.payments},
+        "tendered_cash": _money(sale.tendered_cash),
+        "change": _money(sale.change),
+        "bonus_accrued": _money(sale.bonus_accrued),
+        "customer": await _customer(uow, sale.customer_id),
+    }
+
+
+def _receipt_line(line: SaleLine) -> dict[str, Any]:
+    rate = line.vat_rate
+    return {
+        "position": line.position,
+        "product": str(line.product_id),
+        "name": line.name,
+        "quantity": _quantity(line.quantity),
+        "unit": line.unit,
+        "price": _money(line.price),
+        "amount": _money(line.amount),
+        "line_discount": _money(line.line_discount),
+        "receipt_discount": _money(line.receipt_discount),
+        "discount": _money(line.line_discount + line.receipt_discount),
+        "total": _money(line.total),
+        "vat_rate": None if rate is None else _money(rate),
+        "vat_amount": None if rate is None else _money(included_vat(line.total, rate)),
+    }
+
+
+def _vat_totals(lines: Iterable[SaleLine]) -> list[dict[str, str]]:
+    """VAT per rate, the sum of the lines' own amounts (lines without a rate are left
+    out), ordered by rate."""
+    by_rate: dict[Decimal, Decimal] = {}
+    for line in lines:
+        if line.vat_rate is not None:
+            rate = line.vat_rate.quantize(CENT)
+            by_rate[rate] = by_rate.get(rate, ZERO) + included_vat(line.total, rate)
+    return [{"rate": _money(r), "amount": _money(a)} for r, a in sorted(by_rate.items())]
+
+
+async def _customer(uow: UnitOfWork, customer_id: uuid.UUID | None) -> dict[str, Any] | None:
+    if customer_id is None:
+        return None
+    customer = await uow.customers.get(customer_id)
+    if customer is None:
+        return None
+    return {
+        "id": str(customer.id),
+        "kind": customer.kind,
+        "name": customer.name,
+        "legal_name": customer.legal_name,
+        "tax_id": customer.tax_id,
+        "phone": customer.phone,
+        "email": customer.email,
+        "bonus": _money(customer.bonus),
+    }
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+def created_event(job: DeviceJob) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "payload": job.payload,
+        "attempts": job.attempts,
+        "created_at": job.created_at.isoformat(),
+    }
+
+
+def updated_event(job: DeviceJob) -> dict[str, Any]:
+    """A job's state without its document: for the shop's staff and dashboards."""
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "ref": str(job.ref_id),
+        "shop": str(job.shop_id),
+        "status": job.status,
+        "attempts": job.attempts,
+        "device": str(job.device_id) if job.device_id else None,
+        "result": job.result,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "done_at": job.done_at.isoformat() if job.done_at else None,
+    }
+
+
+async def _announce(uow: UnitOfWork, job: DeviceJob) -> None:
+    """`job.created` to every active agent of the job's shop (none: it waits in the
+    queue until an agent lists it)."""
+    event = created_event(job)
+    for device in await uow.devices.active_in_shop(job.shop_id):
+        uow.emit(channels.device(uow.tenant_id, device.id), "job.created", event)
+
+
+# --- REST: agents and managers --------------------------------------------------------
+
+
+def _require_reader(principal: Principal) -> None:
+    """Agents read their own shop's jobs; managers and owners those of their shops."""
+    if not principal.is_device:
+        principal.require(Permission.DEVICES_MANAGE)
+
+
+def _visible_shops(principal: Principal) -> frozenset[uuid.UUID] | None:
+    return principal.shop_ids if principal.is_device else principal.visible_shops()
+
+
+async def list_jobs(
+    uow: UnitOfWork,
+    principal: Principal,
+    page: PageRequest,
+    *,
+    status: JobStatus | None = None,
+    shop: uuid.UUID | None = None,
+    kind: JobKind | None = None,
+    ref: uuid.UUID | None = None,
+) -> tuple[list[DeviceJob], int]:
+    _require_reader(principal)
+    return await uow.device_jobs.find(
+        page,
+        shops=_visible_shops(principal),
+        shop=shop,
+        status=status.value if status else None,
+        kind=kind.value if kind else None,
+        ref=ref,
+    )
+
+
+async def _job(
+    uow: UnitOfWork, principal: Principal, job_id: uuid.UUID, *, for_update: bool = False
+) -> DeviceJob:
+    job = await uow.device_jobs.get(job_id, for_update=for_update)
+    if job is None or not principal.sees_shop(job.shop_id):
+        raise NotFound("no such job")
+    return job
+
+
+async def report(
+    uow: UnitOfWork,
+    principal: Principal,
+    job_id: uuid.UUID,
+    outcome: JobStatus,
+    result: dict[str, Any],
+) -> DeviceJob:
+    """An agent reports a job done or failed (over REST). Repeating the recorded outcome
+    changes nothing; contradicting it is `job_finished`."""
+    job = await record_report(uow, principal, job_id, outcome, result)
+    await uow.commit()
+    return job
+
+
+async def record_report(
+    uow: UnitOfWork,
+    principal: Principal,
+    job_id: uuid.UUID,
+    outcome: JobStatus,
+    result: dict[str, Any],
+) -> DeviceJob:
+    """`report` without the commit: for an agent's event stream, which records the
+    event with its effect. A receipt job's outcome is written on its sale and told to
+    the sales feed and to the cashier's till."""
+    _require_reader(principal)
+    job = await _job(uow, principal, job_id, for_update=True)
+    if not principal.is_device:
+        raise PermissionDenied("only the shop's edge agent reports a job's outcome")
+    if accepts_report(JobStatus(job.status), outcome, job.result, result):
+        now = utcnow()
+        job.status = outcome.value
+        job.result = result
+        job.device_id = principal.device_id
+        job.attempts += 1
+        job.updated_at = now
+        job.done_at = now if outcome is JobStatus.DONE else None
+        uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
+        if job.kind == JobKind.RECEIPT:
+            await _store_on_sale(uow, job.ref_id, outcome, result)
+    return job
+
+
+async def _store_on_sale(
+    uow: UnitOfWork, sale_id: uuid.UUID, outcome: JobStatus, result: dict[str, Any]
+) -> None:
+    sale = await uow.sales.get(sale_id)
+    if sale is None:
+        return
+    sale.receipt_status = outcome.value
+    fiscal = result.get("fiscal") if outcome is JobStatus.DONE else {"error": result.get("error")}
+    sale.fiscal = fiscal if isinstance(fiscal, dict) else None
+    notice = {
+        "sale": str(sale.id),
+        "number": sale.number,
+        "register": str(sale.register_id),
+        "receipt_status": sale.receipt_status,
+        "fiscal": sale.fiscal,
+    }
+    uow.emit(channels.sales(uow.tenant_id, sale.shop_id), "sale.receipt", notice)
+    # The till: its cashier's own channel, which every connection of theirs hears.
+    uow.emit(channels.user(uow.tenant_id, sale.cashier_id), "sale.receipt", notice)
+
+
+async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:
+    """A manager puts a failed job back in the queue; the shop's agents hear of it again
+    (`job.created`, with the attempts so far). A pending job stays as it is."""
+    principal.require(Permission.DEVICES_MANAGE)
+    job = await _job(uow, principal, job_id, for_update=True)
+    if accepts_retry(JobStatus(job.status)):
+        job.status = JobStatus.PENDING.value
+        job.result = None
+        job.device_id = None
+        job.done_at = None
+        job.updated_at = utcnow()
+        uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
+        await _announce(uow, job)
+    await uow.commit()
+    return job

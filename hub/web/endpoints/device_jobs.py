@@ -1,0 +1,61 @@
+"""Jobs for edge agents: `/api/devices/jobs/`. Agents (device tokens) list their shop's
+queue and report outcomes; managers and owners read the queues of their shops and retry
+failed jobs. Permissions are checked in `hub/services/device_jobs.py`: a device has no
+role, so these endpoints name none."""
+
+from __future__ import annotations
+
+import uuid
+
+from hub.domain.jobs import JobStatus
+from hub.domain.permissions import Permission
+from hub.services import device_jobs
+from hub.web.api import Api, Auth, Ctx
+from hub.web.schemas.common import Page
+from hub.web.schemas.device_jobs import JobDoneIn, JobFailedIn, JobOut, JobQuery
+
+api = Api()
+TAG = "devices"
+
+
+@api.get("/api/devices/jobs/", tag=TAG, auth=Auth.ANY)
+async def list_device_jobs(ctx: Ctx, query: JobQuery) -> Page[JobOut]:
+    """Jobs, oldest first: an agent sees its own shop's, managers and owners those of
+    their shops (`devices.manage`). `?status=pending` is an agent's queue."""
+    found, count = await device_jobs.list_jobs(
+        ctx.uow,
+        ctx.principal,
+        query.page_request(),
+        status=query.status,
+        shop=query.shop,
+        kind=query.kind,
+        ref=query.ref,
+    )
+    return Page[JobOut].build(ctx.request, query, [JobOut.of(j) for j in found], count)
+
+
+@api.post("/api/devices/jobs/{job_id}/done/", tag=TAG, auth=Auth.ANY)
+async def report_job_done(ctx: Ctx, job_id: uuid.UUID, body: JobDoneIn) -> JobOut:
+    """An agent reports a job done (with the fiscal register's data). Repeating it is
+    harmless; a job already failed, or done with another result, is 409 `job_finished`."""
+    result = body.model_dump(mode="json", exclude_none=True)
+    return JobOut.of(
+        await device_jobs.report(ctx.uow, ctx.principal, job_id, JobStatus.DONE, result)
+    )
+
+
+@api.post("/api/devices/jobs/{job_id}/failed/", tag=TAG, auth=Auth.ANY)
+async def report_job_failed(ctx: Ctx, job_id: uuid.UUID, body: JobFailedIn) -> JobOut:
+    """An agent reports a job failed. Repeating it is harmless; a job already done, or
+    failed with another error, is 409 `job_finished`."""
+    result = body.model_dump(mode="json", exclude_none=True)
+    return JobOut.of(
+        await device_jobs.report(ctx.uow, ctx.principal, job_id, JobStatus.FAILED, result)
+    )
+
+
+@api.post("/api/devices/jobs/{job_id}/retry/", tag=TAG, permission=Permission.DEVICES_MANAGE)
+async def retry_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
+    """Put a failed job back in its shop's queue (managers and owners). A pending job is
+    left as it is; a done job is 409 `job_finished`."""
+    return JobOut.of(await device_jobs.retry(ctx.uow, ctx.principal, job_id))
