@@ -129,18 +129,22 @@ class Fiscal:
     @classmethod
     def from_json(cls, document: object) -> Fiscal:
         """{"document_number": 345, "fiscal_sign": 1234567890 or "1234567890",
-        "fn_number": "9999078900001234", "shift_number": 12, "time" or "issued_at": ISO
-        (optional; the register's clock may have no offset)}; other keys are ignored.
-        A numeric fiscal sign is shown as registers print it, in 10 digits."""
+        "fn_number" or "storage_serial": "9999078900001234", "shift_number": 12, "time",
+        "issued_at" or "registered_at": ISO (optional; the register's clock may have no
+        offset)}; other keys are ignored. The second names are the hub's (what a job's
+        `done` report carries). A numeric fiscal sign is shown as registers print it, in
+        10 digits."""
         fiscal = _mapping("fiscal", document)
         sign = fiscal.get("fiscal_sign")
         if isinstance(sign, int) and not isinstance(sign, bool) and sign >= 0:
             sign = f"{sign:010d}"
-        time = fiscal.get("time", fiscal.get("issued_at"))
+        time = fiscal.get("time", fiscal.get("issued_at", fiscal.get("registered_at")))
         return cls(
             document_number=_positive_int("fiscal.document_number", fiscal.get("document_number")),
             fiscal_sign=_text("fiscal.fiscal_sign", sign, 20),
-            fn_number=_text("fiscal.fn_number", fiscal.get("fn_number"), 20),
+            fn_number=_text(
+                "fiscal.fn_number", fiscal.get("fn_number", fiscal.get("storage_serial")), 20
+            ),
             shift_number=_positive_int("fiscal.shift_number", fiscal.get("shift_number")),
             time=None if time is None else _time("fiscal.time", time, zone_needed=False),
         )
