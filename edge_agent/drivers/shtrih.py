@@ -190,10 +190,11 @@ class FiscalResult:
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict: the keys `edge_agent.receipt.Fiscal.from_json` reads, plus
-        the total, change, kind and `recovered`; money as decimal strings."""
+        the total, change, kind and `recovered`; money as decimal strings, the fiscal
+        sign in its printed 10 digits (the hub stores it as text)."""
         return {
             "document_number": self.document_number,
-            "fiscal_sign": self.fiscal_sign,
+            "fiscal_sign": self.fiscal_sign_text,
             "fn_number": self.fn_number,
             "shift_number": self.shift_number,
             "issued_at": None if self.issued_at is None else self.issued_at.isoformat(),

@@ -162,7 +162,7 @@ async def test_the_result_reads_as_the_receipts_fiscal_fields() -> None:
         assert fiscal.fiscal_sign == f"{result.fiscal_sign:010d}"
         assert (fiscal.fn_number, fiscal.shift_number) == (simulator.register.fn_number, 1)
         assert fiscal.time == result.issued_at
-        assert result.as_json()["change"] == "0.30"
+        assert (result.as_json()["change"], result.as_json()["total"]) == ("0.30", "119.70")
 
 
 async def test_state_reports_an_open_receipt_and_missing_paper() -> None:
