@@ -13,6 +13,9 @@ MAX_MONEY = Decimal("9999999999.99")
 MAX_ATTRIBUTES = 50
 
 
+QUANTITY_STEP = Decimal("0.001")  # quantities always travel with three decimals
+
+
 class Unit(StrEnum):
     """How a product is counted. Weighed and measured goods take three decimals."""
 

@@ -32,7 +32,7 @@ from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain import carts as rules
 from hub.domain.carts import CartLine, CartStatus
-from hub.domain.catalogue import Unit
+from hub.domain.catalogue import QUANTITY_STEP, Unit
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.permissions import Permission
 from hub.domain.pricing import ZERO, Discount, LineIn, PricedReceipt, Tender, cents, price_receipt
@@ -45,7 +45,6 @@ from protocol import channels
 from protocol.errors import ErrorCode
 
 EXPIRY_BATCH = 100
-QUANTITY_STEP = Decimal("0.001")  # quantities always travel with 3 decimals
 
 
 @dataclass(frozen=True)

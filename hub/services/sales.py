@@ -102,13 +102,11 @@ async def get_sale(uow: UnitOfWork, principal: Principal, sale_id: uuid.UUID) ->
     return await read_sale(uow, sale)
 
 
-async def _locked_open_shift(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> Shift:
-    shift = await get_shift(uow, principal, shift_id, for_update=True)
+def _check_sells_in(principal: Principal, shift: Shift) -> None:
     if shift.cashier_id != principal.user_id and not principal.has(Permission.SHIFTS_MANAGE):
         raise PermissionDenied("this is another cashier's shift")
     if shift.status != ShiftStatus.OPEN:
         raise ShiftClosed("the shift is closed", fields={"session": "closed"})
-    return shift
 
 
 @dataclass(frozen=True)
@@ -218,15 +216,18 @@ async def record_sale(
     principal.require(Permission.SALES_SELL)
     if not request.items:
         raise ValidationFailed("an empty sale", fields={"items": "at least one line"})
-    shift = await _locked_open_shift(uow, principal, request.shift_id)
+    shift = await get_shift(uow, principal, request.shift_id, for_update=True)
     existing = await uow.sales.by_key(idempotency_key)
     if existing is not None:
+        # Before the shift's state: a retry whose reply was lost finds its sale even
+        # after the shift was closed.
         if existing.request_digest != request.digest():
             raise Conflict(
                 "this Idempotency-Key was used for another sale",
                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
         return await read_sale(uow, existing, replayed=True)
+    _check_sells_in(principal, shift)
     register = await uow.registers.get(shift.register_id, for_update=True)
     assert register is not None
     receipt, items = await _price(uow, request)

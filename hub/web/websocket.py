@@ -206,8 +206,8 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             request = messages.parse_request(frame)
             try:
                 await _handle(deps, realtime, connection, request, request_id)
-            except (DomainError, WebSocketDisconnect):
-                raise
+            except (DomainError, WebSocketDisconnect, channels.InvalidChannel):
+                raise  # answered below, or the end of the connection
             except Exception:
                 # A fault of ours (a database outage, a bug): the request fails, the
                 # connection and every other request on it live on.

@@ -282,3 +282,31 @@ async def test_sales_export(client: httpx.AsyncClient) -> None:
     columns = dict(zip(header.split(","), row.split(","), strict=True))
     assert (columns["number"], columns["total"], columns["change"]) == ("1", "30.00", "30.00")
     assert (columns["card"], columns["cash"], columns["credit"]) == ("10.00", "20.00", "0.00")
+
+
+async def test_a_retry_after_the_shift_closed_still_finds_its_sale(
+    client: httpx.AsyncClient,
+) -> None:
+    """A till whose reply was lost, and whose shift was closed since, can still learn
+    what it sold; the first reply and the replay are the same document."""
+    kit = await build_tenant(client)
+    milk = await stocked(client, kit, "10.00", "10")
+    till = await Till(client, kit).open()
+    items = [{"product": milk, "quantity": "3"}]
+    payments = [{"method": "cash", "amount": "30"}]
+    first = await till.sell(items, payments, key="lost-reply")
+    assert first.status_code == 201, first.text
+    closed = await client.post(
+        f"/api/sales/sessions/{till.shift}/close/",
+        json={"closing_cash": "530.00"},
+        headers=kit.token("cashier"),
+    )
+    assert closed.status_code == 200, closed.text
+    again = await till.sell(items, payments, key="lost-reply")
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert first.json()["items"][0]["quantity"] == "3.000"
+    fresh = await till.sell(items, payments, key="a-new-sale")
+    assert fresh.status_code == 409
+    assert fresh.json()["error"]["fields"] == {"session": "closed"}

@@ -9,13 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.domain.catalogue import BarcodeKind, Unit
+from hub.domain.catalogue import QUANTITY_STEP, BarcodeKind, Unit
 from hub.services.catalogue import ProductView
 from hub.services.stock import StockView
 from hub.web.export import ExportQuery
 from hub.web.schemas.common import In, Instant, PageQuery
 
-QUANTITY_STEP = Decimal("0.001")  # quantities always travel with three decimals
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("99999999999.999"), decimal_places=3)]
 Count = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999.999"), decimal_places=3)]

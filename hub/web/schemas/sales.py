@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
+from hub.domain.catalogue import QUANTITY_STEP
 from hub.domain.shifts import PaymentMethod
 from hub.services.returns import ReturnView
 from hub.services.sales import SaleView
@@ -106,7 +107,7 @@ class SaleOut(BaseModel):
                     product=line.product_id,
                     name=line.name,
                     unit=line.unit,
-                    quantity=line.quantity,
+                    quantity=line.quantity.quantize(QUANTITY_STEP),
                     price=line.price,
                     amount=line.amount,
                     discount=line.line_discount + line.receipt_discount,
@@ -188,7 +189,11 @@ class ReturnOut(BaseModel):
             refund_total=made.refund_total,
             created_at=made.created_at,
             items=[
-                ReturnLineOut(product=line.product_id, quantity=line.quantity, refund=line.refund)
+                ReturnLineOut(
+                    product=line.product_id,
+                    quantity=line.quantity.quantize(QUANTITY_STEP),
+                    refund=line.refund,
+                )
                 for line in found.lines
             ],
             refunds=[
