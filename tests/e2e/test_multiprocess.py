@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import msgpack
@@ -32,82 +27,14 @@ from sqlalchemy.pool import NullPool
 
 from protocol import channels
 from protocol.client import HubClient
-from tests import services
 from tests.helpers import bearer, register
-from tests.private_redis import PrivateRedis, free_port
-
-POS_HUB = Path(sys.executable).parent / "pos-hub"
-STARTUP_TIMEOUT = 20.0
-SECRET = "multi-process-test-secret-" + "k" * 40
+from tests.private_redis import PrivateRedis
+from tests.processes import HubProcess, hub_env, need_redis_server, start_hub, wait_ready
 
 pytestmark = pytest.mark.slow
 
 
 # --- processes ----------------------------------------------------------------------
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-@dataclass
-class HubProcess:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def hub_env(workdir: Path, database_url: str, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
-    env.update(
-        POS_ENV="test",
-        POS_SECRET_KEY=SECRET,
-        POS_DATA_DIR=str(workdir / "data"),
-        POS_DATABASE_URL=database_url,
-        POS_REDIS_URL=redis_url,
-        POS_DB_POOL_SIZE="4",
-        # Events whose relay failed (Redis down) are swept soon after they go stale.
-        POS_OUTBOX_SWEEP_SECONDS="0.5",
-        POS_ARGON2_TIME_COST="1",
-        POS_ARGON2_MEMORY_KIB="64",
-        POS_ARGON2_PARALLELISM="1",
-        PYTHONUTF8="1",
-    )
-    return env
-
-
-def _wait_healthy(hub: HubProcess) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx.Client(base_url=hub.http, timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if hub.process.poll() is not None:
-                pytest.fail(f"hub {hub.name} exited with {hub.process.returncode}:\n{hub.output()}")
-            try:
-                if client.get("/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"hub {hub.name} not ready after {STARTUP_TIMEOUT} s:\n{hub.output()}")
 
 
 @dataclass
@@ -122,39 +49,20 @@ class Cluster:
 def cluster(tmp_path: Path, pg_database_url: str) -> Iterator[Cluster]:
     """Private Redis, then hubs A and B on the session's PostgreSQL database; every
     process is stopped afterwards, whatever happened."""
-    services.need("redis")
-    if shutil.which("redis-server") is None:
-        message = "redis-server binary not installed"
-        if services.REQUIRED:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    need_redis_server()
     redis = PrivateRedis(tmp_path)
-    logs: list[IO[bytes]] = []
     hubs: list[HubProcess] = []
     try:
         redis.start()
         env = hub_env(tmp_path, pg_database_url, redis.url)
         for name in ("a", "b"):
-            port = free_port()
-            log = tmp_path / f"hub-{name}.log"
-            log_file = log.open("wb")
-            logs.append(log_file)
-            process = subprocess.Popen(
-                [str(POS_HUB), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                cwd=tmp_path,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-            hubs.append(HubProcess(name, port, process, log))
+            hubs.append(start_hub(tmp_path, env, name))
         for hub in hubs:
-            _wait_healthy(hub)
+            wait_ready(hub)
         yield Cluster(hubs[0], hubs[1], redis, pg_database_url)
     finally:
         for hub in hubs:
-            _stop(hub.process)
-        for log_file in logs:
-            log_file.close()
+            hub.stop()
         redis.stop()
 
 

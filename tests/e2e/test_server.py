@@ -2,129 +2,43 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
 from tests.helpers import PASSWORD, bearer, unique
-
-POS_HUB = Path(sys.executable).parent / "pos-hub"
-STARTUP_TIMEOUT = 20.0
+from tests.processes import HubProcess, base_env, pos_hub, start_hub, wait_ready
 
 pytestmark = pytest.mark.slow
 
 
-def hub_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
-    env.update(
-        POS_DATA_DIR=str(data_dir),
-        POS_ENV="development",
-        POS_ARGON2_TIME_COST="1",
-        POS_ARGON2_MEMORY_KIB="64",
-        POS_ARGON2_PARALLELISM="1",
-        PYTHONUTF8="1",
-    )
-    return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Hub:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _wait_healthy(hub: Hub) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx.Client(base_url=hub.url, timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if hub.process.poll() is not None:
-                pytest.fail(f"pos-hub serve exited with {hub.process.returncode}:\n{hub.output()}")
-            try:
-                if client.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"pos-hub serve not healthy after {STARTUP_TIMEOUT} s:\n{hub.output()}")
-
-
 @contextmanager
-def running_hub(workdir: Path) -> Iterator[Hub]:
+def running_hub(workdir: Path) -> Iterator[HubProcess]:
     """Migrate a fresh data dir, serve it on a free port, stop it afterwards (always)."""
-    env = hub_env(workdir / "data")
-    migrated = subprocess.run(
-        [str(POS_HUB), "migrate"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
+    env = base_env(POS_DATA_DIR=str(workdir / "data"), POS_ENV="development")
+    migrated = pos_hub(workdir, env, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    port = free_port()
-    log = workdir / "serve.log"
-    log_file: IO[bytes] = log.open("wb")
+    hub = start_hub(workdir, env, "serve")
     try:
-        process = subprocess.Popen(
-            [str(POS_HUB), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            hub = Hub(f"http://127.0.0.1:{port}", process, log)
-            _wait_healthy(hub)
-            yield hub
-        finally:
-            _stop(process)
+        wait_ready(hub, "/healthz")
+        yield hub
     finally:
-        log_file.close()
+        hub.stop()
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     with running_hub(tmp_path_factory.mktemp("hub")) as running:
         yield running
 
 
 @pytest.fixture
-async def http(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=hub.url, timeout=10.0) as client:
+async def http(hub: HubProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub.http, timeout=10.0) as client:
         yield client
 
 
