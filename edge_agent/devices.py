@@ -4,14 +4,34 @@ and the agent use: drivers raise their own errors, the runner knows only "not re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 from edge_agent.agent import Devices, ScannerFeed
-from edge_agent.config import AgentConfig, PrinterSection, ScannerSection
+from edge_agent.config import AgentConfig, FiscalSection, PrinterSection, ScannerSection
 from edge_agent.drivers.escpos import Printer, PrinterConfig, PrinterError
 from edge_agent.drivers.scanner import ScannerConfig, SerialScanner
+from edge_agent.drivers.shtrih import (
+    FiscalLine,
+    FiscalReceipt,
+    FiscalRegister,
+    FiscalResult,
+    PaymentMethod,
+    ReceiptKind,
+    ReconcileConflict,
+    ReconcileOutcome,
+    RegisterOptions,
+)
+from edge_agent.drivers.shtrih_errors import (
+    DeviceError,
+    NoPaper,
+    ShiftExpired,
+    ShiftNotOpen,
+    ShtrihLinkError,
+)
 from edge_agent.jobs import DeviceNotReady, DeviceRefused
 from edge_agent.receipt import Fiscal, Receipt, ReceiptError
 
@@ -66,6 +86,129 @@ class PrinterDevice:
 
 _STATUSES = ("online", "offline", "paper_out", "cover_open", "error", "unknown")
 
+# The hub's payment methods the register knows by their own name; credit, bonus points
+# and prepaid balance are all "other" to it.
+_REGISTER_METHODS = {"cash": PaymentMethod.CASH, "card": PaymentMethod.CARD}
+
+
+def fiscal_receipt(receipt: Receipt) -> FiscalReceipt:
+    """The receipt as the register registers it: lines at their prices, every discount
+    as one amount off the receipt (the register spreads it), cash as tendered."""
+    payments: dict[PaymentMethod, Decimal] = {}
+    for method, amount in receipt.payments.items():
+        kind = _REGISTER_METHODS.get(method, PaymentMethod.OTHER)
+        taken = receipt.tendered_cash if kind is PaymentMethod.CASH else amount
+        payments[kind] = payments.get(kind, Decimal(0)) + taken
+    return FiscalReceipt(
+        kind=ReceiptKind.RETURN if receipt.operation == "return" else ReceiptKind.SALE,
+        lines=[
+            FiscalLine(
+                name=line.name,
+                quantity=line.quantity,
+                price=line.price,
+                vat="none" if line.vat_rate is None else str(line.vat_rate.normalize()),
+            )
+            for line in receipt.lines
+        ],
+        payments=payments,
+        discount=receipt.discount_total,
+    )
+
+
+def hub_fiscal(result: FiscalResult, receipt: Receipt) -> dict[str, Any]:
+    """What the register registered, as the hub stores it on the sale. The register's
+    clock has no time zone: it is the shop's."""
+    issued = result.issued_at
+    registered = receipt.time if issued is None else issued.replace(tzinfo=receipt.time.tzinfo)
+    return {
+        "document_number": result.document_number,
+        "fiscal_sign": result.fiscal_sign_text,
+        "registered_at": registered.isoformat(),
+        "shift_number": result.shift_number,
+        "storage_serial": result.fn_number,
+    }
+
+
+class FiscalDevice:
+    """A Shtrih-M register as the job runner sees it; connected on first use and again
+    after the link was lost."""
+
+    def __init__(self, section: FiscalSection) -> None:
+        self.section = section
+        self._register: FiscalRegister | None = None
+        self.last_status = "unknown"
+
+    async def _connected(self) -> FiscalRegister:
+        if self._register is None:
+            options = RegisterOptions(password=self.section.password)
+            self._register = await FiscalRegister.connect(self.section.transport, options)
+        return self._register
+
+    async def _drop(self) -> None:
+        if self._register is not None:
+            with contextlib.suppress(Exception):
+                await self._register.close()
+            self._register = None
+
+    async def last_document_number(self) -> int:
+        try:
+            return await (await self._connected()).last_document_number()
+        except ShtrihLinkError:
+            await self._drop()
+            raise
+
+    async def fiscalise(self, job: dict[str, Any]) -> dict[str, Any]:
+        receipt = receipt_of(job, None)
+        register = await self._connected()
+        try:
+            try:
+                result = await register.fiscalise(fiscal_receipt(receipt))
+            except ShiftNotOpen:
+                # Nothing was registered; a new day's first receipt opens the shift.
+                await register.open_shift()
+                result = await register.fiscalise(fiscal_receipt(receipt))
+        except ShtrihLinkError:
+            await self._drop()
+            raise
+        except DeviceError as exc:
+            raise self._refusal(exc) from exc
+        self.last_status = "online"
+        return hub_fiscal(result, receipt)
+
+    async def completed_since(self, before: int, job: dict[str, Any]) -> dict[str, Any] | None:
+        receipt = receipt_of(job, None)
+        try:
+            found = await (await self._connected()).reconcile(before, fiscal_receipt(receipt))
+        except ShtrihLinkError:
+            await self._drop()
+            raise
+        except ReconcileConflict as exc:
+            raise DeviceRefused(f"the register holds other receipts since: {exc}") from exc
+        if found.outcome is ReconcileOutcome.COMPLETED and found.result is not None:
+            return hub_fiscal(found.result, receipt)
+        return None
+
+    def _refusal(self, exc: DeviceError) -> DeviceNotReady | DeviceRefused:
+        """Paper and an over-long shift wait for a person at the till; anything else
+        the register refused fails the job with its reason."""
+        name = self.section.name
+        if isinstance(exc, NoPaper):
+            self.last_status = "paper_out"
+            return DeviceNotReady(name, "paper_out", str(exc))
+        if isinstance(exc, ShiftExpired):
+            self.last_status = "error"
+            return DeviceNotReady(name, "error", "the shift is over 24 hours: run a Z-report")
+        return DeviceRefused(f"{exc.reason}: {exc}")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.section.name,
+            "kind": "fiscal",
+            "model": "shtrih-m",
+            "transport": self.section.transport,
+            "status": self.last_status,
+        }
+
 
 def scanner_feed(section: ScannerSection) -> ScannerFeed:
     config = ScannerConfig.from_mapping(
@@ -87,10 +230,11 @@ def build(config: AgentConfig) -> Devices:
     """The devices of a config: the first printer and fiscal register take receipts."""
     printers = [PrinterDevice(section) for section in config.printer]
     printer = printers[0] if printers else None
+    registers = [FiscalDevice(section) for section in config.fiscal]
     scanners = [scanner_feed(section) for section in config.scanner]
 
     def describe() -> list[dict[str, Any]]:
-        found = [p.describe() for p in printers]
+        found = [p.describe() for p in printers] + [r.describe() for r in registers]
         found += [
             {"name": s.name, "kind": "scanner", "transport": s.transport, "status": "online"}
             for s in config.scanner
@@ -98,6 +242,7 @@ def build(config: AgentConfig) -> Devices:
         return found
 
     return Devices(
+        fiscal=registers[0] if registers else None,
         printer=printer,
         drawer=bool(printer and config.printer[0].drawer),
         scanners=scanners,

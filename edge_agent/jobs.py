@@ -55,9 +55,9 @@ class FiscalPort(Protocol):
 
     async def fiscalise(self, receipt: dict[str, Any]) -> dict[str, Any]: ...
 
-    async def completed_since(self, before: int) -> dict[str, Any] | None:
-        """The fiscal data of a receipt completed after document `before`, or None —
-        having cancelled any receipt left open."""
+    async def completed_since(self, before: int, receipt: dict[str, Any]) -> dict[str, Any] | None:
+        """The fiscal data of `receipt` if the register completed it after document
+        `before`, or None — having cancelled any receipt left open."""
         ...
 
 
@@ -159,7 +159,7 @@ class JobRunner:
         assert self._fiscal is not None
         if job.status == JobStatus.FISCALISING:
             # An earlier attempt may have registered the receipt: ask before redoing it.
-            done = await self._fiscal.completed_since(int(job.state["before"]))
+            done = await self._fiscal.completed_since(int(job.state["before"]), job.payload)
             if done is not None:
                 await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": done})
                 return done

@@ -37,7 +37,7 @@ class Register:
             raise TimeoutError("no answer")
         return {"document": document["document"], "sign": document["sign"]}
 
-    async def completed_since(self, before: int) -> dict[str, Any] | None:
+    async def completed_since(self, before: int, receipt: dict[str, Any]) -> dict[str, Any] | None:
         for document in self.documents:
             if document["document"] > before:
                 return {"document": document["document"], "sign": document["sign"]}
