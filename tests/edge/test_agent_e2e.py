@@ -1,0 +1,235 @@
+"""The agent against a real hub, with a simulated Shtrih-M register and ESC/POS printer
+on pty pairs: a sale committed on the hub is fiscalised and printed, the fiscal result is
+stored on the sale and pushed to the till; paper out holds the receipt and is reported;
+a hub that is away gets the agent's reports, each once, when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from edge_agent import devices
+from edge_agent.agent import Agent
+from edge_agent.config import load
+from edge_agent.simulators.printer import SimulatedPrinter
+from edge_agent.simulators.shtrih import ShtrihSimulator
+from edge_agent.store import AgentStore
+from protocol import channels
+from tests.conftest import LiveHub
+from tests.e2e.test_sales import Till, stocked
+from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
+from tests.helpers import TenantKit
+
+
+@asynccontextmanager
+async def shop_devices() -> AsyncIterator[tuple[ShtrihSimulator, SimulatedPrinter]]:
+    register, printer = ShtrihSimulator(), SimulatedPrinter()
+    await register.start()
+    await printer.start()
+    try:
+        yield register, printer
+    finally:
+        await printer.stop()
+        await register.stop()
+
+
+def config_file(tmp_path: Path, hub: LiveHub, kit: TenantKit, register: str, printer: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        f"""
+[hub]
+url = "{hub.http}"
+token = "{kit.device_token}"
+
+[agent]
+data_dir = "{tmp_path / "data"}"
+retry_seconds = 0.2
+max_backoff_seconds = 0.5
+
+[[printer]]
+name = "receipts"
+transport = "{printer}"
+drawer = true
+
+[[fiscal]]
+name = "kkt"
+transport = "{register}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@asynccontextmanager
+async def running_agent(config_path: Path) -> AsyncIterator[Agent]:
+    config = load(config_path)
+    store = await AgentStore(config.agent.data_dir / "agent.db").open()
+    agent = Agent(
+        hub_url=config.hub.websocket_url,
+        token=config.hub.read_token(),
+        store=store,
+        devices=devices.build(config),
+        retry_seconds=config.agent.retry_seconds,
+        max_backoff=config.agent.max_backoff_seconds,
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        yield agent
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()
+
+
+async def sale_of(http: httpx.AsyncClient, kit: TenantKit, sale_id: str) -> dict[str, Any]:
+    response = await http.get(f"/api/sales/sales/{sale_id}/", headers=kit.token("owner"))
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def settled(
+    http: httpx.AsyncClient, kit: TenantKit, sale_id: str, wait: float = 20
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        sale = await sale_of(http, kit, sale_id)
+        if sale["receipt_status"] != "pending":
+            return sale
+        assert asyncio.get_running_loop().time() < deadline, "the receipt job did not finish"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_sale_is_fiscalised_printed_and_reported_back(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http, shop_devices() as (register, printer):
+        milk = await stocked(http, kit, "89.90", "10")
+        till = await Till(http, kit).open()
+        user = channels.user(uuid.UUID(kit.tenant_id), uuid.UUID(kit.members["cashier"].id))
+        async with (
+            hub_client(live_hub, kit.members["cashier"].token) as cashier,
+            running_agent(config_file(tmp_path, live_hub, kit, register.url, printer.url)),
+        ):
+            sold = await till.sell(
+                [{"product": milk, "quantity": "2"}], [{"method": "cash", "amount": "200"}]
+            )
+            assert sold.status_code == 201, sold.text
+            sale = await settled(http, kit, sold.json()["id"])
+            notices = [e for e in await drain_events(cashier, 1) if e["channel"] == user.name]
+    assert sale["receipt_status"] == "done"
+    fiscal = sale["fiscal"]
+    (document,) = register.register.receipts
+    assert fiscal["document_number"] == document.number
+    assert fiscal["storage_serial"]
+    assert fiscal["fiscal_sign"].isdigit()
+    assert notices[0]["type"] == "sale.receipt"
+    assert notices[0]["payload"]["fiscal"] == fiscal
+    (printed,) = printer.state.receipts
+    text = "\n".join(printed)
+    assert "179.80" in text  # 2 x 89.90
+    assert str(fiscal["document_number"]) in text
+    assert len(printer.state.qr_codes) == 1
+    assert printer.state.drawer_kicks  # a cash sale opens the drawer
+
+
+async def test_paper_out_holds_the_receipt_and_is_reported(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    kit = await tenant(live_hub)
+    shop = channels.shop(uuid.UUID(kit.tenant_id), uuid.UUID(kit.shop_id)).name
+    async with api(live_hub) as http, shop_devices() as (register, printer):
+        milk = await stocked(http, kit, "10.00", "10")
+        till = await Till(http, kit).open()
+        printer.state.paper_out = True
+        async with (
+            hub_client(live_hub, kit.members["manager"].token) as manager,
+            running_agent(config_file(tmp_path, live_hub, kit, register.url, printer.url)),
+        ):
+            await manager.subscribe(shop)
+            sold = await till.sell(
+                [{"product": milk, "quantity": "1"}], [{"method": "card", "amount": "10"}]
+            )
+            statuses: list[dict[str, Any]] = []
+
+            async def paper_reported() -> bool:
+                while True:
+                    event = await manager.events.get()
+                    if event["type"] == "device.status":
+                        statuses.append(event["payload"])
+                        return True
+
+            await asyncio.wait_for(paper_reported(), 20)
+            held = await sale_of(http, kit, sold.json()["id"])
+            printer.state.paper_out = False
+            sale = await settled(http, kit, sold.json()["id"])
+    assert statuses[0]["name"] == "receipts"
+    assert statuses[0]["status"] == "paper_out"
+    assert held["receipt_status"] == "pending"
+    assert sale["receipt_status"] == "done"
+    assert len(printer.state.receipts) == 1
+    assert len(register.register.receipts) == 1  # fiscalised once, printed once
+
+
+async def test_reports_made_while_the_hub_is_away_arrive_once(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    """The agent takes its jobs, loses the hub, works the jobs anyway (their results
+    wait on its disk, in order), and delivers each result once when the hub is back."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http, shop_devices() as (register, printer):
+        milk = await stocked(http, kit, "10.00", "10")
+        till = await Till(http, kit).open()
+        sold = []
+        for _ in range(3):
+            made = await till.sell(
+                [{"product": milk, "quantity": "1"}], [{"method": "card", "amount": "10"}]
+            )
+            sold.append(made.json()["id"])
+        config = config_file(tmp_path, live_hub, kit, register.url, printer.url)
+        printer.state.paper_out = True  # the jobs are taken and held
+        async with running_agent(config) as agent:
+            await wait_for(lambda: len(register.register.receipts) == 1, 20)
+            assert len(await agent.store.open_jobs()) == 3
+        # The hub is away: the agent is pointed at a port where nobody answers.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        config.write_text(config.read_text().replace(live_hub.http, nowhere))
+        printer.state.paper_out = False
+        async with running_agent(config) as agent:
+            await wait_for(lambda: len(printer.state.receipts) == 3, 20)
+            waiting = [e.type for e in await agent.store.pending()]
+        assert [(await sale_of(http, kit, s))["receipt_status"] for s in sold] == ["pending"] * 3
+        config.write_text(config.read_text().replace(nowhere, live_hub.http))
+        async with running_agent(config) as agent:
+            sales = [await settled(http, kit, sale_id) for sale_id in sold]
+            await wait_for(lambda: agent.link.connected.is_set(), 10)
+            left = await _drained(agent.store)
+    assert waiting.count("job.result") == 3
+    assert [s["receipt_status"] for s in sales] == ["done"] * 3
+    documents = [s["fiscal"]["document_number"] for s in sales]
+    assert documents == sorted(documents)  # in the order of the sales
+    assert len(set(documents)) == 3
+    assert len(register.register.receipts) == 3
+    assert len(printer.state.receipts) == 3  # nothing printed twice
+    assert left == []
+
+
+async def _drained(store: AgentStore, tries: int = 200) -> list[Any]:
+    """The outbox once it is empty (or what is left after `tries` looks)."""
+    for _ in range(tries):
+        pending = await store.pending()
+        if not pending:
+            return pending
+        await asyncio.sleep(0.05)
+    return await store.pending()
