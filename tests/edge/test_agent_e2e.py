@@ -20,13 +20,14 @@ from edge_agent import devices
 from edge_agent.agent import Agent
 from edge_agent.config import load
 from edge_agent.simulators.printer import SimulatedPrinter
+from edge_agent.simulators.scanner import SimulatedScanner
 from edge_agent.simulators.shtrih import ShtrihSimulator
 from edge_agent.store import AgentStore
 from protocol import channels
 from tests.conftest import LiveHub
 from tests.e2e.test_sales import Till, stocked
 from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
-from tests.helpers import TenantKit
+from tests.helpers import TenantKit, create_product, ean13, receive
 
 
 @asynccontextmanager
@@ -233,3 +234,69 @@ async def _drained(store: AgentStore, tries: int = 200) -> list[Any]:
             return pending
         await asyncio.sleep(0.05)
     return await store.pending()
+
+
+async def test_a_serial_scanner_feeds_its_tills_cart(live_hub: LiveHub, tmp_path: Path) -> None:
+    """Codes read by a scanner bound to a till arrive in that till's live cart, in order,
+    once each; noise on the line is skipped."""
+    kit = await tenant(live_hub)
+    scanner = SimulatedScanner()
+    await scanner.start()
+    try:
+        async with api(live_hub) as http:
+            codes = [ean13() for _ in range(2)]
+            for code in codes:
+                made = await create_product(http, kit, price="10.00", barcodes=[code])
+                await receive(http, kit, made["id"], "10", cost="5.00")
+            till = await Till(http, kit).open()
+            shift = await http.get(f"/api/sales/sessions/{till.shift}/", headers=kit.token("owner"))
+            path = tmp_path / "edge.toml"
+            path.write_text(
+                f"""
+[hub]
+url = "{live_hub.http}"
+token = "{kit.device_token}"
+
+[agent]
+data_dir = "{tmp_path / "data"}"
+
+[[scanner]]
+name = "till-scanner"
+transport = "{scanner.url}"
+cash_register = "{shift.json()["cash_register"]}"
+""",
+                encoding="utf-8",
+            )
+            async with running_agent(path) as agent:
+                await wait_for(agent.link.connected.is_set, 10)
+                await asyncio.sleep(0.3)  # the scanner's port is open
+                scanner.scan(codes[0])
+                scanner.send_raw(b"\x00\x07\xff\r\n")  # noise: skipped
+                scanner.scan(codes[1])
+                scanner.scan(codes[0])
+
+                async def three_scans() -> bool:
+                    listed = await http.get(
+                        "/api/sales/carts/",
+                        params={"status": "open"},
+                        headers=kit.token("manager"),
+                    )
+                    carts = listed.json()["results"]
+                    return bool(carts) and carts[0]["version"] == 4
+
+                for _ in range(200):
+                    if await three_scans():
+                        break
+                    await asyncio.sleep(0.05)
+                listed = await http.get(
+                    "/api/sales/carts/", params={"status": "open"}, headers=kit.token("manager")
+                )
+    finally:
+        await scanner.stop()
+    (cart,) = listed.json()["results"]
+    assert cart["session"] == till.shift
+    assert [(x["name"] != "", x["quantity"]) for x in cart["lines"]] == [
+        (True, "2.000"),
+        (True, "1.000"),
+    ]
+    assert cart["version"] == 4  # opened by the first scan (1), then three scans
