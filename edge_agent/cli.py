@@ -7,6 +7,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,9 +84,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the agent: link to the hub, jobs, devices")
     run.add_argument("--config", required=True, type=Path, help="the agent's TOML file")
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    sim = sub.add_parser("simulate", help="a simulated shop (printer, register, scanner)")
+    sim.add_argument("--hub", required=True, help="hub base URL, e.g. http://127.0.0.1:8000")
+    sim.add_argument("--token", required=True, help="a device token of the shop")
+    sim.add_argument("--data-dir", type=Path, default=Path("var/edge-sim"))
+    sim.add_argument("--cash-register", type=uuid.UUID, help="the till the scanner feeds")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_agent(args.config, args.log_level)
+    if args.command == "simulate":
+        from edge_agent import simulate
+
+        return simulate.run(args.hub, args.token, args.data_dir, args.cash_register)
 
     try:
         identity = check_token(args.hub, args.token)
