@@ -26,8 +26,10 @@ from edge_agent.drivers.shtrih import (
     RegisterOptions,
 )
 from edge_agent.drivers.shtrih_errors import (
+    DeviceBusy,
     DeviceError,
     NoPaper,
+    PrintSuspended,
     ShiftExpired,
     ShiftNotOpen,
     ShtrihLinkError,
@@ -192,9 +194,11 @@ class FiscalDevice:
         """Paper and an over-long shift wait for a person at the till; anything else
         the register refused fails the job with its reason."""
         name = self.section.name
-        if isinstance(exc, NoPaper):
+        if isinstance(exc, NoPaper | PrintSuspended):
             self.last_status = "paper_out"
             return DeviceNotReady(name, "paper_out", str(exc))
+        if isinstance(exc, DeviceBusy):
+            return DeviceNotReady(name, "online", "busy printing")
         if isinstance(exc, ShiftExpired):
             self.last_status = "error"
             return DeviceNotReady(name, "error", "the shift is over 24 hours: run a Z-report")
