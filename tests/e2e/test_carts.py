@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -57,6 +57,12 @@ async def till_on(hub: LiveHub, kit: TenantKit, http: httpx.AsyncClient) -> Asyn
     till = await Till(http, kit).open()
     async with hub_client(hub, kit.members["cashier"].token) as ws:
         yield await Cart.open(ws, till.shift)
+
+
+@asynccontextmanager
+async def connections(hub: LiveHub, token: str, n: int) -> AsyncIterator[list[HubClient]]:
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(hub_client(hub, token)) for _ in range(n)]
 
 
 def carts_channel(kit: TenantKit) -> str:
@@ -195,15 +201,10 @@ async def test_concurrent_changes_are_never_lost_or_applied_twice(live_hub: Live
                     cart.doc = exc.data["cart"]
                     refusals += 1
 
-        clients = [hub_client(live_hub, kit.members["cashier"].token) for _ in range(8)]
-        connected = [await c.__aenter__() for c in clients]
-        try:
+        async with connections(live_hub, kit.members["cashier"].token, 8) as connected:
             refused = await asyncio.gather(
                 *(add_once(Cart(ws, dict(opened.doc))) for ws in connected)
             )
-        finally:
-            for c in clients:
-                await c.__aexit__(None, None, None)
         final = await http.get(f"/api/sales/carts/{opened.id}/", headers=kit.token("cashier"))
         level = await stock_of(http, kit, milk)
     assert final.json()["lines"][0]["quantity"] == "8.000"
@@ -280,15 +281,10 @@ async def test_fifty_retries_of_one_payment_make_one_sale(live_hub: LiveHub) -> 
             "payments": [{"method": "cash", "amount": "20.00"}],
             "idempotency_key": "one-payment",
         }
-        clients = [hub_client(live_hub, kit.members["cashier"].token) for _ in range(10)]
-        connected = [await c.__aenter__() for c in clients]
-        try:
+        async with connections(live_hub, kit.members["cashier"].token, 10) as connected:
             replies = await asyncio.gather(
                 *(ws.request("cart.pay", pay, wait=30) for ws in connected for _ in range(5))
             )
-        finally:
-            for c in clients:
-                await c.__aexit__(None, None, None)
         sales = await http.get(
             "/api/sales/sales/", params={"session": till.shift}, headers=kit.token("owner")
         )
