@@ -1,14 +1,14 @@
 """Sales through live carts: tills over the websocket each build a 3-5-line cart and pay,
 a manager's dashboard connection watches the shop's sales feed.
 
-    python -m bench.sales [--tills 16] [--seconds 15] [--rate 100] [--workers 1 2]
+    python -m bench.sales [--tills 16] [--seconds 15] [--rate 100 5] [--workers 1 2]
 
 For each hub size (one `pos-hub serve` process, then two, on PostgreSQL + Redis), on a
 scratch database:
   - saturation: every till builds and pays carts as fast as the hub answers; committed
     sales per second;
-  - paced: the tills together pay `--rate` sales per second; p50/p99 from `cart.pay`
-    sent to `sale.completed` received by the manager's connection;
+  - paced: the tills together pay `--rate` sales per second (each rate a phase); p50/p99
+    from `cart.pay` sent to `sale.completed` received by the manager's connection;
   - baseline, same run: the same sales posted through `POST /api/sales/sales/` one at a
     time by one client; sales per second and the same latency to the dashboard.
 """
@@ -212,11 +212,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             shop = await prepare(hub.port, hub.token, args.tills)
             label = f"{workers} process{'es' if workers > 1 else ''}"
             await phase(shop, "warm-up", args.tills, 3, None)
-            plan: list[tuple[str, float | None, bool]] = [
-                ("carts saturation", None, False),
-                (f"carts paced {args.rate:g}/s", args.rate, False),
-                ("REST one at a time", None, True),
-            ]
+            plan: list[tuple[str, float | None, bool]] = [("carts saturation", None, False)]
+            plan += [(f"carts paced {rate:g}/s", rate, False) for rate in args.rate]
+            plan.append(("REST one at a time", None, True))
             for name, rate, rest in plan:
                 result = await phase(shop, f"{label}: {name}", args.tills, args.seconds, rate, rest)
                 results.append(result)
@@ -229,7 +227,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--tills", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--rate", type=float, default=100.0, help="sales/s, paced phase")
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[100.0, 5.0], help="sales/s of each paced phase"
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pool", type=int, default=20, help="database pool per process")
     parser.add_argument("--json", type=Path)
