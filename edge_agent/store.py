@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_open ON jobs (status, received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_events (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 """
 
 
@@ -146,6 +147,33 @@ class AgentStore:
         await self.db.execute("BEGIN IMMEDIATE")
         try:
             event_id = await self._insert_event(type_, payload)
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+        return event_id
+
+    async def record_once(
+        self, key: str, type_: str, payload: dict[str, Any], *, keep: int = 10_000
+    ) -> str | None:
+        """Like `record`, unless an event under `key` (a device's own event id) was
+        recorded before: then nothing is written and None returned. The key and the event
+        are written in one transaction, so a device's redelivery after a crash is never
+        recorded twice nor lost; only the newest `keep` keys are remembered."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self.db.execute(
+                "INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)", (key, _now())
+            )
+            event_id = None
+            if cursor.rowcount == 1:
+                event_id = await self._insert_event(type_, payload)
+                # rowids grow with each new key: everything below the newest `keep` goes.
+                await self.db.execute(
+                    "DELETE FROM seen_events"
+                    " WHERE rowid <= (SELECT MAX(rowid) FROM seen_events) - ?",
+                    (keep,),
+                )
         except BaseException:
             await self.db.execute("ROLLBACK")
             raise
