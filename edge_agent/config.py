@@ -27,6 +27,12 @@ suffix = "CRLF"
 
 [mqtt]
 url = "mqtt://127.0.0.1:1883"       # the shop's broker: MQTT scanners and devices
+shop = "shop-1"                     # the shop's id in topics: pos/v1/{shop}/...
+
+[[mqtt.device]]
+name = "scanner-2"
+kind = "scanner"                    # or "display" (a customer display)
+cash_register = "…"                 # scanners: the till its scans go to
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge_agent.drivers.escpos import PrinterConfig
+from edge_agent.drivers.mqtt import MqttConfig, MqttDevice
 from edge_agent.drivers.scanner import ScannerConfig
 from edge_agent.transport import TransportSpec
 
@@ -132,15 +139,55 @@ class ScannerSection(_Section):
         return self
 
 
+class MqttDeviceSection(_Section):
+    name: Name
+    kind: Literal["scanner", "display"]
+    cash_register: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> Self:
+        if (self.kind == "scanner") != (self.cash_register is not None):
+            raise ValueError("a scanner needs its cash_register, and only a scanner has one")
+        return self
+
+
 class MqttSection(_Section):
-    url: str = "mqtt://127.0.0.1:1883"
+    """The shop's broker and the devices on it (edge_agent.drivers.mqtt)."""
+
+    url: str = "mqtt://127.0.0.1:1883"  # mqtt://[user[:password]@]host[:port]
+    shop: Name = "shop"
+    name: Name = "mqtt"  # the broker link in the agent's device list
+    # Stable, so the broker keeps the agent's session (and scans made while it is away).
+    client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    command_timeout: float = Field(default=5.0, gt=0, le=120)
+    device: list[MqttDeviceSection] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
         parsed = urlparse(self.url)
         if parsed.scheme != "mqtt" or not parsed.hostname:
             raise ValueError("mqtt.url must be mqtt://host[:port]")
+        self.bridge_config()  # ValueError names what the bridge refuses
         return self
+
+    def bridge_config(self) -> MqttConfig:
+        return MqttConfig(
+            url=self.url,
+            shop=self.shop,
+            name=self.name,
+            client_id=self.client_id or "",
+            keepalive=self.keepalive,
+            command_timeout=self.command_timeout,
+            devices=tuple(
+                MqttDevice(
+                    d.name,
+                    d.kind,
+                    None if d.cash_register is None else str(d.cash_register),
+                )
+                for d in self.device
+            ),
+        )
 
 
 class AgentConfig(_Section):
@@ -155,6 +202,8 @@ class AgentConfig(_Section):
     def _unique_names(self) -> Self:
         names = [p.name for p in self.printer] + [f.name for f in self.fiscal]
         names += [s.name for s in self.scanner]
+        if self.mqtt is not None:
+            names += [self.mqtt.name, *(d.name for d in self.mqtt.device)]
         if len(names) != len(set(names)):
             raise ValueError("device names must be unique")
         return self

@@ -13,6 +13,7 @@ from typing import Any
 from edge_agent.agent import Devices, ScannerFeed
 from edge_agent.config import AgentConfig, FiscalSection, PrinterSection, ScannerSection
 from edge_agent.drivers.escpos import Printer, PrinterConfig, PrinterError
+from edge_agent.drivers.mqtt import MqttBridge
 from edge_agent.drivers.scanner import ScannerConfig, SerialScanner
 from edge_agent.drivers.shtrih import (
     FiscalLine,
@@ -236,6 +237,8 @@ def build(config: AgentConfig) -> Devices:
     printer = printers[0] if printers else None
     registers = [FiscalDevice(section) for section in config.fiscal]
     scanners = [scanner_feed(section) for section in config.scanner]
+    # The broker's scanners and displays: one connection, run by the agent as a part.
+    bridge = None if config.mqtt is None else MqttBridge(config.mqtt.bridge_config())
 
     def describe() -> list[dict[str, Any]]:
         found = [p.describe() for p in printers] + [r.describe() for r in registers]
@@ -243,6 +246,8 @@ def build(config: AgentConfig) -> Devices:
             {"name": s.name, "kind": "scanner", "transport": s.transport, "status": "online"}
             for s in config.scanner
         ]
+        if bridge is not None:
+            found += bridge.describe()
         return found
 
     return Devices(
@@ -251,4 +256,5 @@ def build(config: AgentConfig) -> Devices:
         drawer=bool(printer and config.printer[0].drawer),
         scanners=scanners,
         describe=describe,
+        extra=[] if bridge is None else [bridge.run],
     )
