@@ -179,7 +179,11 @@ async def phase(
     clock = Clock()
     ready = asyncio.Event()
     watcher = asyncio.create_task(dashboard(shop, clock, ready))
-    await ready.wait()
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait({watcher, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if watcher.done():
+        waiting.cancel()
+        watcher.result()  # the dashboard could not connect: say why
     start = time.perf_counter()
     until = start + seconds
     if rest:
