@@ -45,6 +45,8 @@ class Position:
     seq: int = 0
 
 
+CLOSE_WAIT = 2.0  # seconds close() gives each background task to finish
+
 EventCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
@@ -114,8 +116,12 @@ class HubClient:
         for task in (self._pinger, self._reader):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                # Bounded: on Python 3.11 a cancel that lands as `wait_for` completes can
+                # be lost, and the task would run on; it is abandoned, not awaited forever.
+                await asyncio.wait({task}, timeout=CLOSE_WAIT)
+                if task.done() and not task.cancelled():
+                    with contextlib.suppress(Exception):
+                        task.result()
         if self._ws is not None:
             await self._ws.close()
 
@@ -250,10 +256,12 @@ class HubClient:
 
     async def _ping_loop(self) -> None:
         interval = float(self.hello.get("heartbeat_seconds", 15.0))
-        while True:
+        me = asyncio.current_task()
+        while me is None or not me.cancelling():
             await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
                 await self.request("ping", wait=interval)
+        # A cancel swallowed by `wait_for` (Python 3.11) still ends the loop here.
 
 
 async def _call(callback: EventCallback, frame: dict[str, Any]) -> None:
