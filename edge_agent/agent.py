@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_agent.jobs import FiscalPort, JobRunner, PrinterPort
+from edge_agent.jobs import DisplayPort, FiscalPort, JobRunner, PrinterPort
 from edge_agent.link import HubLink
 from edge_agent.store import AgentStore
 
@@ -33,6 +33,7 @@ class Devices:
     fiscal: FiscalPort | None = None
     printer: PrinterPort | None = None
     drawer: bool = False
+    display: DisplayPort | None = None
     scanners: list[ScannerFeed] = field(default_factory=list)
     # What the agent announces: one entry per device (see protocol AgentDevice).
     describe: Callable[[], list[dict[str, Any]]] = list
@@ -59,6 +60,7 @@ class Agent:
             fiscal=devices.fiscal,
             printer=devices.printer,
             drawer=devices.drawer,
+            display=devices.display,
             on_event=self._outbox_changed,
             retry_seconds=retry_seconds,
         )

@@ -13,7 +13,7 @@ from typing import Any
 from edge_agent.agent import Devices, ScannerFeed
 from edge_agent.config import AgentConfig, FiscalSection, PrinterSection, ScannerSection
 from edge_agent.drivers.escpos import Printer, PrinterConfig, PrinterError
-from edge_agent.drivers.mqtt import MqttBridge
+from edge_agent.drivers.mqtt import BrokerUnavailable, CommandTimeout, MqttBridge
 from edge_agent.drivers.scanner import ScannerConfig, SerialScanner
 from edge_agent.drivers.shtrih import (
     FiscalLine,
@@ -231,6 +231,30 @@ def scanner_feed(section: ScannerSection) -> ScannerFeed:
     return ScannerFeed(section.name, str(section.cash_register), codes)
 
 
+class MqttDisplay:
+    """The customer displays on the shop's broker, as the job runner sees them."""
+
+    def __init__(self, bridge: MqttBridge) -> None:
+        self.bridge = bridge
+
+    async def show(self, lines: list[str], device: str | None) -> None:
+        name = device or next(
+            (d["name"] for d in self.bridge.describe() if d.get("kind") == "display"), None
+        )
+        if name is None:
+            raise DeviceRefused("no customer display on the broker")
+        try:
+            answer = await self.bridge.show(name, lines)
+        except CommandTimeout as exc:
+            raise DeviceNotReady(name, "offline", str(exc)) from exc
+        except BrokerUnavailable as exc:
+            raise DeviceNotReady("mqtt", "offline", str(exc)) from exc
+        except ValueError as exc:
+            raise DeviceRefused(str(exc)) from exc
+        if not answer.ok:
+            raise DeviceRefused(f"{name}: {answer.error}")
+
+
 def build(config: AgentConfig) -> Devices:
     """The devices of a config: the first printer and fiscal register take receipts."""
     printers = [PrinterDevice(section) for section in config.printer]
@@ -251,6 +275,7 @@ def build(config: AgentConfig) -> Devices:
         return found
 
     return Devices(
+        display=None if bridge is None else MqttDisplay(bridge),
         fiscal=registers[0] if registers else None,
         printer=printer,
         drawer=bool(printer and config.printer[0].drawer),

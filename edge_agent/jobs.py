@@ -32,6 +32,8 @@ from edge_agent.store import AgentStore, Job, JobStatus
 log = logging.getLogger("edge.jobs")
 
 RECEIPT_JOB = "receipt"
+DRAWER_JOB = "open_drawer"
+DISPLAY_JOB = "display"
 
 
 class DeviceNotReady(Exception):
@@ -69,6 +71,13 @@ class PrinterPort(Protocol):
     async def open_drawer(self) -> None: ...
 
 
+class DisplayPort(Protocol):
+    async def show(self, lines: list[str], device: str | None) -> None:
+        """Show the lines; DeviceNotReady when the display cannot now, DeviceRefused
+        when it answered no."""
+        ...
+
+
 def _paid_in_cash(receipt: dict[str, Any]) -> bool:
     payments = receipt.get("payments") or {}
     try:
@@ -85,6 +94,7 @@ class JobRunner:
         fiscal: FiscalPort | None,
         printer: PrinterPort | None,
         drawer: bool,
+        display: DisplayPort | None = None,
         on_event: Callable[[], None],
         retry_seconds: float,
     ) -> None:
@@ -92,6 +102,7 @@ class JobRunner:
         self._fiscal = fiscal
         self._printer = printer
         self._drawer = drawer
+        self._display = display
         self._on_event = on_event
         self._retry_seconds = retry_seconds
         self._wake = asyncio.Event()
@@ -127,6 +138,8 @@ class JobRunner:
 
     async def _work(self, job: Job) -> bool:
         """True when the job is finished (done or failed)."""
+        if job.kind in (DRAWER_JOB, DISPLAY_JOB):
+            return await self._device_job(job)
         if job.kind != RECEIPT_JOB:
             await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
             return True
@@ -154,6 +167,33 @@ class JobRunner:
         except (OSError, TimeoutError) as exc:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
+
+    async def _device_job(self, job: Job) -> bool:
+        """Open the drawer, or show lines on the customer display."""
+        try:
+            if job.kind == DRAWER_JOB:
+                if self._printer is None:
+                    raise DeviceRefused("no printer with a drawer here")
+                await self._printer.open_drawer()
+                result: dict[str, Any] = {"opened": True}
+            else:
+                if self._display is None:
+                    raise DeviceRefused("no customer display here")
+                lines = [str(line) for line in job.payload.get("lines") or []]
+                device = job.payload.get("device")
+                await self._display.show(lines, device if isinstance(device, str) else None)
+                result = {"shown": len(lines)}
+        except DeviceNotReady as exc:
+            await self._device_not_ready(exc)
+            return False
+        except DeviceRefused as exc:
+            await self._finish(job, "failed", {"error": str(exc)[:500]})
+            return True
+        except (OSError, TimeoutError) as exc:
+            log.warning("job %s interrupted, will retry: %s", job.id, exc)
+            return False
+        await self._finish(job, "done", result)
+        return True
 
     async def _fiscalise(self, job: Job) -> dict[str, Any]:
         assert self._fiscal is not None

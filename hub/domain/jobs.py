@@ -21,6 +21,12 @@ from protocol.errors import ErrorCode
 
 class JobKind(StrEnum):
     RECEIPT = "receipt"  # print the receipt of a sale and fiscalise it
+    OPEN_DRAWER = "open_drawer"  # open the cash drawer without a sale (a reason is kept)
+    DISPLAY = "display"  # show lines on the customer display
+
+
+# The kinds staff ask for at a till; receipts come only from sales.
+REQUESTED_KINDS = (JobKind.OPEN_DRAWER, JobKind.DISPLAY)
 
 
 class JobStatus(StrEnum):

@@ -21,9 +21,9 @@ from hub.adapters.db.repositories import PageRequest
 from hub.adapters.db.sales_tables import SaleLine
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
-from hub.domain.errors import NotFound, PermissionDenied
+from hub.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
-from hub.domain.jobs import JobKind, JobStatus, accepts_report, accepts_retry
+from hub.domain.jobs import REQUESTED_KINDS, JobKind, JobStatus, accepts_report, accepts_retry
 from hub.domain.permissions import Permission
 from hub.domain.pricing import CENT, ZERO, included_vat
 from hub.services.principal import Principal
@@ -69,6 +69,42 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView) -> DeviceJob:
     uow.device_jobs.add(job)
     await uow.session.flush()
     await _announce(uow, job)
+    return job
+
+
+async def request_job(
+    uow: UnitOfWork,
+    principal: Principal,
+    shop_id: uuid.UUID,
+    kind: JobKind,
+    payload: dict[str, Any],
+) -> DeviceJob:
+    """A job a seller asks for at a till: open the drawer (with the reason, kept with the
+    job and its outcome) or show lines on the customer display. The caller has checked
+    the payload's shape."""
+    principal.require(Permission.SALES_SELL)
+    if kind not in REQUESTED_KINDS:
+        raise ValidationFailed("not a job staff may ask for", fields={"kind": kind.value})
+    shop = await uow.shops.get(shop_id)
+    if shop is None or not principal.sees_shop(shop_id):
+        raise NotFound("no such shop", fields={"shop": "not one of yours"})
+    now = utcnow()
+    job = DeviceJob(
+        id=new_id(),
+        shop_id=shop_id,
+        kind=kind.value,
+        ref_id=new_id(),  # no document: the job is its own
+        payload={**payload, "requested_by": str(principal.user_id)},
+        status=JobStatus.PENDING.value,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.device_jobs.add(job)
+    await uow.session.flush()
+    await _announce(uow, job)
+    uow.emit(channels.shop(uow.tenant_id, shop_id), "job.updated", updated_event(job))
+    await uow.commit()
     return job
 
 

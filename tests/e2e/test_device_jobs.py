@@ -541,3 +541,47 @@ async def test_agents_hear_of_jobs_and_managers_of_outcomes(live_hub: LiveHub) -
                 no_more_events(spare_agent),
                 no_more_events(other_shop_agent),
             )
+
+
+async def test_staff_ask_the_agent_to_open_the_drawer_or_show_lines(
+    client: httpx.AsyncClient,
+) -> None:
+    kit = await build_tenant(client)
+    other = await build_tenant(client)
+    drawer = {"kind": "open_drawer", "shop": kit.shop_id, "reason": "change for a 5000 note"}
+    made = await client.post("/api/devices/jobs/", json=drawer, headers=kit.token("cashier"))
+    assert made.status_code == 201, made.text
+    job = made.json()
+    assert (job["kind"], job["status"], job["payload"]["reason"]) == (
+        "open_drawer",
+        "pending",
+        "change for a 5000 note",
+    )
+    assert job["payload"]["requested_by"] == kit.members["cashier"].id
+    show = {"kind": "display", "shop": kit.shop_id, "lines": ["Кефир", "ИТОГО 12.30"]}
+    shown = await client.post("/api/devices/jobs/", json=show, headers=kit.token("manager"))
+    assert shown.status_code == 201, shown.text
+    agent = {"Authorization": f"Bearer {kit.device_token}"}
+    queue = await client.get("/api/devices/jobs/", params={"status": "pending"}, headers=agent)
+    assert [j["kind"] for j in queue.json()["results"]] == ["open_drawer", "display"]
+    done = await client.post(
+        f"/api/devices/jobs/{job['id']}/done/", json={"note": "opened"}, headers=agent
+    )
+    assert done.json()["status"] == "done"
+    for body, field in (
+        ({**drawer, "reason": None}, "body"),
+        ({**drawer, "lines": ["x"]}, "body"),
+        ({**show, "lines": []}, "lines"),
+        ({**show, "lines": ["x" * 41]}, "lines.0"),
+        ({**show, "lines": ["a", "b", "c", "d", "e"]}, "lines"),
+        ({**drawer, "kind": "receipt"}, "kind"),
+    ):
+        refused = await client.post("/api/devices/jobs/", json=body, headers=kit.token("owner"))
+        assert refused.status_code == 400, (body, refused.text)
+        assert any(k.startswith(field) for k in refused.json()["error"]["fields"]), refused.json()
+    foreign = await client.post(
+        "/api/devices/jobs/", json={**drawer, "shop": other.shop_id}, headers=kit.token("owner")
+    )
+    assert foreign.status_code == 404
+    keeper = await client.post("/api/devices/jobs/", json=drawer, headers=kit.token("stockkeeper"))
+    assert keeper.status_code == 403

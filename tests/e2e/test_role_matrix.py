@@ -378,6 +378,13 @@ def on_job(suffix: str, body: Any = None, *, failed: bool = False) -> Prepare:
     return prepare
 
 
+def drawer_job() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return "/api/devices/jobs/", {"kind": "open_drawer", "shop": k.shop_id, "reason": "change"}
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -417,6 +424,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/devices/jobs/"): Case(
         MANAGEMENT, fixed("/api/devices/jobs/?status=pending"), device=True
     ),
+    ("POST", "/api/devices/jobs/"): Case(SHIFT_ROLES, drawer_job()),
     ("POST", "/api/devices/jobs/{job_id}/done/"): Case(
         set(), on_job("done/", {"fiscal": None}), device=True
     ),

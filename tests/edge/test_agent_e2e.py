@@ -300,3 +300,30 @@ cash_register = "{shift.json()["cash_register"]}"
         (True, "1.000"),
     ]
     assert cart["version"] == 4  # opened by the first scan (1), then three scans
+
+
+async def test_a_drawer_opened_from_the_till(live_hub: LiveHub, tmp_path: Path) -> None:
+    kit = await tenant(live_hub)
+    async with (
+        api(live_hub) as http,
+        shop_devices() as (register, printer),
+        running_agent(config_file(tmp_path, live_hub, kit, register.url, printer.url)),
+    ):
+        asked = await http.post(
+            "/api/devices/jobs/",
+            json={"kind": "open_drawer", "shop": kit.shop_id, "reason": "change"},
+            headers=kit.token("cashier"),
+        )
+        assert asked.status_code == 201, asked.text
+        await wait_for(lambda: len(printer.state.drawer_kicks) == 1, 20)
+        for _ in range(100):
+            listed = await http.get(
+                "/api/devices/jobs/", params={"kind": "open_drawer"}, headers=kit.token("owner")
+            )
+            if listed.json()["results"][0]["status"] != "pending":
+                break
+            await asyncio.sleep(0.1)
+    job = listed.json()["results"][0]
+    assert (job["status"], job["result"]) == ("done", {"opened": True})
+    assert printer.state.receipts == []  # nothing printed, no receipt made
+    assert register.register.receipts == []

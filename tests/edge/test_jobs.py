@@ -142,3 +142,41 @@ async def test_refused_and_unknown_jobs_fail_with_a_reason(tmp_path: Path, kind:
         events = await store.pending()
     assert [(e.type, e.payload["status"]) for e in events] == [("job.result", "failed")]
     assert events[0].payload["result"]["error"]
+
+
+class Display:
+    def __init__(self) -> None:
+        self.shown: list[tuple[list[str], str | None]] = []
+
+    async def show(self, lines: list[str], device: str | None) -> None:
+        self.shown.append((lines, device))
+
+
+async def test_drawer_and_display_jobs(tmp_path: Path) -> None:
+    printer, display = Printer(), Display()
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=None, printer=printer, drawer=False, display=display,
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        await work.accept({"id": "d1", "kind": "open_drawer", "payload": {"reason": "change"}})
+        await work.accept(
+            {"id": "s1", "kind": "display", "payload": {"lines": ["ИТОГО", "12.30"], "device": "d"}}
+        )
+        await work.work_once()
+        events = [e.payload for e in await store.pending()]
+        without = JobRunner(
+            store, fiscal=None, printer=None, drawer=False, display=None,
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        await without.accept({"id": "d2", "kind": "open_drawer", "payload": {}})
+        await without.accept({"id": "s2", "kind": "display", "payload": {"lines": ["x"]}})
+        await without.work_once()
+        failed = [e.payload for e in await store.pending()][2:]
+    assert printer.drawer_kicks == 1
+    assert display.shown == [(["ИТОГО", "12.30"], "d")]
+    assert [(e["job"], e["status"], e["result"]) for e in events] == [
+        ("d1", "done", {"opened": True}),
+        ("s1", "done", {"shown": 2}),
+    ]
+    assert [(e["job"], e["status"]) for e in failed] == [("d2", "failed"), ("s2", "failed")]

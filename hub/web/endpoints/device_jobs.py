@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-from hub.domain.jobs import JobStatus
+from hub.domain.jobs import JobKind, JobStatus
 from hub.domain.permissions import Permission
 from hub.services import device_jobs
 from hub.web.api import Api, Auth, Ctx
 from hub.web.schemas.common import Page
-from hub.web.schemas.device_jobs import JobDoneIn, JobFailedIn, JobOut, JobQuery
+from hub.web.schemas.device_jobs import JobDoneIn, JobFailedIn, JobOut, JobQuery, JobRequestIn
 
 api = Api()
 TAG = "devices"
@@ -32,6 +32,16 @@ async def list_device_jobs(ctx: Ctx, query: JobQuery) -> Page[JobOut]:
         ref=query.ref,
     )
     return Page[JobOut].build(ctx.request, query, [JobOut.of(j) for j in found], count)
+
+
+@api.post("/api/devices/jobs/", tag=TAG, permission=Permission.SALES_SELL, status=201)
+async def request_device_job(ctx: Ctx, body: JobRequestIn) -> JobOut:
+    """Ask the shop's agent to open the cash drawer (a reason is kept with the job) or to
+    show lines on the customer display; the agent reports the outcome like any job."""
+    job = await device_jobs.request_job(
+        ctx.uow, ctx.principal, body.shop, JobKind(body.kind), body.payload()
+    )
+    return JobOut.of(job)
 
 
 @api.post("/api/devices/jobs/{job_id}/done/", tag=TAG, auth=Auth.ANY)

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from hub.adapters.db.job_tables import DeviceJob
 from hub.domain.jobs import JobKind, JobStatus
 from hub.web.schemas.common import In, PageQuery
+
+
+class JobRequestIn(In):
+    """A job asked for at a till: `open_drawer` with a `reason`, or `display` with up
+    to four `lines` of up to 40 characters (and the display's `device` name, if the shop
+    has several)."""
+
+    kind: Literal["open_drawer", "display"]
+    shop: uuid.UUID
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
+    lines: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        default=None, min_length=1, max_length=4
+    )
+    device: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    @model_validator(mode="after")
+    def _what_the_kind_needs(self) -> Self:
+        if self.kind == "open_drawer" and (self.reason is None or self.lines is not None):
+            raise ValueError("open_drawer takes a reason (and no lines)")
+        if self.kind == "display" and (self.lines is None or self.reason is not None):
+            raise ValueError("display takes lines (and no reason)")
+        return self
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"kind", "shop"}, exclude_none=True)
 
 
 class JobOut(BaseModel):
