@@ -332,3 +332,72 @@ async def test_a_drawer_opened_from_the_till(live_hub: LiveHub, tmp_path: Path) 
     assert (job["status"], job["result"]) == ("done", {"opened": True})
     assert printer.state.receipts == []  # nothing printed, no receipt made
     assert register.register.receipts == []
+
+
+async def test_scans_made_while_the_hub_is_away_arrive_once_in_order(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    kit = await tenant(live_hub)
+    scanner = SimulatedScanner()
+    await scanner.start()
+    try:
+        async with api(live_hub) as http:
+            codes = [ean13() for _ in range(2)]
+            products = []
+            for code in codes:
+                made = await create_product(http, kit, price="10.00", barcodes=[code])
+                await receive(http, kit, made["id"], "10")
+                products.append(made["id"])
+            till = await Till(http, kit).open()
+            shift = await http.get(f"/api/sales/sessions/{till.shift}/", headers=kit.token("owner"))
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+            path = tmp_path / "edge.toml"
+            path.write_text(
+                f"""
+[hub]
+url = "{nowhere}"
+token = "{kit.device_token}"
+
+[agent]
+data_dir = "{tmp_path / "data"}"
+max_backoff_seconds = 0.5
+
+[[scanner]]
+name = "till-scanner"
+transport = "{scanner.url}"
+cash_register = "{shift.json()["cash_register"]}"
+""",
+                encoding="utf-8",
+            )
+            async with running_agent(path) as agent:  # the hub is away
+                await asyncio.sleep(0.5)  # the scanner's port is open
+                for code in (codes[0], codes[1], codes[0]):
+                    scanner.scan(code)
+                for _ in range(200):
+                    kept = [e.payload["code"] for e in await agent.store.pending()]
+                    if len(kept) == 3:
+                        break
+                    await asyncio.sleep(0.05)
+            path.write_text(path.read_text().replace(nowhere, live_hub.http))
+            async with running_agent(path) as agent:  # the hub is back
+                for _ in range(200):
+                    listed = await http.get(
+                        "/api/sales/carts/", params={"status": "open"}, headers=kit.token("owner")
+                    )
+                    carts = listed.json()["results"]
+                    if carts and carts[0]["version"] == 4:
+                        break
+                    await asyncio.sleep(0.05)
+                left = await _drained(agent.store)
+    finally:
+        await scanner.stop()
+    assert kept == [codes[0], codes[1], codes[0]]
+    (cart,) = carts
+    assert [(x["product"], x["quantity"]) for x in cart["lines"]] == [
+        (products[0], "2.000"),
+        (products[1], "1.000"),
+    ]
+    assert cart["version"] == 4  # opened by the first scan, then one version per scan
+    assert left == []
