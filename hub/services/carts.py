@@ -212,14 +212,22 @@ async def _check_version(uow: UnitOfWork, cart: Cart, version: int) -> None:
         raise rules.StaleVersion(version, (await render(uow, cart)).document())
 
 
-async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int) -> Cart:
-    """The cart, locked, open, at the version the caller saw, on an open shift."""
+async def _editable(
+    uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int
+) -> Cart:
+    """The cart, locked, open, at the version the caller saw, and theirs to change."""
     cart = await uow.carts.get(cart_id, for_update=True)
     if cart is None or not principal.sees_shop(cart.shop_id):
         raise NotFound("no such cart")
     _require_editor(principal, cart)
     rules.check_open(cart.status)
     await _check_version(uow, cart, version)
+    return cart
+
+
+async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int) -> Cart:
+    """`_editable`, on an open shift: a cart of a closed shift takes no more lines."""
+    cart = await _editable(uow, principal, cart_id, version)
     shift = await uow.shifts.get(cart.shift_id)
     if shift is None or shift.status != ShiftStatus.OPEN:
         raise ShiftClosed("the cart's shift is closed", fields={"session": "closed"})
@@ -466,13 +474,8 @@ async def _close(uow: UnitOfWork, cart: Cart, status: CartStatus) -> CartView:
 async def cancel_cart(
     uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int
 ) -> CartView:
-    """Abandon the cart at the till: its goods go back on sale."""
-    cart = await uow.carts.get(cart_id, for_update=True)
-    if cart is None or not principal.sees_shop(cart.shop_id):
-        raise NotFound("no such cart")
-    _require_editor(principal, cart)
-    rules.check_open(cart.status)
-    await _check_version(uow, cart, version)
+    """Abandon the cart at the till (on a closed shift too): its goods go back on sale."""
+    cart = await _editable(uow, principal, cart_id, version)
     view = await _close(uow, cart, CartStatus.CANCELLED)
     await uow.commit()
     return view
