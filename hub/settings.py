@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # Empty means the in-process broker and rate limiter.
     redis_url: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Test each pooled connection before use (one more round trip per transaction).
+    # Off, a connection broken by a database restart fails the one request that meets
+    # it, and the whole pool is replaced.
+    db_pre_ping: bool = False
     redis_pool_size: int = Field(default=50, ge=2, le=1000)
 
     host: str = "127.0.0.1"

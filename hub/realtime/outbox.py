@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from hub.adapters.broker.base import Broker
+from hub.adapters.broker.base import Broker, Outgoing
 from hub.adapters.db.database import Database
 from hub.adapters.db.migrate import tenant_ids
 from hub.adapters.db.tables import OutboxEvent
@@ -54,15 +54,6 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _publish(self, events: list[OutboxEvent]) -> list[uuid.UUID]:
-        done = []
-        for event in events:
-            await self._broker.publish(
-                event.channel, event.type, event.payload, event_id=str(event.id)
-            )
-            done.append(event.id)
-        return done
-
     async def relay(self, tenant_id: uuid.UUID, _events: list[OutboxEvent]) -> None:
         """After commit; returns once the committed events went out (or were deferred).
 
@@ -88,25 +79,33 @@ class OutboxRelay:
             drain.finished.set_result(None)
 
     async def drain(self, tenant_id: uuid.UUID) -> int:
-        """Publish the tenant's outbox, oldest first; returns how many went out."""
+        """Publish the tenant's outbox, oldest first; returns how many went out.
+
+        One statement takes a batch: it locks the oldest rows in order and deletes them,
+        returning what they held; they are gone only if the publish succeeds and the
+        transaction commits."""
         relayed = 0
+        table = OutboxEvent.__table__
+        oldest = select(table.c.id).order_by(table.c.created_at, table.c.id).limit(DRAIN_BATCH)
+        if not self._db.is_sqlite:
+            oldest = oldest.with_for_update()
+        take = (
+            delete(table)
+            .where(table.c.id.in_(oldest.scalar_subquery()))
+            .returning(table.c.id, table.c.channel, table.c.type, table.c.payload, table.c.created_at)
+        )
         while True:
             async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                query = (
-                    select(OutboxEvent)
-                    .order_by(OutboxEvent.created_at, OutboxEvent.id)
-                    .limit(DRAIN_BATCH)
-                )
-                if not self._db.is_sqlite:
-                    query = query.with_for_update()
-                events = list(await uow.session.scalars(query))
-                if not events:
+                conn = await uow.connection()
+                rows = sorted((await conn.execute(take)).all(), key=lambda r: (r[4], r[0]))
+                if not rows:
                     return relayed
-                done = await self._publish(events)
-                await uow.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(done)))
-                await uow.session.commit()
-            relayed += len(done)
-            if len(events) < DRAIN_BATCH:
+                await self._broker.publish_many(
+                    [Outgoing(r.channel, r.type, r.payload, str(r.id)) for r in rows]
+                )
+                await uow.commit()
+            relayed += len(rows)
+            if len(rows) < DRAIN_BATCH:
                 return relayed
 
     async def _pending(self, tenant_id: uuid.UUID) -> bool:

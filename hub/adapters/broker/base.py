@@ -48,6 +48,16 @@ def pack_payload(payload: Any) -> bytes:
     return msgpack.packb(payload, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event on its way to the broker, with the id that de-duplicates a retry."""
+
+    channel: str
+    type: str
+    payload: Any
+    id: str
+
+
 # Called for each event on a listened channel, in sequence order.
 EventHandler = Callable[[Event], None]
 # Called when a listened channel lost continuity: (channel, epoch, seq, reason).
@@ -73,6 +83,13 @@ class Broker(ABC):
     ) -> Event | None:
         """Append to the channel's history and deliver; None when `event_id` was already
         published (a relay retry)."""
+
+    async def publish_many(self, events: list[Outgoing]) -> None:
+        """Publish in order (a relay's batch); an event whose id was already published
+        is skipped. A failure part-way leaves the rest unpublished: the caller retries
+        the whole batch and the ids drop what went out."""
+        for event in events:
+            await self.publish(event.channel, event.type, event.payload, event_id=event.id)
 
     @abstractmethod
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:

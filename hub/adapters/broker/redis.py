@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub.adapters.broker.base import Broker, Event, new_epoch, pack_payload
+from hub.adapters.broker.base import Broker, Event, Outgoing, new_epoch, pack_payload
 
 log = logging.getLogger("hub.broker")
 
@@ -99,28 +99,45 @@ class RedisBroker(Broker):
 
     # --- publishing and history -----------------------------------------------------
 
+    def _script_call(
+        self, channel: str, type_: str, body: bytes, event_id: str | None
+    ) -> tuple[list[str], list[Any]]:
+        meta, stream, pubsub_channel = _keys(channel)
+        dedup = f"pos:dedup:{event_id}" if event_id else ""
+        args = [
+            new_epoch(),
+            type_,
+            body,
+            self._history,
+            self._idle_ttl_ms,
+            pubsub_channel,
+            self._dedup_ttl_ms,
+        ]
+        return [meta, stream, dedup], args
+
     async def publish(
         self, channel: str, type_: str, payload: Any, *, event_id: str | None = None
     ) -> Event | None:
-        meta, stream, pubsub_channel = _keys(channel)
-        dedup = f"pos:dedup:{event_id}" if event_id else ""
         body = pack_payload(payload)
-        result = await self._script(
-            keys=[meta, stream, dedup],
-            args=[
-                new_epoch(),
-                type_,
-                body,
-                self._history,
-                self._idle_ttl_ms,
-                pubsub_channel,
-                self._dedup_ttl_ms,
-            ],
-        )
+        keys, args = self._script_call(channel, type_, body, event_id)
+        result = await self._script(keys=keys, args=args)
         if not result:
             return None
         seq, epoch = result
         return Event(channel, int(seq), epoch.decode(), type_, body)
+
+    async def publish_many(self, events: list[Outgoing]) -> None:
+        """One round trip for the batch: the scripts run in order on one connection, so
+        each channel's sequence follows the batch's order."""
+        if len(events) < 2:
+            await super().publish_many(events)
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                body = pack_payload(event.payload)
+                keys, args = self._script_call(event.channel, event.type, body, event.id)
+                await self._script(keys=keys, args=args, client=pipe)
+            await pipe.execute()
 
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
         meta, stream, _ = _keys(channel)

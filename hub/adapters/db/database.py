@@ -56,7 +56,7 @@ class Database:
                 url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_pool_size,
-                pool_pre_ping=True,
+                pool_pre_ping=settings.db_pre_ping,
                 connect_args={"server_settings": {"jit": "off"}},
             )
 
