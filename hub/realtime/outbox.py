@@ -16,6 +16,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -23,7 +24,7 @@ from hub.adapters.broker.base import Broker, Outgoing
 from hub.adapters.db.database import Database
 from hub.adapters.db.migrate import tenant_ids
 from hub.adapters.db.tables import OutboxEvent
-from hub.adapters.db.uow import UnitOfWork
+from hub.adapters.db.uow import OUTBOX, UnitOfWork
 
 log = logging.getLogger("hub.outbox")
 
@@ -54,7 +55,7 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def relay(self, tenant_id: uuid.UUID, _events: list[OutboxEvent]) -> None:
+    async def relay(self, tenant_id: uuid.UUID, _events: list[Any]) -> None:
         """After commit; returns once the committed events went out (or were deferred).
 
         One drain per tenant at a time in this process: a commit that finds one running
@@ -85,14 +86,16 @@ class OutboxRelay:
         returning what they held; they are gone only if the publish succeeds and the
         transaction commits."""
         relayed = 0
-        table = OutboxEvent.__table__
+        table = OUTBOX
         oldest = select(table.c.id).order_by(table.c.created_at, table.c.id).limit(DRAIN_BATCH)
         if not self._db.is_sqlite:
             oldest = oldest.with_for_update()
         take = (
             delete(table)
             .where(table.c.id.in_(oldest.scalar_subquery()))
-            .returning(table.c.id, table.c.channel, table.c.type, table.c.payload, table.c.created_at)
+            .returning(
+                table.c.id, table.c.channel, table.c.type, table.c.payload, table.c.created_at
+            )
         )
         while True:
             async with UnitOfWork(self._db, tenant_id, write=True) as uow:

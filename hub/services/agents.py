@@ -149,7 +149,7 @@ async def _record(
 async def _apply_or_refuse(uow: UnitOfWork, principal: Principal, event: IncomingEvent) -> str:
     """Apply one event; a refusal rolls its effects back and is what gets recorded."""
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             await _apply(uow, principal, event)
     except DomainError as exc:
         log.info("agent event %s %s refused: %s", event.type, event.id, exc.message)

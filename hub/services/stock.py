@@ -546,13 +546,12 @@ async def reserve(
     change = await _Change.open(uow, shop, product)
     reservation = await uow.stock.reservation(holder_id, shop_id, product_id)
     held = reservation.quantity if reservation else ZERO
-    if quantity > held and not (await _settings(uow)).allow_negative_stock:
-        available = change.view().available + held
-        if quantity > available:
-            raise InsufficientStock(
-                f"only {max(available, ZERO)} available",
-                fields={"quantity": f"only {max(available, ZERO)} available"},
-            )
+    available = change.view().available + held
+    if quantity > held and quantity > available and not (await _settings(uow)).allow_negative_stock:
+        raise InsufficientStock(
+            f"only {max(available, ZERO)} available",
+            fields={"quantity": f"only {max(available, ZERO)} available"},
+        )
     change.level.reserved += quantity - held
     if reservation is None and quantity > 0:
         uow.stock.add(
@@ -595,20 +594,26 @@ async def consume_for_sale(
     if done:
         return _portions_by_product(done)
     shop = await _shop(uow, None, shop_id)
-    allow_negative = (await _settings(uow)).allow_negative_stock
     merged: dict[uuid.UUID, Decimal] = {}
     for line in lines:
         merged[line.product_id] = merged.get(line.product_id, ZERO) + line.quantity
+    holds: dict[uuid.UUID, StockReservation] = {}
+    if holder_id is not None:
+        holds = {
+            r.product_id: r
+            for r in await uow.stock.reservations_of(holder_id)
+            if r.shop_id == shop_id
+        }
     taken: dict[uuid.UUID, list[Portion]] = {}
     for product_id in sorted(merged):
         product = await _product(uow, product_id)
         quantity = _positive(product, merged[product_id])
         change = await _Change.open(uow, shop, product)
-        own = await uow.stock.reservation(holder_id, shop_id, product_id) if holder_id else None
+        own = holds.get(product_id)
         held = own.quantity if own else ZERO
         others = change.level.reserved - held
         usable = change.view().available + held
-        if quantity > usable and not allow_negative:
+        if quantity > usable and not (await _settings(uow)).allow_negative_stock:
             raise InsufficientStock(
                 f"only {max(usable, ZERO)} of {product.name} available",
                 fields={"items": f"{product.name}: only {max(usable, ZERO)} available"},

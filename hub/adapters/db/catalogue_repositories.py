@@ -292,7 +292,17 @@ class Stock:
         """The (shop, product) level row, created if missing, locked until commit.
 
         On PostgreSQL the row lock serialises concurrent changes of one product in one
-        shop; on SQLite a writing unit of work already holds the database's write lock."""
+        shop; on SQLite a writing unit of work already holds the database's write lock.
+        The row almost always exists: it is locked first, and created only when not."""
+        locking = (
+            select(StockLevel)
+            .where(StockLevel.shop_id == shop_id, StockLevel.product_id == product_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        level = await self._session.scalar(locking)
+        if level is not None:
+            return level
         dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         await self._session.execute(
@@ -306,12 +316,7 @@ class Stock:
             )
             .on_conflict_do_nothing()
         )
-        level = await self._session.scalar(
-            select(StockLevel)
-            .where(StockLevel.shop_id == shop_id, StockLevel.product_id == product_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        level = await self._session.scalar(locking)
         assert level is not None
         return level
 

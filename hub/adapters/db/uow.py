@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.adapters.db.cart_repositories import Carts
@@ -23,7 +26,11 @@ from hub.adapters.db.repositories import (
 )
 from hub.adapters.db.sales_repositories import Registers, Sales, Shifts
 from hub.adapters.db.tables import OutboxEvent
+from hub.adapters.db.types import utcnow
+from hub.domain.ids import new_id
 from protocol.channels import Channel
+
+OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 class SharedUnitOfWork:
@@ -70,22 +77,43 @@ class UnitOfWork(SharedUnitOfWork):
     def __init__(self, db: Database, tenant_id: uuid.UUID, *, write: bool = False) -> None:
         super().__init__(db, write=write)
         self.tenant_id = tenant_id
-        self._emitted: list[OutboxEvent] = []
+        self._emitted: list[dict[str, Any]] = []
 
     def emit(self, channel: Channel, type_: str, payload: dict[str, Any]) -> None:
         """Publish an event if, and only if, this unit of work commits.
 
-        It is written to the outbox in this transaction; after commit the relay sends it
-        to the broker (and a sweep resends what a crash left behind)."""
+        It is written to the outbox in this transaction (at commit, all of them in one
+        statement); after commit the relay sends it to the broker (and a sweep resends
+        what a crash left behind)."""
         if channel.tenant != self.tenant_id:
             raise ValueError("an event goes to a channel of its own tenant")
-        event = OutboxEvent(channel=channel.name, type=type_, payload=payload)
-        self.session.add(event)
-        self._emitted.append(event)
+        self._emitted.append(
+            {
+                "id": new_id(),
+                "channel": channel.name,
+                "type": type_,
+                "payload": payload,
+                "created_at": utcnow(),
+            }
+        )
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that can fail alone: on an exception its writes and
+        the events it emitted are undone, and the exception goes on."""
+        emitted = len(self._emitted)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._emitted[emitted:]
+            raise
 
     async def commit(self) -> None:
-        await super().commit()
         emitted, self._emitted = self._emitted, []
+        if emitted:
+            await self.session.execute(insert(OUTBOX), emitted)
+        await super().commit()
         if emitted and self._db.after_commit is not None:
             await self._db.after_commit(self.tenant_id, emitted)
 
