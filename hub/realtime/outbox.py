@@ -16,7 +16,6 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -55,7 +54,7 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def relay(self, tenant_id: uuid.UUID, _events: list[Any]) -> None:
+    async def relay(self, tenant_id: uuid.UUID, _events: list[Outgoing]) -> None:
         """After commit; returns once the committed events went out (or were deferred).
 
         One drain per tenant at a time in this process: a commit that finds one running

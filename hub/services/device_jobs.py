@@ -47,11 +47,12 @@ def _quantity(value: Decimal) -> str:
 # --- enqueueing (inside the caller's transaction) -------------------------------------
 
 
-async def enqueue_receipt(uow: UnitOfWork, view: SaleView) -> DeviceJob:
+async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = False) -> DeviceJob:
     """The receipt job of a committed sale, written in the sale's transaction (no commit
-    here). Once per sale: a second call returns the job the first one wrote."""
+    here). Once per sale: a second call returns the job the first one wrote
+    (`new_sale`: the sale is being written in this transaction, there is none yet)."""
     sale = view.sale
-    existing = await uow.device_jobs.by_ref(JobKind.RECEIPT, sale.id)
+    existing = None if new_sale else await uow.device_jobs.by_ref(JobKind.RECEIPT, sale.id)
     if existing is not None:
         return existing
     now = utcnow()

@@ -243,6 +243,7 @@ async def record_sale(
         [stock.StockLine(item.product.id, item.quantity) for item in items],
         user_id=principal.user_id,
         holder_id=cart_id,
+        new_sale=True,
     )
     if cart_id is not None:
         await stock.release(uow, cart_id)
@@ -311,5 +312,5 @@ async def record_sale(
         },
     )
     view = SaleView(sale, lines, payments)
-    await device_jobs.enqueue_receipt(uow, view)
+    await device_jobs.enqueue_receipt(uow, view, new_sale=True)
     return view

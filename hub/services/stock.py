@@ -585,14 +585,17 @@ async def consume_for_sale(
     *,
     user_id: uuid.UUID | None,
     holder_id: uuid.UUID | None = None,
+    new_sale: bool = False,
 ) -> dict[uuid.UUID, list[Portion]]:
     """Take a sale's goods from their batches (FEFO, then FIFO; expired batches are not
     sold). The holder's reservations, if any, are used up first; other carts'
     reservations are respected. Idempotent by sale: a second call returns the portions
-    of the first. The caller commits."""
-    done, _ = await uow.stock.movements(None, MovementFilter(ref=sale_id, kind="sale"))
-    if done:
-        return _portions_by_product(done)
+    of the first (`new_sale`: the caller just made the sale's id, nothing to look for).
+    The caller commits."""
+    if not new_sale:
+        done, _ = await uow.stock.movements(None, MovementFilter(ref=sale_id, kind="sale"))
+        if done:
+            return _portions_by_product(done)
     shop = await _shop(uow, None, shop_id)
     merged: dict[uuid.UUID, Decimal] = {}
     for line in lines:

@@ -10,10 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, inspect, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from hub.adapters.db.catalogue_tables import (
     Barcode,
@@ -126,11 +127,19 @@ class Products:
         return await self._session.get(Product, product_id, with_for_update=for_update)
 
     async def many(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
-        ids = set(product_ids)
-        if not ids:
-            return {}
-        rows = await self._session.scalars(select(Product).where(Product.id.in_(ids)))
-        return {p.id: p for p in rows}
+        """By id; those this unit of work already loaded are not read again."""
+        found: dict[uuid.UUID, Product] = {}
+        missing = set()
+        for product_id in product_ids:
+            loaded = self._session.identity_map.get(identity_key(Product, product_id))
+            if isinstance(loaded, Product) and not inspect(loaded).expired_attributes:
+                found[product_id] = loaded
+            else:
+                missing.add(product_id)
+        if missing:
+            rows = await self._session.scalars(select(Product).where(Product.id.in_(missing)))
+            found.update((p.id, p) for p in rows)
+        return found
 
     async def by_barcode(self, code: str) -> Product | None:
         return await self._session.scalar(

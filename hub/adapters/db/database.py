@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from hub.adapters.broker.base import Outgoing
 from hub.adapters.db.tables import SHARED_SCHEMA
 from hub.settings import Settings
 
@@ -41,7 +42,7 @@ class Database:
             raise ValueError(f"unsupported database {self.dialect!r}")
         self._tenant_engines: OrderedDict[uuid.UUID, AsyncEngine] = OrderedDict()
         # Set by the app: hands committed outbox events to the relay.
-        self.after_commit: Callable[[uuid.UUID, list[Any]], Awaitable[None]] | None = None
+        self.after_commit: Callable[[uuid.UUID, list[Outgoing]], Awaitable[None]] | None = None
         if self.is_sqlite:
             database = url.database or ""
             if not database or database == ":memory:":

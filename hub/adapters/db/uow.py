@@ -11,6 +11,7 @@ from typing import Any, Self, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from hub.adapters.broker.base import Outgoing
 from hub.adapters.db.cart_repositories import Carts
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
@@ -115,7 +116,10 @@ class UnitOfWork(SharedUnitOfWork):
             await self.session.execute(insert(OUTBOX), emitted)
         await super().commit()
         if emitted and self._db.after_commit is not None:
-            await self._db.after_commit(self.tenant_id, emitted)
+            committed = [
+                Outgoing(e["channel"], e["type"], e["payload"], str(e["id"])) for e in emitted
+            ]
+            await self._db.after_commit(self.tenant_id, committed)
 
     def _engine(self) -> object:
         return self._db.tenant_engine(self.tenant_id)
