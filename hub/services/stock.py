@@ -127,8 +127,18 @@ class _Change:
 
     @classmethod
     async def open(cls, uow: UnitOfWork, shop: Shop, product: Product) -> _Change:
-        level = await uow.stock.lock_level(shop.id, product.id)
-        return cls(uow, shop, product, level, await uow.stock.batches_for(shop.id, product.id))
+        return (await cls.open_many(uow, shop, [product]))[product.id]
+
+    @classmethod
+    async def open_many(
+        cls, uow: UnitOfWork, shop: Shop, products: Sequence[Product]
+    ) -> dict[uuid.UUID, _Change]:
+        """Several products of one shop, locked in one statement (in product order) and
+        their batches read in another."""
+        ids = [p.id for p in products]
+        levels = await uow.stock.lock_levels(shop.id, ids)
+        batches = await uow.stock.batches_of(shop.id, ids)
+        return {p.id: cls(uow, shop, p, levels[p.id], batches.get(p.id, [])) for p in products}
 
     def expired(self) -> Decimal:
         return expired_quantity(map(_view, self.batches.values()), shop_today(self.shop))
@@ -607,11 +617,12 @@ async def consume_for_sale(
             for r in await uow.stock.reservations_of(holder_id)
             if r.shop_id == shop_id
         }
+    products = [await _product(uow, product_id) for product_id in sorted(merged)]
+    quantities = {p.id: _positive(p, merged[p.id]) for p in products}
+    changes = await _Change.open_many(uow, shop, products)
     taken: dict[uuid.UUID, list[Portion]] = {}
-    for product_id in sorted(merged):
-        product = await _product(uow, product_id)
-        quantity = _positive(product, merged[product_id])
-        change = await _Change.open(uow, shop, product)
+    for product in products:
+        product_id, quantity, change = product.id, quantities[product.id], changes[product.id]
         own = holds.get(product_id)
         held = own.quantity if own else ZERO
         others = change.level.reserved - held

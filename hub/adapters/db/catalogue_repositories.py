@@ -298,36 +298,52 @@ class Stock:
         self._session = session
 
     async def lock_level(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> StockLevel:
-        """The (shop, product) level row, created if missing, locked until commit.
+        """The (shop, product) level row, created if missing, locked until commit."""
+        return (await self.lock_levels(shop_id, [product_id]))[product_id]
 
-        On PostgreSQL the row lock serialises concurrent changes of one product in one
+    async def lock_levels(
+        self, shop_id: uuid.UUID, product_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, StockLevel]:
+        """The shop's level rows of these products, created if missing, locked until
+        commit in product order (the order every writer takes them in).
+
+        On PostgreSQL the row locks serialise concurrent changes of one product in one
         shop; on SQLite a writing unit of work already holds the database's write lock.
-        The row almost always exists: it is locked first, and created only when not."""
+        The rows almost always exist: they are locked first, created only when not."""
+        wanted = sorted(set(product_ids))
         locking = (
             select(StockLevel)
-            .where(StockLevel.shop_id == shop_id, StockLevel.product_id == product_id)
+            .where(StockLevel.shop_id == shop_id, StockLevel.product_id.in_(wanted))
+            .order_by(StockLevel.product_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        level = await self._session.scalar(locking)
-        if level is not None:
-            return level
+        levels = {level.product_id: level for level in await self._session.scalars(locking)}
+        if len(levels) == len(wanted):
+            return levels
         dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
         await self._session.execute(
             insert(StockLevel)
             .values(
-                shop_id=shop_id,
-                product_id=product_id,
-                on_hand=ZERO,
-                reserved=ZERO,
-                updated_at=utcnow(),
+                [
+                    {
+                        "shop_id": shop_id,
+                        "product_id": product_id,
+                        "on_hand": ZERO,
+                        "reserved": ZERO,
+                        "updated_at": now,
+                    }
+                    for product_id in wanted
+                    if product_id not in levels
+                ]
             )
             .on_conflict_do_nothing()
         )
-        level = await self._session.scalar(locking)
-        assert level is not None
-        return level
+        levels = {level.product_id: level for level in await self._session.scalars(locking)}
+        assert len(levels) == len(wanted)
+        return levels
 
     async def level(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> StockLevel | None:
         return await self._session.get(StockLevel, (shop_id, product_id))
@@ -357,17 +373,25 @@ class Stock:
 
     async def batches_for(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> list[Batch]:
         """Batches with something left, locked with the level they belong to."""
-        return list(
-            await self._session.scalars(
-                select(Batch)
-                .where(
-                    Batch.shop_id == shop_id,
-                    Batch.product_id == product_id,
-                    Batch.remaining > ZERO,
-                )
-                .with_for_update()
+        return (await self.batches_of(shop_id, [product_id])).get(product_id, [])
+
+    async def batches_of(
+        self, shop_id: uuid.UUID, product_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Batch]]:
+        """`batches_for` several products at once, by product."""
+        rows = await self._session.scalars(
+            select(Batch)
+            .where(
+                Batch.shop_id == shop_id,
+                Batch.product_id.in_(set(product_ids)),
+                Batch.remaining > ZERO,
             )
+            .with_for_update()
         )
+        found: dict[uuid.UUID, list[Batch]] = {}
+        for batch in rows:
+            found.setdefault(batch.product_id, []).append(batch)
+        return found
 
     async def batches_for_reading(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> list[Batch]:
         return list(
