@@ -214,22 +214,23 @@ async def _check_version(uow: UnitOfWork, cart: Cart, version: int) -> None:
 
 async def _editable(
     uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int
-) -> Cart:
-    """The cart, locked, open, at the version the caller saw, and theirs to change."""
-    cart = await uow.carts.get(cart_id, for_update=True)
-    if cart is None or not principal.sees_shop(cart.shop_id):
+) -> tuple[Cart, str]:
+    """The cart, locked, open, at the version the caller saw, and theirs to change; with
+    its shift's status."""
+    found = await uow.carts.lock_with_shift_status(cart_id)
+    if found is None or not principal.sees_shop(found[0].shop_id):
         raise NotFound("no such cart")
+    cart, shift_status = found
     _require_editor(principal, cart)
     rules.check_open(cart.status)
     await _check_version(uow, cart, version)
-    return cart
+    return cart, shift_status
 
 
 async def _edit(uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int) -> Cart:
     """`_editable`, on an open shift: a cart of a closed shift takes no more lines."""
-    cart = await _editable(uow, principal, cart_id, version)
-    shift = await uow.shifts.get(cart.shift_id)
-    if shift is None or shift.status != ShiftStatus.OPEN:
+    cart, shift_status = await _editable(uow, principal, cart_id, version)
+    if shift_status != ShiftStatus.OPEN:
         raise ShiftClosed("the cart's shift is closed", fields={"session": "closed"})
     return cart
 
@@ -461,7 +462,8 @@ async def redeem_bonus(
 
 
 async def _close(uow: UnitOfWork, cart: Cart, status: CartStatus) -> CartView:
-    await stock.release(uow, cart.id)
+    if status != CartStatus.PAID:  # a paid cart's goods were sold, and the rest released
+        await stock.release(uow, cart.id)
     now = utcnow()
     cart.status = status.value
     cart.version += 1
@@ -475,7 +477,7 @@ async def cancel_cart(
     uow: UnitOfWork, principal: Principal, cart_id: uuid.UUID, version: int
 ) -> CartView:
     """Abandon the cart at the till (on a closed shift too): its goods go back on sale."""
-    cart = await _editable(uow, principal, cart_id, version)
+    cart, _ = await _editable(uow, principal, cart_id, version)
     view = await _close(uow, cart, CartStatus.CANCELLED)
     await uow.commit()
     return view

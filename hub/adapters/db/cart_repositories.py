@@ -26,6 +26,19 @@ class Carts:
             Cart, cart_id, with_for_update=for_update, populate_existing=for_update
         )
 
+    async def lock_with_shift_status(self, cart_id: uuid.UUID) -> tuple[Cart, str] | None:
+        """The cart, locked, and the status of its shift, in one statement."""
+        row = (
+            await self._session.execute(
+                select(Cart, Shift.status)
+                .join(Shift, Shift.id == Cart.shift_id)
+                .where(Cart.id == cart_id)
+                .with_for_update(of=Cart)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
     async def open_of_shift(self, shift_id: uuid.UUID) -> Cart | None:
         return await self._session.scalar(
             select(Cart).where(Cart.shift_id == shift_id, Cart.status == "open")
