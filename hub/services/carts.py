@@ -38,9 +38,10 @@ from hub.domain.permissions import Permission
 from hub.domain.pricing import ZERO, Discount, LineIn, PricedReceipt, Tender, cents, price_receipt
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus
 from hub.domain.tenant_settings import TenantSettings
-from hub.services import customer_accounts, stock
+from hub.services import customer_accounts, shifts, stock
 from hub.services.principal import Principal
 from hub.services.sales import SaleItem, SaleRequest, SaleView, read_sale, record_sale
+from hub.services.shifts import ShiftView
 from protocol import channels
 from protocol.errors import ErrorCode
 
@@ -537,6 +538,20 @@ async def pay_cart(
     closed = await _close(uow, cart, CartStatus.PAID)
     await uow.commit()
     return closed, sale
+
+
+async def close_shift(
+    uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID, closing_cash: Decimal
+) -> ShiftView:
+    """Close the shift (`shifts.record_close`) and, in the same transaction, expire the
+    cart left open on it: its goods go back on sale at once (not at the next sweep), and
+    the till and the live-carts feed hear `cart.closed`."""
+    closed = await shifts.record_close(uow, principal, shift_id, closing_cash)
+    cart = await uow.carts.open_of_shift(shift_id, for_update=True)  # after the shift's lock
+    if cart is not None:
+        await _close(uow, cart, CartStatus.EXPIRED)
+    await uow.commit()
+    return closed
 
 
 async def expire_abandoned(uow: UnitOfWork, now: datetime | None = None) -> int:

@@ -243,11 +243,12 @@ async def x_report(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -
     return await view(uow, shift)
 
 
-async def close_shift(
+async def record_close(
     uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID, closing_cash: Decimal
 ) -> ShiftView:
     """Close with the cash counted in the drawer: expected cash, the difference (over or
-    short) and the Z-report are fixed on the shift."""
+    short) and the Z-report are fixed on the shift. The caller commits (closing a shift
+    also closes the cart left open on it: `carts.close_shift`)."""
     shift = await get_shift(uow, principal, shift_id, for_update=True)
     _require_own_or_manager(principal, shift)
     if shift.status != ShiftStatus.OPEN:
@@ -270,7 +271,6 @@ async def close_shift(
             "difference": str(result.report.difference),
         },
     )
-    await uow.commit()
     return result
 
 

@@ -353,9 +353,15 @@ async def test_abandoned_carts_expire_and_give_their_goods_back(live_hub: LiveHu
                 headers=kit.token("cashier"),
             )
             assert closed.status_code == 200, closed.text
+            # Closing the shift expired its cart at once: its unit is back on sale.
+            at_close = await stock_of(http, kit, milk)
+            assert (at_close["reserved"], at_close["available"]) == ("2.000", "3.000")
+            with pytest.raises(RequestFailed) as shut:
+                await left.do("cart.add", product=milk)
+            assert shut.value.code == "cart_closed"
             tenant_id = uuid.UUID(kit.tenant_id)
             async with UnitOfWork(db, tenant_id, write=True) as uow:
-                assert await cart_service.expire_abandoned(uow) == 1  # the closed shift's
+                assert await cart_service.expire_abandoned(uow) == 0  # nothing idle yet
             async with UnitOfWork(db, tenant_id, write=True) as uow:
                 later = utcnow() + timedelta(minutes=61)
                 assert await cart_service.expire_abandoned(uow, later) == 1  # the idle one
@@ -364,11 +370,10 @@ async def test_abandoned_carts_expire_and_give_their_goods_back(live_hub: LiveHu
                 await idle.do("cart.add", product=milk)
             assert gone.value.code == "cart_closed"
         level = await stock_of(http, kit, milk)
-    assert [(e["type"], e["payload"]["status"]) for e in events] == [
-        ("cart.closed", "expired"),
-        ("cart.closed", "expired"),
+    assert [(e["type"], e["payload"]["id"], e["payload"]["status"]) for e in events] == [
+        ("cart.closed", left.id, "expired"),  # with the shift
+        ("cart.closed", idle.id, "expired"),  # by the sweep
     ]
-    assert {e["payload"]["id"] for e in events} == {idle.id, left.id}
     assert (level["reserved"], level["available"]) == ("0.000", "5.000")
 
 

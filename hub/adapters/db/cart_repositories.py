@@ -39,10 +39,11 @@ class Carts:
         ).first()
         return None if row is None else (row[0], row[1])
 
-    async def open_of_shift(self, shift_id: uuid.UUID) -> Cart | None:
-        return await self._session.scalar(
-            select(Cart).where(Cart.shift_id == shift_id, Cart.status == "open")
-        )
+    async def open_of_shift(self, shift_id: uuid.UUID, *, for_update: bool = False) -> Cart | None:
+        query = select(Cart).where(Cart.shift_id == shift_id, Cart.status == "open")
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return await self._session.scalar(query)
 
     async def abandoned(self, idle_before: datetime, limit: int) -> list[Cart]:
         """Open carts untouched since `idle_before` or left on a closed shift, locked;

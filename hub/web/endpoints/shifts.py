@@ -13,7 +13,7 @@ from hub.adapters.db.uow import UnitOfWork
 from hub.adapters.tabular import Cell, TableFormat
 from hub.domain.permissions import Permission
 from hub.domain.shifts import MethodTotals, PaymentMethod
-from hub.services import shifts
+from hub.services import carts, shifts
 from hub.services.shifts import ShiftView
 from hub.web.api import Api, Ctx
 from hub.web.export import ExportQuery, table_response
@@ -208,6 +208,7 @@ async def x_report(ctx: Ctx, shift_id: uuid.UUID, query: ExportQuery) -> ShiftOu
 @api.post("/api/sales/sessions/{shift_id}/close/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
 async def close_shift(ctx: Ctx, shift_id: uuid.UUID, body: ShiftCloseIn) -> ShiftOut:
     """Close with the counted cash: `status: "closed"`, `expected_cash`, `difference` and
-    the Z-report totals."""
-    found = await shifts.close_shift(ctx.uow, ctx.principal, shift_id, body.closing_cash)
+    the Z-report totals. A cart left open on the shift expires with it: its goods go
+    back on sale."""
+    found = await carts.close_shift(ctx.uow, ctx.principal, shift_id, body.closing_cash)
     return ShiftOut.of(found)
