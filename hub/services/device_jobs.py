@@ -1,4 +1,5 @@
-"""Jobs for a shop's edge agent: a receipt to print and fiscalise for every sale.
+"""Jobs for a shop's edge agent: a receipt to print and fiscalise for every sale and
+every return.
 
 A job is written in the transaction of the sale that causes it, once per (kind, document),
 and announced with `job.created` on the device channel of every active agent of the shop
@@ -12,24 +13,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.repositories import PageRequest
-from hub.adapters.db.sales_tables import SaleLine
+from hub.adapters.db.sales_tables import Sale, SaleLine
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.jobs import REQUESTED_KINDS, JobKind, JobStatus, accepts_report, accepts_retry
 from hub.domain.permissions import Permission
-from hub.domain.pricing import CENT, ZERO, included_vat
+from hub.domain.pricing import CENT, ZERO, cents, included_vat
+from hub.domain.shifts import PaymentMethod
 from hub.services.principal import Principal
 from protocol import channels
 
-if TYPE_CHECKING:  # sales.py calls this module: a runtime import would be circular
+if TYPE_CHECKING:  # sales.py and returns.py call this module: a runtime import is circular
+    from hub.services.returns import ReturnView
     from hub.services.sales import SaleView
 
 RECEIPT_VERSION = 1
@@ -55,13 +59,28 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
     existing = None if new_sale else await uow.device_jobs.by_ref(JobKind.RECEIPT, sale.id)
     if existing is not None:
         return existing
+    return await _receipt_job(uow, sale.shop_id, sale.id, await receipt_document(uow, view))
+
+
+async def enqueue_return_receipt(uow: UnitOfWork, view: ReturnView, sale: Sale) -> DeviceJob:
+    """The receipt job of a return (`operation: "return"`: the register registers a
+    return of income, the printer prints a return receipt), written in the return's
+    transaction; the caller makes it once per return."""
+    made = view.sale_return
+    document = await return_receipt_document(uow, view, sale)
+    return await _receipt_job(uow, made.shop_id, made.id, document)
+
+
+async def _receipt_job(
+    uow: UnitOfWork, shop_id: uuid.UUID, ref_id: uuid.UUID, document: dict[str, Any]
+) -> DeviceJob:
     now = utcnow()
     job = DeviceJob(
         id=new_id(),
-        shop_id=sale.shop_id,
+        shop_id=shop_id,
         kind=JobKind.RECEIPT.value,
-        ref_id=sale.id,
-        payload=await receipt_document(uow, view),
+        ref_id=ref_id,
+        payload=document,
         status=JobStatus.PENDING.value,
         attempts=0,
         created_at=now,
@@ -109,38 +128,62 @@ async def request_job(
     return job
 
 
-async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
-    """Everything a receipt printer and a fiscal register need, as JSON: money and
-    quantities as decimal strings, the time in the shop's own zone with its offset."""
-    sale = view.sale
-    shop = await uow.shops.get(sale.shop_id)
-    register = await uow.registers.get(sale.register_id)
-    shift = await uow.shifts.get(sale.shift_id)
-    cashier = await uow.users.get(sale.cashier_id)
+async def _header(
+    uow: UnitOfWork,
+    *,
+    shop_id: uuid.UUID,
+    register_id: uuid.UUID,
+    shift_id: uuid.UUID,
+    cashier_id: uuid.UUID,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """Who, where and when, as both receipt documents carry it: the time in the shop's
+    own zone with its offset."""
+    shop = await uow.shops.get(shop_id)
+    register = await uow.registers.get(register_id)
+    shift = await uow.shifts.get(shift_id)
+    cashier = await uow.users.get(cashier_id)
     tenant = await uow.tenants.current()
-    assert shop is not None, "a sale's shop exists"
-    assert register is not None, "a sale's register exists"
-    assert shift is not None, "a sale's shift exists"
+    assert shop is not None, "a receipt's shop exists"
+    assert register is not None, "a receipt's register exists"
+    assert shift is not None, "a receipt's shift exists"
     try:
         zone = ZoneInfo(shop.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    lines = [_receipt_line(line) for line in view.lines]
     return {
         "version": RECEIPT_VERSION,
-        "sale": str(sale.id),
         "business": tenant.name,
         "shop": {"id": str(shop.id), "name": shop.name, "address": shop.address},
         "register": {"id": str(register.id), "name": register.name},
         "shift": {"id": str(shift.id), "number": shift.number},
-        "number": sale.number,
         "cashier": {
-            "id": str(sale.cashier_id),
+            "id": str(cashier_id),
             "name": (cashier.full_name or cashier.username) if cashier else "",
         },
-        "created_at": sale.created_at.astimezone(zone).isoformat(),
+        "created_at": created_at.astimezone(zone).isoformat(),
         "timezone": zone.key,
-        "lines": lines,
+    }
+
+
+async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
+    """Everything a receipt printer and a fiscal register need, as JSON: money and
+    quantities as decimal strings, the time in the shop's own zone with its offset."""
+    sale = view.sale
+    header = await _header(
+        uow,
+        shop_id=sale.shop_id,
+        register_id=sale.register_id,
+        shift_id=sale.shift_id,
+        cashier_id=sale.cashier_id,
+        created_at=sale.created_at,
+    )
+    return {
+        **header,
+        "operation": "sale",
+        "sale": str(sale.id),
+        "number": sale.number,
+        "lines": [_receipt_line(line) for line in view.lines],
         "totals": {
             "subtotal": _money(sale.subtotal),
             "discount_total": _money(sale.discount_total),
@@ -151,13 +194,85 @@ async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
                 else _money(sale.receipt_discount_percent)
             ),
             "total": _money(sale.total),
-            "vat": _vat_totals(view.lines),
+            "vat": _vat_totals((line.vat_rate, line.total) for line in view.lines),
         },
         "payments": {p.method: _money(p.amount) for p in view.payments},
         "tendered_cash": _money(sale.tendered_cash),
         "change": _money(sale.change),
         "bonus_accrued": _money(sale.bonus_accrued),
         "customer": await _customer(uow, sale.customer_id),
+    }
+
+
+async def return_receipt_document(uow: UnitOfWork, view: ReturnView, sale: Sale) -> dict[str, Any]:
+    """A return's receipt, in the sale receipt's shape with `operation: "return"`: each
+    line the quantity given back at the sale's price, what the sale's discounts took off
+    it as its discount, and the refund as its total; `payments` is the money given back
+    per tender (cash from the drawer). `number` is the sale's receipt number, the one
+    the return is made against; the register gives the return its own fiscal number."""
+    made = view.sale_return
+    shift = await uow.shifts.get(made.shift_id)
+    assert shift is not None, "a return's shift exists"
+    sold = {line.id: line for line in await uow.sales.lines_of(sale.id)}
+    header = await _header(
+        uow,
+        shop_id=made.shop_id,
+        register_id=shift.register_id,  # the till that paid the money out
+        shift_id=shift.id,
+        cashier_id=made.user_id or shift.cashier_id,
+        created_at=made.created_at,
+    )
+    lines = [
+        _return_line(position, sold[line.sale_line_id], line.quantity, line.refund)
+        for position, line in enumerate(view.lines, 1)
+    ]
+    refunds = {p.method: p.amount for p in view.payments}
+    subtotal = sum((Decimal(line["amount"]) for line in lines), ZERO)
+    total = sum((line.refund for line in view.lines), ZERO)
+    return {
+        **header,
+        "operation": "return",
+        "sale": str(sale.id),
+        "return": str(made.id),
+        "number": sale.number,
+        "lines": lines,
+        "totals": {
+            "subtotal": _money(subtotal),
+            "discount_total": _money(subtotal - total),
+            "receipt_discount": _money(subtotal - total),
+            "receipt_discount_percent": None,
+            "total": _money(total),
+            "vat": _vat_totals(
+                (sold[line.sale_line_id].vat_rate, line.refund) for line in view.lines
+            ),
+        },
+        "payments": {method: _money(amount) for method, amount in sorted(refunds.items())},
+        "tendered_cash": _money(refunds.get(PaymentMethod.CASH.value, ZERO)),
+        "change": _money(ZERO),
+        "bonus_accrued": _money(ZERO),
+        "customer": await _customer(uow, sale.customer_id),
+    }
+
+
+def _return_line(
+    position: int, sold: SaleLine, quantity: Decimal, refund: Decimal
+) -> dict[str, Any]:
+    amount = cents(sold.price * quantity)
+    rate = sold.vat_rate
+    return {
+        "position": position,
+        "product": str(sold.product_id),
+        "name": sold.name,
+        "quantity": _quantity(quantity),
+        "unit": sold.unit,
+        "price": _money(sold.price),
+        "amount": _money(amount),
+        "line_discount": _money(ZERO),
+        "receipt_discount": _money(amount - refund),
+        "discount": _money(amount - refund),
+        "total": _money(refund),
+        "vat_rate": None if rate is None else _money(rate),
+        "vat_amount": None if rate is None else _money(included_vat(refund, rate)),
     }
 
 
@@ -180,14 +295,14 @@ def _receipt_line(line: SaleLine) -> dict[str, Any]:
     }
 
 
-def _vat_totals(lines: Iterable[SaleLine]) -> list[dict[str, str]]:
-    """VAT per rate, the sum of the lines' own amounts (lines without a rate are left
-    out), ordered by rate."""
+def _vat_totals(lines: Iterable[tuple[Decimal | None, Decimal]]) -> list[dict[str, str]]:
+    """VAT per rate of (rate, total) lines, the sum of the lines' own amounts (lines
+    without a rate are left out), ordered by rate."""
     by_rate: dict[Decimal, Decimal] = {}
-    for line in lines:
-        if line.vat_rate is not None:
-            rate = line.vat_rate.quantize(CENT)
-            by_rate[rate] = by_rate.get(rate, ZERO) + included_vat(line.total, rate)
+    for vat_rate, total in lines:
+        if vat_rate is not None:
+            rate = vat_rate.quantize(CENT)
+            by_rate[rate] = by_rate.get(rate, ZERO) + included_vat(total, rate)
     return [{"rate": _money(r), "amount": _money(a)} for r, a in sorted(by_rate.items())]
 
 
@@ -327,9 +442,16 @@ async def record_report(
         job.updated_at = now
         job.done_at = now if outcome is JobStatus.DONE else None
         uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
-        if job.kind == JobKind.RECEIPT:
+        if job.kind == JobKind.RECEIPT and job.payload.get("operation") == "return":
+            await _store_on_return(uow, job.ref_id, outcome, result)
+        elif job.kind == JobKind.RECEIPT:
             await _store_on_sale(uow, job.ref_id, outcome, result)
     return job
+
+
+def _fiscal_outcome(outcome: JobStatus, result: dict[str, Any]) -> dict[str, Any] | None:
+    fiscal = result.get("fiscal") if outcome is JobStatus.DONE else {"error": result.get("error")}
+    return fiscal if isinstance(fiscal, dict) else None
 
 
 async def _store_on_sale(
@@ -339,8 +461,7 @@ async def _store_on_sale(
     if sale is None:
         return
     sale.receipt_status = outcome.value
-    fiscal = result.get("fiscal") if outcome is JobStatus.DONE else {"error": result.get("error")}
-    sale.fiscal = fiscal if isinstance(fiscal, dict) else None
+    sale.fiscal = _fiscal_outcome(outcome, result)
     notice = {
         "sale": str(sale.id),
         "number": sale.number,
@@ -351,6 +472,25 @@ async def _store_on_sale(
     uow.emit(channels.sales(uow.tenant_id, sale.shop_id), "sale.receipt", notice)
     # The till: its cashier's own channel, which every connection of theirs hears.
     uow.emit(channels.user(uow.tenant_id, sale.cashier_id), "sale.receipt", notice)
+
+
+async def _store_on_return(
+    uow: UnitOfWork, return_id: uuid.UUID, outcome: JobStatus, result: dict[str, Any]
+) -> None:
+    made = await uow.sales.return_by_id(return_id)
+    if made is None:
+        return
+    made.receipt_status = outcome.value
+    made.fiscal = _fiscal_outcome(outcome, result)
+    notice = {
+        "return": str(made.id),
+        "sale": str(made.sale_id),
+        "receipt_status": made.receipt_status,
+        "fiscal": made.fiscal,
+    }
+    uow.emit(channels.sales(uow.tenant_id, made.shop_id), "return.receipt", notice)
+    if made.user_id is not None:  # the till that paid out: its user's own channel
+        uow.emit(channels.user(uow.tenant_id, made.user_id), "return.receipt", notice)
 
 
 async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:

@@ -1,7 +1,9 @@
 """Returns against a sale: never more than sold less earlier returns; the goods back to
 the batches they came from; the money back to the sale's own tenders (cash from the
 drawer, card back to the card, credit off the debt, balance and bonus points back), in the
-shift open at the till; all in one transaction, idempotent by key.
+shift open at the till; all in one transaction, idempotent by key. The return's receipt
+(a return of income for the fiscal register) is a job for the shop's edge agent, written
+in the same transaction.
 
 Each line refunds its paid total in proportion to the quantity returned, in cents half
 up; the return that completes a line refunds exactly what is left of it. The tenders give
@@ -40,7 +42,7 @@ from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.domain.pricing import cents
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus, check_cash_out
-from hub.services import customer_accounts, pins, stock
+from hub.services import customer_accounts, device_jobs, pins, stock
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 from hub.services.shifts import add_tenders, get_shift, shift_totals
@@ -263,6 +265,7 @@ async def make_return(
         approved_by=approved_by,
         refund_total=refund_total,
         created_at=utcnow(),
+        receipt_status="pending",
     )
     uow.sales.add(sale_return)
     await uow.session.flush()
@@ -278,6 +281,8 @@ async def make_return(
     ]
     payments = [ReturnPayment(return_id=return_id, method=m, amount=a) for m, a in refunds.items()]
     uow.sales.add(*lines, *payments)
+    made = ReturnView(sale_return, lines, payments)
+    await device_jobs.enqueue_return_receipt(uow, made, sale)
     uow.emit(
         channels.sales(uow.tenant_id, sale.shop_id),
         "sale.returned",
@@ -293,4 +298,4 @@ async def make_return(
         },
     )
     await uow.commit()
-    return ReturnView(sale_return, lines, payments)
+    return made

@@ -140,6 +140,9 @@ class Sales:
             Sale, sale_id, with_for_update=for_update, populate_existing=for_update
         )
 
+    async def return_by_id(self, return_id: uuid.UUID) -> SaleReturn | None:
+        return await self._session.get(SaleReturn, return_id)
+
     async def return_by_key(self, key: str) -> SaleReturn | None:
         return await self._session.scalar(
             select(SaleReturn).where(SaleReturn.idempotency_key == key)

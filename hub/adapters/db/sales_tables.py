@@ -185,6 +185,10 @@ class SaleReturn(TenantBase):
     approved_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     refund_total: Mapped[Decimal] = mapped_column(Money())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The return receipt's job, as on a sale: "pending", then "done" or "failed", with
+    # what the fiscal register registered; None for returns made before return receipts.
+    receipt_status: Mapped[str | None] = mapped_column(String(10), default=None)
+    fiscal: Mapped[Any | None] = mapped_column(JsonDocument, default=None)
 
 
 class ReturnLine(TenantBase):

@@ -176,6 +176,13 @@ class ReturnOut(BaseModel):
     created_at: datetime
     items: list[ReturnLineOut]
     refunds: list[SalePaymentOut]
+    receipt_status: str | None = Field(
+        description="the return receipt: pending until the shop's agent printed and"
+        " fiscalised it, then done or failed (null: a return made before return receipts)"
+    )
+    fiscal: dict[str, Any] | None = Field(
+        description="the fiscal register's document number, fiscal sign, FN, or the error"
+    )
 
     @classmethod
     def of(cls, found: ReturnView) -> ReturnOut:
@@ -188,6 +195,8 @@ class ReturnOut(BaseModel):
             approved_by=made.approved_by,
             refund_total=made.refund_total,
             created_at=made.created_at,
+            receipt_status=made.receipt_status,
+            fiscal=made.fiscal,
             items=[
                 ReturnLineOut(
                     product=line.product_id,
