@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_agent.jobs import DisplayPort, FiscalPort, JobRunner, PrinterPort
+from edge_agent.jobs import DisplayPort, FiscalPort, JobRunner, PrinterPort, TillDevices
 from edge_agent.link import HubLink
 from edge_agent.store import AgentStore
 
@@ -34,6 +34,8 @@ class Devices:
     printer: PrinterPort | None = None
     drawer: bool = False
     display: DisplayPort | None = None
+    # Register id → the devices bound to that till; the ones above take the rest.
+    tills: dict[str, TillDevices] = field(default_factory=dict)
     scanners: list[ScannerFeed] = field(default_factory=list)
     # What the agent announces: one entry per device (see protocol AgentDevice).
     describe: Callable[[], list[dict[str, Any]]] = list
@@ -61,6 +63,7 @@ class Agent:
             printer=devices.printer,
             drawer=devices.drawer,
             display=devices.display,
+            tills=devices.tills,
             on_event=self._outbox_changed,
             retry_seconds=retry_seconds,
         )

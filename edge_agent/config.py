@@ -12,12 +12,17 @@ name = "receipts"
 transport = "serial:///dev/ttyUSB0?baud=19200"   # or tcp://10.0.0.5:9100, file:///dev/usb/lp0
 model = "generic"
 width = 42
-drawer = true                       # kick the cash drawer after a cash sale
+drawer = true                       # kick the cash drawer after a cash sale or refund
+cash_register = "…"                 # optional: this till's receipts only (several tills)
 
 [[fiscal]]
 name = "kkt"
 transport = "serial:///dev/ttyACM0?baud=115200"
 password = 30
+cash_register = "…"                 # optional, as for a printer
+
+A till's receipts go to the printer and the fiscal register bound to it, or else to the
+unbound ones (at most one of each); without any binding the shop has one of each.
 
 [[scanner]]
 name = "till-1"
@@ -109,17 +114,22 @@ class PrinterSection(_Section):
     width: Literal[32, 42, 48] = 42
     code_page: int | None = Field(default=None, ge=0, le=255)
     drawer: bool = False
+    cash_register: uuid.UUID | None = None  # the till whose receipts it prints
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
-        PrinterConfig.from_mapping(self.model_dump(exclude_none=True))
+        PrinterConfig.from_mapping(self.driver_settings())
         return self
+
+    def driver_settings(self) -> dict[str, object]:
+        return self.model_dump(exclude={"cash_register"}, exclude_none=True)
 
 
 class FiscalSection(_Section):
     name: Name
     transport: str
     password: int = Field(default=30, ge=0, le=99999999)
+    cash_register: uuid.UUID | None = None  # the till whose receipts it registers
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
@@ -206,6 +216,12 @@ class AgentConfig(_Section):
             names += [self.mqtt.name, *(d.name for d in self.mqtt.device)]
         if len(names) != len(set(names)):
             raise ValueError("device names must be unique")
+        for kind, sections in (("printer", self.printer), ("fiscal", self.fiscal)):
+            tills = [s.cash_register for s in sections]
+            if len(tills) != len(set(tills)):
+                raise ValueError(
+                    f"one {kind} per cash_register, and one {kind} without a cash_register"
+                )
         return self
 
 

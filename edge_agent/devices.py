@@ -35,7 +35,7 @@ from edge_agent.drivers.shtrih_errors import (
     ShiftNotOpen,
     ShtrihLinkError,
 )
-from edge_agent.jobs import DeviceNotReady, DeviceRefused
+from edge_agent.jobs import DeviceNotReady, DeviceRefused, TillDevices
 from edge_agent.receipt import Fiscal, Receipt, ReceiptError
 
 log = logging.getLogger("edge.devices")
@@ -56,8 +56,7 @@ class PrinterDevice:
 
     def __init__(self, section: PrinterSection) -> None:
         self.section = section
-        settings = section.model_dump(exclude={"name"}, exclude_none=True)
-        self.printer = Printer(PrinterConfig.from_mapping({**settings, "name": section.name}))
+        self.printer = Printer(PrinterConfig.from_mapping(section.driver_settings()))
         self.last_status = "unknown"
 
     async def print_receipt(self, job: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
@@ -256,10 +255,21 @@ class MqttDisplay:
 
 
 def build(config: AgentConfig) -> Devices:
-    """The devices of a config: the first printer and fiscal register take receipts."""
+    """The devices of a config: each till's receipts go to the printer and the fiscal
+    register bound to it (`cash_register`), or else to the unbound ones."""
     printers = [PrinterDevice(section) for section in config.printer]
-    printer = printers[0] if printers else None
     registers = [FiscalDevice(section) for section in config.fiscal]
+    printer_of = {p.section.cash_register: p for p in printers}
+    register_of = {r.section.cash_register: r for r in registers}
+    printer, fiscal = printer_of.get(None), register_of.get(None)
+    tills = {}
+    for till in (set(printer_of) | set(register_of)) - {None}:
+        bound_printer = printer_of.get(till, printer)
+        tills[str(till)] = TillDevices(
+            fiscal=register_of.get(till, fiscal),
+            printer=bound_printer,
+            drawer=bound_printer is not None and bound_printer.section.drawer,
+        )
     scanners = [scanner_feed(section) for section in config.scanner]
     # The broker's scanners and displays: one connection, run by the agent as a part.
     bridge = None if config.mqtt is None else MqttBridge(config.mqtt.bridge_config())
@@ -276,9 +286,10 @@ def build(config: AgentConfig) -> Devices:
 
     return Devices(
         display=None if bridge is None else MqttDisplay(bridge),
-        fiscal=registers[0] if registers else None,
+        fiscal=fiscal,
         printer=printer,
-        drawer=bool(printer and config.printer[0].drawer),
+        drawer=printer is not None and printer.section.drawer,
+        tills=tills,
         scanners=scanners,
         describe=describe,
         extra=[] if bridge is None else [bridge.run],

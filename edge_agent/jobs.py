@@ -16,6 +16,10 @@ Printing is at-least-once where a printer cannot say what it printed: a receipt 
 printed but whose step was not written down before a crash is printed again on
 restart. A printer that is not ready (paper out, cover open, offline) holds the job and
 is retried every `retry_seconds`; its status goes to the hub as it changes.
+
+A shop with several tills: a job goes to the devices of its till (the document's
+`register`) when the configuration binds some to it (`TillDevices`), else to the shop's
+unbound ones. A till's held job holds that till's later jobs only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -78,6 +83,23 @@ class DisplayPort(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TillDevices:
+    """The devices that take one till's jobs (or, unbound, the shop's other jobs)."""
+
+    fiscal: FiscalPort | None = None
+    printer: PrinterPort | None = None
+    drawer: bool = False  # kick the drawer after a cash sale or a cash refund
+
+
+def till_of(payload: dict[str, Any]) -> str | None:
+    """The till a job's document names: a receipt's `register.id`, or a `register`."""
+    register = payload.get("register")
+    if isinstance(register, dict):
+        register = register.get("id")
+    return register if isinstance(register, str) else None
+
+
 def _paid_in_cash(receipt: dict[str, Any]) -> bool:
     payments = receipt.get("payments") or {}
     try:
@@ -95,13 +117,15 @@ class JobRunner:
         printer: PrinterPort | None,
         drawer: bool,
         display: DisplayPort | None = None,
+        tills: Mapping[str, TillDevices] | None = None,
         on_event: Callable[[], None],
         retry_seconds: float,
     ) -> None:
+        """`fiscal`, `printer` and `drawer` take the jobs of every till not in `tills`
+        (register id → the devices bound to it)."""
         self._store = store
-        self._fiscal = fiscal
-        self._printer = printer
-        self._drawer = drawer
+        self._unbound = TillDevices(fiscal, printer, drawer)
+        self._tills = dict(tills or {})
         self._display = display
         self._on_event = on_event
         self._retry_seconds = retry_seconds
@@ -129,32 +153,40 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._retry_seconds)
 
+    def devices_for(self, job: Job) -> TillDevices:
+        till = till_of(job.payload)
+        return self._tills.get(till, self._unbound) if till else self._unbound
+
     async def work_once(self) -> None:
         """One pass over the open jobs, oldest first; a held job holds the ones after it
-        (receipts come out in the order of the sales)."""
+        on the same devices (each till's receipts come out in the order of its sales)."""
+        held: set[int] = set()
         for job in await self._store.open_jobs():
-            if not await self._work(job):
-                return
+            devices = self.devices_for(job)
+            if id(devices) in held:
+                continue
+            if not await self._work(job, devices):
+                held.add(id(devices))
 
-    async def _work(self, job: Job) -> bool:
+    async def _work(self, job: Job, devices: TillDevices) -> bool:
         """True when the job is finished (done or failed)."""
         if job.kind in (DRAWER_JOB, DISPLAY_JOB):
-            return await self._device_job(job)
+            return await self._device_job(job, devices)
         if job.kind != RECEIPT_JOB:
             await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
             return True
         try:
             fiscal = job.state.get("fiscal")
-            if self._fiscal is not None and fiscal is None:
-                fiscal = await self._fiscalise(job)
+            if devices.fiscal is not None and fiscal is None:
+                fiscal = await self._fiscalise(job, devices.fiscal)
             printed = bool(job.state.get("printed"))
-            if self._printer is not None and not printed:
-                await self._printer.print_receipt(job.payload, fiscal)
+            if devices.printer is not None and not printed:
+                await devices.printer.print_receipt(job.payload, fiscal)
                 job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
                 printed = True
-                if self._drawer and _paid_in_cash(job.payload):
+                if devices.drawer and _paid_in_cash(job.payload):
                     with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
-                        await self._printer.open_drawer()
+                        await devices.printer.open_drawer()
             await self._device_ok()
             await self._finish(job, "done", {"printed": printed, "fiscal": fiscal})
             return True
@@ -168,13 +200,13 @@ class JobRunner:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
 
-    async def _device_job(self, job: Job) -> bool:
+    async def _device_job(self, job: Job, devices: TillDevices) -> bool:
         """Open the drawer, or show lines on the customer display."""
         try:
             if job.kind == DRAWER_JOB:
-                if self._printer is None:
+                if devices.printer is None:
                     raise DeviceRefused("no printer with a drawer here")
-                await self._printer.open_drawer()
+                await devices.printer.open_drawer()
                 result: dict[str, Any] = {"opened": True}
             else:
                 if self._display is None:
@@ -195,19 +227,18 @@ class JobRunner:
         await self._finish(job, "done", result)
         return True
 
-    async def _fiscalise(self, job: Job) -> dict[str, Any]:
-        assert self._fiscal is not None
+    async def _fiscalise(self, job: Job, register: FiscalPort) -> dict[str, Any]:
         if job.status == JobStatus.FISCALISING:
             # An earlier attempt may have registered the receipt: ask before redoing it.
-            done = await self._fiscal.completed_since(int(job.state["before"]), job.payload)
+            done = await register.completed_since(int(job.state["before"]), job.payload)
             if done is not None:
                 await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": done})
                 return done
-        before = await self._fiscal.last_document_number()
+        before = await register.last_document_number()
         await self._store.advance(
             job.id, JobStatus.FISCALISING, state={"before": before}, attempt=True
         )
-        fiscal = await self._fiscal.fiscalise(job.payload)
+        fiscal = await register.fiscalise(job.payload)
         await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": fiscal})
         return fiscal
 

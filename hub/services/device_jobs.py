@@ -469,9 +469,7 @@ async def _store_on_sale(
         "receipt_status": sale.receipt_status,
         "fiscal": sale.fiscal,
     }
-    uow.emit(channels.sales(uow.tenant_id, sale.shop_id), "sale.receipt", notice)
-    # The till: its cashier's own channel, which every connection of theirs hears.
-    uow.emit(channels.user(uow.tenant_id, sale.cashier_id), "sale.receipt", notice)
+    _tell(uow, "sale.receipt", notice, sale.shop_id, sale.cashier_id)
 
 
 async def _store_on_return(
@@ -488,9 +486,21 @@ async def _store_on_return(
         "receipt_status": made.receipt_status,
         "fiscal": made.fiscal,
     }
-    uow.emit(channels.sales(uow.tenant_id, made.shop_id), "return.receipt", notice)
-    if made.user_id is not None:  # the till that paid out: its user's own channel
-        uow.emit(channels.user(uow.tenant_id, made.user_id), "return.receipt", notice)
+    _tell(uow, "return.receipt", notice, made.shop_id, made.user_id)
+
+
+def _tell(
+    uow: UnitOfWork,
+    type_: str,
+    notice: dict[str, Any],
+    shop_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+) -> None:
+    """A receipt's outcome, to the shop's sales feed and to the till: the own channel
+    of the user who sold or paid out, which every connection of theirs hears."""
+    uow.emit(channels.sales(uow.tenant_id, shop_id), type_, notice)
+    if user_id is not None:
+        uow.emit(channels.user(uow.tenant_id, user_id), type_, notice)
 
 
 async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.agent import Devices
 from edge_agent.config import ConfigError, load
+from edge_agent.devices import FiscalDevice, PrinterDevice, build
+from edge_agent.jobs import TillDevices
 
 REGISTER = str(uuid.uuid4())
 GOOD = f"""
@@ -89,3 +92,63 @@ def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         load(tmp_path / "nope.toml")
     assert "nope.toml" in str(refused.value)
+
+
+KKT_1 = f"""
+[[fiscal]]
+name = "kkt-1"
+transport = "tcp://127.0.0.1:7778"
+cash_register = "{REGISTER}"
+"""
+TILLS = f"""
+[hub]
+url = "http://127.0.0.1:8000"
+token = "dt_secret-token"
+
+[[printer]]
+name = "till-1-printer"
+transport = "tcp://127.0.0.1:9100"
+drawer = true
+cash_register = "{REGISTER}"
+
+[[printer]]
+name = "back-office"
+transport = "tcp://127.0.0.1:9101"
+{KKT_1}
+[[fiscal]]
+name = "kkt-shared"
+transport = "tcp://127.0.0.1:7779"
+"""
+
+
+def names(devices: TillDevices | Devices) -> tuple[str, str, bool]:
+    assert isinstance(devices.printer, PrinterDevice)
+    assert isinstance(devices.fiscal, FiscalDevice)
+    return devices.printer.section.name, devices.fiscal.section.name, devices.drawer
+
+
+def test_devices_bound_to_tills(tmp_path: Path) -> None:
+    """A till's receipts go to the printer and register bound to it; other tills' to
+    the unbound ones."""
+    built = build(load(write(tmp_path, TILLS)))
+    assert names(built) == ("back-office", "kkt-shared", False)
+    assert list(built.tills) == [REGISTER]
+    assert names(built.tills[REGISTER]) == ("till-1-printer", "kkt-1", True)
+    # A till with a printer of its own but no register uses the shared register.
+    elsewhere = KKT_1.replace(REGISTER, str(uuid.uuid4()))
+    other = build(load(write(tmp_path, TILLS.replace(KKT_1, elsewhere))))
+    assert names(other.tills[REGISTER]) == ("till-1-printer", "kkt-shared", True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('name = "back-office"', f'name = "back-office"\ncash_register = "{REGISTER}"'),
+        (KKT_1, KKT_1.replace(f'cash_register = "{REGISTER}"', "")),
+    ],
+)
+def test_one_device_of_a_kind_per_till(tmp_path: Path, old: str, new: str) -> None:
+    assert old in TILLS
+    with pytest.raises(ConfigError) as refused:
+        load(write(tmp_path, TILLS.replace(old, new)))
+    assert "per cash_register, and one" in str(refused.value)

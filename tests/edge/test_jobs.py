@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edge_agent.jobs import DeviceNotReady, DeviceRefused, JobRunner
+from edge_agent.jobs import DeviceNotReady, DeviceRefused, JobRunner, TillDevices
 from edge_agent.store import AgentStore, JobStatus
 
 SALE = {"number": 7, "total": "90.00", "payments": {"cash": "90.00"}}
@@ -180,3 +180,56 @@ async def test_drawer_and_display_jobs(tmp_path: Path) -> None:
         ("s1", "done", {"shown": 2}),
     ]
     assert [(e["job"], e["status"]) for e in failed] == [("d2", "failed"), ("s2", "failed")]
+
+
+class NamedPrinter(Printer):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+        if not self.paper:
+            raise DeviceNotReady(self.name, "paper_out", "paper end")
+        self.printed.append((receipt["number"], fiscal))
+
+
+async def test_each_tills_receipts_go_to_its_own_devices(tmp_path: Path) -> None:
+    """Two tills with their own register and printer, the shop's unbound pair for any
+    other till; a till out of paper holds its own receipts only."""
+    registers = {till: Register() for till in ("till-a", "till-b", "shared")}
+    printers = {till: NamedPrinter(f"printer-{till}") for till in registers}
+    tills = {
+        till: TillDevices(registers[till], printers[till], drawer=True)
+        for till in ("till-a", "till-b")
+    }
+    printers["till-a"].paper = False
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=registers["shared"], printer=printers["shared"], drawer=False,
+            tills=tills, on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+
+        async def statuses() -> list[JobStatus]:
+            jobs = [await store.job(f"j{n}") for n in (1, 2, 3, 4)]
+            return [job.status for job in jobs if job is not None]
+
+        for number, till in enumerate(("till-a", "till-b", "till-c", "till-a"), 1):
+            payload = {**SALE, "number": number, "register": {"id": till, "name": till}}
+            await work.accept({"id": f"j{number}", "kind": "receipt", "payload": payload})
+        await work.work_once()
+        held = await statuses()
+        printers["till-a"].paper = True
+        await work.work_once()
+        done = await statuses()
+    assert held == [
+        JobStatus.FISCALISED,  # registered on till A's register, waiting for paper
+        JobStatus.DONE,
+        JobStatus.DONE,
+        JobStatus.RECEIVED,  # behind till A's first receipt
+    ]
+    assert done == [JobStatus.DONE] * 4
+    printed = {till: [n for n, _ in p.printed] for till, p in printers.items()}
+    registered = {till: [d["sale"]["number"] for d in r.documents] for till, r in registers.items()}
+    assert printed == registered == {"till-a": [1, 4], "till-b": [2], "shared": [3]}
+    kicks = {till: p.drawer_kicks for till, p in printers.items()}
+    assert kicks == {"till-a": 2, "till-b": 1, "shared": 0}  # drawer=False for the shared
