@@ -108,6 +108,10 @@ async def request_job(
     shop = await uow.shops.get(shop_id)
     if shop is None or not principal.sees_shop(shop_id):
         raise NotFound("no such shop", fields={"shop": "not one of yours"})
+    if "register" in payload:
+        register = await uow.registers.get(uuid.UUID(payload["register"]))
+        if register is None or register.shop_id != shop_id:
+            raise ValidationFailed("no such till", fields={"cash_register": "not in this shop"})
     now = utcnow()
     job = DeviceJob(
         id=new_id(),

@@ -585,3 +585,20 @@ async def test_staff_ask_the_agent_to_open_the_drawer_or_show_lines(
     assert foreign.status_code == 404
     keeper = await client.post("/api/devices/jobs/", json=drawer, headers=kit.token("stockkeeper"))
     assert keeper.status_code == 403
+    # Naming the till: its agent's devices bound to it do the job.
+    shift = await client.get(
+        f"/api/sales/sessions/{await open_shift(client, kit)}/", headers=kit.token("manager")
+    )
+    till = shift.json()["cash_register"]
+    at_till = await client.post(
+        "/api/devices/jobs/", json={**drawer, "cash_register": till}, headers=kit.token("cashier")
+    )
+    assert at_till.status_code == 201, at_till.text
+    assert at_till.json()["payload"]["register"] == till
+    elsewhere = await client.post(
+        "/api/devices/jobs/",
+        json={**drawer, "cash_register": str(uuid.uuid4())},
+        headers=kit.token("cashier"),
+    )
+    assert elsewhere.status_code == 400
+    assert "cash_register" in elsewhere.json()["error"]["fields"]

@@ -16,10 +16,12 @@ from hub.web.schemas.common import In, PageQuery
 class JobRequestIn(In):
     """A job asked for at a till: `open_drawer` with a `reason`, or `display` with up
     to four `lines` of up to 40 characters (and the display's `device` name, if the shop
-    has several)."""
+    has several). `cash_register` names the till, for a shop whose agent has devices
+    bound to its tills; without it the shop's unbound devices do the job."""
 
     kind: Literal["open_drawer", "display"]
     shop: uuid.UUID
+    cash_register: uuid.UUID | None = None
     reason: str | None = Field(default=None, min_length=1, max_length=200)
     lines: list[Annotated[str, Field(max_length=40)]] | None = Field(
         default=None, min_length=1, max_length=4
@@ -35,7 +37,10 @@ class JobRequestIn(In):
         return self
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"kind", "shop"}, exclude_none=True)
+        payload = self.model_dump(exclude={"kind", "shop", "cash_register"}, exclude_none=True)
+        if self.cash_register is not None:
+            payload["register"] = str(self.cash_register)
+        return payload
 
 
 class JobOut(BaseModel):
