@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -117,35 +117,52 @@ class _Change:
     `stock.changed` event when done."""
 
     def __init__(
-        self, uow: UnitOfWork, shop: Shop, product: Product, level: StockLevel, batches: list[Batch]
+        self,
+        uow: UnitOfWork,
+        shop_id: uuid.UUID,
+        today: date,
+        product: Product,
+        level: StockLevel,
+        batches: list[Batch],
     ) -> None:
         self.uow = uow
-        self.shop = shop
+        self.shop_id = shop_id
+        self.today = today  # in the shop: what has expired
         self.product = product
         self.level = level
         self.batches = {b.id: b for b in batches}
 
     @classmethod
-    async def open(cls, uow: UnitOfWork, shop: Shop, product: Product) -> _Change:
+    async def open(cls, uow: UnitOfWork, shop: Shop | uuid.UUID, product: Product) -> _Change:
         return (await cls.open_many(uow, shop, [product]))[product.id]
 
     @classmethod
     async def open_many(
-        cls, uow: UnitOfWork, shop: Shop, products: Sequence[Product]
+        cls, uow: UnitOfWork, shop: Shop | uuid.UUID, products: Sequence[Product]
     ) -> dict[uuid.UUID, _Change]:
         """Several products of one shop, locked in one statement (in product order) and
-        their batches read in another."""
+        their batches read in another. Given only the shop's id, the shop is read only
+        if a batch has an expiry date (its time zone says what has expired)."""
+        shop_id = shop if isinstance(shop, uuid.UUID) else shop.id
         ids = [p.id for p in products]
-        levels = await uow.stock.lock_levels(shop.id, ids)
-        batches = await uow.stock.batches_of(shop.id, ids)
-        return {p.id: cls(uow, shop, p, levels[p.id], batches.get(p.id, [])) for p in products}
+        levels = await uow.stock.lock_levels(shop_id, ids)
+        batches = await uow.stock.batches_of(shop_id, ids)
+        if isinstance(shop, Shop):
+            today = shop_today(shop)
+        elif any(b.expiry_date for found in batches.values() for b in found):
+            today = shop_today(await _shop(uow, None, shop_id))
+        else:
+            today = datetime.now(UTC).date()  # no expiry dates: nothing it could change
+        return {
+            p.id: cls(uow, shop_id, today, p, levels[p.id], batches.get(p.id, [])) for p in products
+        }
 
     def expired(self) -> Decimal:
-        return expired_quantity(map(_view, self.batches.values()), shop_today(self.shop))
+        return expired_quantity(map(_view, self.batches.values()), self.today)
 
     def view(self) -> StockView:
         return StockView(
-            self.shop.id, self.product.id, self.level.on_hand, self.level.reserved, self.expired()
+            self.shop_id, self.product.id, self.level.on_hand, self.level.reserved, self.expired()
         )
 
     def move(
@@ -160,7 +177,7 @@ class _Change:
         sale_id: uuid.UUID | None = None,
     ) -> StockMovement:
         movement = StockMovement(
-            shop_id=self.shop.id,
+            shop_id=self.shop_id,
             product_id=self.product.id,
             batch_id=batch_id,
             kind=kind.value,
@@ -190,7 +207,7 @@ class _Change:
         portions = allocate(
             [_view(b) for b in self.batches.values()],
             quantity,
-            today=shop_today(self.shop),
+            today=self.today,
             include_expired=include_expired,
             allow_negative=allow_negative,
         )
@@ -219,10 +236,10 @@ class _Change:
     def announce(self, kind: MovementKind | str) -> None:
         view = self.view()
         self.uow.emit(
-            channels.shop(self.uow.tenant_id, self.shop.id),
+            channels.shop(self.uow.tenant_id, self.shop_id),
             "stock.changed",
             {
-                "shop": str(self.shop.id),
+                "shop": str(self.shop_id),
                 "product": str(self.product.id),
                 "on_hand": str(view.on_hand),
                 "reserved": str(view.reserved),
@@ -548,12 +565,11 @@ async def reserve(
     setting a line's quantity is one call and repeating it changes nothing. Zero
     releases. Refused with `insufficient_stock` beyond what is available, unless the
     tenant allows negative stock. The caller commits."""
-    shop = await _shop(uow, None, shop_id)
     product = await _product(uow, product_id)
     quantity = Unit(product.unit).quantity(quantity)
     if quantity < 0:
         raise ValidationFailed("negative quantity", fields={"quantity": "0 or more"})
-    change = await _Change.open(uow, shop, product)
+    change = await _Change.open(uow, shop_id, product)
     reservation = await uow.stock.reservation(holder_id, shop_id, product_id)
     held = reservation.quantity if reservation else ZERO
     available = change.view().available + held
@@ -606,7 +622,6 @@ async def consume_for_sale(
         done, _ = await uow.stock.movements(None, MovementFilter(ref=sale_id, kind="sale"))
         if done:
             return _portions_by_product(done)
-    shop = await _shop(uow, None, shop_id)
     merged: dict[uuid.UUID, Decimal] = {}
     for line in lines:
         merged[line.product_id] = merged.get(line.product_id, ZERO) + line.quantity
@@ -619,7 +634,7 @@ async def consume_for_sale(
         }
     products = [await _product(uow, product_id) for product_id in sorted(merged)]
     quantities = {p.id: _positive(p, merged[p.id]) for p in products}
-    changes = await _Change.open_many(uow, shop, products)
+    changes = await _Change.open_many(uow, shop_id, products)
     taken: dict[uuid.UUID, list[Portion]] = {}
     for product in products:
         product_id, quantity, change = product.id, quantities[product.id], changes[product.id]

@@ -138,9 +138,11 @@ async def test_fefo_then_fifo_across_three_batches_and_back(client: httpx.AsyncC
     view = await s.view()
     assert (view.on_hand, view.expired, view.available) == (D("7"), D("4"), D("3"))
 
-    # Expired goods are not sold: 3 sellable, 4 expired.
+    # Expired goods are not sold, nor held for a cart: 3 sellable, 4 expired.
     with pytest.raises(InsufficientStock):
         await s.sell("4")
+    with pytest.raises(InsufficientStock):
+        await s.reserve(uuid.uuid4(), "4")
 
     # Returns go back to the batches the sale took from, last taken first.
     back = await s.give_back(sale, "3")
