@@ -253,11 +253,17 @@ class _Change:
 
 
 async def stock_views(uow: UnitOfWork, levels: Sequence[StockLevel]) -> list[StockView]:
-    """Levels with their expired quantity (by each shop's own date)."""
+    """Levels with their expired quantity (by each shop's own date); the batches of a
+    whole page in one query."""
+    if not levels:
+        return []
     shops = {s.id: s for s in await _shops(uow, {lv.shop_id for lv in levels})}
+    dated = await uow.stock.dated_batches(
+        {lv.shop_id for lv in levels}, {lv.product_id for lv in levels}
+    )
     views = []
     for level in levels:
-        batches = await uow.stock.batches_for_reading(level.shop_id, level.product_id)
+        batches = dated.get((level.shop_id, level.product_id), [])
         expired = expired_quantity(map(_view, batches), shop_today(shops[level.shop_id]))
         views.append(
             StockView(level.shop_id, level.product_id, level.on_hand, level.reserved, expired)

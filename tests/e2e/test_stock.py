@@ -222,3 +222,30 @@ async def test_stock_changed_reaches_a_managers_connection(live_hub: LiveHub) ->
     assert [e["payload"]["kind"] for e in events] == ["receipt", "write_off"]
     assert [e["payload"]["on_hand"] for e in events] == ["3.000", "2.000"]
     assert events[0]["payload"]["product"] == product["id"]
+
+
+async def test_a_page_of_levels_counts_each_ones_expired_goods(client: httpx.AsyncClient) -> None:
+    """Expired quantities per (shop, product) on a page of levels (read in one query)."""
+    kit = await build_tenant(client)
+    milk, tea = await create_product(client, kit), await create_product(client, kit)
+    gone = (date.today() - timedelta(days=2)).isoformat()
+    fresh = (date.today() + timedelta(days=9)).isoformat()
+    await receive(client, kit, milk["id"], "5", expiry_date=gone)
+    await receive(client, kit, milk["id"], "4", expiry_date=fresh)
+    await receive(client, kit, milk["id"], "2", shop=kit.second_shop_id, expiry_date=fresh)
+    await receive(client, kit, tea["id"], "3", shop=kit.second_shop_id, expiry_date=gone)
+    await receive(client, kit, tea["id"], "6")
+    listed = await client.get(
+        "/api/products/stock/", params={"page_size": "50"}, headers=kit.token("owner")
+    )
+    assert listed.status_code == 200, listed.text
+    found = {
+        (row["shop"], row["product"]): (row["on_hand"], row["expired"], row["available"])
+        for row in listed.json()["results"]
+    }
+    assert found == {
+        (kit.shop_id, milk["id"]): ("9.000", "5.000", "4.000"),
+        (kit.second_shop_id, milk["id"]): ("2.000", "0.000", "2.000"),
+        (kit.second_shop_id, tea["id"]): ("3.000", "3.000", "0.000"),
+        (kit.shop_id, tea["id"]): ("6.000", "0.000", "6.000"),
+    }

@@ -404,6 +404,24 @@ class Stock:
             )
         )
 
+    async def dated_batches(
+        self, shop_ids: Iterable[uuid.UUID], product_ids: Iterable[uuid.UUID]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], list[Batch]]:
+        """Batches with something left and an expiry date, of these shops' and products'
+        levels, by (shop, product): what may have expired, for a page of levels at once."""
+        rows = await self._session.scalars(
+            select(Batch).where(
+                Batch.shop_id.in_(set(shop_ids)),
+                Batch.product_id.in_(set(product_ids)),
+                Batch.remaining > ZERO,
+                Batch.expiry_date.is_not(None),
+            )
+        )
+        found: dict[tuple[uuid.UUID, uuid.UUID], list[Batch]] = {}
+        for batch in rows:
+            found.setdefault((batch.shop_id, batch.product_id), []).append(batch)
+        return found
+
     async def batches(self, batch_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Batch]:
         ids = set(batch_ids)
         if not ids:
