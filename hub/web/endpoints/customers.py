@@ -19,8 +19,8 @@ from hub.services.customers import (
     Statement,
 )
 from hub.web.api import Api, Ctx
-from hub.web.errors import ApiError
 from hub.web.export import table_response
+from hub.web.idempotency import header_key
 from hub.web.schemas.common import Page
 from hub.web.schemas.customers import (
     CustomerCreateIn,
@@ -38,15 +38,12 @@ from hub.web.schemas.customers import (
     StatementOut,
     StatementQuery,
 )
-from protocol.errors import ErrorCode
 
 api = Api()
 TAG = "customers"
 GROUPS = "/api/customers/groups/"
 CUSTOMERS = "/api/customers/customers/"
 ONE = CUSTOMERS + "{customer_id}/"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY = 200
 
 
 # --- groups ---------------------------------------------------------------------------
@@ -178,16 +175,9 @@ async def deactivate_customer(ctx: Ctx, customer_id: uuid.UUID) -> None:
 
 
 def _payment(ctx: Ctx, body: PaymentIn) -> Payment:
-    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not 0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY:
-        raise ApiError(
-            ErrorCode.VALIDATION_ERROR,
-            "bad Idempotency-Key",
-            fields={IDEMPOTENCY_HEADER: f"1-{MAX_IDEMPOTENCY_KEY} characters"},
-        )
     return Payment(
         amount=body.amount,
-        idempotency_key=key.strip() if key else None,
+        idempotency_key=header_key(ctx),
         reference=body.reference,
         note=body.note,
     )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 
@@ -17,24 +16,18 @@ from hub.domain.shifts import PaymentMethod
 from hub.services import pins, returns, sales
 from hub.web.api import Api, Ctx
 from hub.web.export import table_response
+from hub.web.idempotency import header_key
 from hub.web.schemas.common import Page
 from hub.web.schemas.sales import ReturnCreateIn, ReturnOut, SaleCreateIn, SaleOut, SaleQuery
 
 api = Api()
 TAG = "sales"
-_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
 
 
 def idempotency_key(ctx: Ctx) -> str:
     """The client's key for this commit, or a fresh one (then a retry is a new sale)."""
-    key = ctx.request.headers.get("idempotency-key")
-    if key is None:
-        return f"auto:{uuid.uuid4()}"  # random: it never meets a client's key
-    if not _KEY.fullmatch(key):
-        raise ValidationFailed(
-            "bad Idempotency-Key", fields={"Idempotency-Key": "1-100 printable ASCII characters"}
-        )
-    return key
+    key = header_key(ctx)
+    return f"auto:{uuid.uuid4()}" if key is None else key  # random: never a client's key
 
 
 @api.post("/api/sales/sales/", tag=TAG, permission=Permission.SALES_SELL, status=201)
