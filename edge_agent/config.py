@@ -33,6 +33,9 @@ suffix = "CRLF"
 [mqtt]
 url = "mqtt://127.0.0.1:1883"       # the shop's broker: MQTT scanners and devices
 shop = "shop-1"                     # the shop's id in topics: pos/v1/{shop}/...
+# url = "mqtts://broker.lan:8883"   # TLS: the broker's certificate and name are checked
+# ca_file = "/etc/pos-edge/ca.crt"  #   against this authority (default: the system's)
+# cert_file, key_file               #   the agent's own certificate, if the broker asks
 
 [[mqtt.device]]
 name = "scanner-2"
@@ -164,7 +167,10 @@ class MqttDeviceSection(_Section):
 class MqttSection(_Section):
     """The shop's broker and the devices on it (edge_agent.drivers.mqtt)."""
 
-    url: str = "mqtt://127.0.0.1:1883"  # mqtt://[user[:password]@]host[:port]
+    url: str = "mqtt://127.0.0.1:1883"  # mqtt[s]://[user[:password]@]host[:port]
+    ca_file: Path | None = None  # mqtts: the broker's certificate authority
+    cert_file: Path | None = None  # mqtts: the agent's certificate, if the broker wants one
+    key_file: Path | None = None
     shop: Name = "shop"
     name: Name = "mqtt"  # the broker link in the agent's device list
     # Stable, so the broker keeps the agent's session (and scans made while it is away).
@@ -176,8 +182,11 @@ class MqttSection(_Section):
     @model_validator(mode="after")
     def _checked(self) -> Self:
         parsed = urlparse(self.url)
-        if parsed.scheme != "mqtt" or not parsed.hostname:
-            raise ValueError("mqtt.url must be mqtt://host[:port]")
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError("mqtt.url must be mqtt://host[:port] or mqtts://host[:port]")
+        for path in (self.ca_file, self.cert_file, self.key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path}: no such file")
         self.bridge_config()  # ValueError names what the bridge refuses
         return self
 
@@ -189,6 +198,9 @@ class MqttSection(_Section):
             client_id=self.client_id or "",
             keepalive=self.keepalive,
             command_timeout=self.command_timeout,
+            ca_file=str(self.ca_file or ""),
+            cert_file=str(self.cert_file or ""),
+            key_file=str(self.key_file or ""),
             devices=tuple(
                 MqttDevice(
                     d.name,

@@ -71,9 +71,18 @@ class MqttConfig:
     reconnect_max: float = 30.0
     seen_ids: int = 10_000  # event ids remembered per agent against redeliveries
     devices: tuple[MqttDevice, ...] = ()
+    # mqtts:// only: the authority that signed the broker's certificate ("" = the
+    # system's), and the agent's own certificate and key if the broker wants one.
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
 
     def __post_init__(self) -> None:
-        Broker.parse(self.url)
+        broker = Broker.parse(self.url)
+        if not broker.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError("ca_file, cert_file and key_file need an mqtts:// URL")
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file goes with a cert_file")
         Topics(self.shop)
         scheme.checked_name(self.name, "the bridge's name")
         names = [d.name for d in self.devices]
@@ -236,6 +245,9 @@ class MqttBridge:
             keepalive=self.config.keepalive,
             will=will,
             timeout=self.config.command_timeout,
+            tls_context=self.broker.tls_context(
+                self.config.ca_file, self.config.cert_file, self.config.key_file
+            ),
         )
         manual = scheme.manual_acks(client)
         if not manual:

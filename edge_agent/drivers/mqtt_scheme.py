@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -199,28 +200,44 @@ def shown(payload: Any) -> str:
 
 @dataclass(frozen=True)
 class Broker:
-    """Where the broker is, from mqtt://[user[:password]@]host[:port]."""
+    """Where the broker is, from mqtt://[user[:password]@]host[:port], or mqtts://…
+    for TLS (port 8883 by default)."""
 
     host: str
     port: int
     username: str | None
     password: str | None
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> Broker:
         parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError("the broker's URL is mqtt://[user[:password]@]host[:port]")
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("the broker's URL is mqtt[s]://[user[:password]@]host[:port]")
+        tls = parts.scheme == "mqtts"
         try:
-            port = parts.port or 1883
+            port = parts.port or (8883 if tls else 1883)
         except ValueError as exc:
             raise ValueError(f"a bad port in {url!r}") from exc
-        return cls(parts.hostname, port, parts.username, parts.password)
+        return cls(parts.hostname, port, parts.username, parts.password, tls)
 
     @property
     def public_url(self) -> str:
         """The URL without credentials: for logs and the hub."""
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    def tls_context(
+        self, ca_file: str = "", cert_file: str = "", key_file: str = ""
+    ) -> ssl.SSLContext | None:
+        """For mqtts://: the broker's certificate and host name checked against
+        `ca_file` (or the system's authorities); the client's own certificate when the
+        broker asks for one. None for plain mqtt://."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=ca_file or None)
+        if cert_file:
+            context.load_cert_chain(cert_file, key_file or None)
+        return context
 
 
 # aiomqtt 2.x does not expose paho's manual acknowledgements nor the socket

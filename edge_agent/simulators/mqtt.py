@@ -45,10 +45,12 @@ REMEMBERED_COMMANDS = 256  # command ids a display answers again without redoing
 
 
 class SimulatedMqttDevice:
-    """A device's connection: retained status with a last will; `start()`/`stop()`."""
+    """A device's connection: retained status with a last will; `start()`/`stop()`.
+    An mqtts:// URL connects over TLS, trusting `ca_file` (or the system's CAs)."""
 
-    def __init__(self, url: str, shop: str, name: str) -> None:
+    def __init__(self, url: str, shop: str, name: str, *, ca_file: str = "") -> None:
         self.broker = Broker.parse(url)
+        self.ca_file = ca_file
         self.topics = Topics(shop)
         self.name = scheme.checked_name(name, "a device name")
         self.client_id = f"sim-{shop}-{name}-{uuid.uuid4().hex[:8]}"
@@ -81,6 +83,7 @@ class SimulatedMqttDevice:
             identifier=self.client_id,
             will=will,
             keepalive=30,
+            tls_context=self.broker.tls_context(self.ca_file),
         )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(client)
@@ -143,8 +146,8 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
 class SimulatedMqttScanner(SimulatedMqttDevice):
     """Publishes scans as `evt/scan` {"id", "code"} with QoS 1."""
 
-    def __init__(self, url: str, shop: str, name: str) -> None:
-        super().__init__(url, shop, name)
+    def __init__(self, url: str, shop: str, name: str, *, ca_file: str = "") -> None:
+        super().__init__(url, shop, name, ca_file=ca_file)
         self.sent: list[bytes] = []
 
     async def scan(self, code: str, *, event_id: str | None = None) -> str:
@@ -170,9 +173,16 @@ class SimulatedMqttDisplay(SimulatedMqttDevice):
     sends every result twice (as a device retrying would)."""
 
     def __init__(
-        self, url: str, shop: str, name: str, *, silent: bool = False, answer_twice: bool = False
+        self,
+        url: str,
+        shop: str,
+        name: str,
+        *,
+        silent: bool = False,
+        answer_twice: bool = False,
+        ca_file: str = "",
     ) -> None:
-        super().__init__(url, shop, name)
+        super().__init__(url, shop, name, ca_file=ca_file)
         self.silent = silent
         self.answer_twice = answer_twice
         self.shown: list[str] = []
