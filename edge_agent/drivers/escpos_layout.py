@@ -32,7 +32,8 @@ MIN_WIDTH = 24
 MAX_WIDTH = 80
 INDENT = "  "
 
-TITLES = {"sale": "Чек продажи", "return": "Чек возврата"}
+# A return's document carries the number of the sale it is made against.
+TITLES = {"sale": "Чек продажи", "return": "Возврат по чеку"}
 METHOD_LABELS = {
     "cash": "Наличные",
     "card": "Картой",

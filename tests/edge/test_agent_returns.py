@@ -1,6 +1,7 @@
 """A return at the till, through the agent to a simulated Shtrih-M register and ESC/POS
 printer: the register registers a return of income for the refund, the printer prints a
-return receipt, the drawer opens for the cash, and the outcome lands on the return."""
+return receipt against the sale's number, the drawer opens for the cash, and the
+outcome lands on the return."""
 
 from __future__ import annotations
 
@@ -61,6 +62,6 @@ async def test_a_return_is_registered_as_a_return_of_income_and_printed(
     assert made["fiscal"]["document_number"] == given_back.number
     _, printed = printer.state.receipts
     text = "\n".join(printed)
-    assert "Чек возврата" in text
+    assert f"Возврат по чеку № {sale['number']}" in text
     assert str(given_back.number) in text
     assert len(printer.state.drawer_kicks) == 2  # the sale's cash in, the refund's out

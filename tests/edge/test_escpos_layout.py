@@ -127,7 +127,8 @@ def test_a_return_has_its_own_title() -> None:
     payload = card_payload()
     payload["operation"] = "return"
 
-    assert receipt_text(Receipt.from_job(payload), 32)[2] == "Чек возврата № 42"
+    # The number is the sale's: the receipt the goods are returned against.
+    assert receipt_text(Receipt.from_job(payload), 32)[2] == "Возврат по чеку № 42"
 
 
 def test_a_cashier_without_a_name_leaves_the_line_out() -> None:
