@@ -1,9 +1,11 @@
 """A live cart's rules, in plain Python: its lines, how they change, and its life.
 
 A cart has one line per product: scanning a product again adds to its line. Lines are
-named by product. Quantities are exact decimals checked against the product's unit by
-the caller; discounts are `pricing.Discount`s. The functions return new line tuples and
-never mutate, so a refused change leaves the cart as it was.
+named by product. A line keeps the unit price of when it was first scanned: a price
+changed while the customer is at the till applies to the lines scanned after it.
+Quantities are exact decimals checked against the product's unit by the caller;
+discounts are `pricing.Discount`s. The functions return new line tuples and never
+mutate, so a refused change leaves the cart as it was.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ class CartLine:
     product_id: uuid.UUID
     quantity: Decimal
     discount: Discount = NO_DISCOUNT
+    # The unit price when the line was first scanned; None on lines stored before
+    # carts kept prices (they take the product's price of the moment).
+    price: Decimal | None = None
 
     def to_json(self) -> dict[str, str | None]:
         return {
@@ -59,6 +64,7 @@ class CartLine:
             "quantity": str(self.quantity),
             "discount_percent": _text(self.discount.percent),
             "discount_amount": _text(self.discount.amount),
+            "price": _text(self.price),
         }
 
     @classmethod
@@ -70,6 +76,7 @@ class CartLine:
                 percent=_decimal(doc.get("discount_percent")),
                 amount=_decimal(doc.get("discount_amount")),
             ),
+            _decimal(doc.get("price")),
         )
 
 
@@ -114,9 +121,10 @@ def quantity_of(lines: Sequence[CartLine], product_id: uuid.UUID) -> Decimal:
 
 
 def add(
-    lines: Sequence[CartLine], product_id: uuid.UUID, quantity: Decimal
+    lines: Sequence[CartLine], product_id: uuid.UUID, quantity: Decimal, price: Decimal
 ) -> tuple[CartLine, ...]:
-    """One more of a product: onto its line, or a new line at the end."""
+    """One more of a product: onto its line (at the line's price), or a new line at the
+    end at `price`, the product's price now."""
     _checked_quantity(quantity)
     for index, line in enumerate(lines):
         if line.product_id == product_id:
@@ -124,7 +132,7 @@ def add(
             return (*lines[:index], grown, *lines[index + 1 :])
     if len(lines) >= MAX_LINES:
         raise ValidationFailed("the cart is full", fields={"lines": f"at most {MAX_LINES}"})
-    return (*lines, CartLine(product_id, quantity))
+    return (*lines, CartLine(product_id, quantity, price=price))
 
 
 def set_quantity(

@@ -88,7 +88,7 @@ class CartView:
                     "name": product.name,
                     "sku": product.sku,
                     "unit": product.unit,
-                    "price": str(product.price),
+                    "price": str(_price_of(line, self.products)),
                     "quantity": str(line.quantity.quantize(QUANTITY_STEP)),
                     "discount_percent": _text(line.discount.percent),
                     "discount_amount": _text(line.discount.amount),
@@ -135,11 +135,16 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _price_of(line: CartLine, products: dict[uuid.UUID, Product]) -> Decimal:
+    return products[line.product_id].price if line.price is None else line.price
+
+
 # --- reading -------------------------------------------------------------------------
 
 
 async def render(uow: UnitOfWork, cart: Cart) -> CartView:
-    """The cart priced by the rule of `hub.domain.pricing`, with today's prices."""
+    """The cart priced by the rule of `hub.domain.pricing`, each line at its own price
+    (the product's when it was scanned)."""
     lines = rules.lines_from_json(cart.lines)
     products = await uow.products.many(line.product_id for line in lines)
     customer = None
@@ -150,7 +155,7 @@ async def render(uow: UnitOfWork, cart: Cart) -> CartView:
     receipt = None
     if lines:
         receipt = price_receipt(
-            [LineIn(products[x.product_id].price, x.quantity, x.discount) for x in lines],
+            [LineIn(_price_of(x, products), x.quantity, x.discount) for x in lines],
             receipt_discount=Discount(percent=cart.discount_percent, amount=cart.discount_amount),
             group_discount_percent=group_percent,
         )
@@ -309,7 +314,7 @@ async def add_scanned(
     product = await _product(uow, ProductRef(barcode=barcode))
     if not product.is_active:
         raise ValidationFailed("product not sold", fields={"barcode": "inactive"})
-    lines = rules.add(rules.lines_from_json(cart.lines), product.id, Decimal(1))
+    lines = rules.add(rules.lines_from_json(cart.lines), product.id, Decimal(1), product.price)
     await _reserve(uow, cart, lines, product.id)
     return await _save(uow, cart, lines, commit=False)
 
@@ -364,7 +369,7 @@ async def add_item(
     if not product.is_active:
         raise ValidationFailed("product not sold", fields={"product": "inactive"})
     quantity = Unit(product.unit).quantity(quantity)
-    lines = rules.add(rules.lines_from_json(cart.lines), product.id, quantity)
+    lines = rules.add(rules.lines_from_json(cart.lines), product.id, quantity, product.price)
     await _reserve(uow, cart, lines, product.id)
     return await _save(uow, cart, lines)
 
@@ -521,7 +526,14 @@ async def pay_cart(
     request = SaleRequest(
         shift_id=cart.shift_id,
         items=tuple(
-            SaleItem(x.product_id, x.quantity, x.discount.percent, x.discount.amount) for x in lines
+            SaleItem(
+                x.product_id,
+                x.quantity,
+                x.discount.percent,
+                x.discount.amount,
+                price=_price_of(x, view.products),
+            )
+            for x in lines
         ),
         payments=(*payments, *bonus),
         customer_id=cart.customer_id,

@@ -50,6 +50,9 @@ class SaleItem:
     quantity: Decimal
     discount_percent: Decimal | None = None
     discount_amount: Decimal | None = None
+    # A live cart's line keeps the price it was scanned at; None (REST) is the
+    # product's price now. Only the cart door sets it: a client never names a price.
+    price: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class SaleRequest:
                     str(i.quantity),
                     str(i.discount_percent),
                     str(i.discount_amount),
+                    *([] if i.price is None else [str(i.price)]),
                 ]
                 for i in self.items
             ],
@@ -113,6 +117,7 @@ def _check_sells_in(principal: Principal, shift: Shift) -> None:
 class _Item:
     product: Product
     quantity: Decimal  # checked against the product's unit
+    price: Decimal  # the unit price sold at
 
 
 async def _price(uow: UnitOfWork, request: SaleRequest) -> tuple[PricedReceipt, list[_Item]]:
@@ -129,8 +134,9 @@ async def _price(uow: UnitOfWork, request: SaleRequest) -> tuple[PricedReceipt, 
         if quantity <= 0:
             raise ValidationFailed("bad quantity", fields={f"{where}.quantity": "> 0"})
         discount = Discount(percent=item.discount_percent, amount=item.discount_amount)
-        items.append(_Item(product, quantity))
-        lines.append(LineIn(product.price, quantity, discount))
+        price = product.price if item.price is None else item.price
+        items.append(_Item(product, quantity, price))
+        lines.append(LineIn(price, quantity, discount))
     group_percent = Decimal("0")
     if request.customer_id is not None:
         customer = await customer_accounts.find_customer(uow, request.customer_id)
@@ -278,7 +284,7 @@ async def record_sale(
             name=item.product.name,
             unit=item.product.unit,
             vat_rate=item.product.vat_rate,
-            price=item.product.price,
+            price=item.price,
             quantity=item.quantity,
             amount=priced.amount,
             line_discount=priced.line_discount,

@@ -123,6 +123,49 @@ async def test_a_cart_built_priced_and_paid(live_hub: LiveHub) -> None:
         assert (snapshot.json()["status"], snapshot.json()["sale"]) == ("paid", sale["id"])
 
 
+async def test_a_line_keeps_the_price_it_was_scanned_at(live_hub: LiveHub) -> None:
+    """A price changed while the customer is at the till applies to what is scanned
+    after it; the sale is made at the cart's prices."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        milk = await stocked(http, kit, "10.00", "10")
+        bread = await stocked(http, kit, "4.00", "10")
+        async with till_on(live_hub, kit, http) as cart:
+            await cart.do("cart.add", product=milk)
+            for product, price in ((milk, "12.00"), (bread, "5.00")):
+                changed = await http.patch(
+                    f"/api/products/products/{product}/",
+                    json={"price": price},
+                    headers=kit.token("owner"),
+                )
+                assert changed.status_code == 200, changed.text
+            await cart.do("cart.add", product=milk)  # onto its line: still 10.00
+            await cart.do("cart.add", product=bread)  # a new line: today's 5.00
+            assert [(x["price"], x["total"]) for x in cart.doc["lines"]] == [
+                ("10.00", "20.00"),
+                ("5.00", "5.00"),
+            ]
+            assert cart.doc["total"] == "25.00"
+            paid = await cart.do(
+                "cart.pay",
+                payments=[{"method": "cash", "amount": "25.00"}],
+                idempotency_key="kept-prices",
+            )
+        sold = await http.get(f"/api/sales/sales/{paid['sale']['id']}/", headers=kit.token("owner"))
+    assert paid["sale"]["total"] == "25.00"
+    assert [(x["price"], x["total"]) for x in sold.json()["items"]] == [
+        ("10.00", "20.00"),
+        ("5.00", "5.00"),
+    ]
+    # A REST sale is made at the product's price of the moment.
+    async with api(live_hub) as http:
+        till = await Till(http, kit).open()
+        made = await till.sell(
+            [{"product": milk, "quantity": "1"}], [{"method": "cash", "amount": "12.00"}]
+        )
+    assert made.json()["total"] == "12.00"
+
+
 async def test_a_manager_sees_every_change_of_a_till_in_order(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     async with api(live_hub) as http:

@@ -18,15 +18,17 @@ MILK, BREAD = uuid.uuid4(), uuid.uuid4()
 
 
 def test_a_second_scan_adds_to_the_products_line() -> None:
-    lines = carts.add((), MILK, D(1))
-    lines = carts.add(lines, BREAD, D("0.5"))
-    lines = carts.add(lines, MILK, D(2))
+    lines = carts.add((), MILK, D(1), D("89.90"))
+    lines = carts.add(lines, BREAD, D("0.5"), D("40.00"))
+    lines = carts.add(lines, MILK, D(2), D("99.90"))
     assert [(x.product_id, x.quantity) for x in lines] == [(MILK, D(3)), (BREAD, D("0.5"))]
     assert carts.quantity_of(lines, MILK) == D(3)
+    # The line keeps the price of its first scan, whatever the product costs by the next.
+    assert [x.price for x in lines] == [D("89.90"), D("40.00")]
 
 
 def test_changes_return_new_lines_and_keep_the_old() -> None:
-    before = carts.add((), MILK, D(1))
+    before = carts.add((), MILK, D(1), D("89.90"))
     after = carts.set_quantity(before, MILK, D(4))
     assert (before[0].quantity, after[0].quantity) == (D(1), D(4))
     assert carts.remove(after, MILK) == ()
@@ -39,7 +41,7 @@ def test_changes_return_new_lines_and_keep_the_old() -> None:
 @pytest.mark.parametrize("quantity", [D(0), D(-1), D(100000)])
 def test_bad_quantities(quantity: Decimal) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        carts.add((), MILK, quantity)
+        carts.add((), MILK, quantity, D(1))
     assert "quantity" in refused.value.fields
 
 
@@ -56,15 +58,15 @@ def test_a_line_not_in_the_cart() -> None:
 def test_a_cart_has_at_most_max_lines() -> None:
     lines: tuple[CartLine, ...] = ()
     for _ in range(carts.MAX_LINES):
-        lines = carts.add(lines, uuid.uuid4(), D(1))
+        lines = carts.add(lines, uuid.uuid4(), D(1), D(1))
     with pytest.raises(ValidationFailed):
-        carts.add(lines, uuid.uuid4(), D(1))
-    assert len(carts.add(lines, lines[0].product_id, D(1))) == carts.MAX_LINES
+        carts.add(lines, uuid.uuid4(), D(1), D(1))
+    assert len(carts.add(lines, lines[0].product_id, D(1), D(1))) == carts.MAX_LINES
 
 
 def test_lines_round_trip_through_json_exactly() -> None:
     lines = (
-        CartLine(MILK, D("1.250"), Discount(amount=D("0.10"))),
+        CartLine(MILK, D("1.250"), Discount(amount=D("0.10")), price=D("89.90")),
         CartLine(BREAD, D(2), Discount(percent=D("12.5"))),
         CartLine(uuid.uuid4(), D(1)),
     )
@@ -74,7 +76,11 @@ def test_lines_round_trip_through_json_exactly() -> None:
         "quantity": "1.250",
         "discount_percent": None,
         "discount_amount": "0.10",
+        "price": "89.90",
     }
+    # A line stored before carts kept prices reads as one without a price.
+    old = {"product": str(MILK), "quantity": "1", "discount_percent": None}
+    assert carts.lines_from_json([old]) == (CartLine(MILK, D(1)),)
 
 
 def test_closed_carts_and_stale_versions_are_conflicts_with_codes() -> None:
