@@ -170,51 +170,17 @@ class JobRunner:
 
     async def _work(self, job: Job, devices: TillDevices) -> bool:
         """True when the job is finished (done or failed)."""
-        if job.kind in (DRAWER_JOB, DISPLAY_JOB):
-            return await self._device_job(job, devices)
-        if job.kind != RECEIPT_JOB:
+        steps = {
+            RECEIPT_JOB: self._receipt,
+            DRAWER_JOB: self._device_job,
+            DISPLAY_JOB: self._device_job,
+        }
+        step = steps.get(job.kind)
+        if step is None:
             await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
             return True
         try:
-            fiscal = job.state.get("fiscal")
-            if devices.fiscal is not None and fiscal is None:
-                fiscal = await self._fiscalise(job, devices.fiscal)
-            printed = bool(job.state.get("printed"))
-            if devices.printer is not None and not printed:
-                await devices.printer.print_receipt(job.payload, fiscal)
-                job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
-                printed = True
-                if devices.drawer and _paid_in_cash(job.payload):
-                    with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
-                        await devices.printer.open_drawer()
-            await self._device_ok()
-            await self._finish(job, "done", {"printed": printed, "fiscal": fiscal})
-            return True
-        except DeviceNotReady as exc:
-            await self._device_not_ready(exc)
-            return False
-        except DeviceRefused as exc:
-            await self._finish(job, "failed", {"error": str(exc)[:500]})
-            return True
-        except (OSError, TimeoutError) as exc:
-            log.warning("job %s interrupted, will retry: %s", job.id, exc)
-            return False
-
-    async def _device_job(self, job: Job, devices: TillDevices) -> bool:
-        """Open the drawer, or show lines on the customer display."""
-        try:
-            if job.kind == DRAWER_JOB:
-                if devices.printer is None:
-                    raise DeviceRefused("no printer with a drawer here")
-                await devices.printer.open_drawer()
-                result: dict[str, Any] = {"opened": True}
-            else:
-                if self._display is None:
-                    raise DeviceRefused("no customer display here")
-                lines = [str(line) for line in job.payload.get("lines") or []]
-                device = job.payload.get("device")
-                await self._display.show(lines, device if isinstance(device, str) else None)
-                result = {"shown": len(lines)}
+            result = await step(job, devices)
         except DeviceNotReady as exc:
             await self._device_not_ready(exc)
             return False
@@ -226,6 +192,36 @@ class JobRunner:
             return False
         await self._finish(job, "done", result)
         return True
+
+    async def _receipt(self, job: Job, devices: TillDevices) -> dict[str, Any]:
+        """Fiscalise, then print (each step on disk as it completes); the result."""
+        fiscal = job.state.get("fiscal")
+        if devices.fiscal is not None and fiscal is None:
+            fiscal = await self._fiscalise(job, devices.fiscal)
+        printed = bool(job.state.get("printed"))
+        if devices.printer is not None and not printed:
+            await devices.printer.print_receipt(job.payload, fiscal)
+            job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
+            printed = True
+            if devices.drawer and _paid_in_cash(job.payload):
+                with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
+                    await devices.printer.open_drawer()
+        await self._device_ok()
+        return {"printed": printed, "fiscal": fiscal}
+
+    async def _device_job(self, job: Job, devices: TillDevices) -> dict[str, Any]:
+        """Open the drawer, or show lines on the customer display; the result."""
+        if job.kind == DRAWER_JOB:
+            if devices.printer is None:
+                raise DeviceRefused("no printer with a drawer here")
+            await devices.printer.open_drawer()
+            return {"opened": True}
+        if self._display is None:
+            raise DeviceRefused("no customer display here")
+        lines = [str(line) for line in job.payload.get("lines") or []]
+        device = job.payload.get("device")
+        await self._display.show(lines, device if isinstance(device, str) else None)
+        return {"shown": len(lines)}
 
     async def _fiscalise(self, job: Job, register: FiscalPort) -> dict[str, Any]:
         if job.status == JobStatus.FISCALISING:
