@@ -229,25 +229,16 @@ class MqttBridge:
             scheme.abort(self._client)
 
     async def _session(self, store: AgentStore, notify: Callable[[], None]) -> None:
-        will = aiomqtt.Will(
-            self.topics.agent_status,
-            scheme.status_document("offline", "connection lost", at=False),
-            qos=scheme.QOS,
-            retain=True,
-        )
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
-            username=self.broker.username,
-            password=self.broker.password,
+        client = scheme.client(
+            self.broker,
             identifier=self.config.identifier,
-            clean_session=False,
-            keepalive=self.config.keepalive,
-            will=will,
-            timeout=self.config.command_timeout,
-            tls_context=self.broker.tls_context(
+            status_topic=self.topics.agent_status,
+            tls=self.broker.tls_context(
                 self.config.ca_file, self.config.cert_file, self.config.key_file
             ),
+            clean_session=False,
+            keepalive=self.config.keepalive,
+            timeout=self.config.command_timeout,
         )
         manual = scheme.manual_acks(client)
         if not manual:

@@ -240,6 +240,34 @@ class Broker:
         return context
 
 
+def client(
+    broker: Broker,
+    *,
+    identifier: str,
+    status_topic: str,
+    tls: ssl.SSLContext | None,
+    **options: Any,
+) -> aiomqtt.Client:
+    """A client of `broker` whose will (published by the broker when the connection is
+    lost) marks `status_topic` offline, retained: the agent's and every device's."""
+    will = aiomqtt.Will(
+        status_topic,
+        status_document("offline", "connection lost", at=False),
+        qos=QOS,
+        retain=True,
+    )
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=broker.username,
+        password=broker.password,
+        identifier=identifier,
+        will=will,
+        tls_context=tls,
+        **options,
+    )
+
+
 # aiomqtt 2.x does not expose paho's manual acknowledgements nor the socket
 # (empicano/aiomqtt#345, the open PR #346); both live on the paho client it wraps.
 

@@ -69,21 +69,12 @@ class SimulatedMqttDevice:
         return []
 
     async def start(self) -> None:
-        will = aiomqtt.Will(
-            self.topics.status(self.name),
-            scheme.status_document("offline", "connection lost", at=False),
-            qos=scheme.QOS,
-            retain=True,
-        )
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
-            username=self.broker.username,
-            password=self.broker.password,
+        client = scheme.client(
+            self.broker,
             identifier=self.client_id,
-            will=will,
+            status_topic=self.topics.status(self.name),
+            tls=self.broker.tls_context(self.ca_file),
             keepalive=30,
-            tls_context=self.broker.tls_context(self.ca_file),
         )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(client)
