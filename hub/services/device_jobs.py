@@ -12,7 +12,7 @@ print, and a manager may put a failed job back in the queue.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -62,12 +62,14 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
     return await _receipt_job(uow, sale.shop_id, sale.id, await receipt_document(uow, view))
 
 
-async def enqueue_return_receipt(uow: UnitOfWork, view: ReturnView, sale: Sale) -> DeviceJob:
+async def enqueue_return_receipt(
+    uow: UnitOfWork, view: ReturnView, sale: Sale, sale_lines: Sequence[SaleLine]
+) -> DeviceJob:
     """The receipt job of a return (`operation: "return"`: the register registers a
     return of income, the printer prints a return receipt), written in the return's
-    transaction; the caller makes it once per return."""
+    transaction; the caller makes it once per return, with the sale's lines it read."""
     made = view.sale_return
-    document = await return_receipt_document(uow, view, sale)
+    document = await return_receipt_document(uow, view, sale, sale_lines)
     return await _receipt_job(uow, made.shop_id, made.id, document)
 
 
@@ -208,7 +210,9 @@ async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
     }
 
 
-async def return_receipt_document(uow: UnitOfWork, view: ReturnView, sale: Sale) -> dict[str, Any]:
+async def return_receipt_document(
+    uow: UnitOfWork, view: ReturnView, sale: Sale, sale_lines: Sequence[SaleLine]
+) -> dict[str, Any]:
     """A return's receipt, in the sale receipt's shape with `operation: "return"`: each
     line the quantity given back at the sale's price, what the sale's discounts took off
     it as its discount, and the refund as its total; `payments` is the money given back
@@ -217,7 +221,7 @@ async def return_receipt_document(uow: UnitOfWork, view: ReturnView, sale: Sale)
     made = view.sale_return
     shift = await uow.shifts.get(made.shift_id)
     assert shift is not None, "a return's shift exists"
-    sold = {line.id: line for line in await uow.sales.lines_of(sale.id)}
+    sold = {line.id: line for line in sale_lines}
     header = await _header(
         uow,
         shop_id=made.shop_id,

@@ -282,7 +282,7 @@ async def make_return(
     payments = [ReturnPayment(return_id=return_id, method=m, amount=a) for m, a in refunds.items()]
     uow.sales.add(*lines, *payments)
     made = ReturnView(sale_return, lines, payments)
-    await device_jobs.enqueue_return_receipt(uow, made, sale)
+    await device_jobs.enqueue_return_receipt(uow, made, sale, sale_lines)
     uow.emit(
         channels.sales(uow.tenant_id, sale.shop_id),
         "sale.returned",
