@@ -172,8 +172,8 @@ class JobRunner:
         """True when the job is finished (done or failed)."""
         steps = {
             RECEIPT_JOB: self._receipt,
-            DRAWER_JOB: self._device_job,
-            DISPLAY_JOB: self._device_job,
+            DRAWER_JOB: self._open_drawer,
+            DISPLAY_JOB: self._show_on_display,
         }
         step = steps.get(job.kind)
         if step is None:
@@ -209,13 +209,15 @@ class JobRunner:
         await self._device_ok()
         return {"printed": printed, "fiscal": fiscal}
 
-    async def _device_job(self, job: Job, devices: TillDevices) -> dict[str, Any]:
-        """Open the drawer, or show lines on the customer display; the result."""
-        if job.kind == DRAWER_JOB:
-            if devices.printer is None:
-                raise DeviceRefused("no printer with a drawer here")
-            await devices.printer.open_drawer()
-            return {"opened": True}
+    async def _open_drawer(self, _job: Job, devices: TillDevices) -> dict[str, Any]:
+        """Kick the drawer of the till's printer."""
+        if devices.printer is None:
+            raise DeviceRefused("no printer with a drawer here")
+        await devices.printer.open_drawer()
+        return {"opened": True}
+
+    async def _show_on_display(self, job: Job, _devices: TillDevices) -> dict[str, Any]:
+        """Show the job's lines on the customer display."""
         if self._display is None:
             raise DeviceRefused("no customer display here")
         lines = [str(line) for line in job.payload.get("lines") or []]
