@@ -334,9 +334,13 @@ async def announce_refusal(
         )
 
 
-async def _product(uow: UnitOfWork, ref: ProductRef) -> Product:
+async def _product(uow: UnitOfWork, ref: ProductRef, lines: tuple[CartLine, ...] = ()) -> Product:
+    """The product a change names; with `lines`, their products are read in the same
+    statement (the cart is priced with them after the change)."""
     if ref.product_id is not None:
-        product = await uow.products.get(ref.product_id)
+        if lines:
+            await uow.products.many([ref.product_id, *(x.product_id for x in lines)])
+        product = await uow.products.get(ref.product_id)  # loaded just now: no statement
         field = "product"
     elif ref.barcode is not None:
         product = await uow.products.by_barcode(ref.barcode.strip())
@@ -365,11 +369,12 @@ async def add_item(
 ) -> CartView:
     """A scanned or picked product: onto its line, or a new line; its goods reserved."""
     cart = await _edit(uow, principal, cart_id, version)
-    product = await _product(uow, ref)
+    lines = rules.lines_from_json(cart.lines)
+    product = await _product(uow, ref, lines)
     if not product.is_active:
         raise ValidationFailed("product not sold", fields={"product": "inactive"})
     quantity = Unit(product.unit).quantity(quantity)
-    lines = rules.add(rules.lines_from_json(cart.lines), product.id, quantity, product.price)
+    lines = rules.add(lines, product.id, quantity, product.price)
     await _reserve(uow, cart, lines, product.id)
     return await _save(uow, cart, lines)
 
@@ -384,11 +389,12 @@ async def set_quantity(
 ) -> CartView:
     """A line's quantity (zero removes the line); the reservation follows."""
     cart = await _edit(uow, principal, cart_id, version)
-    product = await _product(uow, ref)
+    lines = rules.lines_from_json(cart.lines)
+    product = await _product(uow, ref, lines)
     quantity = Unit(product.unit).quantity(quantity)
     if quantity < 0:
         raise ValidationFailed("bad quantity", fields={"quantity": "0 or more"})
-    lines = rules.set_quantity(rules.lines_from_json(cart.lines), product.id, quantity)
+    lines = rules.set_quantity(lines, product.id, quantity)
     await _reserve(uow, cart, lines, product.id)
     return await _save(uow, cart, lines)
 
@@ -409,8 +415,9 @@ async def discount_item(
 ) -> CartView:
     """A line's own discount (percent or amount; no discount clears it)."""
     cart = await _edit(uow, principal, cart_id, version)
-    product = await _product(uow, ref)
-    lines = rules.discount_line(rules.lines_from_json(cart.lines), product.id, discount)
+    lines = rules.lines_from_json(cart.lines)
+    product = await _product(uow, ref, lines)
+    lines = rules.discount_line(lines, product.id, discount)
     return await _save(uow, cart, lines)
 
 

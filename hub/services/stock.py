@@ -108,6 +108,16 @@ def _positive(product: Product, quantity: Decimal, field: str = "quantity") -> D
     return checked
 
 
+async def _today(uow: UnitOfWork, shop: Shop | uuid.UUID, batches: Sequence[Batch]) -> date:
+    """The shop's date, which says what has expired; given only the shop's id, the shop
+    is read only if one of the batches has an expiry date."""
+    if isinstance(shop, Shop):
+        return shop_today(shop)
+    if any(b.expiry_date for b in batches):
+        return shop_today(await _shop(uow, None, shop))
+    return datetime.now(UTC).date()  # no expiry dates: nothing it could change
+
+
 async def _settings(uow: UnitOfWork) -> TenantSettings:
     return TenantSettings.from_json(await uow.tenants.settings())
 
@@ -147,15 +157,29 @@ class _Change:
         ids = [p.id for p in products]
         levels = await uow.stock.lock_levels(shop_id, ids)
         batches = await uow.stock.batches_of(shop_id, ids)
-        if isinstance(shop, Shop):
-            today = shop_today(shop)
-        elif any(b.expiry_date for found in batches.values() for b in found):
-            today = shop_today(await _shop(uow, None, shop_id))
-        else:
-            today = datetime.now(UTC).date()  # no expiry dates: nothing it could change
+        today = await _today(uow, shop, [b for found in batches.values() for b in found])
         return {
             p.id: cls(uow, shop_id, today, p, levels[p.id], batches.get(p.id, [])) for p in products
         }
+
+    @classmethod
+    async def open_for_hold(
+        cls, uow: UnitOfWork, shop_id: uuid.UUID, product: Product, holder_id: uuid.UUID
+    ) -> tuple[_Change, StockReservation | None]:
+        """What a reservation needs, in one statement when the level exists: the level
+        locked and the holder's reservation; batches only if some have an expiry date
+        (a reservation moves no batch, it only needs what has expired)."""
+        held = await uow.stock.lock_level_for_hold(shop_id, product.id, holder_id)
+        if held is None:  # the product was never stocked here: make its level
+            change = await cls.open(uow, shop_id, product)
+            return change, await uow.stock.reservation(holder_id, shop_id, product.id)
+        batches: list[Batch] = []
+        if held.has_dated_batches:
+            batches = (await uow.stock.dated_batches([shop_id], [product.id])).get(
+                (shop_id, product.id), []
+            )
+        today = await _today(uow, shop_id, batches)
+        return cls(uow, shop_id, today, product, held.level, batches), held.reservation
 
     def expired(self) -> Decimal:
         return expired_quantity(map(_view, self.batches.values()), self.today)
@@ -575,8 +599,7 @@ async def reserve(
     quantity = Unit(product.unit).quantity(quantity)
     if quantity < 0:
         raise ValidationFailed("negative quantity", fields={"quantity": "0 or more"})
-    change = await _Change.open(uow, shop_id, product)
-    reservation = await uow.stock.reservation(holder_id, shop_id, product_id)
+    change, reservation = await _Change.open_for_hold(uow, shop_id, product, holder_id)
     held = reservation.quantity if reservation else ZERO
     available = change.view().available + held
     if quantity > held and quantity > available and not (await _settings(uow)).allow_negative_stock:

@@ -143,6 +143,9 @@ async def test_fefo_then_fifo_across_three_batches_and_back(client: httpx.AsyncC
         await s.sell("4")
     with pytest.raises(InsufficientStock):
         await s.reserve(uuid.uuid4(), "4")
+    holder = uuid.uuid4()
+    assert (await s.reserve(holder, "3")).available == D("0")  # all that is sellable
+    assert (await s.reserve(holder, "0")).available == D("3")
 
     # Returns go back to the batches the sale took from, last taken first.
     back = await s.give_back(sale, "3")

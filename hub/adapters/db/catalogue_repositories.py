@@ -291,6 +291,16 @@ class MovementFilter:
     until: datetime | None = None
 
 
+@dataclass(frozen=True)
+class HeldLevel:
+    """`Stock.lock_level_for_hold`: a level, one holder's reservation of it, and whether
+    the level has dated batches."""
+
+    level: StockLevel
+    reservation: StockReservation | None
+    has_dated_batches: bool
+
+
 class Stock:
     """Levels, batches, the ledger and reservations. Writers lock the level row first."""
 
@@ -344,6 +354,34 @@ class Stock:
         levels = {level.product_id: level for level in await self._session.scalars(locking)}
         assert len(levels) == len(wanted)
         return levels
+
+    async def lock_level_for_hold(
+        self, shop_id: uuid.UUID, product_id: uuid.UUID, holder_id: uuid.UUID
+    ) -> HeldLevel | None:
+        """A reservation's view of one level in one statement: the level row locked, the
+        holder's reservation of it, and whether any batch left has an expiry date (only
+        those can make goods unavailable). None when the level row does not exist yet."""
+        dated = exists().where(
+            Batch.shop_id == shop_id,
+            Batch.product_id == product_id,
+            Batch.remaining > ZERO,
+            Batch.expiry_date.is_not(None),
+        )
+        row = (
+            await self._session.execute(
+                select(StockLevel, StockReservation, dated)
+                .outerjoin(
+                    StockReservation,
+                    (StockReservation.holder_id == holder_id)
+                    & (StockReservation.shop_id == StockLevel.shop_id)
+                    & (StockReservation.product_id == StockLevel.product_id),
+                )
+                .where(StockLevel.shop_id == shop_id, StockLevel.product_id == product_id)
+                .with_for_update(of=StockLevel)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        return None if row is None else HeldLevel(row[0], row[1], bool(row[2]))
 
     async def level(self, shop_id: uuid.UUID, product_id: uuid.UUID) -> StockLevel | None:
         return await self._session.get(StockLevel, (shop_id, product_id))
