@@ -508,12 +508,10 @@ async def pay_cart(
     the cart. Points to redeem come from the cart, not from `payments`. A retry with the
     same key returns the sale the first attempt committed."""
     principal.require(Permission.SALES_SELL)
-    peek = await uow.carts.get(cart_id)
-    if peek is None or not principal.sees_shop(peek.shop_id):
+    shift = await uow.shifts.lock_of_cart(cart_id)  # the sale's first lock
+    cart = None if shift is None else await uow.carts.get(cart_id, for_update=True)
+    if cart is None or not principal.sees_shop(cart.shop_id):
         raise NotFound("no such cart")
-    await uow.shifts.get(peek.shift_id, for_update=True)  # the sale's first lock
-    cart = await uow.carts.get(cart_id, for_update=True)
-    assert cart is not None
     _require_editor(principal, cart)
     if cart.status == CartStatus.PAID:
         earlier = await uow.sales.by_key(idempotency_key)

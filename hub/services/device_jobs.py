@@ -145,11 +145,9 @@ async def _header(
 ) -> dict[str, Any]:
     """Who, where and when, as both receipt documents carry it: the time in the shop's
     own zone with its offset."""
-    shop = await uow.shops.get(shop_id)
+    tenant, shop, cashier = await uow.tenants.with_shop_and_user(shop_id, cashier_id)
     register = await uow.registers.get(register_id)
     shift = await uow.shifts.get(shift_id)
-    cashier = await uow.users.get(cashier_id)
-    tenant = await uow.tenants.current()
     assert shop is not None, "a receipt's shop exists"
     assert register is not None, "a receipt's register exists"
     assert shift is not None, "a receipt's shift exists"

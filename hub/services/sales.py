@@ -218,7 +218,7 @@ async def record_sale(
     """Write a sale into the unit of work without committing (the caller commits, with
     whatever else belongs to the same transaction), or find the one this key already
     committed (`replayed`). A live cart's sale names the cart: its reserved goods are the
-    ones sold, and what it still holds beyond them is released."""
+    ones sold, and what it still holds beyond them is released (`stock.consume_for_sale`)."""
     principal.require(Permission.SALES_SELL)
     if not request.items:
         raise ValidationFailed("an empty sale", fields={"items": "at least one line"})
@@ -251,8 +251,6 @@ async def record_sale(
         holder_id=cart_id,
         new_sale=True,
     )
-    if cart_id is not None:
-        await stock.release(uow, cart_id)
     sale = Sale(
         id=sale_id,
         idempotency_key=idempotency_key,

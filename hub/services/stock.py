@@ -643,10 +643,10 @@ async def consume_for_sale(
     new_sale: bool = False,
 ) -> dict[uuid.UUID, list[Portion]]:
     """Take a sale's goods from their batches (FEFO, then FIFO; expired batches are not
-    sold). The holder's reservations, if any, are used up first; other carts'
-    reservations are respected. Idempotent by sale: a second call returns the portions
-    of the first (`new_sale`: the caller just made the sale's id, nothing to look for).
-    The caller commits."""
+    sold). The holder's reservations, if any, are used up first, and what else it held
+    is released (its cart is paid); other carts' reservations are respected. Idempotent
+    by sale: a second call returns the portions of the first (`new_sale`: the caller
+    just made the sale's id, nothing to look for). The caller commits."""
     if not new_sale:
         done, _ = await uow.stock.movements(None, MovementFilter(ref=sale_id, kind="sale"))
         if done:
@@ -654,13 +654,8 @@ async def consume_for_sale(
     merged: dict[uuid.UUID, Decimal] = {}
     for line in lines:
         merged[line.product_id] = merged.get(line.product_id, ZERO) + line.quantity
-    holds: dict[uuid.UUID, StockReservation] = {}
-    if holder_id is not None:
-        holds = {
-            r.product_id: r
-            for r in await uow.stock.reservations_of(holder_id)
-            if r.shop_id == shop_id
-        }
+    held_by_holder = [] if holder_id is None else await uow.stock.reservations_of(holder_id)
+    holds = {r.product_id: r for r in held_by_holder if r.shop_id == shop_id}
     products = [await _product(uow, product_id) for product_id in sorted(merged)]
     quantities = {p.id: _positive(p, merged[p.id]) for p in products}
     changes = await _Change.open_many(uow, shop_id, products)
@@ -691,6 +686,9 @@ async def consume_for_sale(
             await uow.stock.delete_reservation(own)
         assert change.level.reserved == others
         change.announce(MovementKind.SALE)
+    for left in held_by_holder:
+        if left.shop_id != shop_id or left.product_id not in merged:
+            await reserve(uow, left.holder_id, left.shop_id, left.product_id, ZERO)
     return taken
 
 

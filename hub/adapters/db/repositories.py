@@ -99,6 +99,22 @@ class Tenants:
         assert tenant is not None, "unit of work bound to a missing tenant"
         return tenant
 
+    async def with_shop_and_user(
+        self, shop_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[Tenant, Shop | None, User | None]:
+        """The tenant, one of its shops and one of its users in one statement (a
+        receipt's header names all three)."""
+        row = (
+            await self._session.execute(
+                select(Tenant, Shop, User)
+                .select_from(Tenant)
+                .outerjoin(Shop, Shop.id == shop_id)
+                .outerjoin(User, (User.id == user_id) & (User.tenant_id == Tenant.id))
+                .where(Tenant.id == self._tenant_id)
+            )
+        ).one()
+        return row[0], row[1], row[2]
+
     def add(self, tenant: Tenant) -> None:
         assert tenant.id == self._tenant_id
         self._session.add(tenant)

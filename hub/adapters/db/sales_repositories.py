@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.repositories import PageRequest, _page
 from hub.adapters.db.sales_tables import (
     CashMovement,
@@ -61,14 +62,33 @@ class Registers:
 class Shifts:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # Shifts this transaction has locked: locking one again needs no statement.
+        self.locked: set[uuid.UUID] = set()
 
     def add(self, *rows: Shift | ShiftMethodTotal | CashMovement) -> None:
         self._session.add_all(rows)
 
     async def get(self, shift_id: uuid.UUID, *, for_update: bool = False) -> Shift | None:
-        return await self._session.get(
+        if shift_id in self.locked:
+            for_update = False  # held, and the loaded row is the one locked
+        shift = await self._session.get(
             Shift, shift_id, with_for_update=for_update, populate_existing=for_update
         )
+        if for_update and shift is not None:
+            self.locked.add(shift_id)
+        return shift
+
+    async def lock_of_cart(self, cart_id: uuid.UUID) -> Shift | None:
+        """The shift of a cart, locked (a sale's first lock), without reading the cart."""
+        shift = await self._session.scalar(
+            select(Shift)
+            .where(Shift.id == select(Cart.shift_id).where(Cart.id == cart_id).scalar_subquery())
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if shift is not None:
+            self.locked.add(shift.id)
+        return shift
 
     async def open_on(self, register_id: uuid.UUID) -> Shift | None:
         return await self._session.scalar(

@@ -108,6 +108,7 @@ class UnitOfWork(SharedUnitOfWork):
                 yield
         except BaseException:
             del self._emitted[emitted:]
+            self.shifts.locked.clear()  # a lock taken inside is released with it
             raise
 
     async def commit(self) -> None:
