@@ -177,6 +177,7 @@ class Hub:
     token: str
     tenant_id: uuid.UUID
     database_url: str  # plain postgresql:// for asyncpg
+    pid: int = 0  # the `pos-hub serve` process (its workers are its children)
 
     @property
     def schema(self) -> str:
@@ -199,6 +200,42 @@ async def _wait_http(url: str, timeout: float = 30.0) -> None:
                     return
             await asyncio.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (parent pid, command name, CPU seconds used so far)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_seconds(hub_pid: int) -> tuple[float, float]:
+    """CPU time used so far by the hub (the process and its descendants) and by
+    PostgreSQL (every `postgres` process): divided by the work done between two calls,
+    what each unit of work costs on this machine, whatever else is running."""
+    processes = _processes()
+    tree, grew = {hub_pid}, True
+    while grew:
+        more = {pid for pid, (parent, _, _) in processes.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    hub = sum(seconds for pid, (_, _, seconds) in processes.items() if pid in tree)
+    database = sum(
+        seconds
+        for pid, (_, name, seconds) in processes.items()
+        if name == "postgres" and pid not in tree
+    )
+    return hub, database
 
 
 @contextlib.asynccontextmanager
@@ -251,7 +288,7 @@ async def hub_on_scratch_database(
                     },
                 )
             ).json()
-        yield Hub(port, reg["access"], uuid.UUID(reg["tenant"]["id"]), url)
+        yield Hub(port, reg["access"], uuid.UUID(reg["tenant"]["id"]), url, proc.pid)
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bench.http_load import hub_on_scratch_database, percentile
+from bench.http_load import cpu_seconds, hub_on_scratch_database, percentile
 from protocol import channels
 from protocol.client import HubClient
 from protocol.codec import MSGPACK
@@ -47,6 +47,7 @@ class Shop:
     shop_id: str
     tenant_id: str
     products: list[tuple[str, str]]  # (id, price)
+    hub_pid: int
     shifts: list[str] = field(default_factory=list)
 
 
@@ -61,7 +62,7 @@ class Clock:
         return [(self.heard[i] - self.sent[i]) * 1000 for i in ids if i in self.heard]
 
 
-async def prepare(port: int, token: str, tills: int) -> Shop:
+async def prepare(port: int, token: str, tills: int, hub_pid: int) -> Shop:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
         me = (await http.get("/api/core/tenant/")).json()
@@ -79,7 +80,7 @@ async def prepare(port: int, token: str, tills: int) -> Shop:
             )
             assert received.status_code == 201, received.text
             products.append((product, price))
-        shop = Shop(port, token, shop_id, me["id"], products)
+        shop = Shop(port, token, shop_id, me["id"], products, hub_pid)
         for n in range(tills + 1):  # one more for the REST baseline
             register = await http.post(
                 "/api/sales/cash-registers/", json={"name": f"Till {n}", "shop": shop_id}
@@ -185,6 +186,7 @@ async def phase(
         waiting.cancel()
         watcher.result()  # the dashboard could not connect: say why
     start = time.perf_counter()
+    hub_cpu, database_cpu = cpu_seconds(shop.hub_pid)
     until = start + seconds
     if rest:
         runs = [rest_baseline(shop, clock, until, 7)]
@@ -193,6 +195,7 @@ async def phase(
         runs = [till(shop, shop.shifts[i], clock, until, pace, i) for i in range(tills)]
     made = [sale for sales in await asyncio.gather(*runs) for sale in sales]
     elapsed = time.perf_counter() - start
+    hub_after, database_after = cpu_seconds(shop.hub_pid)
     await asyncio.sleep(1.0)  # the last events
     watcher.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
@@ -204,6 +207,9 @@ async def phase(
         "heard": len(latencies),
         "p50_ms": round(percentile(latencies, 0.50), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
+        # CPU each sale cost, whatever else the machine was doing
+        "hub_cpu_ms_per_sale": round((hub_after - hub_cpu) * 1000 / max(len(made), 1), 1),
+        "db_cpu_ms_per_sale": round((database_after - database_cpu) * 1000 / max(len(made), 1), 1),
     }
 
 
@@ -213,7 +219,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     for workers in args.workers:
         await redis.flushdb()
         async with hub_on_scratch_database(workers, args.pool, redis_url=REDIS_URL) as hub:
-            shop = await prepare(hub.port, hub.token, args.tills)
+            shop = await prepare(hub.port, hub.token, args.tills, hub.pid)
             label = f"{workers} process{'es' if workers > 1 else ''}"
             await phase(shop, "warm-up", args.tills, 3, None)
             plan: list[tuple[str, float | None, bool]] = [("carts saturation", None, False)]
@@ -240,11 +246,15 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(f"\n{args.tills} tills, 3-5 lines per cart, PostgreSQL + Redis")
-    print(f"{'phase':42} {'sales':>6} {'sales/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+    print(
+        f"{'phase':42} {'sales':>6} {'sales/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'hub CPU ms/sale':>16} {'db CPU ms/sale':>15}"
+    )
     for r in results:
         print(
             f"{r['phase']:42} {r['sales']:>6} {r['sales_per_second']:>8}"
             f" {r['p50_ms']!s:>7} {r['p99_ms']!s:>7}"
+            f" {r['hub_cpu_ms_per_sale']:>16} {r['db_cpu_ms_per_sale']:>15}"
         )
     by = {r["phase"]: r for r in results}
     for workers in args.workers:
