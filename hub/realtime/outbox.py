@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from hub.adapters.broker.base import Broker, Outgoing
-from hub.adapters.db.database import Database
+from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.migrate import tenant_ids
 from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.uow import OUTBOX, UnitOfWork
@@ -43,6 +43,16 @@ class OutboxRelay:
         self._broker = broker
         self._sweep_seconds = sweep_seconds
         self._task: asyncio.Task[None] | None = None
+        oldest = select(OUTBOX.c.id).order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(DRAIN_BATCH)
+        if not db.is_sqlite:
+            oldest = oldest.with_for_update()
+        self._take = (
+            delete(OUTBOX)
+            .where(OUTBOX.c.id.in_(oldest.scalar_subquery()))
+            .returning(
+                OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at
+            )
+        )
 
     async def start(self) -> None:
         self._db.after_commit = self.relay
@@ -85,27 +95,16 @@ class OutboxRelay:
         returning what they held; they are gone only if the publish succeeds and the
         transaction commits."""
         relayed = 0
-        table = OUTBOX
-        oldest = select(table.c.id).order_by(table.c.created_at, table.c.id).limit(DRAIN_BATCH)
-        if not self._db.is_sqlite:
-            oldest = oldest.with_for_update()
-        take = (
-            delete(table)
-            .where(table.c.id.in_(oldest.scalar_subquery()))
-            .returning(
-                table.c.id, table.c.channel, table.c.type, table.c.payload, table.c.created_at
-            )
-        )
+        # A bare connection, not a unit of work: one statement needs no session.
+        engine = self._db.tenant_engine(tenant_id).execution_options(**{WRITE_OPTION: True})
         while True:
-            async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                conn = await uow.connection()
-                rows = sorted((await conn.execute(take)).all(), key=lambda r: (r[4], r[0]))
+            async with engine.begin() as conn:
+                rows = sorted((await conn.execute(self._take)).all(), key=lambda r: (r[4], r[0]))
                 if not rows:
                     return relayed
                 await self._broker.publish_many(
                     [Outgoing(r.channel, r.type, r.payload, str(r.id)) for r in rows]
                 )
-                await uow.commit()
             relayed += len(rows)
             if len(rows) < DRAIN_BATCH:
                 return relayed

@@ -32,6 +32,7 @@ from hub.domain.ids import new_id
 from protocol.channels import Channel
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
+_INSERT_OUTBOX = insert(OUTBOX)
 
 
 class SharedUnitOfWork:
@@ -113,8 +114,8 @@ class UnitOfWork(SharedUnitOfWork):
 
     async def commit(self) -> None:
         emitted, self._emitted = self._emitted, []
-        if emitted:
-            await self.session.execute(insert(OUTBOX), emitted)
+        if emitted:  # on the session's connection: a Core statement needs no ORM session
+            await (await self.session.connection()).execute(_INSERT_OUTBOX, emitted)
         await super().commit()
         if emitted and self._db.after_commit is not None:
             committed = [
