@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 
 from hub.adapters.db.repositories import PageRequest
-from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift, ShiftMethodTotal
+from hub.adapters.db.sales_tables import CashMovement, CashRegister, Shift
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.catalogue import money
@@ -305,17 +305,4 @@ async def add_tenders(
 ) -> None:
     """Add a sale's tenders (or a return's refunds) to the shift's per-method totals; for
     the sale and return commits, inside their transactions, with the shift locked."""
-    rows = {row.method: row for row in await uow.shifts.method_totals(shift.id)}
-    for method, amount in amounts.items():
-        row = rows.get(method)
-        if row is None:
-            zero = Decimal("0.00")
-            row = ShiftMethodTotal(
-                shift_id=shift.id, method=method, sales=zero, refunds=zero, count=0
-            )
-            uow.shifts.add(row)
-        if refund:
-            row.refunds += amount
-        else:
-            row.sales += amount
-        row.count += 1
+    await uow.shifts.add_to_method_totals(shift.id, amounts, refund=refund)

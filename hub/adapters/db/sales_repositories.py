@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.adapters.db.cart_tables import Cart
@@ -101,6 +105,36 @@ class Shifts:
                 select(ShiftMethodTotal)
                 .where(ShiftMethodTotal.shift_id == shift_id)
                 .order_by(ShiftMethodTotal.method)
+                # `add_to_method_totals` writes them around the session
+                .execution_options(populate_existing=True)
+            )
+        )
+
+    async def add_to_method_totals(
+        self, shift_id: uuid.UUID, amounts: dict[str, Decimal], *, refund: bool
+    ) -> None:
+        """Add to the shift's per-method sales (or refunds) and counts, one statement for
+        all methods: each row made when the method is new to the shift."""
+        if not amounts:
+            return
+        column = "refunds" if refund else "sales"
+        zero = Decimal("0.00")
+        table = cast(Table, ShiftMethodTotal.__table__)
+        conn = await self._session.connection()
+        upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+        await conn.execute(
+            upsert.values(
+                [
+                    {"shift_id": shift_id, "method": method, "sales": zero, "refunds": zero}
+                    | {column: amount, "count": 1}
+                    for method, amount in sorted(amounts.items())
+                ]
+            ).on_conflict_do_update(
+                index_elements=[table.c.shift_id, table.c.method],
+                set_={
+                    column: table.c[column] + upsert.excluded[column],
+                    "count": table.c.count + 1,
+                },
             )
         )
 
