@@ -219,22 +219,35 @@ def _processes() -> dict[int, tuple[int, str, float]]:
     return found
 
 
-def cpu_seconds(hub_pid: int) -> tuple[float, float]:
-    """CPU time used so far by the hub (the process and its descendants) and by
-    PostgreSQL (every `postgres` process): divided by the work done between two calls,
-    what each unit of work costs on this machine, whatever else is running."""
+def cpu_snapshot(hub_pid: int) -> dict[int, tuple[bool, float]]:
+    """CPU seconds used so far by each process of the hub (the process and its
+    descendants: True) and of PostgreSQL (every `postgres` process: False)."""
     processes = _processes()
     tree, grew = {hub_pid}, True
     while grew:
         more = {pid for pid, (parent, _, _) in processes.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    hub = sum(seconds for pid, (_, _, seconds) in processes.items() if pid in tree)
-    database = sum(
-        seconds
+    return {
+        pid: (pid in tree, seconds)
         for pid, (_, name, seconds) in processes.items()
-        if name == "postgres" and pid not in tree
-    )
+        if pid in tree or name == "postgres"
+    }
+
+
+def cpu_used(
+    before: dict[int, tuple[bool, float]], after: dict[int, tuple[bool, float]]
+) -> tuple[float, float]:
+    """CPU seconds the hub and PostgreSQL used between two snapshots: divided by the
+    work done meanwhile, what each unit of work costs on this machine, whatever else is
+    running. A process that started meanwhile counts whole; one that ended is lost."""
+    hub = database = 0.0
+    for pid, (is_hub, seconds) in after.items():
+        used = seconds - before.get(pid, (is_hub, 0.0))[1]
+        if is_hub:
+            hub += used
+        else:
+            database += used
     return hub, database
 
 

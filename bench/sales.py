@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bench.http_load import cpu_seconds, hub_on_scratch_database, percentile
+from bench.http_load import cpu_snapshot, cpu_used, hub_on_scratch_database, percentile
 from protocol import channels
 from protocol.client import HubClient
 from protocol.codec import MSGPACK
@@ -186,7 +186,7 @@ async def phase(
         waiting.cancel()
         watcher.result()  # the dashboard could not connect: say why
     start = time.perf_counter()
-    hub_cpu, database_cpu = cpu_seconds(shop.hub_pid)
+    cpu_before = cpu_snapshot(shop.hub_pid)
     until = start + seconds
     if rest:
         runs = [rest_baseline(shop, clock, until, 7)]
@@ -195,7 +195,7 @@ async def phase(
         runs = [till(shop, shop.shifts[i], clock, until, pace, i) for i in range(tills)]
     made = [sale for sales in await asyncio.gather(*runs) for sale in sales]
     elapsed = time.perf_counter() - start
-    hub_after, database_after = cpu_seconds(shop.hub_pid)
+    hub_cpu, database_cpu = cpu_used(cpu_before, cpu_snapshot(shop.hub_pid))
     await asyncio.sleep(1.0)  # the last events
     watcher.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
@@ -208,8 +208,8 @@ async def phase(
         "p50_ms": round(percentile(latencies, 0.50), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
         # CPU each sale cost, whatever else the machine was doing
-        "hub_cpu_ms_per_sale": round((hub_after - hub_cpu) * 1000 / max(len(made), 1), 1),
-        "db_cpu_ms_per_sale": round((database_after - database_cpu) * 1000 / max(len(made), 1), 1),
+        "hub_cpu_ms_per_sale": round(hub_cpu * 1000 / max(len(made), 1), 1),
+        "db_cpu_ms_per_sale": round(database_cpu * 1000 / max(len(made), 1), 1),
     }
 
 

@@ -119,12 +119,19 @@ class ProductFilter:
 class Products:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The session's identity map holds its objects weakly: a product a caller read
+        # and let go of would be read again. Held here, it stays loaded for the unit of
+        # work (a cart change reads its lines' products once, not once per step).
+        self._held: dict[uuid.UUID, Product] = {}
 
     def add(self, product: Product) -> None:
         self._session.add(product)
 
     async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
-        return await self._session.get(Product, product_id, with_for_update=for_update)
+        product = await self._session.get(Product, product_id, with_for_update=for_update)
+        if product is not None:
+            self._held[product.id] = product
+        return product
 
     async def many(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
         """By id; those this unit of work already loaded are not read again."""
@@ -139,14 +146,18 @@ class Products:
         if missing:
             rows = await self._session.scalars(select(Product).where(Product.id.in_(missing)))
             found.update((p.id, p) for p in rows)
+        self._held.update(found)
         return found
 
     async def by_barcode(self, code: str) -> Product | None:
-        return await self._session.scalar(
+        product = await self._session.scalar(
             select(Product)
             .join(Barcode, Barcode.product_id == Product.id)
             .where(Barcode.code == code)
         )
+        if product is not None:
+            self._held[product.id] = product
+        return product
 
     async def by_sku(self, sku: str) -> Product | None:
         return await self._session.scalar(select(Product).where(Product.sku == sku))
