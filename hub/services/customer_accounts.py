@@ -24,6 +24,7 @@ Amounts are `Decimal` in whole cents; see hub/domain/customers.py for the roundi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -433,10 +434,16 @@ async def reverse_for_return(
     user_id: uuid.UUID | None,
     *,
     final: bool = False,
+    tenders: Mapping[LedgerKind, Decimal] | None = None,
     now: datetime | None = None,
 ) -> list[CustomerLedgerEntry]:
     """Give back what sale `sale_id` did to the customer's accounts, for a return of
     `share` of the sale (0 < share <= 1, e.g. refund_total / sale_total).
+
+    `tenders`, when the caller has decided them, are the exact amounts given back of
+    the sale's credit charge, balance payment and bonus redemption (a return rounds
+    each tender's share so that they add up to the lines it refunds); they are capped
+    at what earlier returns left, like the rest.
 
     For each kind the sale wrote (credit charge, balance payment, bonus redemption,
     bonus accrual) the return reverses `original x share`, rounded half up to cents and
@@ -491,7 +498,10 @@ async def reverse_for_return(
         if original_kind is LedgerKind.BONUS_ACCRUAL:
             # Points of the sale's own lot that expired are gone, not to be taken back.
             original -= moved(LedgerKind.BONUS_EXPIRY)
-        amount = reversal_amount(original, moved(kind), share, final=final)
+        if tenders is not None and original_kind is not LedgerKind.BONUS_ACCRUAL:
+            amount = min(tenders.get(original_kind, ZERO), original - moved(kind))
+        else:
+            amount = reversal_amount(original, moved(kind), share, final=final)
         if amount <= 0:
             continue
         if original_kind is LedgerKind.CREDIT_CHARGE:

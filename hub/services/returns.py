@@ -37,6 +37,7 @@ from hub.adapters.db.sales_tables import (
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.accounts import check_pin_shape
+from hub.domain.customers import LedgerKind
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
@@ -114,6 +115,24 @@ def _take_lines(
     return taken
 
 
+_DRIFT_ORDER = tuple(
+    m.value
+    for m in (
+        PaymentMethod.CASH,
+        PaymentMethod.CARD,
+        PaymentMethod.BALANCE,
+        PaymentMethod.CREDIT,
+        PaymentMethod.BONUS,
+    )
+)
+# The customer's tenders, by the ledger entry a sale wrote for each.
+_TENDER_ENTRIES = {
+    PaymentMethod.CREDIT.value: LedgerKind.CREDIT_CHARGE,
+    PaymentMethod.BALANCE.value: LedgerKind.BALANCE_PAYMENT,
+    PaymentMethod.BONUS.value: LedgerKind.BONUS_REDEMPTION,
+}
+
+
 def _refunds_by_method(
     sale: Sale, paid: dict[str, Decimal], refunded: dict[str, Decimal], total: Decimal, final: bool
 ) -> dict[str, Decimal]:
@@ -122,8 +141,11 @@ def _refunds_by_method(
     for method, amount in paid.items():
         left = amount - refunded.get(method, ZERO)
         refunds[method] = left if final else min(cents(amount * share), left)
+    # Each tender's share is rounded on its own: the cent they miss or overshoot goes
+    # to money first, else to the customer's tenders, so that the refunds add up to the
+    # lines' refunds (the return receipt's payments must equal its total).
     drift = total - sum(refunds.values(), ZERO)
-    for method in (PaymentMethod.CASH.value, PaymentMethod.CARD.value):
+    for method in _DRIFT_ORDER:
         if drift == 0:
             break
         if method in refunds:
@@ -244,6 +266,11 @@ async def make_return(
             min(refund_total / sale.total, Decimal(1)),
             principal.user_id,
             final=final,
+            tenders={
+                entry: refunds.get(method, ZERO)
+                for method, entry in _TENDER_ENTRIES.items()
+                if method in paid
+            },
         )
     await stock.return_to_stock(
         uow,

@@ -164,3 +164,76 @@ async def test_the_agents_report_lands_on_the_return_and_the_sales_feed(
         ]
     # The sale's own receipt is another job: its status is not the return's.
     assert paid_for.json()["receipt_status"] == "pending"
+
+
+async def test_a_return_paid_back_to_customer_tenders_only_adds_up_to_the_cent(
+    client: httpx.AsyncClient,
+) -> None:
+    """10.00 paid 5.00 on credit and 5.00 from the prepaid balance; the 3.33 line comes
+    back. Each tender's share rounds up (1.665 -> 1.67, twice: 3.34), so one of them
+    gives back a cent less: the refunds, the ledger and the return receipt all say 3.33."""
+    kit = await build_tenant(client)
+    shift = await open_shift(client, kit)
+    cheap = await create_product(client, kit, price="3.33")
+    dear = await create_product(client, kit, price="6.67")
+    for product in (cheap, dear):
+        await receive(client, kit, product["id"], "5")
+    made = await client.post(
+        "/api/customers/customers/",
+        json={"name": "Ольга", "phone": "+79160000333", "credit_limit": "100.00"},
+        headers=kit.token("owner"),
+    )
+    assert made.status_code == 201, made.text
+    customer = made.json()["id"]
+    topped = await client.post(
+        f"/api/customers/customers/{customer}/top-up/",
+        json={"amount": "5.00"},
+        headers=kit.token("cashier") | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert topped.status_code == 200, topped.text
+    sold = await client.post(
+        "/api/sales/sales/",
+        json={
+            "session": shift,
+            "customer": customer,
+            "items": [
+                {"product": cheap["id"], "quantity": "1"},
+                {"product": dear["id"], "quantity": "1"},
+            ],
+            "payments": [
+                {"method": "credit", "amount": "5.00"},
+                {"method": "balance", "amount": "5.00"},
+            ],
+        },
+        headers=kit.token("cashier") | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert sold.status_code == 201, sold.text
+    sale = sold.json()
+    assert sale["total"] == "10.00"
+
+    back = await give_back(client, kit, sale["id"], cheap["id"], "1", "cent-1")
+    refunds = {r["method"]: D(r["amount"]) for r in back["refunds"]}
+    assert back["refund_total"] == "3.33"
+    assert sum(refunds.values()) == D("3.33")
+    assert sorted(refunds.values()) == [D("1.66"), D("1.67")]
+    after = (
+        await client.get(f"/api/customers/customers/{customer}/", headers=kit.token("owner"))
+    ).json()
+    # What the ledger gave back is what the return says it gave back.
+    assert D(after["debt"]) == D("5.00") - refunds["credit"]
+    assert D(after["balance"]) == refunds["balance"]
+
+    (job,) = await jobs_of(client, bearer(kit.device_token), ref=back["id"])
+    document = job["payload"]
+    assert document["totals"]["total"] == "3.33"
+    assert sum(D(a) for a in document["payments"].values()) == D("3.33")
+    receipt = Receipt.from_job(document)  # the agent accepts it: its sums agree
+    assert receipt.total == D("3.33")
+
+    # The rest comes back exactly: the sale is restored to the cent.
+    rest = await give_back(client, kit, sale["id"], dear["id"], "1", "cent-2")
+    assert rest["refund_total"] == "6.67"
+    after = (
+        await client.get(f"/api/customers/customers/{customer}/", headers=kit.token("owner"))
+    ).json()
+    assert (after["debt"], after["balance"]) == ("0.00", "5.00")
