@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -83,10 +84,17 @@ class PrinterDevice:
             "model": self.section.model,
             "transport": self.section.transport,
             "status": status,
-        }
+        } | _bound_to(self.section.cash_register)
 
 
 _STATUSES = ("online", "offline", "paper_out", "cover_open", "error", "unknown")
+
+
+def _bound_to(till: uuid.UUID | None) -> dict[str, str]:
+    """The till a device is bound to, as the announcement says it (the hub routes each
+    till's jobs to the agent that serves it)."""
+    return {} if till is None else {"cash_register": str(till)}
+
 
 # The hub's payment methods the register knows by their own name; credit, bonus points
 # and prepaid balance are all "other" to it.
@@ -211,7 +219,7 @@ class FiscalDevice:
             "model": "shtrih-m",
             "transport": self.section.transport,
             "status": self.last_status,
-        }
+        } | _bound_to(self.section.cash_register)
 
 
 def scanner_feed(section: ScannerSection) -> ScannerFeed:

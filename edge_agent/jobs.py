@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from edge_agent.store import AgentStore, Job, JobStatus
+from protocol.jobs import till_of
 
 log = logging.getLogger("edge.jobs")
 
@@ -90,14 +91,6 @@ class TillDevices:
     fiscal: FiscalPort | None = None
     printer: PrinterPort | None = None
     drawer: bool = False  # kick the drawer after a cash sale or a cash refund
-
-
-def till_of(payload: dict[str, Any]) -> str | None:
-    """The till a job's document names: a receipt's `register.id`, or a `register`."""
-    register = payload.get("register")
-    if isinstance(register, dict):
-        register = register.get("id")
-    return register if isinstance(register, str) else None
 
 
 def _paid_in_cash(receipt: dict[str, Any]) -> bool:

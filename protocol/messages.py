@@ -235,6 +235,9 @@ class AgentDevice(BaseModel):
     transport: str = Field(default="", max_length=200)
     status: Literal["online", "offline", "paper_out", "cover_open", "error", "unknown"]
     detail: str = Field(default="", max_length=200)
+    # The till whose jobs it takes; none: the tills no other device is bound to. The hub
+    # routes each job to one agent by it.
+    cash_register: uuid.UUID | None = None
 
 
 class AgentAnnounce(Message):

@@ -12,6 +12,8 @@ the outcomes reported, so a job that failed twice and was retried twice shows 2.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -70,3 +72,34 @@ def accepts_retry(status: JobStatus) -> bool:
     if status is JobStatus.PENDING:
         return False
     raise JobFinished("the job is done; there is nothing to retry", fields={"status": "done"})
+
+
+# The devices an agent needs for a job of each kind, as agents announce them.
+_DEVICES_FOR = {
+    JobKind.RECEIPT: ("printer", "fiscal"),
+    JobKind.OPEN_DRAWER: ("printer",),
+    JobKind.DISPLAY: ("display",),
+}
+
+
+def route(
+    kind: JobKind, till: str | None, agents: Mapping[uuid.UUID, Sequence[Mapping[str, Any]]]
+) -> uuid.UUID | None:
+    """The one agent of a shop that takes a job, from the devices each agent announced
+    (`agents`: agent id -> its devices): one with a device for the job bound to the
+    job's till (`cash_register`), else one with such a device bound to no till; of
+    several, the first by id, so two agents never both print (and fiscalise) a receipt.
+    None when no agent announced a device for it: the job is then every agent's."""
+
+    def serving(bound_to: str | None) -> list[uuid.UUID]:
+        return [
+            agent
+            for agent, devices in agents.items()
+            if any(
+                d.get("kind") in _DEVICES_FOR[kind] and d.get("cash_register") == bound_to
+                for d in devices
+            )
+        ]
+
+    candidates = (serving(till) if till is not None else []) or serving(None)
+    return min(candidates, key=str) if candidates else None

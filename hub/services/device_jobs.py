@@ -25,12 +25,20 @@ from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
-from hub.domain.jobs import REQUESTED_KINDS, JobKind, JobStatus, accepts_report, accepts_retry
+from hub.domain.jobs import (
+    REQUESTED_KINDS,
+    JobKind,
+    JobStatus,
+    accepts_report,
+    accepts_retry,
+    route,
+)
 from hub.domain.permissions import Permission
 from hub.domain.pricing import CENT, ZERO, cents, included_vat
 from hub.domain.shifts import PaymentMethod
 from hub.services.principal import Principal
 from protocol import channels
+from protocol.jobs import till_of
 
 if TYPE_CHECKING:  # sales.py and returns.py call this module: a runtime import is circular
     from hub.services.returns import ReturnView
@@ -88,9 +96,9 @@ async def _receipt_job(
         created_at=now,
         updated_at=now,
     )
+    await _announce(uow, job)  # first: it gives the job its agent
     uow.device_jobs.add(job)
     await uow.session.flush()
-    await _announce(uow, job)
     return job
 
 
@@ -126,9 +134,9 @@ async def request_job(
         created_at=now,
         updated_at=now,
     )
+    await _announce(uow, job)  # first: it gives the job its agent
     uow.device_jobs.add(job)
     await uow.session.flush()
-    await _announce(uow, job)
     uow.emit(channels.shop(uow.tenant_id, shop_id), "job.updated", updated_event(job))
     await uow.commit()
     return job
@@ -361,11 +369,15 @@ def updated_event(job: DeviceJob) -> dict[str, Any]:
 
 
 async def _announce(uow: UnitOfWork, job: DeviceJob) -> None:
-    """`job.created` to every active agent of the job's shop (none: it waits in the
-    queue until an agent lists it)."""
+    """Give the job to the one active agent of the shop whose devices serve its till
+    (`hub.domain.jobs.route`) and tell it `job.created`; when no agent announced such a
+    device, every active agent hears of it (none: it waits in the queue until an agent
+    lists it)."""
+    agents = await uow.devices.agents_in_shop(job.shop_id)
+    job.device_id = route(JobKind(job.kind), till_of(job.payload), agents)
     event = created_event(job)
-    for device in await uow.devices.active_in_shop(job.shop_id):
-        uow.emit(channels.device(uow.tenant_id, device.id), "job.created", event)
+    for agent in agents if job.device_id is None else [job.device_id]:
+        uow.emit(channels.device(uow.tenant_id, agent), "job.created", event)
 
 
 # --- REST: agents and managers --------------------------------------------------------
@@ -395,6 +407,7 @@ async def list_jobs(
     return await uow.device_jobs.find(
         page,
         shops=_visible_shops(principal),
+        agent=principal.device_id,  # an agent lists its own jobs and the unassigned
         shop=shop,
         status=status.value if status else None,
         kind=kind.value if kind else None,
@@ -439,6 +452,8 @@ async def record_report(
     job = await _job(uow, principal, job_id, for_update=True)
     if not principal.is_device:
         raise PermissionDenied("only the shop's edge agent reports a job's outcome")
+    if job.device_id not in (None, principal.device_id):
+        raise PermissionDenied("the job was given to another agent of the shop")
     if accepts_report(JobStatus(job.status), outcome, job.result, result):
         now = utcnow()
         job.status = outcome.value

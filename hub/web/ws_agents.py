@@ -21,7 +21,7 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
                     principal,
                     epoch=epoch,
                     version=version,
-                    devices=[d.model_dump() for d in devices],
+                    devices=[d.model_dump(mode="json", exclude_none=True) for d in devices],
                 )
             return {"acked": acked}
         case m.AgentEvents(epoch=epoch, events=events):

@@ -457,6 +457,60 @@ async def test_job_created_goes_to_every_active_agent_of_the_shop(
     assert [k for _, k, _ in published].count("sale.completed") == 1
 
 
+async def test_each_tills_jobs_go_to_the_one_agent_serving_it(live_hub: LiveHub) -> None:
+    """Two agents in one shop: one drives till 1's printer and register, the other the
+    shop's unbound ones. Each receipt goes to exactly one of them, so none is printed
+    or fiscalised twice; the other never hears of it, cannot list it, cannot report it."""
+    kit = await tenant(live_hub)
+    t = uuid.UUID(kit.tenant_id)
+    async with api(live_hub) as http:
+        shifts = [await open_shift(http, kit) for _ in range(2)]
+        tills = [
+            (await http.get(f"/api/sales/sessions/{s}/", headers=kit.token("owner"))).json()[
+                "cash_register"
+            ]
+            for s in shifts
+        ]
+        spare = await second_device(http, kit, kit.shop_id)
+        async with (
+            hub_client(live_hub, kit.device_token) as bound,
+            hub_client(live_hub, spare["token"]) as unbound,
+        ):
+            for agent, devices in (
+                (bound, [{"kind": "printer", "cash_register": tills[0]}, {"kind": "fiscal",
+                          "cash_register": tills[0]}]),
+                (unbound, [{"kind": "printer"}, {"kind": "fiscal"}]),
+            ):  # fmt: skip
+                announced = [{"name": d["kind"], "status": "online", **d} for d in devices]
+                await agent.request(
+                    "agent.announce", {"version": "1", "epoch": "e1", "devices": announced}
+                )
+            first = await sell(http, kit, shifts[0])
+            second = await sell(http, kit, shifts[1])
+            (heard_bound,) = await drain_events(bound, 1)
+            (heard_unbound,) = await drain_events(unbound, 1)
+            await asyncio.gather(no_more_events(bound), no_more_events(unbound))
+        assert heard_bound["channel"] == channels.device(t, uuid.UUID(kit.device_id)).name
+        assert heard_bound["payload"]["payload"]["sale"] == first["id"]
+        assert heard_unbound["payload"]["payload"]["sale"] == second["id"]
+        mine = await jobs_of(http, bearer(kit.device_token), status="pending")
+        theirs = await jobs_of(http, bearer(spare["token"]), status="pending")
+        assert [j["ref"] for j in mine] == [first["id"]]
+        assert [j["ref"] for j in theirs] == [second["id"]]
+        assert mine[0]["device"] == kit.device_id  # a manager sees whose it is
+        # The other agent may not report it; its own agent may.
+        wrong = await http.post(
+            f"{JOBS}{mine[0]['id']}/done/", json={"fiscal": FISCAL}, headers=bearer(spare["token"])
+        )
+        assert wrong.status_code == 403, wrong.text
+        right = await http.post(
+            f"{JOBS}{mine[0]['id']}/done/",
+            json={"fiscal": FISCAL},
+            headers=bearer(kit.device_token),
+        )
+        assert right.status_code == 200, right.text
+
+
 async def test_agents_hear_of_jobs_and_managers_of_outcomes(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     t = uuid.UUID(kit.tenant_id)

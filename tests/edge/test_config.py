@@ -134,6 +134,11 @@ def test_devices_bound_to_tills(tmp_path: Path) -> None:
     assert names(built) == ("back-office", "kkt-shared", False)
     assert list(built.tills) == [REGISTER]
     assert names(built.tills[REGISTER]) == ("till-1-printer", "kkt-1", True)
+    # The agent tells the hub which till each device serves: the hub gives each till's
+    # jobs to the agent bound to it.
+    serves = {d["name"]: d.get("cash_register") for d in built.describe()}
+    assert serves["till-1-printer"] == serves["kkt-1"] == str(REGISTER)
+    assert serves["back-office"] is None and serves["kkt-shared"] is None
     # A till with a printer of its own but no register uses the shared register.
     elsewhere = KKT_1.replace(REGISTER, str(uuid.uuid4()))
     other = build(load(write(tmp_path, TILLS.replace(KKT_1, elsewhere))))

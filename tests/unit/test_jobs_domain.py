@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.jobs import JobFinished, JobStatus, accepts_report, accepts_retry
+from hub.domain.jobs import JobFinished, JobKind, JobStatus, accepts_report, accepts_retry, route
 from hub.domain.pricing import included_vat
 from protocol.errors import ErrorCode
 
@@ -89,3 +90,37 @@ def test_vat_is_in_cents_and_never_more_than_the_net_price(cents: int, rate: Dec
     assert D(0) <= vat <= total
     # Net + VAT is the price, and the VAT is the rate of the net to within a cent.
     assert abs(vat - (total - vat) * rate / 100) <= D("0.01") * (1 + rate / 100)
+
+
+TILL_1, TILL_2 = str(uuid.uuid4()), str(uuid.uuid4())
+A, B, C = sorted((uuid.uuid4() for _ in range(3)), key=str)
+
+
+def device(kind: str, till: str | None = None) -> dict[str, str]:
+    return {"name": kind, "kind": kind, "status": "online"} | (
+        {} if till is None else {"cash_register": till}
+    )
+
+
+def test_a_tills_jobs_go_to_the_agent_bound_to_it_else_to_an_unbound_one() -> None:
+    agents = {
+        A: [device("printer"), device("fiscal")],  # the shop's default devices
+        B: [device("printer", TILL_1), device("fiscal", TILL_1), device("scanner")],
+        C: [device("scanner")],  # scans only: never a receipt
+    }
+    assert route(JobKind.RECEIPT, TILL_1, agents) == B
+    assert route(JobKind.RECEIPT, TILL_2, agents) == A
+    assert route(JobKind.RECEIPT, None, agents) == A
+    assert route(JobKind.OPEN_DRAWER, TILL_1, agents) == B
+    # Nobody announced a display: every agent hears of the job, as before announcements.
+    assert route(JobKind.DISPLAY, TILL_1, agents) is None
+    assert route(JobKind.DISPLAY, None, {**agents, C: [device("display")]}) == C
+
+
+def test_of_several_agents_that_could_one_takes_the_job() -> None:
+    both_unbound = {B: [device("printer")], A: [device("printer")]}
+    assert route(JobKind.RECEIPT, TILL_1, both_unbound) == A  # the first by id
+    both_bound = {C: [device("fiscal", TILL_1)], B: [device("printer", TILL_1)]}
+    assert route(JobKind.RECEIPT, TILL_1, both_bound) == B
+    assert route(JobKind.RECEIPT, TILL_1, {}) is None
+    assert route(JobKind.RECEIPT, TILL_1, {A: [], B: []}) is None  # never announced

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.adapters.db.job_tables import DeviceJob
@@ -35,15 +35,19 @@ class DeviceJobs:
         page: PageRequest,
         *,
         shops: frozenset[uuid.UUID] | None,
+        agent: uuid.UUID | None = None,
         shop: uuid.UUID | None = None,
         status: str | None = None,
         kind: str | None = None,
         ref: uuid.UUID | None = None,
     ) -> tuple[list[DeviceJob], int]:
-        """Oldest first: the order an agent works through its queue."""
+        """Oldest first: the order an agent works through its queue. With `agent`, the
+        jobs given to it and those given to no agent."""
         query = select(DeviceJob).order_by(DeviceJob.created_at, DeviceJob.id)
         if shops is not None:
             query = query.where(DeviceJob.shop_id.in_(shops))
+        if agent is not None:
+            query = query.where(or_(DeviceJob.device_id.is_(None), DeviceJob.device_id == agent))
         for column, value in (
             (DeviceJob.shop_id, shop),
             (DeviceJob.status, status),

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.adapters.db.job_tables import AgentLink
 from hub.adapters.db.tables import (
     AuthSession,
     DeviceToken,
@@ -383,16 +384,17 @@ class Devices:
             query = query.where(DeviceToken.revoked_at.is_(None))
         return await _page(self._session, query.order_by(DeviceToken.created_at), page)
 
-    async def active_in_shop(self, shop_id: uuid.UUID) -> list[DeviceToken]:
-        """Every device token of the shop that is not revoked, oldest first."""
-        return list(
-            await self._session.scalars(
-                select(DeviceToken)
-                .where(
-                    DeviceToken.tenant_id == self._tenant_id,
-                    DeviceToken.shop_id == shop_id,
-                    DeviceToken.revoked_at.is_(None),
-                )
-                .order_by(DeviceToken.created_at, DeviceToken.id)
+    async def agents_in_shop(self, shop_id: uuid.UUID) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        """Every device token of the shop that is not revoked, oldest first, with the
+        devices its agent last announced (none if it never did)."""
+        rows = await self._session.execute(
+            select(DeviceToken.id, AgentLink.devices)
+            .outerjoin(AgentLink, AgentLink.device_id == DeviceToken.id)
+            .where(
+                DeviceToken.tenant_id == self._tenant_id,
+                DeviceToken.shop_id == shop_id,
+                DeviceToken.revoked_at.is_(None),
             )
+            .order_by(DeviceToken.created_at, DeviceToken.id)
         )
+        return {device: list(announced or []) for device, announced in rows}
