@@ -28,6 +28,7 @@ JSON; money and quantities are decimal strings, never floats:
       "customer": {"name": "Petrov I.", "phone": "+79991234567", "email": null,
                    "tax_id": null},                   # or null
       "operation": "sale",                            # optional: "sale" or "return"
+      "return_number": 7,                             # a return's own number (optional)
       "fiscal": {...}                                 # optional, see `Fiscal.from_json`
     }
 
@@ -173,6 +174,7 @@ class Receipt:
     sale_id: str | None = None
     operation: str = "sale"
     fiscal: Fiscal | None = None
+    return_number: int | None = None  # a return receipt's own number (`number`: the sale's)
 
     @classmethod
     def from_job(cls, payload: Mapping[str, Any]) -> Receipt:
@@ -217,6 +219,9 @@ class Receipt:
             sale_id=_optional_text("sale", job.get("sale"), 64),
             operation=operation,
             fiscal=None if fiscal is None else Fiscal.from_json(fiscal),
+            return_number=None
+            if job.get("return_number") is None
+            else _positive_int("return_number", job.get("return_number")),
         )
         receipt.check_sums()
         return receipt

@@ -120,6 +120,7 @@ def receipt_blocks(receipt: Receipt, width: int) -> list[Block]:
             blocks += [PrintLine(t, Align.CENTER) for t in _wrap(extra, width)]
     blocks.append(rule)
     head = [
+        *([f"Чек возврата № {receipt.return_number}"] if receipt.return_number else []),
         f"{TITLES[receipt.operation]} № {receipt.receipt_number}",
         f"Касса: {receipt.register}",
         *([f"Кассир: {receipt.cashier}"] if receipt.cashier else []),

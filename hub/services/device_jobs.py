@@ -223,7 +223,8 @@ async def return_receipt_document(
     line the quantity given back at the sale's price, what the sale's discounts took off
     it as its discount, and the refund as its total; `payments` is the money given back
     per tender (cash from the drawer). `number` is the sale's receipt number, the one
-    the return is made against; the register gives the return its own fiscal number."""
+    the return is made against, `return_number` the return receipt's own (per cash
+    register); the register gives the return its own fiscal number too."""
     made = view.sale_return
     shift = await uow.shifts.get(made.shift_id)
     assert shift is not None, "a return's shift exists"
@@ -249,6 +250,7 @@ async def return_receipt_document(
         "sale": str(sale.id),
         "return": str(made.id),
         "number": sale.number,
+        "return_number": made.number,
         "lines": lines,
         "totals": {
             "subtotal": _money(subtotal),

@@ -242,6 +242,8 @@ async def make_return(
             replayed=True,
         )
     shift = await _refund_shift(uow, principal, sale, request.shift_id)
+    register = await uow.registers.get(shift.register_id, for_update=True)  # its number
+    assert register is not None
     sale_lines = await uow.sales.lines_of(sale.id)
     done: dict[uuid.UUID, tuple[Decimal, Decimal]] = {}
     for row in await uow.sales.returned_lines(sale.id):
@@ -291,9 +293,11 @@ async def make_return(
         user_id=principal.user_id,
         approved_by=approved_by,
         refund_total=refund_total,
+        number=register.next_return_number,
         created_at=utcnow(),
         receipt_status="pending",
     )
+    register.next_return_number += 1
     uow.sales.add(sale_return)
     await uow.session.flush()
     lines = [
@@ -317,6 +321,7 @@ async def make_return(
             "return": str(return_id),
             "sale": str(sale.id),
             "number": sale.number,
+            "return_number": sale_return.number,
             "shift": str(shift.id),
             "refund_total": str(refund_total),
             "refunds": {m: str(a) for m, a in refunds.items()},

@@ -73,6 +73,7 @@ async def test_a_return_enqueues_a_receipt_the_agent_registers_as_a_return(
     assert document["operation"] == "return"
     assert (document["return"], document["sale"]) == (made["id"], sale["id"])
     assert document["number"] == sale["number"]  # the receipt it is made against
+    assert document["return_number"] == made["number"] == 1  # its own, per till
     (line,) = document["lines"]
     refund = made["refund_total"]
     assert (line["quantity"], line["price"], line["amount"]) == ("1.000", "33.33", "33.33")
@@ -91,7 +92,9 @@ async def test_a_return_enqueues_a_receipt_the_agent_registers_as_a_return(
     assert registered.kind is ReceiptKind.RETURN
     assert [(x.quantity, x.price) for x in registered.lines] == [(D("1.000"), D("33.33"))]
     assert registered.discount == D("3.33")
-    assert f"Возврат по чеку № {sale['number']}" in receipt_text(receipt, 42)
+    printed = receipt_text(receipt, 42)
+    assert f"Возврат по чеку № {sale['number']}" in printed
+    assert "Чек возврата № 1" in printed
 
     # A retried return makes no second job; the sale's own job is untouched.
     again = await give_back(client, kit, sale["id"], sold["product"], "1", "back-1")
@@ -103,6 +106,7 @@ async def test_a_return_enqueues_a_receipt_the_agent_registers_as_a_return(
     rest = await give_back(client, kit, sale["id"], sold["product"], "2", "back-2")
     (last,) = await jobs_of(client, agent, ref=rest["id"])
     assert last["payload"]["totals"]["total"] == rest["refund_total"] == "59.99"
+    assert last["payload"]["return_number"] == rest["number"] == 2
     Receipt.from_job(last["payload"])
 
 

@@ -53,6 +53,7 @@ async def test_partial_then_full_return_of_a_mixed_sale(client: httpx.AsyncClien
     first = await give_back(client, kit, sale, [{"product": tea, "quantity": "1"}])
     assert first.status_code == 201, first.text
     assert first.json()["refund_total"] == "90.00"
+    assert first.json()["number"] == 1  # the till's first return receipt
     assert {r["method"]: r["amount"] for r in first.json()["refunds"]} == {
         "cash": "60.00",
         "credit": "30.00",
@@ -67,6 +68,7 @@ async def test_partial_then_full_return_of_a_mixed_sale(client: httpx.AsyncClien
 
     rest = await give_back(client, kit, sale, [{"product": tea, "quantity": "2"}])
     assert rest.json()["refund_total"] == "180.00"
+    assert rest.json()["number"] == 2
     customer = await client.get(f"/api/customers/customers/{anna}/", headers=kit.token("owner"))
     assert customer.json()["debt"] == "0.00"
     assert (await stock_of(client, kit, tea))["on_hand"] == "10.000"
@@ -320,6 +322,7 @@ async def test_a_cashier_refunds_from_their_own_shift_only(client: httpx.AsyncCl
     own = await cashier_returns(client, kit, sale, tea, manager_pin="2580", session=theirs.shift)
     assert own.status_code == 201, own.text
     assert own.json()["session"] == theirs.shift
+    assert own.json()["number"] == 1  # numbered by the till that paid out
 
 
 @pytest.mark.parametrize("settings", [{"pin_max_failures": 3}], indirect=True)

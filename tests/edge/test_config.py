@@ -138,7 +138,7 @@ def test_devices_bound_to_tills(tmp_path: Path) -> None:
     # jobs to the agent bound to it.
     serves = {d["name"]: d.get("cash_register") for d in built.describe()}
     assert serves["till-1-printer"] == serves["kkt-1"] == str(REGISTER)
-    assert serves["back-office"] is None and serves["kkt-shared"] is None
+    assert (serves["back-office"], serves["kkt-shared"]) == (None, None)
     # A till with a printer of its own but no register uses the shared register.
     elsewhere = KKT_1.replace(REGISTER, str(uuid.uuid4()))
     other = build(load(write(tmp_path, TILLS.replace(KKT_1, elsewhere))))

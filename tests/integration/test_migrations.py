@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import column as sa_column
 from sqlalchemy import func, select, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -338,3 +342,107 @@ async def test_a_tenants_rows_are_invisible_to_another_tenant(db: Database) -> N
         assert list(in_a) == ["Only in A"]
         in_b = await conn.scalar(text(f'SELECT count(*) FROM "{schema_b}".shops'))
         assert in_b == 0
+
+
+# --- d. data migrations ---------------------------------------------------------------
+
+
+def _row(table: Any, skip: frozenset[str] | set[str], **given: Any) -> dict[str, Any]:
+    """A row of a model's table with a plain value in each column (except `skip`: the
+    columns a later revision added), `given` ones as given."""
+    plain = {
+        "UUID": lambda: uuid.uuid4(),
+        "Uuid": lambda: uuid.uuid4(),
+        "String": lambda: uuid.uuid4().hex[:8],  # unique where it must be
+        "Integer": lambda: 1,
+        "BigInteger": lambda: 1,
+        "Boolean": lambda: True,
+    }
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in skip or column.name in given:
+            continue
+        kind = type(column.type).__name__
+        python = getattr(column.type, "impl", column.type)
+        if kind in plain:
+            row[column.name] = plain[kind]()
+        elif "Date" in type(python).__name__ or column.name.endswith("_at"):
+            row[column.name] = datetime.now(UTC)
+        elif column.nullable:
+            row[column.name] = None
+        else:
+            row[column.name] = Decimal("0.00")
+    return row | given
+
+
+def _insert(
+    schema: str | None, model: Any, skip: frozenset[str] = frozenset(), **given: Any
+) -> Any:
+    """An insert of `_row` that names only its own columns: a model's defaults for the
+    columns a later revision added must not be sent to the older schema."""
+    row = _row(model.__table__, skip, **given)
+    columns = model.__table__.columns
+    bare = sa_table(
+        model.__tablename__, *(sa_column(c, columns[c].type) for c in row), schema=schema
+    )
+    return bare.insert().values(row)
+
+
+def _upgrade_to(connection: Connection, schema: str | None, target: str) -> None:
+    if schema and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    config = alembic_config("tenant")
+    config.attributes.update(connection=connection, scope="tenant", schema=schema)
+    command.upgrade(config, target)
+
+
+async def test_returns_made_before_numbers_are_numbered_per_till_in_order(db: Database) -> None:
+    """0012: each return already made gets its number (per till of the paying shift, in
+    the order they were made) and each till the next one after them."""
+    from hub.adapters.db.sales_tables import CashRegister, Sale, SaleReturn, Shift
+
+    await upgrade_shared(db)
+    tenant_id = uuid.uuid4()
+    await empty_tenant_store(db, tenant_id)
+    schema = _tenant_schema(db, tenant_id)
+    engine = db.tenant_engine(tenant_id)
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to, schema, "0011_return_receipts")
+    shop = uuid.uuid4()
+    tills = [uuid.uuid4() for _ in range(3)]  # the third makes no return
+    shifts = {till: uuid.uuid4() for till in tills}
+    sale = uuid.uuid4()
+    start = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    made = [(tills[0], 1), (tills[1], 2), (tills[0], 3), (tills[0], 3)]  # (till, minute)
+    returns = [uuid.uuid4() for _ in made]
+    async with engine.begin() as conn:
+        await conn.execute(_insert(schema, Shop, id=shop))
+        for n, till in enumerate(tills):
+            await conn.execute(
+                _insert(schema, CashRegister, {"next_return_number"}, id=till, shop_id=shop,
+                        name=f"Till {n}")
+            )  # fmt: skip
+            await conn.execute(
+                _insert(schema, Shift, id=shifts[till], register_id=till, shop_id=shop)
+            )
+        await conn.execute(
+            _insert(schema, Sale, id=sale, shop_id=shop, register_id=tills[0],
+                    shift_id=shifts[tills[0]], customer_id=None)
+        )  # fmt: skip
+        for return_id, (till, minute) in zip(returns, made, strict=True):
+            await conn.execute(
+                _insert(schema, SaleReturn, {"number"}, id=return_id, sale_id=sale,
+                        shop_id=shop, shift_id=shifts[till],
+                        created_at=start + timedelta(minutes=minute))
+            )  # fmt: skip
+    await upgrade_tenant(db, tenant_id)
+    async with engine.connect() as conn:
+        numbered = dict((await conn.execute(select(SaleReturn.id, SaleReturn.number))).all())
+        following = dict(
+            (await conn.execute(select(CashRegister.id, CashRegister.next_return_number))).all()
+        )
+    # Till 0 made three (the two at 10:03 in id order), till 1 one, till 2 none.
+    tie = sorted(returns[2:], key=str)
+    assert [numbered[r] for r in (returns[0], tie[0], tie[1])] == [1, 2, 3]
+    assert numbered[returns[1]] == 1
+    assert following == {tills[0]: 4, tills[1]: 2, tills[2]: 1}

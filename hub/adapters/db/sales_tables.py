@@ -26,6 +26,8 @@ class CashRegister(TenantBase):
     # Receipt numbers run per register without gaps; the next one is kept here and taken
     # under this row's lock by the sale that uses it.
     next_receipt_number: Mapped[int] = mapped_column(Integer, default=1)
+    # Return receipts have their own sequence, kept and taken the same way.
+    next_return_number: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     shifts_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -184,6 +186,8 @@ class SaleReturn(TenantBase):
     # The manager whose PIN approved a cashier's return; None when the user could alone.
     approved_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
     refund_total: Mapped[Decimal] = mapped_column(Money())
+    # The return receipt's own number, sequential per cash register (the paying shift's).
+    number: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The return receipt's job, as on a sale: "pending", then "done" or "failed", with
     # what the fiscal register registered; None for returns made before return receipts.

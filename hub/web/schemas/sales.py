@@ -173,6 +173,7 @@ class ReturnOut(BaseModel):
         description="the manager whose PIN approved it; null when the user needed none"
     )
     refund_total: Decimal
+    number: int = Field(description="the return receipt's own number, sequential per cash register")
     created_at: datetime
     items: list[ReturnLineOut]
     refunds: list[SalePaymentOut]
@@ -194,6 +195,7 @@ class ReturnOut(BaseModel):
             user=made.user_id,
             approved_by=made.approved_by,
             refund_total=made.refund_total,
+            number=made.number,
             created_at=made.created_at,
             receipt_status=made.receipt_status,
             fiscal=made.fiscal,
