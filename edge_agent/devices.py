@@ -8,6 +8,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -60,8 +61,11 @@ class PrinterDevice:
         self.printer = Printer(PrinterConfig.from_mapping(section.driver_settings()))
         self.last_status = "unknown"
 
-    async def print_receipt(self, job: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+    async def print_receipt(
+        self, job: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
+    ) -> None:
         receipt = receipt_of(job, fiscal)
+        receipt = replace(receipt, copy=True) if copy else receipt
         try:
             # The runner kicks the drawer itself, once the receipt is on record.
             await self.printer.print_receipt(receipt, open_drawer=False)

@@ -70,8 +70,10 @@ class FiscalPort(Protocol):
 
 
 class PrinterPort(Protocol):
-    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
-        """Print and cut; DeviceNotReady to hold the job."""
+    async def print_receipt(
+        self, receipt: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
+    ) -> None:
+        """Print and cut (`copy`: marked as a copy); DeviceNotReady to hold the job."""
         ...
 
     async def open_drawer(self) -> None: ...
@@ -193,7 +195,15 @@ class JobRunner:
             fiscal = await self._fiscalise(job, devices.fiscal)
         printed = bool(job.state.get("printed"))
         if devices.printer is not None and not printed:
-            await devices.printer.print_receipt(job.payload, fiscal)
+            # Noted before printing: a print the agent died in may have come out, so the
+            # next one says it is a copy. A printer that refused printed nothing.
+            copy = bool(job.state.get("printing"))
+            job = await self._store.advance(job.id, None, state={"printing": True})
+            try:
+                await devices.printer.print_receipt(job.payload, fiscal, copy=copy)
+            except DeviceNotReady:
+                await self._store.advance(job.id, None, state={"printing": copy})
+                raise
             job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
             printed = True
             if devices.drawer and _paid_in_cash(job.payload):

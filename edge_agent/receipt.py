@@ -175,6 +175,7 @@ class Receipt:
     operation: str = "sale"
     fiscal: Fiscal | None = None
     return_number: int | None = None  # a return receipt's own number (`number`: the sale's)
+    copy: bool = False  # printed again after a print that may have come out: says so
 
     @classmethod
     def from_job(cls, payload: Mapping[str, Any]) -> Receipt:

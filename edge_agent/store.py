@@ -226,15 +226,16 @@ class AgentStore:
     async def advance(
         self,
         job_id: str,
-        status: JobStatus,
+        status: JobStatus | None,
         *,
         state: dict[str, Any] | None = None,
         result: dict[str, Any] | None = None,
         event: tuple[str, dict[str, Any]] | None = None,
         attempt: bool = False,
     ) -> Job:
-        """Move a job on; `state` is merged into what the job keeps between steps, and
-        `event`, if given, is queued for the hub in the same transaction."""
+        """Move a job on (`status` None: it stays where it is); `state` is merged into
+        what the job keeps between steps, and `event`, if given, is queued for the hub in
+        the same transaction."""
         await self.db.execute("BEGIN IMMEDIATE")
         try:
             current = await self.job(job_id)
@@ -245,7 +246,7 @@ class AgentStore:
                 "UPDATE jobs SET status = ?, state = ?, result = COALESCE(?, result),"
                 " attempts = attempts + ?, updated_at = ? WHERE id = ?",
                 (
-                    status,
+                    current.status if status is None else status,
                     json.dumps(merged, ensure_ascii=False),
                     None if result is None else json.dumps(result, ensure_ascii=False),
                     1 if attempt else 0,

@@ -112,7 +112,8 @@ def receipt_blocks(receipt: Receipt, width: int) -> list[Block]:
     if not MIN_WIDTH <= width <= MAX_WIDTH:
         raise ValueError(f"a receipt is {MIN_WIDTH}-{MAX_WIDTH} characters wide, not {width}")
     rule = PrintLine("-" * width)
-    blocks: list[Block] = [
+    blocks: list[Block] = [PrintLine("КОПИЯ ЧЕКА", Align.CENTER, bold=True)] if receipt.copy else []
+    blocks += [
         PrintLine(t, Align.CENTER, bold=True, tall=True) for t in _wrap(receipt.shop_name, width)
     ]
     for extra in (receipt.business, receipt.shop_address):

@@ -3,6 +3,8 @@ by the simulator's parser (no I/O): the same lines, styles, code page and QR cod
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from edge_agent.drivers.escpos_commands import CodePage, initialise, select_code_page
@@ -129,6 +131,19 @@ def test_a_return_has_its_own_title() -> None:
 
     # The number is the sale's: the receipt the goods are returned against.
     assert receipt_text(Receipt.from_job(payload), 32)[2] == "Возврат по чеку № 42"
+    # With its own number, the return receipt names both.
+    payload["return_number"] = 3
+    assert receipt_text(Receipt.from_job(payload), 32)[2:4] == [
+        "Чек возврата № 3",
+        "Возврат по чеку № 42",
+    ]
+
+
+def test_a_copy_says_so_above_everything_else() -> None:
+    receipt = Receipt.from_job(card_payload())
+    again = receipt_text(replace(receipt, copy=True), 42)
+    assert again[0].strip() == "КОПИЯ ЧЕКА"
+    assert again[1:] == receipt_text(receipt, 42)
 
 
 def test_a_cashier_without_a_name_leaves_the_line_out() -> None:

@@ -5,6 +5,7 @@ holding the queue and reporting its status once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,17 @@ class Register:
 class Printer:
     def __init__(self) -> None:
         self.printed: list[tuple[int, dict[str, Any] | None]] = []
+        self.copies: list[bool] = []  # whether each print was marked as a copy
         self.paper = True
         self.drawer_kicks = 0
 
-    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+    async def print_receipt(
+        self, receipt: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
+    ) -> None:
         if not self.paper:
             raise DeviceNotReady("receipts", "paper_out", "paper end")
         self.printed.append((receipt["number"], fiscal))
+        self.copies.append(copy)
 
     async def open_drawer(self) -> None:
         self.drawer_kicks += 1
@@ -103,6 +108,38 @@ async def test_a_lost_answer_is_reconciled_not_fiscalised_twice(tmp_path: Path) 
     assert job.status == JobStatus.DONE
     assert len(register.documents) == 1
     assert printer.printed == [(7, {"document": 101, "sign": "12345"})]
+
+
+async def test_a_print_the_agent_died_in_is_printed_again_as_a_copy(tmp_path: Path) -> None:
+    """Killed while the printer printed: nobody knows whether the receipt came out, so
+    the restarted agent prints it again, marked as a copy. Paper out is not such a case:
+    the printer said it printed nothing."""
+    register, printer = Register(), Printer()
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, printer)
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        printer.paper = False
+        await work.work_once()  # fiscalised; the print refused
+        printer.paper = True
+        await work.work_once()
+        assert printer.copies == [False]  # a refused print is no print
+        await work.accept({"id": "j2", "kind": "receipt", "payload": {**SALE, "number": 8}})
+        killed = Printer()
+
+        async def dies(*_: Any, **__: Any) -> None:
+            raise asyncio.CancelledError  # the process stops inside the print
+
+        killed.print_receipt = dies  # type: ignore[method-assign]
+        with pytest.raises(asyncio.CancelledError):
+            await runner(store, register, killed).work_once()
+    async with AgentStore(tmp_path / "a.db") as reopened:  # after the restart
+        await runner(reopened, register, printer).work_once()
+        job = await reopened.job("j2")
+    assert job is not None
+    assert job.status == JobStatus.DONE
+    assert [number for number, _ in printer.printed] == [7, 8]
+    assert printer.copies == [False, True]
+    assert len(register.documents) == 2  # fiscalised once each
 
 
 async def test_paper_out_holds_the_queue_and_reports_once(tmp_path: Path) -> None:
@@ -187,7 +224,9 @@ class NamedPrinter(Printer):
         super().__init__()
         self.name = name
 
-    async def print_receipt(self, receipt: dict[str, Any], fiscal: dict[str, Any] | None) -> None:
+    async def print_receipt(
+        self, receipt: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
+    ) -> None:
         if not self.paper:
             raise DeviceNotReady(self.name, "paper_out", "paper end")
         self.printed.append((receipt["number"], fiscal))
