@@ -109,11 +109,9 @@ async def apply_events(
                 continue  # applied before: the agent missed our acknowledgement
             if event.seq != acked + 1:
                 break  # a gap: the missing event comes first
-            if await uow.session.get(AgentEvent, event.id) is not None:
-                outcome = "duplicate id"
-            else:
-                outcome = await _apply_or_refuse(uow, principal, event)
-            acked = await _record(uow, device_id, epoch, event, outcome)
+            duplicate = await uow.session.get(AgentEvent, event.id) is not None
+            outcome = "duplicate id" if duplicate else await _apply_or_refuse(uow, principal, event)
+            acked = await _record(uow, link, event, outcome, keep=not duplicate)
     return acked
 
 
@@ -125,17 +123,18 @@ async def _locked_link(uow: UnitOfWork, device_id: uuid.UUID, epoch: str) -> Age
 
 
 async def _record(
-    uow: UnitOfWork, device_id: uuid.UUID, epoch: str, event: IncomingEvent, outcome: str
+    uow: UnitOfWork, link: AgentLink, event: IncomingEvent, outcome: str, *, keep: bool
 ) -> int:
-    link = await _locked_link(uow, device_id, epoch)
+    """The event's sequence on the link (still locked: the event's savepoint came after
+    the lock), and the event itself unless its id was recorded before (`keep`)."""
     link.acked_seq = event.seq
     link.seen_at = utcnow()
-    if await uow.session.get(AgentEvent, event.id) is None:
+    if keep:
         uow.session.add(
             AgentEvent(
                 id=event.id,
-                device_id=device_id,
-                epoch=epoch,
+                device_id=link.device_id,
+                epoch=link.epoch,
                 seq=event.seq,
                 type=event.type,
                 payload=event.payload,
