@@ -375,11 +375,22 @@ async def _announce(uow: UnitOfWork, job: DeviceJob) -> None:
     (`hub.domain.jobs.route`) and tell it `job.created`; when no agent announced such a
     device, every active agent hears of it (none: it waits in the queue until an agent
     lists it)."""
-    agents = await uow.devices.agents_in_shop(job.shop_id)
+    _give(uow, job, await uow.devices.agents_in_shop(job.shop_id))
+
+
+def _give(uow: UnitOfWork, job: DeviceJob, agents: dict[uuid.UUID, list[dict[str, Any]]]) -> None:
     job.device_id = route(JobKind(job.kind), till_of(job.payload), agents)
     event = created_event(job)
     for agent in agents if job.device_id is None else [job.device_id]:
         uow.emit(channels.device(uow.tenant_id, agent), "job.created", event)
+
+
+async def give_away_jobs(uow: UnitOfWork, agent_id: uuid.UUID, shop_id: uuid.UUID) -> None:
+    """The pending jobs of an agent whose token was revoked go to the shop's other
+    agents, as if new (the caller has revoked it, and commits)."""
+    agents = await uow.devices.agents_in_shop(shop_id)  # the revoked one is not among them
+    for job in await uow.device_jobs.pending_of(agent_id):
+        _give(uow, job, agents)
 
 
 # --- REST: agents and managers --------------------------------------------------------

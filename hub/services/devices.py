@@ -13,6 +13,7 @@ from hub.adapters.security.tokens import DEVICE_PREFIX, digest, new_secret
 from hub.domain.errors import NotFound, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
+from hub.services import device_jobs
 from hub.services.principal import Principal
 from hub.services.shops import get_shop
 from protocol import channels
@@ -77,4 +78,5 @@ async def revoke_device_token(uow: UnitOfWork, principal: Principal, device_id: 
         uow.emit(
             channels.device(uow.tenant_id, device.id), "device.revoked", {"id": str(device.id)}
         )
+        await device_jobs.give_away_jobs(uow, device.id, device.shop_id)
     await uow.commit()

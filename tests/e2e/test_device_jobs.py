@@ -511,6 +511,42 @@ async def test_each_tills_jobs_go_to_the_one_agent_serving_it(live_hub: LiveHub)
         assert right.status_code == 200, right.text
 
 
+async def test_a_revoked_agents_jobs_go_to_another(live_hub: LiveHub) -> None:
+    """Two agents that could both take the shop's receipts: each job is one agent's; when
+    its token is revoked, its pending jobs go to the other, which hears of them."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        shift = await open_shift(http, kit)
+        spare = await second_device(http, kit, kit.shop_id)
+        tokens = {kit.device_id: kit.device_token, spare["id"]: spare["token"]}
+        async with (
+            hub_client(live_hub, kit.device_token) as first,
+            hub_client(live_hub, spare["token"]) as second,
+        ):
+            printer = [{"name": "p", "kind": "printer", "status": "online"}]
+            for agent in (first, second):
+                await agent.request(
+                    "agent.announce", {"version": "1", "epoch": "e1", "devices": printer}
+                )
+            sold = await sell(http, kit, shift)
+            (job,) = await jobs_of(http, kit.token("manager"), ref=sold["id"])
+            given = job["device"]
+            assert given == min(tokens, key=str)  # of two that could, the first by id
+            other = ({kit.device_id, spare["id"]} - {given}).pop()
+            listener = first if other == kit.device_id else second
+            await no_more_events(listener)  # the job was not theirs
+            gone = await http.delete(
+                f"/api/users/device-tokens/{given}/", headers=kit.token("owner")
+            )
+            assert gone.status_code == 204, gone.text
+            (heard,) = await drain_events(listener, 1)
+        assert (heard["type"], heard["payload"]["id"]) == ("job.created", job["id"])
+        (moved,) = await jobs_of(http, kit.token("manager"), ref=sold["id"])
+        assert (moved["device"], moved["status"]) == (other, "pending")
+        theirs = await jobs_of(http, bearer(tokens[other]), status="pending")
+        assert [j["id"] for j in theirs] == [job["id"]]
+
+
 async def test_agents_hear_of_jobs_and_managers_of_outcomes(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     t = uuid.UUID(kit.tenant_id)

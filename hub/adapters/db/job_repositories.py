@@ -25,6 +25,16 @@ class DeviceJobs:
             DeviceJob, job_id, with_for_update=for_update, populate_existing=for_update
         )
 
+    async def pending_of(self, agent_id: uuid.UUID) -> list[DeviceJob]:
+        """The pending jobs given to one agent, oldest first."""
+        return list(
+            await self._session.scalars(
+                select(DeviceJob)
+                .where(DeviceJob.device_id == agent_id, DeviceJob.status == "pending")
+                .order_by(DeviceJob.created_at, DeviceJob.id)
+            )
+        )
+
     async def by_ref(self, kind: str, ref_id: uuid.UUID) -> DeviceJob | None:
         return await self._session.scalar(
             select(DeviceJob).where(DeviceJob.kind == kind, DeviceJob.ref_id == ref_id)
