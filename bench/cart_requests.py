@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.http_load import cpu_snapshot, cpu_used, hub_on_scratch_database
-from bench.sales import REDIS_URL, prepare
+from bench.sales import REDIS_URL, cash_payment, fill_cart, prepare
 from protocol.client import HubClient
 from protocol.codec import MSGPACK
 
@@ -54,32 +54,15 @@ async def run(requests: int) -> list[dict[str, Any]]:
         till = HubClient(f"ws://127.0.0.1:{hub.port}/ws", shop.token, codec=MSGPACK)
         await till.connect()
         shift = shop.shifts[0]
-        products = [product for product, _ in shop.products[:LINES]]
+        items = [(product, 1) for product, _ in shop.products[:LINES]]
         try:
 
-            async def add(cart: dict[str, Any], product: str) -> dict[str, Any]:
-                change = {"cart": cart["id"], "version": cart["version"], "product": product}
-                reply = await till.request("cart.add", {**change, "quantity": 1})
-                return dict(reply["cart"])
-
             async def sale(_: int) -> None:
-                cart = (await till.request("cart.open", {"session": shift}))["cart"]
-                for product in products:
-                    cart = await add(cart, product)
-                await till.request(
-                    "cart.pay",
-                    {
-                        "cart": cart["id"],
-                        "version": cart["version"],
-                        "payments": [{"method": "cash", "amount": cart["to_pay"]}],
-                        "idempotency_key": uuid.uuid4().hex,
-                    },
-                )
+                cart = await fill_cart(till, shift, items)
+                await till.request("cart.pay", cash_payment(cart, uuid.uuid4().hex))
 
             results = [await measure(f"a {LINES}-line sale", hub.pid, sale, requests // 4)]
-            cart = (await till.request("cart.open", {"session": shift}))["cart"]
-            for product in products:
-                cart = await add(cart, product)
+            cart = await fill_cart(till, shift, items)
             state = {"cart": cart}
 
             async def get(_: int) -> None:
@@ -92,7 +75,7 @@ async def run(requests: int) -> list[dict[str, Any]]:
                     {
                         "cart": now["id"],
                         "version": now["version"],
-                        "product": products[k % LINES],
+                        "product": items[k % LINES][0],
                         "quantity": 1 + (k // LINES) % 2,
                     },
                 )

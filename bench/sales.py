@@ -98,6 +98,25 @@ def basket(rng: random.Random, shop: Shop) -> list[tuple[str, int]]:
     return [(product, rng.randint(1, 3)) for product, _ in picked]
 
 
+async def fill_cart(client: HubClient, shift: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+    """The shift's cart opened and the items added one request each; the cart as it is."""
+    cart: dict[str, Any] = (await client.request("cart.open", {"session": shift}))["cart"]
+    for product, quantity in items:
+        change = {"cart": cart["id"], "version": cart["version"], "product": product}
+        cart = (await client.request("cart.add", {**change, "quantity": quantity}))["cart"]
+    return cart
+
+
+def cash_payment(cart: dict[str, Any], key: str) -> dict[str, Any]:
+    """A `cart.pay` of the whole cart in cash."""
+    return {
+        "cart": cart["id"],
+        "version": cart["version"],
+        "payments": [{"method": "cash", "amount": cart["to_pay"]}],
+        "idempotency_key": key,
+    }
+
+
 async def till(
     shop: Shop, shift: str, clock: Clock, until: float, pace: float | None, seed: int
 ) -> list[str]:
@@ -113,16 +132,8 @@ async def till(
             if pace is not None:
                 next_start += rng.expovariate(pace)
                 await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
-            cart = (await client.request("cart.open", {"session": shift}))["cart"]
-            for product, quantity in basket(rng, shop):
-                change = {"cart": cart["id"], "version": cart["version"], "product": product}
-                cart = (await client.request("cart.add", {**change, "quantity": quantity}))["cart"]
-            pay = {
-                "cart": cart["id"],
-                "version": cart["version"],
-                "payments": [{"method": "cash", "amount": cart["to_pay"]}],
-                "idempotency_key": f"{shift}-{len(made)}-{uuid.uuid4().hex[:8]}",
-            }
+            cart = await fill_cart(client, shift, basket(rng, shop))
+            pay = cash_payment(cart, f"{shift}-{len(made)}-{uuid.uuid4().hex[:8]}")
             sent = time.perf_counter()
             sale = (await client.request("cart.pay", pay, wait=30))["sale"]
             clock.sent[sale["id"]] = sent
