@@ -28,6 +28,7 @@ from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
 from hub.services.deps import Deps
 from hub.settings import Settings
+from hub.task_scheduler import TaskScheduler
 from hub.web.errors import EXCEPTION_HANDLERS
 from hub.web.routes import build_api, build_routes
 from hub.web.websocket import WEBSOCKET_PATH, websocket_endpoint
@@ -111,9 +112,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.realtime = realtime
         app.state.relay = relay
         expiry = CartExpiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
+        scheduler = TaskScheduler(deps.db, every_seconds=settings.task_schedule_seconds)
         await realtime.start()
         await relay.start()
         await expiry.start()
+        await scheduler.start()
         # Long-lived objects (thousands of connections) make each full garbage collection
         # walk them all; young-generation collections every 700 allocations then cost
         # latency on every fan-out. Collect less often; cycles are still collected.
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await scheduler.stop()
             await expiry.stop()
             await relay.stop()
             await realtime.stop()

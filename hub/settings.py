@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     # How often each process looks for abandoned carts (the idle time is a tenant setting).
     cart_sweep_seconds: float = Field(default=30.0, gt=0)
+    # How often each process looks for task templates due to make their task.
+    task_schedule_seconds: float = Field(default=30.0, gt=0)
 
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=50, ge=1)

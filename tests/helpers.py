@@ -227,7 +227,32 @@ async def path_ids(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
     assert cart.status_code == 200, cart.text
     jobs = await client.get("/api/devices/jobs/", params={"ref": sale.json()["id"]}, headers=owner)
     (job,) = jobs.json()["results"]
+    task = await client.post(
+        "/api/tasks/tasks/",
+        json={"title": "Tidy the window", "shop": kit.shop_id, "assignee": kit.members["owner"].id},
+        headers=owner,
+    )
+    photo = await client.post(
+        f"/api/tasks/tasks/{task.json()['id']}/photos/",
+        content=png_bytes(),
+        headers={**owner, "content-type": "image/png"},
+    )
+    template = await client.post(
+        "/api/tasks/templates/",
+        json={
+            "title": "Opening checklist",
+            "shop": kit.shop_id,
+            "assignee_role": "cashier",
+            "weekdays": [0, 1, 2, 3, 4, 5, 6],
+            "at": "08:00",
+        },
+        headers=owner,
+    )
+    assert template.status_code == 201, template.text
     return {
+        "task_id": task.json()["id"],
+        "photo_id": photo.json()["id"],
+        "template_id": template.json()["id"],
         "cart_id": cart.json()["id"],
         "job_id": job["id"],
         "sale_id": sale.json()["id"],

@@ -20,6 +20,7 @@ from hub.web.endpoints import (
     shifts,
     shops,
     stock,
+    tasks,
     tenants,
     users,
 )
@@ -44,6 +45,7 @@ def build_api() -> Api:
         carts,
         shifts,
         sales,
+        tasks,
     ):
         api.include(module.api)
     return api

@@ -71,6 +71,16 @@ BODY_FOR_PATH = {
     "/api/sales/cash-registers/{register_id}/": {"is_active": False},
     "/api/devices/jobs/{job_id}/done/": {"note": "hijacked"},
     "/api/devices/jobs/{job_id}/failed/": {"error": "hijacked"},
+    "/api/tasks/tasks/{task_id}/": {"title": "hijacked"},
+    "/api/tasks/tasks/{task_id}/status/": {"status": "cancelled"},
+    "/api/tasks/tasks/{task_id}/comments/": {"body": "hijacked"},
+    "/api/tasks/templates/{template_id}/": {
+        "title": "hijacked",
+        "shop": "00000000-0000-0000-0000-000000000001",
+        "assignee_role": "cashier",
+        "weekdays": [0],
+        "at": "09:00",
+    },
 }
 
 
@@ -122,6 +132,14 @@ async def test_foreign_ids_in_paths_are_404(client: httpx.AsyncClient) -> None:
         f"/api/products/products/{b_ids['product_id']}/", headers=b.token("owner")
     )
     assert product.json()["name"] != "hijacked"
+    task = await client.get(f"/api/tasks/tasks/{b_ids['task_id']}/", headers=b.token("owner"))
+    assert (task.json()["title"], task.json()["status"]) == ("Tidy the window", "new")
+    assert [p["id"] for p in task.json()["photos"]] == [b_ids["photo_id"]]
+    assert task.json()["comments"] == []
+    template = await client.get(
+        f"/api/tasks/templates/{b_ids['template_id']}/", headers=b.token("owner")
+    )
+    assert template.json()["title"] == "Opening checklist"
     images = await client.get(
         f"/api/products/products/{b_ids['product_id']}/images/", headers=b.token("owner")
     )

@@ -42,6 +42,8 @@ MANAGEMENT = {"owner", "manager"}
 CUSTOMER_DESK = {"owner", "manager", "cashier"}
 
 Prepare = Callable[[httpx.AsyncClient, TenantKit], Awaitable[tuple[str, Any]]]
+# For endpoints whose use depends on who asks (a task's own assignee): made per role.
+PrepareAs = Callable[[httpx.AsyncClient, TenantKit, str], Awaitable[tuple[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class Case:
     allowed: set[str]
     prepare: Prepare
     device: bool = False  # an edge agent's token of the kit's shop may use it too
+    as_role: PrepareAs | None = None
+
+    async def path_and_body(
+        self, client: httpx.AsyncClient, kit: TenantKit, role: str
+    ) -> tuple[str, Any]:
+        if self.as_role is not None:
+            return await self.as_role(client, kit, role)
+        return await self.prepare(client, kit)
 
 
 async def _fresh_cashier(client: httpx.AsyncClient, kit: TenantKit) -> str:
@@ -385,6 +395,92 @@ def drawer_job() -> Prepare:
     return prepare
 
 
+TASKS = "/api/tasks/tasks/"
+TEMPLATES = "/api/tasks/templates/"
+
+
+async def _task_for(c: httpx.AsyncClient, k: TenantKit, role: str, *, photo: bool = False) -> str:
+    """A task given to the kit's member of `role`; with a photo report they added."""
+    made = await c.post(
+        TASKS,
+        json={"title": unique("task"), "shop": k.shop_id, "assignee": k.members[role].id},
+        headers=k.token("owner"),
+    )
+    assert made.status_code == 201, made.text
+    task_id = str(made.json()["id"])
+    if photo:
+        uploaded = await c.post(
+            f"{TASKS}{task_id}/photos/",
+            content=png_bytes(),
+            headers={**k.token(role), "content-type": "image/png"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        return f"{task_id}/photos/{uploaded.json()['id']}"
+    return task_id
+
+
+def on_task(suffix: str = "", body: Any = None, *, photo: bool = False) -> Prepare:
+    """A task of the owner's."""
+
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return f"{TASKS}{await _task_for(c, k, 'owner', photo=photo)}/{suffix}", body
+
+    return prepare
+
+
+def own_task(suffix: str = "", body: Any = None, *, photo: bool = False) -> PrepareAs:
+    """A task of the asking role's own."""
+
+    async def prepare(c: httpx.AsyncClient, k: TenantKit, role: str) -> tuple[str, Any]:
+        return f"{TASKS}{await _task_for(c, k, role, photo=photo)}/{suffix}", body
+
+    return prepare
+
+
+def template_body(k: TenantKit) -> dict[str, Any]:
+    return {
+        "title": unique("opening checklist"),
+        "shop": k.shop_id,
+        "assignee_role": "cashier",
+        "weekdays": [0, 1, 2, 3, 4],
+        "at": "08:30",
+        "due_minutes": 30,
+    }
+
+
+def new_task_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return TASKS, {"title": unique("task"), "shop": k.shop_id, "assignee_role": "cashier"}
+
+    return prepare
+
+
+def new_template_body() -> Prepare:
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        return TEMPLATES, template_body(k)
+
+    return prepare
+
+
+def on_template(suffix: str = "", *, with_body: bool = False) -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        made = await c.post(TEMPLATES, json=template_body(k), headers=k.token("owner"))
+        assert made.status_code == 201, made.text
+        body = template_body(k) if with_body else None
+        return f"{TEMPLATES}{made.json()['id']}/{suffix}", body
+
+    return prepare
+
+
+def task_work(suffix: str, body: Any = None, *, photo: bool = False) -> Case:
+    """Work on one's own task: everyone may, on tasks given to them."""
+    return Case(
+        EVERYONE,
+        on_task(suffix, body, photo=photo),
+        as_role=own_task(suffix, body, photo=photo),
+    )
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -573,6 +669,23 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/customers/customers/{customer_id}/statement/"): Case(
         CUSTOMER_DESK, on_customer("statement/?format=csv", balance="5")
     ),
+    ("GET", TASKS): Case(EVERYONE, fixed(TASKS + "?mine=true")),
+    ("POST", TASKS): Case(MANAGEMENT, new_task_body()),
+    ("GET", TASKS + "{task_id}/"): task_work(""),
+    ("PATCH", TASKS + "{task_id}/"): Case(MANAGEMENT, on_task("", {"priority": "high"})),
+    ("POST", TASKS + "{task_id}/status/"): task_work("status/", {"status": "in_progress"}),
+    ("GET", TASKS + "{task_id}/comments/"): task_work("comments/"),
+    ("POST", TASKS + "{task_id}/comments/"): task_work("comments/", {"body": "on it"}),
+    ("GET", TASKS + "{task_id}/photos/"): task_work("photos/"),
+    ("POST", TASKS + "{task_id}/photos/"): task_work("photos/", Raw(png_bytes(), "image/png")),
+    ("GET", TASKS + "{task_id}/photos/{photo_id}/"): task_work("", photo=True),
+    ("DELETE", TASKS + "{task_id}/photos/{photo_id}/"): task_work("", photo=True),
+    ("GET", TEMPLATES): Case(MANAGEMENT, fixed(TEMPLATES)),
+    ("POST", TEMPLATES): Case(MANAGEMENT, new_template_body()),
+    ("GET", TEMPLATES + "{template_id}/"): Case(MANAGEMENT, on_template()),
+    ("PUT", TEMPLATES + "{template_id}/"): Case(MANAGEMENT, on_template(with_body=True)),
+    ("DELETE", TEMPLATES + "{template_id}/"): Case(MANAGEMENT, on_template()),
+    ("POST", TEMPLATES + "{template_id}/run/"): Case(MANAGEMENT, on_template("run/")),
 }
 
 # Endpoints without a role: they are how one gets a token, or gives it back.
@@ -604,7 +717,7 @@ async def test_role_matrix(client: httpx.AsyncClient) -> None:
     failures = []
     for (method, template), case in MATRIX.items():
         for role in ROLES:
-            path, body = await case.prepare(client, kit)
+            path, body = await case.path_and_body(client, kit, role)
             response = await send(client, method, path, body, kit.token(role))
             allowed = response.status_code != 403
             if allowed != (role in case.allowed) or response.status_code >= 500:

@@ -11,6 +11,7 @@ from hub.adapters.db import (
     job_tables,
     sales_tables,
     tables,
+    task_tables,
 )
 from hub.adapters.db.tables import SHARED_SCHEMA, shared_metadata, tenant_metadata
 
@@ -21,6 +22,7 @@ TABLE_MODULES = (
     sales_tables,
     cart_tables,
     job_tables,
+    task_tables,
 )
 
 __all__ = ["SHARED_SCHEMA", "TABLE_MODULES", "shared_metadata", "tenant_metadata"]

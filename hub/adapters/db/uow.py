@@ -27,6 +27,7 @@ from hub.adapters.db.repositories import (
 )
 from hub.adapters.db.sales_repositories import Registers, Sales, Shifts
 from hub.adapters.db.tables import OutboxEvent
+from hub.adapters.db.task_repositories import Tasks, TaskTemplates
 from hub.adapters.db.types import utcnow
 from hub.domain.ids import new_id
 from protocol.channels import Channel
@@ -145,4 +146,6 @@ class UnitOfWork(SharedUnitOfWork):
         self.sales = Sales(self.session)
         self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
         self.device_jobs = DeviceJobs(self.session)
+        self.tasks = Tasks(self.session)
+        self.task_templates = TaskTemplates(self.session, skip_locked=not self._db.is_sqlite)
         return self
