@@ -1,18 +1,22 @@
 """A demo business for trying the hub: an owner, a manager, a cashier, a stockkeeper,
-and a small catalogue with stock in the shop."""
+a small catalogue with stock in the shop, a task for the stockkeeper and the cashiers'
+daily opening checklist."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
+from hub.adapters.db.repositories import PageRequest
+from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import SharedUnitOfWork, UnitOfWork
 from hub.domain.accounts import normalise_username
 from hub.domain.catalogue import Unit, gtin_check_digit
 from hub.domain.permissions import Role
-from hub.services import auth, catalogue, stock, users
+from hub.domain.tasks import TaskPriority
+from hub.services import auth, catalogue, stock, tasks, users
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 
@@ -91,6 +95,37 @@ class Demo:
     created: bool
 
 
+async def _add_tasks(deps: Deps, owner: Principal, shop_id: uuid.UUID) -> None:
+    async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+        stockkeepers, _ = await uow.users.find(PageRequest(0, 1), role=Role.STOCKKEEPER.value)
+        await tasks.create_task(
+            uow,
+            owner,
+            tasks.TaskFields(
+                shop=shop_id,
+                title="Проверить сроки годности молочной продукции",
+                assignment=tasks.Assignment(user=stockkeepers[0].id),
+                priority=TaskPriority.HIGH,
+                due_at=utcnow() + timedelta(hours=4),
+                requires_photo=True,
+            ),
+        )
+    async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+        await tasks.create_template(
+            uow,
+            owner,
+            tasks.TemplateFields(
+                shop=shop_id,
+                title="Чек-лист открытия смены",
+                description="Касса, весы, ценники, чистота торгового зала",
+                assignment=tasks.Assignment(role=Role.CASHIER),
+                weekdays=(0, 1, 2, 3, 4, 5, 6),
+                at=time(8, 30),
+                due_minutes=30,
+            ),
+        )
+
+
 async def ensure_demo(deps: Deps) -> Demo:
     """Create the demo business unless its owner exists; idempotent."""
     logins = [(name, role.value) for name, role in LOGINS]
@@ -126,4 +161,5 @@ async def ensure_demo(deps: Deps) -> Demo:
                 ),
             )
     await _fill_catalogue(deps, owner, registered.shop.id)
+    await _add_tasks(deps, owner, registered.shop.id)
     return Demo(TENANT_NAME, SHOP_NAME, PASSWORD, logins, created=True)

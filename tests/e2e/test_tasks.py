@@ -13,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from hub.demo import ensure_demo
 from protocol import channels
 from protocol.client import RequestFailed
 from tests.conftest import LiveHub
@@ -333,3 +334,27 @@ async def test_a_cashier_cannot_subscribe_to_someone_elses_tasks(live_hub: LiveH
         with pytest.raises(RequestFailed) as refused:
             await cashier.subscribe(channels.tasks(t, uuid.UUID(kit.members["manager"].id)).name)
     assert refused.value.code == "permission_denied"
+
+
+async def test_the_demo_shop_has_a_task_and_an_opening_checklist(
+    client: httpx.AsyncClient,
+) -> None:
+    demo = await ensure_demo(client.app.state.deps)  # type: ignore[attr-defined]
+    assert demo.created
+
+    async def as_user(username: str) -> dict[str, str]:
+        tokens = await login(client, username, demo.password)
+        return {"Authorization": f"Bearer {tokens['access']}"}
+
+    stockkeeper = await client.get(
+        TASKS, params={"mine": "true"}, headers=await as_user("demo.stockkeeper")
+    )
+    (task,) = stockkeeper.json()["results"]
+    assert (task["priority"], task["requires_photo"], task["status"]) == ("high", True, "new")
+    templates = await client.get("/api/tasks/templates/", headers=await as_user("demo.manager"))
+    (checklist,) = templates.json()["results"]
+    assert (checklist["assignee_role"], checklist["at"], checklist["weekdays"]) == (
+        "cashier",
+        "08:30",
+        [0, 1, 2, 3, 4, 5, 6],
+    )
