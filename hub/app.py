@@ -23,6 +23,7 @@ from hub.adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimi
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import LocalDiskStorage
+from hub.analytics_worker import AnalyticsWorker
 from hub.cart_expiry import CartExpiry
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
@@ -113,10 +114,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.relay = relay
         expiry = CartExpiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
         scheduler = TaskScheduler(deps.db, every_seconds=settings.task_schedule_seconds)
+        worker = AnalyticsWorker(deps.db, every_seconds=settings.analytics_seconds)
         await realtime.start()
         await relay.start()
         await expiry.start()
         await scheduler.start()
+        await worker.start()
         # Long-lived objects (thousands of connections) make each full garbage collection
         # walk them all; young-generation collections every 700 allocations then cost
         # latency on every fan-out. Collect less often; cycles are still collected.
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await worker.stop()
             await scheduler.stop()
             await expiry.stop()
             await relay.stop()

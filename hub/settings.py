@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     cart_sweep_seconds: float = Field(default=30.0, gt=0)
     # How often each process looks for task templates due to make their task.
     task_schedule_seconds: float = Field(default=30.0, gt=0)
+    # How often each process offers to close ended days, snapshot stock and score RFM.
+    analytics_seconds: float = Field(default=60.0, gt=0)
 
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=50, ge=1)

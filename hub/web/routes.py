@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from hub.web.api import Api
 from hub.web.endpoints import (
+    analytics,
     auth,
     carts,
     catalogue,
@@ -46,6 +47,7 @@ def build_api() -> Api:
         shifts,
         sales,
         tasks,
+        analytics,
     ):
         api.include(module.api)
     return api

@@ -11,13 +11,16 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from hub.adapters.db.uow import UnitOfWork
+from hub.analytics_worker import AnalyticsWorker
 from hub.services import customer_accounts
 from tests.helpers import (
     PASSWORD,
@@ -481,6 +484,25 @@ def task_work(suffix: str, body: Any = None, *, photo: bool = False) -> Case:
     )
 
 
+def in_shop(path: str, **params: str) -> Prepare:
+    """A report of the kit's first shop (`today` in a value: today's date)."""
+
+    async def prepare(_c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        today = datetime.now(UTC).date().isoformat()
+        values = {"shop": k.shop_id} | {n: v.replace("today", today) for n, v in params.items()}
+        return f"{path}?{urlencode(values)}", None
+
+    return prepare
+
+
+def snapshot_of_today() -> Prepare:
+    async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
+        await AnalyticsWorker(c.app.state.deps.db, every_seconds=3600).run_once()  # type: ignore[attr-defined]
+        return await in_shop("/api/analytics/stock-snapshots/", date="today")(c, k)
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/users/auth/change-password/"): Case(
         EVERYONE,
@@ -669,6 +691,19 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/customers/customers/{customer_id}/statement/"): Case(
         CUSTOMER_DESK, on_customer("statement/?format=csv", balance="5")
     ),
+    ("GET", "/api/analytics/daily/"): Case(MANAGEMENT, in_shop("/api/analytics/daily/")),
+    ("GET", "/api/analytics/daily/range/"): Case(
+        MANAGEMENT, in_shop("/api/analytics/daily/range/", date_from="today", date_to="today")
+    ),
+    ("GET", "/api/analytics/top-products/"): Case(
+        MANAGEMENT, fixed("/api/analytics/top-products/?format=csv")
+    ),
+    ("GET", "/api/analytics/slow-movers/"): Case(
+        MANAGEMENT, in_shop("/api/analytics/slow-movers/", days="7")
+    ),
+    ("GET", "/api/analytics/rfm/"): Case(MANAGEMENT, fixed("/api/analytics/rfm/")),
+    ("GET", "/api/analytics/at-risk/"): Case(MANAGEMENT, fixed("/api/analytics/at-risk/")),
+    ("GET", "/api/analytics/stock-snapshots/"): Case(MANAGEMENT, snapshot_of_today()),
     ("GET", TASKS): Case(EVERYONE, fixed(TASKS + "?mine=true")),
     ("POST", TASKS): Case(MANAGEMENT, new_task_body()),
     ("GET", TASKS + "{task_id}/"): task_work(""),

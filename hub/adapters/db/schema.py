@@ -5,6 +5,7 @@ tables in its own module; add new modules here."""
 from __future__ import annotations
 
 from hub.adapters.db import (
+    analytics_tables,
     cart_tables,
     catalogue_tables,
     customer_tables,
@@ -23,6 +24,7 @@ TABLE_MODULES = (
     cart_tables,
     job_tables,
     task_tables,
+    analytics_tables,
 )
 
 __all__ = ["SHARED_SCHEMA", "TABLE_MODULES", "shared_metadata", "tenant_metadata"]

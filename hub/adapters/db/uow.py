@@ -12,6 +12,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.adapters.broker.base import Outgoing
+from hub.adapters.db.analytics_repositories import Analytics
 from hub.adapters.db.cart_repositories import Carts
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
@@ -147,5 +148,6 @@ class UnitOfWork(SharedUnitOfWork):
         self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
         self.device_jobs = DeviceJobs(self.session)
         self.tasks = Tasks(self.session)
+        self.analytics = Analytics(self.session, advisory_locks=not self._db.is_sqlite)
         self.task_templates = TaskTemplates(self.session, skip_locked=not self._db.is_sqlite)
         return self

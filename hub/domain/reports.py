@@ -1,0 +1,127 @@
+"""The arithmetic of the sales reports, in plain Python: a day's figures from its sales
+and returns, and a product's performance net of what came back.
+
+Money is exact: sums are of two-decimal amounts; an average or a percentage is rounded
+half up to the cent (or to 0.01 %) once, at the end."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+def ratio(part: Decimal, whole: Decimal, scale: int = 1) -> Decimal | None:
+    """part / whole * scale to two decimals, half up; None when whole is zero."""
+    if not whole:
+        return None
+    return (part * scale / whole).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def margin_percent(margin: Decimal, revenue: Decimal) -> Decimal | None:
+    return ratio(margin, revenue, 100)
+
+
+@dataclass
+class HourFigures:
+    receipts: int = 0
+    revenue: Decimal = ZERO
+
+
+@dataclass
+class DayFigures:
+    """A shop's day: what was sold, what came back, at what cost, paid how."""
+
+    receipts: int = 0
+    revenue: Decimal = ZERO  # the receipts' totals, after discounts
+    discounts: Decimal = ZERO
+    returns: int = 0
+    refunds: Decimal = ZERO
+    cost_of_sales: Decimal = ZERO
+    cost_returned: Decimal = ZERO
+    paid: dict[str, Decimal] = field(default_factory=dict)
+    refunded: dict[str, Decimal] = field(default_factory=dict)
+    hours: list[HourFigures] = field(default_factory=lambda: [HourFigures() for _ in range(24)])
+
+    @property
+    def net_revenue(self) -> Decimal:
+        return self.revenue - self.refunds
+
+    @property
+    def cost(self) -> Decimal:
+        return self.cost_of_sales - self.cost_returned
+
+    @property
+    def gross_margin(self) -> Decimal:
+        return self.net_revenue - self.cost
+
+    @property
+    def average_ticket(self) -> Decimal | None:
+        return ratio(self.revenue, Decimal(self.receipts)) if self.receipts else None
+
+
+def day_figures(
+    zone: ZoneInfo,
+    sales: Iterable[tuple[datetime, Decimal, Decimal]],
+    returns: Iterable[tuple[datetime, Decimal]],
+    cost_of_sales: Decimal,
+    cost_returned: Decimal,
+    paid: Mapping[str, Decimal],
+    refunded: Mapping[str, Decimal],
+) -> DayFigures:
+    """`sales`: (when, total, discount) of each receipt; `returns`: (when, refund)."""
+    day = DayFigures(
+        cost_of_sales=cost_of_sales,
+        cost_returned=cost_returned,
+        paid=dict(paid),
+        refunded=dict(refunded),
+    )
+    for at, total, discount in sales:
+        day.receipts += 1
+        day.revenue += total
+        day.discounts += discount
+        hour = day.hours[at.astimezone(zone).hour]
+        hour.receipts += 1
+        hour.revenue += total
+    for _, refund in returns:
+        day.returns += 1
+        day.refunds += refund
+    return day
+
+
+@dataclass(frozen=True)
+class ProductFigures:
+    product_id: uuid.UUID
+    name: str
+    units: Decimal
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        return margin_percent(self.margin, self.revenue)
+
+
+RANKINGS = ("revenue", "units", "margin")
+
+
+def rank_products(products: Iterable[ProductFigures], by: str) -> list[ProductFigures]:
+    """Best first by `by` (revenue, units or margin); ties by name, then id."""
+    if by not in RANKINGS:
+        raise ValueError(f"rank by one of {', '.join(RANKINGS)}")
+
+    def key(p: ProductFigures) -> tuple[Decimal, str, str]:
+        value = {"revenue": p.revenue, "units": p.units, "margin": p.margin}[by]
+        return (-value, p.name, str(p.product_id))
+
+    return sorted(products, key=key)
