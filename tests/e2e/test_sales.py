@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -144,6 +145,39 @@ async def test_pilot_scenario_sales_and_z_report(client: httpx.AsyncClient) -> N
         "/api/sales/sales/", params={"session": till.shift}, headers=kit.token("manager")
     )
     assert [s["number"] for s in history.json()["results"]] == [3, 2, 1]
+
+    # The pilot's last steps: a task for the staff, and the reports.
+    task = await client.post(
+        "/api/tasks/tasks/",
+        json={
+            "title": "Restock bread",
+            "assignee": kit.members["stockkeeper"].id,
+            "priority": "high",
+            "due_at": "2030-01-01T10:00:00+03:00",
+            "shop": kit.shop_id,
+        },
+        headers=kit.token("manager"),
+    )
+    assert task.status_code == 201, task.text
+    today = datetime.now(UTC).date().isoformat()
+    daily = await client.get(
+        "/api/analytics/daily/",
+        params={"shop": kit.shop_id, "date": today},
+        headers=kit.token("owner"),
+    )
+    assert (daily.json()["receipts"], daily.json()["revenue"]) == (3, "431.75")
+    assert daily.json()["payments"]["credit"]["net"] == "100.00"
+    top = await client.get("/api/analytics/top-products/", headers=kit.token("owner"))
+    assert {p["product"] for p in top.json()["results"]} == {milk, bread}
+    rfm = await client.get("/api/analytics/rfm/", headers=kit.token("owner"))
+    assert [c["customer"] for c in rfm.json()["results"]] == [anna]
+    for fmt, media in (("xlsx", "spreadsheetml"), ("csv", "text/csv")):
+        export = await client.get(
+            "/api/analytics/daily/",
+            params={"shop": kit.shop_id, "date": today, "format": fmt},
+            headers=kit.token("owner"),
+        )
+        assert media in export.headers["content-type"]
 
 
 async def test_a_retried_sale_is_one_sale(client: httpx.AsyncClient) -> None:
