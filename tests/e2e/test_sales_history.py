@@ -159,6 +159,9 @@ async def test_each_filter_alone_and_combined(client: httpx.AsyncClient) -> None
     assert await listed(client, h, cashier=kit.members["cashier"].id) == h.ids("s1", "s2")
     assert await listed(client, h, cashier=kit.members["manager"].id) == h.ids("s3", "s4")
     assert await listed(client, h, customer=h.customers["anna"]) == h.ids("s2", "s4", "s5")
+    # Receipt numbers are per register: number 2 is s2 on till a and s4 on till b.
+    assert await listed(client, h, number="2") == h.ids("s2", "s4")
+    assert await listed(client, h, number="2", cash_register=h.registers["b"]) == h.ids("s4")
     # Filters combine with AND.
     assert await listed(
         client, h, payment_method="card", cashier=kit.members["manager"].id

@@ -276,8 +276,11 @@ class Sales:
         until: datetime | None,
         register: uuid.UUID | None = None,
         payment_method: str | None = None,
+        number: int | None = None,
     ) -> tuple[list[Sale], int]:
         query = select(Sale).order_by(Sale.created_at.desc(), Sale.id.desc())
+        if number is not None:
+            query = query.where(Sale.number == number)
         if shops is not None:
             query = query.where(Sale.shop_id.in_(shops))
         for column, value in (

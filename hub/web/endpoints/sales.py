@@ -75,6 +75,7 @@ async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut] | Response:
         cashier=query.cashier,
         customer=query.customer,
         payment_method=query.payment_method.value if query.payment_method else None,
+        number=query.number,
         since=query.date_from,
         until=query.date_to,
     )

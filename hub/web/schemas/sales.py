@@ -132,6 +132,9 @@ class SaleQuery(PageQuery, ExportQuery):
     payment_method: PaymentMethod | None = Field(
         default=None, description="sales with a payment by this method"
     )
+    number: int | None = Field(
+        default=None, ge=1, description="the receipt number (per register: add cash_register)"
+    )
     date_from: Instant | None = Field(default=None, description="from this time, inclusive")
     date_to: Instant | None = Field(default=None, description="until this time, exclusive")
 
