@@ -1,6 +1,6 @@
 """A demo business for trying the hub: an owner, a manager, a cashier, a stockkeeper,
-a small catalogue with stock in the shop, a task for the stockkeeper and the cashiers'
-daily opening checklist."""
+a small catalogue with stock in the shop, a cash register, a task for the stockkeeper
+and the cashiers' daily opening checklist."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from hub.domain.accounts import normalise_username
 from hub.domain.catalogue import Unit, gtin_check_digit
 from hub.domain.permissions import Role
 from hub.domain.tasks import TaskPriority
-from hub.services import auth, catalogue, stock, tasks, users
+from hub.services import auth, catalogue, shifts, stock, tasks, users
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 
 TENANT_NAME = "Demo Shop Ltd"
 SHOP_NAME = "Demo Shop"
 PASSWORD = "demo-pass-2026"
+REGISTER_NAME = "Касса 1"
 LOGINS = [
     ("demo.owner", Role.OWNER),
     ("demo.manager", Role.MANAGER),
@@ -161,5 +162,7 @@ async def ensure_demo(deps: Deps) -> Demo:
                 ),
             )
     await _fill_catalogue(deps, owner, registered.shop.id)
+    async with UnitOfWork(deps.db, registered.tenant.id, write=True) as uow:
+        await shifts.create_register(uow, owner, registered.shop.id, REGISTER_NAME)
     await _add_tasks(deps, owner, registered.shop.id)
     return Demo(TENANT_NAME, SHOP_NAME, PASSWORD, logins, created=True)

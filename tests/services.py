@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 from functools import cache
 from urllib.parse import urlsplit
@@ -57,16 +58,25 @@ def _postgres_ok() -> bool:
         return False
 
 
+CHROMIUM = os.environ.get("POS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
 def need(service: str) -> None:
     """Skip (or fail, when services are required) unless `service` answers."""
     available = {
         "postgres": _postgres_ok,
         "redis": lambda: _reachable(REDIS_URL, 6379),
         "mqtt": lambda: _reachable(MQTT_URL, 1883),
+        "chromium": lambda: os.access(CHROMIUM, os.X_OK),
     }[service]()
     if available:
         return
-    where = {"postgres": PG_ADMIN_URL, "redis": REDIS_URL, "mqtt": MQTT_URL}[service]
+    where = {
+        "postgres": PG_ADMIN_URL,
+        "redis": REDIS_URL,
+        "mqtt": MQTT_URL,
+        "chromium": CHROMIUM,
+    }[service]
     message = f"{service} not reachable at {where}"
     if REQUIRED:
         pytest.fail(f"{message} and POS_REQUIRE_SERVICES=1", pytrace=False)

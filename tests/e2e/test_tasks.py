@@ -336,7 +336,7 @@ async def test_a_cashier_cannot_subscribe_to_someone_elses_tasks(live_hub: LiveH
     assert refused.value.code == "permission_denied"
 
 
-async def test_the_demo_shop_has_a_task_and_an_opening_checklist(
+async def test_the_demo_shop_has_a_till_a_task_and_an_opening_checklist(
     client: httpx.AsyncClient,
 ) -> None:
     demo = await ensure_demo(client.app.state.deps)  # type: ignore[attr-defined]
@@ -351,6 +351,10 @@ async def test_the_demo_shop_has_a_task_and_an_opening_checklist(
     )
     (task,) = stockkeeper.json()["results"]
     assert (task["priority"], task["requires_photo"], task["status"]) == ("high", True, "new")
+    registers = await client.get(
+        "/api/sales/cash-registers/", headers=await as_user("demo.cashier")
+    )
+    assert [r["name"] for r in registers.json()["results"]] == ["Касса 1"]
     templates = await client.get("/api/tasks/templates/", headers=await as_user("demo.manager"))
     (checklist,) = templates.json()["results"]
     assert (checklist["assignee_role"], checklist["at"], checklist["weekdays"]) == (

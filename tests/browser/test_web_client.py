@@ -1,0 +1,321 @@
+"""The web client in Chromium: a cashier sells at the till (barcode from a keyboard-wedge
+scanner, cash with change, the receipt), a manager's dashboard follows sales and carts
+live, staff get a task at once and report it with a photo, both languages, returns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, Page, expect
+
+from protocol import channels
+from tests.browser.conftest import new_page
+from tests.conftest import LiveHub
+from tests.e2e.ws_support import api, hub_client, tenant
+from tests.helpers import PASSWORD, TenantKit, create_product, ean13, png_bytes, receive, set_pin
+
+
+async def sign_in(page: Page, hub: LiveHub, kit: TenantKit, role: str) -> None:
+    await page.goto(hub.http + "/")
+    await page.fill("#username", kit.members[role].username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page.locator("#logout")).to_be_visible()
+
+
+async def shop_with_goods(http: httpx.AsyncClient, kit: TenantKit) -> dict[str, Any]:
+    barcode = ean13()
+    product = await create_product(
+        http, kit, name="Milk 3.2%", price="89.90", cost="60.00", barcodes=[barcode]
+    )
+    await receive(http, kit, product["id"], "20")
+    register = await http.post(
+        "/api/sales/cash-registers/",
+        json={"name": "Till 1", "shop": kit.shop_id},
+        headers=kit.token("owner"),
+    )
+    assert register.status_code == 201, register.text
+    return {"product": product["id"], "barcode": barcode, "register": register.json()["id"]}
+
+
+async def open_till(page: Page, goods: dict[str, Any]) -> None:
+    await page.click(f"[data-register='{goods['register']}']")
+    await page.fill("#opening-cash", "100.00")
+    await page.click("#open-shift")
+    await expect(page.locator("#scan")).to_be_focused()
+
+
+async def test_a_cashier_sells_with_a_scanner_and_cash_change(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        page = await new_page(browser, tablet=True)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+
+        # A keyboard-wedge scanner types the code and Enter, wherever the focus is.
+        await page.locator("body").click()
+        await page.keyboard.type(goods["barcode"])
+        await page.keyboard.press("Enter")
+        line = page.locator(f"tr.line[data-product='{goods['product']}']")
+        await expect(line.locator(".quantity")).to_have_text("1")
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await expect(line.locator(".quantity")).to_have_text("2")
+        await expect(page.locator("#to-pay")).to_have_text("179.80")
+        await line.locator(".qty-plus").click()
+        await expect(page.locator("#to-pay")).to_have_text("269.70")
+        # Two scans in a row, the second typed while the first is on its way: both count.
+        await page.keyboard.type(f"{goods['barcode']}\n{goods['barcode']}\n")
+        await expect(line.locator(".quantity")).to_have_text("5")
+        await line.locator(".qty-minus").click()
+        await line.locator(".qty-minus").click()
+        await expect(page.locator("#to-pay")).to_have_text("269.70")
+
+        await page.click("#pay")
+        await page.fill("#pay-cash", "300")
+        await expect(page.locator("#change")).to_have_text("30.30")
+        await page.fill("#pay-cash", "200")
+        await expect(page.locator("#pay-confirm")).to_be_disabled()
+        await page.fill("#pay-cash", "300")
+        await page.click("#pay-confirm")
+        await expect(page.locator("#receipt-total")).to_have_text("269.70")
+        await expect(page.locator("#receipt-change")).to_have_text("30.30")
+        await expect(page.locator("#receipt h1")).to_have_text("Receipt № 1")
+
+        sales = await http.get(
+            "/api/sales/sales/",
+            params={"cash_register": goods["register"]},
+            headers=kit.token("manager"),
+        )
+        (sale,) = sales.json()["results"]
+        assert (sale["total"], sale["change"], sale["tendered_cash"]) == (
+            "269.70",
+            "30.30",
+            "300.00",
+        )
+        stock = await http.get(
+            "/api/products/stock/",
+            params={"shop": kit.shop_id, "product": goods["product"]},
+            headers=kit.token("owner"),
+        )
+        assert stock.json()["on_hand"] == "17.000"
+
+        # The next customer gets a new, empty cart; a reload keeps the till's cart.
+        await page.click("#new-sale")
+        await expect(page.locator("#to-pay")).to_have_text("0.00")
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await expect(page.locator("#to-pay")).to_have_text("89.90")
+        await page.reload()
+        await expect(page.locator("#to-pay")).to_have_text("89.90")
+
+
+async def test_search_by_name_and_a_customer_with_a_group_discount(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        group = await http.post(
+            "/api/customers/groups/",
+            json={"name": "VIP", "discount_percent": "10"},
+            headers=kit.token("owner"),
+        )
+        customer = await http.post(
+            "/api/customers/customers/",
+            json={"name": "Anna Petrova", "phone": "+79161234567", "group": group.json()["id"]},
+            headers=kit.token("owner"),
+        )
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        await page.fill("#scan", "milk")
+        await page.press("#scan", "Enter")
+        await page.click(f"#search-results [data-product='{goods['product']}']")
+        await expect(page.locator("#to-pay")).to_have_text("89.90")
+        await page.fill("#customer-phone", "1234567")
+        await page.click("#customer-find")
+        await page.click(f"[data-customer='{customer.json()['id']}']")
+        await expect(page.locator("#customer-name")).to_have_text("Anna Petrova")
+        await expect(page.locator("#to-pay")).to_have_text("80.91")  # VIP 10 %
+        await page.click("#pay")
+        await page.click("#all-card")
+        await page.click("#pay-confirm")
+        await expect(page.locator("#receipt-total")).to_have_text("80.91")
+
+
+async def test_the_dashboard_follows_sales_and_carts_live(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    t = uuid.UUID(kit.tenant_id)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        shift = await http.post(
+            "/api/sales/sessions/",
+            json={"cash_register": goods["register"], "opening_cash": "0"},
+            headers=kit.token("cashier"),
+        )
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "manager")
+        await expect(page.locator("#kpi-receipts .kpi-value")).to_have_text("0")
+        await expect(page.locator("#live-carts")).to_contain_text("No till is building a cart")
+
+        # A till builds a cart: the manager sees each line as it is scanned.
+        async with hub_client(live_hub, kit.members["cashier"].token) as till:
+            opened = await till.request("cart.open", {"session": shift.json()["id"]})
+            cart = opened["cart"]
+            added = await till.request(
+                "cart.add",
+                {"cart": cart["id"], "version": cart["version"], "barcode": goods["barcode"]},
+            )
+            live = page.locator(f"[data-cart='{cart['id']}']")
+            await expect(live).to_contain_text("Milk 3.2%")
+            await expect(live.locator(".cart-total")).to_have_text("89.90")
+            await till.request(
+                "cart.set_quantity",
+                {
+                    "cart": cart["id"],
+                    "version": added["cart"]["version"],
+                    "barcode": goods["barcode"],
+                    "quantity": "3",
+                },
+            )
+            await expect(live.locator(".cart-total")).to_have_text("269.70")
+            paid = await till.request(
+                "cart.pay",
+                {
+                    "cart": cart["id"],
+                    "version": added["cart"]["version"] + 1,
+                    "payments": [{"method": "card", "amount": "269.70"}],
+                    "idempotency_key": uuid.uuid4().hex,
+                },
+            )
+        # The sale lands in the feed and the KPIs, without a reload.
+        feed = page.locator(f"#feed [data-sale='{paid['sale']['id']}']")
+        await expect(feed).to_contain_text("269.70")
+        await expect(feed).to_contain_text("Till 1")
+        await expect(page.locator("#kpi-receipts .kpi-value")).to_have_text("1")
+        await expect(page.locator("#kpi-revenue .kpi-value")).to_have_text("269.70")
+        await expect(page.locator("#hourly rect.bar")).to_have_count(24)
+        assert channels.sales(t, uuid.UUID(kit.shop_id)).name  # the channel the page follows
+
+
+async def test_staff_get_a_task_at_once_and_report_it_with_a_photo(
+    live_hub: LiveHub, browser: Browser, tmp_path: Any
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        page = await new_page(browser, tablet=True)
+        await sign_in(page, live_hub, kit, "cashier")
+        await page.click("[data-view='tasks']")
+        await expect(page.locator("#tasks")).to_contain_text("No tasks")
+        made = await http.post(
+            "/api/tasks/tasks/",
+            json={
+                "title": "Face the dairy shelf",
+                "shop": kit.shop_id,
+                "assignee": kit.members["cashier"].id,
+                "priority": "high",
+                "requires_photo": True,
+            },
+            headers=kit.token("manager"),
+        )
+        task = made.json()
+        # Pushed over the websocket: a toast and the list, no reload.
+        await expect(page.locator(".toast")).to_contain_text("New task: Face the dairy shelf")
+        await page.click(f"[data-task='{task['id']}']")
+        await expect(page.locator("#task-status")).to_have_text("new")
+        await page.click("#task-moves [data-status='in_progress']")
+        await expect(page.locator("#task-status")).to_have_text("in progress")
+        photo = tmp_path / "shelf.png"
+        photo.write_bytes(png_bytes((200, 150)))
+        await page.set_input_files("#task-photo", str(photo))
+        await expect(page.locator("#task-photos img.thumb")).to_have_count(1)
+        await page.fill("#task-comment", "all faced")
+        await page.click("#task-moves [data-status='on_review']")
+        await expect(page.locator("#task-status")).to_have_text("on review")
+
+        stored = await http.get(f"/api/tasks/tasks/{task['id']}/", headers=kit.token("manager"))
+        assert stored.json()["status"] == "on_review"
+        assert len(stored.json()["photos"]) == 1
+        assert stored.json()["comments"][-1]["body"] == "all faced"
+
+
+async def test_a_manager_creates_a_task_for_a_role(live_hub: LiveHub, browser: Browser) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "manager")
+        await page.click("[data-view='tasks']")
+        await page.click("#new-task")
+        await page.fill("#new-title", "Count the stock room")
+        await page.select_option("#new-assignee", "role:stockkeeper")
+        await page.select_option("#new-priority", "urgent")
+        await page.click("#new-task-save")
+        await expect(page.locator("#task-title")).to_have_text("Count the stock room")
+        listed = await http.get(
+            "/api/tasks/tasks/", params={"mine": "true"}, headers=kit.token("stockkeeper")
+        )
+        (task,) = listed.json()["results"]
+        assert (task["assignee_role"], task["priority"]) == ("stockkeeper", "urgent")
+
+
+async def test_russian_by_default_and_english_on_request(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    page = await new_page(browser, locale="ru-RU")
+    await page.goto(live_hub.http + "/")
+    await expect(page.locator("h1")).to_have_text("Вход")
+    await page.fill("#username", kit.members["cashier"].username)
+    await page.fill("#password", "wrong-password")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_have_text("Неверный логин или пароль")
+    await page.select_option("#language", "en")
+    await expect(page.locator("h1")).to_have_text("Sign in")
+    await page.reload()
+    await expect(page.locator("h1")).to_have_text("Sign in")  # the choice is kept
+
+
+async def test_a_cashier_returns_goods_with_a_managers_pin(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        assert (await set_pin(http, kit.token("manager"), "7391")).status_code == 200
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await expect(page.locator("#to-pay")).to_have_text("179.80")
+        await page.click("#pay")
+        await page.click("#pay-confirm")  # exact cash
+        await expect(page.locator("#receipt-change")).to_have_text("0.00")
+        await page.click("#new-sale")
+
+        await page.click("#return")
+        await page.fill("#return-number", "1")
+        await page.click("#return-find")
+        await page.fill(".return-qty", "1")
+        await page.fill("#return-pin", "0000")
+        await page.click("#return-confirm")
+        await expect(page.locator("dialog .error")).not_to_be_empty()
+        await page.fill("#return-pin", "7391")
+        await page.click("#return-confirm")
+        await expect(page.locator(".toast").last).to_contain_text("89.90")
+        returns = await http.get(
+            "/api/sales/sales/", params={"number": 1}, headers=kit.token("manager")
+        )
+        assert returns.status_code == 200
+        stock = await http.get(
+            "/api/products/stock/",
+            params={"shop": kit.shop_id, "product": goods["product"]},
+            headers=kit.token("owner"),
+        )
+        assert stock.json()["on_hand"] == "19.000"

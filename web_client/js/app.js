@@ -1,0 +1,142 @@
+// The web client: login, then the till, the manager's dashboard and tasks, in Russian
+// or English. Views are mounted into <main> by the hash route (#/till, #/dashboard,
+// #/tasks); every view gets the signed-in user and one websocket to the hub.
+
+import { api, login, logout, session, whenSignedOut } from "./api.js";
+import { h, clear, toast } from "./dom.js";
+import { Hub } from "./hub.js";
+import { language, setLanguage, t, LANGUAGES } from "./i18n.js";
+import { mountLogin } from "./views/login.js";
+import { mountTill } from "./views/till.js";
+import { mountDashboard } from "./views/dashboard.js";
+import { mountTasks } from "./views/tasks.js";
+
+const VIEWS = {
+  till: { mount: mountTill, label: "nav.till", can: (me) => me.permissions.includes("sales.sell") },
+  dashboard: { mount: mountDashboard, label: "nav.dashboard", can: (me) => me.permissions.includes("live.watch") },
+  tasks: { mount: mountTasks, label: "nav.tasks", can: (me) => me.permissions.includes("tasks.view") },
+};
+
+const main = document.getElementById("view");
+const header = document.getElementById("header");
+let hub = null;
+let unmount = () => {};
+
+// Managers and owners land on the dashboard, cashiers at the till, stockkeepers on tasks.
+function defaultView(me) {
+  return ["dashboard", "till", "tasks"].find((name) => VIEWS[name].can(me)) || "tasks";
+}
+
+function renderHeader(me, current) {
+  clear(header);
+  header.append(
+    h("a", { class: "brand", href: "#/" }, "POS"),
+    me
+      ? h(
+          "nav",
+          {},
+          Object.entries(VIEWS)
+            .filter(([, view]) => view.can(me))
+            .map(([name, view]) =>
+              h("a", { href: `#/${name}`, class: name === current ? "active" : "", "data-view": name }, t(view.label)),
+            ),
+        )
+      : h("span"),
+    h(
+      "div",
+      { class: "header-tools" },
+      h("span", { class: "connection", id: "connection", title: t("connection.state") }),
+      h(
+        "select",
+        {
+          "aria-label": t("language"),
+          id: "language",
+          onchange: (event) => {
+            setLanguage(event.target.value);
+            route();
+          },
+        },
+        LANGUAGES.map((code) => h("option", { value: code, selected: code === language() }, code.toUpperCase())),
+      ),
+      me ? h("span", { class: "user" }, me.username) : null,
+      me
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              id: "logout",
+              onclick: async () => {
+                hub?.close();
+                hub = null;
+                await logout();
+                route();
+              },
+            },
+            t("logout"),
+          )
+        : null,
+    ),
+  );
+}
+
+function showConnection(state) {
+  const dot = document.getElementById("connection");
+  if (dot) {
+    dot.className = `connection ${state}`;
+    dot.textContent = t(`connection.${state}`);
+  }
+}
+
+async function ensureHub() {
+  if (hub) return hub;
+  hub = new Hub();
+  hub.onState(showConnection);
+  await hub.connect();
+  showConnection("online");
+  return hub;
+}
+
+async function route() {
+  unmount();
+  unmount = () => {};
+  document.documentElement.lang = language();
+  document.title = t("title");
+  const current = session.load();
+  if (!current || !current.me) {
+    renderHeader(null, null);
+    unmount = mountLogin(main, {
+      onLogin: async (username, password) => {
+        await login(username, password);
+        location.hash = "";
+        await route();
+      },
+    });
+    return;
+  }
+  const me = current.me;
+  let name = location.hash.replace(/^#\/?/, "").split("/")[0];
+  if (!VIEWS[name] || !VIEWS[name].can(me)) name = defaultView(me);
+  renderHeader(me, name);
+  clear(main).append(h("p", { class: "loading" }, t("loading")));
+  try {
+    const connected = await ensureHub();
+    const ctx = { me, hub: connected, tenant: connected.hello.tenant };
+    clear(main);
+    unmount = (await VIEWS[name].mount(main, ctx)) || (() => {});
+  } catch (error) {
+    clear(main).append(h("p", { class: "error" }, `${t("error.load")}: ${error.message}`));
+  }
+}
+
+whenSignedOut(() => {
+  hub?.close();
+  hub = null;
+  toast(t("session.ended"), "error");
+  route();
+});
+window.addEventListener("hashchange", route);
+route();
+
+// For the browser tests and the curious: what is on screen.
+window.posClient = { api, route };

@@ -1,0 +1,105 @@
+// Small DOM helpers: elements from a tag, attributes and children; toasts; money as
+// exact decimal strings (the hub computes every total; the till only adds up what the
+// customer hands over, in whole cents, with BigInt).
+
+export function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === "dataset") {
+      Object.assign(element.dataset, value);
+    } else if (value === true) {
+      element.setAttribute(name, "");
+    } else {
+      element.setAttribute(name, String(value));
+    }
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function clear(element) {
+  element.replaceChildren();
+  return element;
+}
+
+export function toast(message, kind = "info") {
+  let box = document.getElementById("toasts");
+  if (!box) {
+    box = h("div", { id: "toasts", role: "status", "aria-live": "polite" });
+    document.body.append(box);
+  }
+  const note = h("div", { class: `toast toast-${kind}` }, message);
+  box.append(note);
+  setTimeout(() => note.remove(), kind === "error" ? 6000 : 3500);
+}
+
+/** "12.50" → 1250n; accepts "12", "12.5", "12,50". */
+export function toCents(text) {
+  const clean = String(text ?? "").trim().replace(",", ".");
+  if (!/^-?\d+(\.\d{0,2})?$/.test(clean)) return null;
+  const negative = clean.startsWith("-");
+  const [whole, fraction = ""] = clean.replace("-", "").split(".");
+  const cents = BigInt(whole) * 100n + BigInt((fraction + "00").slice(0, 2));
+  return negative ? -cents : cents;
+}
+
+export function fromCents(cents) {
+  const negative = cents < 0n;
+  const abs = negative ? -cents : cents;
+  const text = `${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+  return negative ? `-${text}` : text;
+}
+
+export function money(text) {
+  if (text === null || text === undefined) return "—";
+  const cents = toCents(text);
+  if (cents === null) return String(text);
+  const [whole, fraction] = fromCents(cents).split(".");
+  return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f")}.${fraction}`;
+}
+
+export function quantity(text) {
+  return String(text).replace(/\.?0+$/, "") || "0";
+}
+
+export function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`.replace(".", "");
+}
+
+export function time(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+export function dateTime(iso) {
+  return iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
+}
+
+/** A modal dialog; resolves with what `build(close)` passes to close(), or null. */
+export function modal(title, build) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "modal" });
+    const close = (value = null) => {
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    dialog.append(
+      h("header", {}, h("h2", {}, title), h("button", { class: "icon", type: "button", "aria-label": "×", onclick: () => close(null) }, "×")),
+      build(close),
+    );
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      close(null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    const first = dialog.querySelector("input, select, textarea, button.primary");
+    if (first) first.focus();
+  });
+}

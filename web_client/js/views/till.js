@@ -1,0 +1,679 @@
+// The till: pick a cash register, open its shift, then sell. The cart lives on the hub
+// (docs/protocol.md, Live carts): every change is a `cart.*` request naming the version
+// it was made on, and the cart's channel brings changes made elsewhere (an edge agent's
+// scanner, a second screen). Payments, the receipt, returns and closing the shift.
+
+import { api } from "../api.js";
+import { clear, fromCents, h, modal, money, newKey, quantity, time, toast, toCents } from "../dom.js";
+import { channels } from "../hub.js";
+import { t } from "../i18n.js";
+import { cameraScan } from "./camera.js";
+
+const REGISTER_KEY = "pos.register";
+const BARCODE = /^\d{6,14}$/;
+
+export async function mountTill(root, ctx) {
+  const till = new Till(root, ctx);
+  await till.start();
+  return () => till.stop();
+}
+
+class Till {
+  constructor(root, ctx) {
+    this.root = root;
+    this.ctx = ctx;
+    this.register = null;
+    this.shift = null;
+    this.cart = null;
+    this.receipt = null;
+    this.payKey = null;
+    this.leaveCart = () => {};
+    this.onKey = (event) => this.refocus(event);
+  }
+
+  async start() {
+    document.addEventListener("keydown", this.onKey);
+    const found = await api.get("/api/sales/cash-registers/", { is_active: true, page_size: 200 });
+    this.registers = found.results;
+    const chosen = localStorage.getItem(REGISTER_KEY);
+    this.register = this.registers.find((r) => r.id === chosen) || null;
+    if (!this.register) return this.pickRegister();
+    return this.loadShift();
+  }
+
+  stop() {
+    document.removeEventListener("keydown", this.onKey);
+    this.leaveCart();
+  }
+
+  // A keyboard-wedge scanner types into whatever has focus: keys pressed outside a
+  // field go to the scan box.
+  refocus(event) {
+    const scan = this.root.querySelector("#scan");
+    if (!scan || document.querySelector("dialog[open]")) return;
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    if (!typing && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      scan.focus();
+    }
+  }
+
+  pickRegister() {
+    clear(this.root).append(
+      h(
+        "section",
+        { class: "card narrow" },
+        h("h1", {}, t("till.pick_register")),
+        this.registers.length
+          ? h(
+              "div",
+              { class: "choices" },
+              this.registers.map((register) =>
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "choice",
+                    "data-register": register.id,
+                    onclick: () => {
+                      localStorage.setItem(REGISTER_KEY, register.id);
+                      this.register = register;
+                      this.loadShift();
+                    },
+                  },
+                  register.name,
+                ),
+              ),
+            )
+          : h("p", { class: "muted" }, t("till.no_registers")),
+      ),
+    );
+  }
+
+  async loadShift() {
+    const open = await api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" });
+    this.shift = open.results[0] || null;
+    if (!this.shift) return this.openShiftForm();
+    return this.openCart();
+  }
+
+  openShiftForm() {
+    const cash = h("input", { id: "opening-cash", inputmode: "decimal", value: "0.00", required: true });
+    const error = h("p", { class: "error", role: "alert" });
+    clear(this.root).append(
+      h(
+        "form",
+        {
+          class: "card narrow",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            try {
+              this.shift = await api.post("/api/sales/sessions/", {
+                cash_register: this.register.id,
+                opening_cash: cash.value.replace(",", "."),
+              });
+              await this.openCart();
+            } catch (failure) {
+              error.textContent = failure.message;
+            }
+          },
+        },
+        h("h1", {}, `${this.register.name}: ${t("till.shift_closed")}`),
+        h("label", { for: "opening-cash" }, t("till.opening_cash")),
+        cash,
+        h("button", { type: "submit", class: "primary", id: "open-shift" }, t("till.open_shift")),
+        h("button", { type: "button", class: "secondary", onclick: () => this.changeRegister() }, t("till.other_register")),
+        error,
+      ),
+    );
+    cash.select();
+  }
+
+  changeRegister() {
+    localStorage.removeItem(REGISTER_KEY);
+    this.leaveCart();
+    this.register = null;
+    this.pickRegister();
+  }
+
+  async openCart() {
+    const data = await this.ctx.hub.request("cart.open", { session: this.shift.id });
+    this.setCart(data.cart);
+    this.receipt = null;
+    this.layout();
+    this.render();
+  }
+
+  setCart(cart) {
+    if (!this.cart || this.cart.id !== cart.id) {
+      this.leaveCart();
+      const name = channels.cart(this.ctx.tenant, cart.shop, cart.id);
+      let left = false;
+      const subscribed = this.ctx.hub.subscribe(
+        name,
+        (type, payload) => this.onCartEvent(type, payload),
+        () => this.reloadCart(),
+      );
+      this.leaveCart = () => {
+        if (left) return;
+        left = true;
+        subscribed.then((leave) => leave()).catch(() => {});
+      };
+    }
+    this.cart = cart;
+  }
+
+  onCartEvent(type, cart) {
+    if (!this.cart || cart.id !== this.cart.id || cart.version <= this.cart.version) return;
+    this.cart = cart;
+    if (type === "cart.closed" && cart.status !== "paid") {
+      toast(t("till.cart_closed", { status: t(`cart.status.${cart.status}`) }), "error");
+      this.openCart();
+      return;
+    }
+    if (!this.receipt) this.render();
+  }
+
+  async reloadCart() {
+    const data = await this.ctx.hub.request("cart.get", { cart: this.cart.id });
+    this.cart = data.cart;
+    if (!this.receipt) this.render();
+  }
+
+  /** A change to the cart; a stale version is re-applied once on the cart as it is. */
+  async change(type, payload = {}) {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        const data = await this.ctx.hub.request(type, { cart: this.cart.id, version: this.cart.version, ...payload });
+        this.cart = data.cart;
+        this.render();
+        return data;
+      } catch (failure) {
+        if (failure.code === "stale_version" && failure.data?.cart && attempt === 0) {
+          this.cart = failure.data.cart;
+          continue;
+        }
+        toast(failure.message, "error");
+        if (failure.data?.cart) {
+          this.cart = failure.data.cart;
+          this.render();
+        }
+        return null;
+      }
+    }
+    return null;
+  }
+
+  async scanned(text) {
+    const code = text.trim();
+    if (!code) return;
+    if (BARCODE.test(code)) {
+      if (await this.change("cart.add", { barcode: code, quantity: "1" })) return;
+    }
+    await this.search(code);
+  }
+
+  async search(text) {
+    const results = this.root.querySelector("#search-results");
+    const found = await api.get("/api/products/products/", { search: text, is_active: true, page_size: 12 });
+    clear(results);
+    if (!found.results.length) {
+      results.append(h("li", { class: "muted" }, t("till.nothing_found")));
+      return;
+    }
+    for (const product of found.results) {
+      results.append(
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "result",
+              "data-product": product.id,
+              onclick: async () => {
+                clear(results);
+                await this.change("cart.add", { product: product.id, quantity: "1" });
+              },
+            },
+            h("span", {}, product.name),
+            h("span", { class: "price" }, money(product.price)),
+          ),
+        ),
+      );
+    }
+  }
+
+  // The scan box and search results are built once per sale and never replaced, so a
+  // scanner typing the next code while a change is on its way loses nothing; render()
+  // redraws the cart around them.
+  layout() {
+    const scan = h("input", {
+      id: "scan",
+      autocomplete: "off",
+      placeholder: t("till.scan_placeholder"),
+      "aria-label": t("till.scan_placeholder"),
+      onkeydown: async (event) => {
+        if (event.key !== "Enter") return;
+        event.preventDefault();
+        const text = scan.value;
+        scan.value = "";
+        await this.scanned(text);
+      },
+    });
+    clear(this.root).append(
+      h(
+        "div",
+        { class: "till" },
+        h(
+          "section",
+          { class: "till-main" },
+          h(
+            "div",
+            { class: "scan-row" },
+            scan,
+            h("button", { type: "button", id: "camera", class: "secondary", onclick: () => this.camera() }, t("till.camera")),
+          ),
+          h("ul", { id: "search-results", class: "results" }),
+          h("div", { id: "cart-area" }),
+        ),
+        h("aside", { class: "till-side", id: "till-side" }),
+      ),
+    );
+    scan.focus();
+  }
+
+  render() {
+    if (!this.root.querySelector("#cart-area")) this.layout();
+    const cart = this.cart;
+    const lines = cart.lines.map((line) => this.lineRow(line));
+    clear(this.root.querySelector("#cart-area")).append(
+      h(
+        "table",
+        { id: "cart-lines", class: "lines" },
+        h("thead", {}, h("tr", {}, ["till.item", "till.qty", "till.price", "till.total", ""].map((k) => h("th", {}, k ? t(k) : "")))),
+        h("tbody", {}, lines.length ? lines : h("tr", {}, h("td", { colspan: 5, class: "muted empty" }, t("till.empty")))),
+      ),
+    );
+    const side = this.root.querySelector("#till-side");
+    const typing = side.contains(document.activeElement) && document.activeElement.tagName === "INPUT";
+    if (!typing) clear(side).append(this.customerBox(), this.totalsBox(), this.actionsBox());
+    else this.refreshSide(side);
+  }
+
+  // While the cashier types a customer's phone, only the totals and buttons change.
+  refreshSide(side) {
+    side.querySelector("#totals")?.replaceWith(this.totalsBox());
+    side.querySelector(".actions")?.replaceWith(this.actionsBox());
+  }
+
+  lineRow(line) {
+    const set = (value) => this.change("cart.set_quantity", { product: line.product, quantity: value });
+    const step = (delta) => {
+      const next = Number(line.quantity) + delta;
+      return set(next <= 0 ? "0" : String(next));
+    };
+    const discount = line.discount_percent
+      ? `−${quantity(line.discount_percent)}%`
+      : line.discount_amount
+        ? `−${money(line.discount_amount)}`
+        : "";
+    return h(
+      "tr",
+      { class: "line", "data-product": line.product },
+      h("td", {}, h("div", { class: "name" }, line.name), discount ? h("small", { class: "discount" }, discount) : null),
+      h(
+        "td",
+        { class: "qty" },
+        h("button", { type: "button", class: "qty-minus", "aria-label": "−", onclick: () => step(-1) }, "−"),
+        h("span", { class: "quantity" }, quantity(line.quantity)),
+        h("button", { type: "button", class: "qty-plus", "aria-label": "+", onclick: () => step(1) }, "+"),
+      ),
+      h("td", { class: "num" }, money(line.price)),
+      h("td", { class: "num line-total" }, money(line.total)),
+      h(
+        "td",
+        { class: "line-actions" },
+        h("button", { type: "button", class: "icon line-discount", title: t("till.line_discount"), onclick: () => this.lineDiscount(line) }, "%"),
+        h("button", { type: "button", class: "icon line-remove", title: t("till.remove"), onclick: () => this.change("cart.remove", { product: line.product }) }, "×"),
+      ),
+    );
+  }
+
+  async lineDiscount(line) {
+    const percent = await askValue(t("till.line_discount"), t("till.percent"), line.discount_percent || "");
+    if (percent === null) return;
+    await this.change("cart.discount_line", percent === "" ? { product: line.product } : { product: line.product, percent });
+  }
+
+  customerBox() {
+    const customer = this.cart.customer;
+    if (customer) {
+      return h(
+        "div",
+        { class: "card customer", id: "customer" },
+        h("strong", { id: "customer-name" }, customer.name),
+        h("div", { class: "muted" }, customer.phone || ""),
+        Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: quantity(customer.group_discount_percent) })) : null,
+        h(
+          "div",
+          { class: "row" },
+          h("button", { type: "button", class: "secondary", id: "bonus", onclick: () => this.redeemBonus() }, t("till.redeem_bonus")),
+          h("button", { type: "button", class: "secondary", id: "customer-detach", onclick: () => this.change("cart.customer", { customer: null }) }, t("till.detach")),
+        ),
+      );
+    }
+    const phone = h("input", { id: "customer-phone", inputmode: "tel", placeholder: t("till.customer_phone") });
+    const results = h("ul", { class: "results", id: "customer-results" });
+    return h(
+      "form",
+      {
+        class: "card customer",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const found = await api.get("/api/customers/customers/", { search: phone.value.trim(), page_size: 8 });
+          clear(results);
+          if (!found.results.length) results.append(h("li", { class: "muted" }, t("till.no_customer")));
+          for (const c of found.results) {
+            results.append(
+              h(
+                "li",
+                {},
+                h(
+                  "button",
+                  { type: "button", class: "result", "data-customer": c.id, onclick: () => this.change("cart.customer", { customer: c.id }) },
+                  h("span", {}, c.name),
+                  h("span", { class: "muted" }, c.phone || ""),
+                ),
+              ),
+            );
+          }
+        },
+      },
+      h("div", { class: "row" }, phone, h("button", { type: "submit", class: "secondary", id: "customer-find" }, t("till.find"))),
+      results,
+    );
+  }
+
+  async redeemBonus() {
+    const amount = await askValue(t("till.redeem_bonus"), t("till.points"), this.cart.bonus || "0");
+    if (amount !== null) await this.change("cart.bonus", { amount: amount || "0" });
+  }
+
+  totalsBox() {
+    const cart = this.cart;
+    const row = (key, value, id) => h("div", { class: "total-row" }, h("span", {}, t(key)), h("span", { id }, money(value)));
+    return h(
+      "div",
+      { class: "card totals", id: "totals" },
+      row("till.subtotal", cart.subtotal, "subtotal"),
+      toCents(cart.discount_total) ? row("till.discount", cart.discount_total, "discount-total") : null,
+      toCents(cart.bonus) ? row("till.bonus", cart.bonus, "bonus-total") : null,
+      h("div", { class: "total-row grand" }, h("span", {}, t("till.to_pay")), h("span", { id: "to-pay" }, money(cart.to_pay))),
+    );
+  }
+
+  actionsBox() {
+    const empty = !this.cart.lines.length;
+    return h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "primary big", id: "pay", disabled: empty, onclick: () => this.pay() }, t("till.pay")),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "button", class: "secondary", id: "receipt-discount", disabled: empty, onclick: () => this.receiptDiscount() }, t("till.receipt_discount")),
+        h("button", { type: "button", class: "secondary", id: "cancel-cart", disabled: empty, onclick: () => this.cancelCart() }, t("till.cancel")),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "button", class: "secondary", id: "return", onclick: () => this.returnGoods() }, t("till.return")),
+        h("button", { type: "button", class: "secondary", id: "close-shift", onclick: () => this.closeShift() }, t("till.close_shift")),
+      ),
+      h("div", { class: "muted small" }, `${this.register.name} · ${t("till.shift")} ${this.shift.number ?? ""}`),
+    );
+  }
+
+  async receiptDiscount() {
+    const percent = await askValue(t("till.receipt_discount"), t("till.percent"), this.cart.discount_percent || "");
+    if (percent !== null) await this.change("cart.discount", percent === "" ? {} : { percent });
+  }
+
+  async cancelCart() {
+    const data = await this.change("cart.cancel");
+    if (data) await this.openCart();
+  }
+
+  async camera() {
+    const code = await cameraScan();
+    if (code) await this.change("cart.add", { barcode: code, quantity: "1" });
+  }
+
+  async pay() {
+    const payments = await payDialog(this.cart);
+    if (!payments) return;
+    this.payKey ??= newKey(); // kept until the sale is acknowledged: a retry is the same sale
+    const data = await this.change("cart.pay", { payments, idempotency_key: this.payKey });
+    if (!data) return;
+    this.payKey = null;
+    this.receipt = { sale: data.sale, cart: data.cart };
+    this.showReceipt();
+  }
+
+  showReceipt() {
+    const { sale, cart } = this.receipt;
+    clear(this.root).append(
+      h(
+        "section",
+        { class: "card receipt", id: "receipt" },
+        h("h1", {}, t("receipt.title", { number: sale.number })),
+        h("div", { class: "muted" }, `${this.register.name} · ${time(sale.created_at)}`),
+        h(
+          "table",
+          { class: "lines" },
+          h("tbody", {}, cart.lines.map((line) => h("tr", {}, h("td", {}, line.name), h("td", { class: "num" }, `${quantity(line.quantity)} × ${money(line.price)}`), h("td", { class: "num" }, money(line.total))))),
+        ),
+        h("div", { class: "total-row grand" }, h("span", {}, t("receipt.total")), h("span", { id: "receipt-total" }, money(sale.total))),
+        Object.entries(sale.payments).map(([method, amount]) => h("div", { class: "total-row" }, h("span", {}, t(`method.${method}`)), h("span", {}, money(amount)))),
+        h("div", { class: "total-row change" }, h("span", {}, t("receipt.change")), h("span", { id: "receipt-change" }, money(sale.change))),
+        h(
+          "div",
+          { class: "row" },
+          h("button", { type: "button", class: "secondary", id: "print", onclick: () => window.print() }, t("receipt.print")),
+          h("button", { type: "button", class: "primary", id: "new-sale", onclick: () => this.openCart() }, t("receipt.next")),
+        ),
+      ),
+    );
+    this.root.querySelector("#new-sale").focus();
+  }
+
+  async returnGoods() {
+    const made = await returnDialog(this.ctx.me, this.register, this.shift);
+    if (made) toast(t("return.done", { number: made.number, total: money(made.refund_total) }));
+  }
+
+  async closeShift() {
+    const report = await closeShiftDialog(this.shift);
+    if (!report) return;
+    this.leaveCart();
+    this.cart = null;
+    this.shift = null;
+    clear(this.root).append(
+      h(
+        "section",
+        { class: "card narrow", id: "z-report" },
+        h("h1", {}, t("z.title", { number: report.number })),
+        ...[
+          ["z.receipts", report.receipts],
+          ["z.sales", money(report.sales_total)],
+          ["z.returns", money(report.returns_total)],
+          ["z.expected", money(report.expected_cash)],
+          ["z.counted", money(report.closing_cash)],
+          ["z.difference", money(report.difference)],
+        ].map(([key, value]) => h("div", { class: "total-row" }, h("span", {}, t(key)), h("span", {}, value))),
+        h("button", { type: "button", class: "primary", onclick: () => this.openShiftForm() }, t("till.open_shift")),
+      ),
+    );
+  }
+}
+
+// --- dialogs --------------------------------------------------------------------------
+
+function askValue(title, label, value) {
+  return modal(title, (close) => {
+    const input = h("input", { id: "ask-value", inputmode: "decimal", value });
+    return h(
+      "form",
+      { onsubmit: (event) => (event.preventDefault(), close(input.value.trim().replace(",", "."))) },
+      h("label", { for: "ask-value" }, label),
+      input,
+      h("button", { type: "submit", class: "primary", id: "ask-ok" }, t("ok")),
+    );
+  });
+}
+
+/** The payments for `cart.pay`, or null. Cash is what the customer hands over. */
+function payDialog(cart) {
+  const due = toCents(cart.to_pay);
+  return modal(t("pay.title", { amount: money(cart.to_pay) }), (close) => {
+    const methods = ["cash", "card", ...(cart.customer ? ["credit", "balance"] : [])];
+    const inputs = {};
+    const change = h("output", { id: "change" }, money("0"));
+    const error = h("p", { class: "error", role: "alert" });
+    const confirm = h("button", { type: "submit", class: "primary big", id: "pay-confirm" }, t("pay.confirm"));
+    const recount = () => {
+      let others = 0n;
+      for (const method of methods.slice(1)) others += toCents(inputs[method].value || "0") ?? 0n;
+      const cash = toCents(inputs.cash.value || "0");
+      if (cash === null || [...methods.slice(1)].some((m) => toCents(inputs[m].value || "0") === null)) {
+        error.textContent = t("pay.bad_amount");
+        confirm.disabled = true;
+        return null;
+      }
+      const left = due - others;
+      if (left < 0n) {
+        error.textContent = t("pay.too_much");
+        confirm.disabled = true;
+        return null;
+      }
+      if (cash < left) {
+        error.textContent = t("pay.short", { amount: money(fromCents(left - cash)) });
+        confirm.disabled = true;
+        return null;
+      }
+      error.textContent = "";
+      confirm.disabled = false;
+      change.textContent = money(fromCents(cash - left));
+      return { cash, others };
+    };
+    for (const method of methods) {
+      inputs[method] = h("input", { id: `pay-${method}`, inputmode: "decimal", value: method === "cash" ? fromCents(due) : "", oninput: recount });
+    }
+    const everything = (method) => {
+      for (const m of methods) inputs[m].value = m === method ? fromCents(due) : "";
+      recount();
+    };
+    const quick = [due, ...[100n, 500n, 1000n, 5000n].map((note) => ((due + note * 100n - 1n) / (note * 100n)) * note * 100n)]
+      .filter((value, index, all) => all.indexOf(value) === index);
+    return h(
+      "form",
+      {
+        class: "pay",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const counted = recount();
+          if (!counted) return;
+          const payments = [];
+          for (const method of methods.slice(1)) {
+            const cents = toCents(inputs[method].value || "0");
+            if (cents > 0n) payments.push({ method, amount: fromCents(cents) });
+          }
+          if (counted.cash > 0n || !payments.length) payments.unshift({ method: "cash", amount: fromCents(counted.cash) });
+          close(payments);
+        },
+      },
+      h("div", { class: "row" }, methods.map((m) => h("button", { type: "button", class: "secondary", id: `all-${m}`, onclick: () => everything(m) }, t(`method.${m}`)))),
+      methods.map((m) => h("label", { class: "pay-line" }, h("span", {}, t(m === "cash" ? "pay.cash_given" : `method.${m}`)), inputs[m])),
+      h("div", { class: "row quick" }, quick.map((cents) => h("button", { type: "button", class: "secondary", onclick: () => ((inputs.cash.value = fromCents(cents)), recount()) }, money(fromCents(cents))))),
+      h("div", { class: "total-row change" }, h("span", {}, t("receipt.change")), change),
+      error,
+      confirm,
+    );
+  });
+}
+
+function returnDialog(me, register, shift) {
+  return modal(t("return.title"), (close) => {
+    const number = h("input", { id: "return-number", inputmode: "numeric", placeholder: t("return.number") });
+    const body = h("div", { class: "return-sale" });
+    const error = h("p", { class: "error", role: "alert" });
+    const find = async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      const found = await api.get("/api/sales/sales/", { cash_register: register.id, number: number.value.trim() });
+      clear(body);
+      const sale = found.results[0];
+      if (!sale) {
+        error.textContent = t("return.not_found");
+        return;
+      }
+      const quantities = sale.items.map((item) => h("input", { class: "return-qty", inputmode: "decimal", value: "0", "data-product": item.product, "aria-label": item.name }));
+      const pin = me.permissions.includes("sales.return") ? null : h("input", { id: "return-pin", type: "password", inputmode: "numeric", autocomplete: "off" });
+      body.append(
+        h("table", { class: "lines" }, h("tbody", {}, sale.items.map((item, i) => h("tr", {}, h("td", {}, item.name), h("td", { class: "num" }, `${quantity(item.quantity)} × ${money(item.price)}`), h("td", {}, quantities[i]))))),
+        ...(pin ? [h("label", { for: "return-pin" }, t("return.manager_pin")), pin] : []),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            id: "return-confirm",
+            onclick: async () => {
+              const items = sale.items
+                .map((item, i) => ({ product: item.product, quantity: quantities[i].value.trim().replace(",", ".") }))
+                .filter((item) => Number(item.quantity) > 0);
+              if (!items.length) {
+                error.textContent = t("return.nothing");
+                return;
+              }
+              try {
+                const body = { sale: sale.id, items, session: shift.id };
+                if (pin) body.manager_pin = pin.value;
+                close(await api.post("/api/sales/returns/", body, { "Idempotency-Key": newKey() }));
+              } catch (failure) {
+                error.textContent = failure.message;
+              }
+            },
+          },
+          t("return.confirm"),
+        ),
+      );
+    };
+    return h("div", {}, h("form", { class: "row", onsubmit: find }, number, h("button", { type: "submit", class: "secondary", id: "return-find" }, t("till.find"))), body, error);
+  });
+}
+
+function closeShiftDialog(shift) {
+  return modal(t("till.close_shift"), (close) => {
+    const counted = h("input", { id: "closing-cash", inputmode: "decimal", required: true });
+    const error = h("p", { class: "error", role: "alert" });
+    return h(
+      "form",
+      {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            close(await api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: counted.value.trim().replace(",", ".") }));
+          } catch (failure) {
+            error.textContent = failure.message;
+          }
+        },
+      },
+      h("label", { for: "closing-cash" }, t("till.counted_cash")),
+      counted,
+      h("button", { type: "submit", class: "primary", id: "close-shift-confirm" }, t("till.close_shift")),
+      error,
+    );
+  });
+}
