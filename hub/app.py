@@ -19,12 +19,14 @@ from hub.adapters.broker.base import Broker
 from hub.adapters.broker.memory import MemoryBroker
 from hub.adapters.broker.redis import RedisBroker
 from hub.adapters.db.database import Database
+from hub.adapters.mail import SmtpMailer, SmtpServer
 from hub.adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import LocalDiskStorage
 from hub.analytics_worker import AnalyticsWorker
 from hub.cart_expiry import CartExpiry
+from hub.mail_worker import MailWorker
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
 from hub.services.deps import Deps
@@ -115,11 +117,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         expiry = CartExpiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
         scheduler = TaskScheduler(deps.db, every_seconds=settings.task_schedule_seconds)
         worker = AnalyticsWorker(deps.db, every_seconds=settings.analytics_seconds)
+        mail_worker = None
+        if settings.smtp_url:
+            smtp = SmtpMailer(SmtpServer.from_url(settings.smtp_url), settings.smtp_from)
+            mail_worker = MailWorker(deps.db, smtp, every_seconds=settings.mail_seconds)
+        app.state.mail_worker = mail_worker
         await realtime.start()
         await relay.start()
         await expiry.start()
         await scheduler.start()
         await worker.start()
+        if mail_worker is not None:
+            await mail_worker.start()
         # Long-lived objects (thousands of connections) make each full garbage collection
         # walk them all; young-generation collections every 700 allocations then cost
         # latency on every fan-out. Collect less often; cycles are still collected.
@@ -128,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if mail_worker is not None:
+                await mail_worker.stop()
             await worker.stop()
             await scheduler.stop()
             await expiry.stop()

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     cart_sweep_seconds: float = Field(default=30.0, gt=0)
     # How often each process looks for task templates due to make their task.
     task_schedule_seconds: float = Field(default=30.0, gt=0)
+    # E-mail (task notifications): none unless set; see hub/adapters/mail.py for the URL.
+    smtp_url: str = ""
+    smtp_from: str = "POS <pos@localhost>"
+    mail_seconds: float = Field(default=10.0, gt=0)
     # How often each process offers to close ended days, snapshot stock and score RFM.
     analytics_seconds: float = Field(default=60.0, gt=0)
 

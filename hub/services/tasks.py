@@ -36,6 +36,7 @@ from hub.domain.tasks import (
     check_move,
     is_overdue,
 )
+from hub.services import mail
 from hub.services.principal import Principal
 from hub.services.product_images import ImageLimits
 from protocol import channels
@@ -246,11 +247,59 @@ async def _notify(
     also: set[uuid.UUID] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Tell everyone the task concerns (its assignee or role, its creator, `also`)."""
+    """Tell everyone the task concerns (its assignee or role, its creator, `also`) on
+    their tasks channel; a new assignment or a new status also by e-mail (when e-mail
+    is configured), to everyone but who made the change."""
     await uow.session.flush()  # timestamps and defaults of the row as stored
     payload = {"task": task_document(task), "by": str(actor) if actor else None, **(extra or {})}
-    for user_id in sorted(await _recipients(uow, task, also or set())):
+    recipients = await _recipients(uow, task, also or set())
+    for user_id in sorted(recipients):
         uow.emit(channels.tasks(uow.tenant_id, user_id), type_, payload)
+    if uow.mail_enabled and type_ in MAILED:
+        people = recipients - {actor} if actor else recipients
+        if type_ == "task.assigned":  # the creator knows; the new assignee(s) need to
+            people -= {task.created_by} if task.created_by else set()
+        subject, body = task_mail(task, type_)
+        for user in await uow.users.many(people):
+            if user.email and user.is_active:
+                mail.queue(uow, user.email, subject, body, to_user=user.id, ref=task.id)
+
+
+MAILED = ("task.assigned", "task.status_changed")
+
+_STATUS_RU = {
+    TaskStatus.NEW: "новая",
+    TaskStatus.IN_PROGRESS: "в работе",
+    TaskStatus.ON_REVIEW: "на проверке",
+    TaskStatus.DONE: "выполнена",
+    TaskStatus.RETURNED: "на доработке",
+    TaskStatus.CANCELLED: "отменена",
+}
+
+
+def task_mail(task: Task, type_: str) -> tuple[str, str]:
+    """Subject and text of a task's e-mail, in Russian and English."""
+    status = TaskStatus(task.status)
+    if type_ == "task.assigned":
+        subject = f"Новая задача: {task.title} / New task: {task.title}"
+    else:
+        subject = (
+            f"Задача «{task.title}»: {_STATUS_RU[status]} / "
+            f'Task "{task.title}": {status.value.replace("_", " ")}'
+        )
+    due = task.due_at.strftime("%Y-%m-%d %H:%M UTC") if task.due_at else "—"
+    lines = [
+        task.title,
+        "",
+        task.description,
+        "",
+        f"Статус / status: {_STATUS_RU[status]} / {status.value}",
+        f"Приоритет / priority: {task.priority}",
+        f"Срок / due: {due}",
+    ]
+    if task.requires_photo:
+        lines.append("Нужен фотоотчёт / a photo report is needed")
+    return subject, "\n".join(line for line in lines if line is not None) + "\n"
 
 
 # --- tasks ----------------------------------------------------------------------------------

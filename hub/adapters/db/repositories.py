@@ -200,6 +200,13 @@ class Users:
         )
         return list(await self._session.scalars(query))
 
+    async def many(self, user_ids: Iterable[uuid.UUID]) -> list[User]:
+        wanted = list(user_ids)
+        if not wanted:
+            return []
+        query = select(User).where(User.tenant_id == self._tenant_id, User.id.in_(wanted))
+        return list(await self._session.scalars(query.order_by(User.username_key)))
+
     async def shops_of(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
         result: dict[uuid.UUID, list[uuid.UUID]] = {uid: [] for uid in user_ids}
         if not user_ids:

@@ -10,6 +10,7 @@ from hub.adapters.db import (
     catalogue_tables,
     customer_tables,
     job_tables,
+    mail_tables,
     sales_tables,
     tables,
     task_tables,
@@ -25,6 +26,7 @@ TABLE_MODULES = (
     job_tables,
     task_tables,
     analytics_tables,
+    mail_tables,
 )
 
 __all__ = ["SHARED_SCHEMA", "TABLE_MODULES", "shared_metadata", "tenant_metadata"]

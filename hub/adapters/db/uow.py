@@ -18,6 +18,7 @@ from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, 
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
 from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.job_repositories import DeviceJobs
+from hub.adapters.db.mail_repositories import Mailbox
 from hub.adapters.db.repositories import (
     AuthSessions,
     Devices,
@@ -128,6 +129,11 @@ class UnitOfWork(SharedUnitOfWork):
     def _engine(self) -> object:
         return self._db.tenant_engine(self.tenant_id)
 
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether e-mail is configured: without it no mail is queued."""
+        return bool(self._db.settings.smtp_url)
+
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self.tenants = Tenants(self.session, self.tenant_id)
@@ -149,5 +155,6 @@ class UnitOfWork(SharedUnitOfWork):
         self.device_jobs = DeviceJobs(self.session)
         self.tasks = Tasks(self.session)
         self.analytics = Analytics(self.session, advisory_locks=not self._db.is_sqlite)
+        self.mailbox = Mailbox(self.session, skip_locked=not self._db.is_sqlite)
         self.task_templates = TaskTemplates(self.session, skip_locked=not self._db.is_sqlite)
         return self

@@ -1,0 +1,219 @@
+"""Task e-mail through a real SMTP server (aiosmtpd, in-process): queued with the change,
+sent by the mail worker, retried when the server is away, never queued without SMTP."""
+
+from __future__ import annotations
+
+import email
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import Message
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.adapters.mail import SmtpMailer, SmtpServer
+from hub.mail_worker import MailWorker
+from hub.services import mail
+from hub.settings import Settings
+from tests.conftest import free_port, make_settings
+from tests.helpers import TenantKit, build_tenant
+
+TASKS = "/api/tasks/tasks/"
+
+
+class Inbox:
+    """An SMTP server's handler: every message it accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def settings_overrides(smtp: tuple[Inbox, int]) -> dict[str, Any]:
+    return {"smtp_url": f"smtp://127.0.0.1:{smtp[1]}?starttls=false", "mail_seconds": 3600}
+
+
+@pytest.fixture
+def settings(
+    store: str, tmp_path: Any, request: pytest.FixtureRequest, settings_overrides: dict[str, Any]
+) -> Settings:
+    url = request.getfixturevalue("pg_database_url") if store == "postgres" else ""
+    return make_settings(tmp_path, url, **settings_overrides)
+
+
+def worker(client: httpx.AsyncClient, port: int) -> MailWorker:
+    mailer = SmtpMailer(
+        SmtpServer.from_url(f"smtp://127.0.0.1:{port}?starttls=false"), "POS <pos@example.com>"
+    )
+    return MailWorker(client.app.state.deps.db, mailer, every_seconds=3600)  # type: ignore[attr-defined]
+
+
+async def with_email(client: httpx.AsyncClient, kit: TenantKit, role: str, address: str) -> None:
+    response = await client.patch(
+        f"/api/users/users/{kit.members[role].id}/",
+        json={"email": address},
+        headers=kit.token("owner"),
+    )
+    assert response.status_code == 200, response.text
+
+
+async def mails_about(client: httpx.AsyncClient, kit: TenantKit, task_id: str) -> list[Any]:
+    async with UnitOfWork(client.app.state.deps.db, uuid.UUID(kit.tenant_id)) as uow:  # type: ignore[attr-defined]
+        return await uow.mailbox.about(uuid.UUID(task_id))
+
+
+async def test_the_assignee_gets_an_email_and_the_reviewer_one_on_submit(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    await with_email(client, kit, "cashier", "anna@example.com")
+    await with_email(client, kit, "manager", "boss@example.com")
+    made = await client.post(
+        TASKS,
+        json={
+            "title": "Restock tea",
+            "shop": kit.shop_id,
+            "assignee": kit.members["cashier"].id,
+            "description": "Aisle 3",
+        },
+        headers=kit.token("manager"),
+    )
+    task = made.json()
+    assert inbox.messages == []  # queued, not yet sent
+    assert await worker(client, port).send_due() == (1, 0)
+    (first,) = inbox.messages
+    assert first["To"] == "anna@example.com"
+    assert first["From"] == "POS <pos@example.com>"
+    assert "Restock tea" in first["Subject"]
+    assert "Aisle 3" in first.get_payload(decode=True).decode()
+
+    for status in ("in_progress", "on_review"):
+        moved = await client.post(
+            f"{TASKS}{task['id']}/status/", json={"status": status}, headers=kit.token("cashier")
+        )
+        assert moved.status_code == 200, moved.text
+    assert await worker(client, port).send_due() == (2, 0)
+    # Both moves were the cashier's: the manager who made the task hears of each.
+    assert [m["To"] for m in inbox.messages[1:]] == ["boss@example.com", "boss@example.com"]
+    assert "на проверке" in str(
+        email.header.make_header(email.header.decode_header(inbox.messages[2]["Subject"]))
+    )
+    assert await worker(client, port).send_due() == (0, 0)  # nothing twice
+    statuses = {m.status for m in await mails_about(client, kit, task["id"])}
+    assert statuses == {"sent"}
+
+
+async def test_a_role_task_mails_everyone_of_the_role_with_an_address(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    await with_email(client, kit, "stockkeeper", "stock@example.com")
+    await client.post(
+        TASKS,
+        json={"title": "Count the stock room", "shop": kit.shop_id, "assignee_role": "stockkeeper"},
+        headers=kit.token("manager"),
+    )
+    # The cashier has no address and is not of the role: no mail either way.
+    await client.post(
+        TASKS,
+        json={"title": "Tidy the till", "shop": kit.shop_id, "assignee": kit.members["cashier"].id},
+        headers=kit.token("manager"),
+    )
+    await worker(client, port).send_due()
+    assert [m["To"] for m in inbox.messages] == ["stock@example.com"]
+
+
+async def test_an_unreachable_server_is_retried_later_then_given_up(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    await with_email(client, kit, "cashier", "anna@example.com")
+    made = await client.post(
+        TASKS,
+        json={
+            "title": "Fix the price tags",
+            "shop": kit.shop_id,
+            "assignee": kit.members["cashier"].id,
+        },
+        headers=kit.token("manager"),
+    )
+    task_id = made.json()["id"]
+    closed = worker(client, free_port())  # nothing listens there
+    assert await closed.send_due() == (0, 1)
+    (queued,) = await mails_about(client, kit, task_id)
+    assert (queued.status, queued.attempts) == ("pending", 1)
+    assert queued.last_error
+    # Not again before its pause is over; then sent by a worker that reaches the server.
+    assert await closed.send_due() == (0, 0)
+    later = utcnow() + timedelta(minutes=mail.RETRY_MINUTES[0] + 1)
+    assert await worker(client, port).send_due(later) == (1, 0)
+    assert [m["Subject"] for m in inbox.messages] == [inbox.messages[0]["Subject"]]
+    # A mail that fails every attempt ends as failed, its reason kept.
+    await client.post(
+        f"{TASKS}{task_id}/status/", json={"status": "cancelled"}, headers=kit.token("manager")
+    )
+    when = utcnow()
+    for pause in mail.RETRY_MINUTES:
+        await closed.send_due(when)
+        when += timedelta(minutes=pause + 1)
+    await closed.send_due(when)
+    failed = [m for m in await mails_about(client, kit, task_id) if m.status == "failed"]
+    assert len(failed) == 1
+    assert failed[0].attempts == len(mail.RETRY_MINUTES) + 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{}])
+async def test_without_smtp_nothing_is_queued(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    await with_email(client, kit, "cashier", "anna@example.com")
+    made = await client.post(
+        TASKS,
+        json={"title": "Quiet", "shop": kit.shop_id, "assignee": kit.members["cashier"].id},
+        headers=kit.token("manager"),
+    )
+    assert await mails_about(client, kit, made.json()["id"]) == []
+    assert client.app.state.mail_worker is None  # type: ignore[attr-defined]
+
+
+def test_smtp_urls() -> None:
+    plain = SmtpServer.from_url("smtp://relay.local")
+    assert (plain.host, plain.port, plain.use_tls, plain.start_tls) == (
+        "relay.local",
+        25,
+        False,
+        None,
+    )
+    secure = SmtpServer.from_url("smtps://me%40x.ru:p%40ss@smtp.x.ru")
+    assert (secure.port, secure.use_tls, secure.username, secure.password) == (
+        465,
+        True,
+        "me@x.ru",
+        "p@ss",
+    )
+    assert SmtpServer.from_url("smtp://h:2525?starttls=true").start_tls is True
+    with pytest.raises(ValueError):
+        SmtpServer.from_url("http://h")
