@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import datetime
 
 from hub.adapters.db.database import Database
@@ -40,27 +41,34 @@ class AnalyticsWorker:
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
         """One pass over every tenant; what it did, summed."""
-        done = {"days_closed": 0, "snapshots": 0, "rfm_scored": 0, "tenants_skipped": 0}
-        now = now or utcnow()
+        done = dict.fromkeys(("days_closed", "snapshots", "rfm_scored", "tenants_skipped"), 0)
         for tenant_id in await tenant_ids(self._db):
             try:
-                async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                    if not await uow.analytics.try_lock(f"analytics:{tenant_id}"):
-                        done["tenants_skipped"] += 1
-                        continue
-                    shops, _ = await uow.shops.find(
-                        PageRequest(0, _SHOPS_PER_PASS), only=None, is_active=True
-                    )
-                    for shop in shops:
-                        done["days_closed"] += await analytics.close_days(uow, shop, now)
-                        done["snapshots"] += await analytics.take_snapshot(uow, shop, now)
-                    if await analytics.rfm_is_stale(uow, now):
-                        done["rfm_scored"] += await analytics.refresh_rfm(uow, now)
-                    await uow.commit()
+                for key, count in (await self.run_tenant(tenant_id, now)).items():
+                    done[key] += count
             except Exception as exc:
                 log.warning("analytics for tenant %s failed: %s", tenant_id, exc)
         if done["days_closed"] or done["snapshots"]:
             log.info("analytics: %s", done)
+        return done
+
+    async def run_tenant(self, tenant_id: uuid.UUID, now: datetime | None = None) -> dict[str, int]:
+        """One tenant's pass, in one transaction, unless another process holds it."""
+        now = now or utcnow()
+        done = dict.fromkeys(("days_closed", "snapshots", "rfm_scored", "tenants_skipped"), 0)
+        async with UnitOfWork(self._db, tenant_id, write=True) as uow:
+            if not await uow.analytics.try_lock(f"analytics:{tenant_id}"):
+                done["tenants_skipped"] = 1
+                return done
+            shops, _ = await uow.shops.find(
+                PageRequest(0, _SHOPS_PER_PASS), only=None, is_active=True
+            )
+            for shop in shops:
+                done["days_closed"] += await analytics.close_days(uow, shop, now)
+                done["snapshots"] += await analytics.take_snapshot(uow, shop, now)
+            if await analytics.rfm_is_stale(uow, now):
+                done["rfm_scored"] += await analytics.refresh_rfm(uow, now)
+            await uow.commit()
         return done
 
     async def _run(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import datetime
 
 from hub.adapters.db.database import Database
@@ -39,17 +40,26 @@ class MailWorker:
         sent = failed = 0
         for tenant_id in await tenant_ids(self._db):
             try:
-                while True:
-                    async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                        done, refused = await mail.send_due(uow, self._mailer, now or utcnow())
-                    sent, failed = sent + done, failed + refused
-                    if done + refused < mail.SEND_BATCH:
-                        break
+                done, refused = await self.send_tenant(tenant_id, now)
             except Exception as exc:
                 log.warning("mail of tenant %s failed: %s", tenant_id, exc)
+                continue
+            sent, failed = sent + done, failed + refused
         if sent or failed:
             log.info("mail: %d sent, %d attempts failed", sent, failed)
         return sent, failed
+
+    async def send_tenant(
+        self, tenant_id: uuid.UUID, now: datetime | None = None
+    ) -> tuple[int, int]:
+        """Send one tenant's due mail, a batch per transaction: (sent, failed attempts)."""
+        sent = failed = 0
+        while True:
+            async with UnitOfWork(self._db, tenant_id, write=True) as uow:
+                done, refused = await mail.send_due(uow, self._mailer, now or utcnow())
+            sent, failed = sent + done, failed + refused
+            if done + refused < mail.SEND_BATCH:
+                return sent, failed
 
     async def _run(self) -> None:
         while True:

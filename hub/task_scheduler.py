@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from datetime import datetime
 
 from hub.adapters.db.database import Database
 from hub.adapters.db.migrate import tenant_ids
@@ -38,18 +40,23 @@ class TaskScheduler:
         now = utcnow()
         for tenant_id in await tenant_ids(self._db):
             try:
-                after = None
-                while True:
-                    async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                        done, after = await tasks.fire_due_templates(uow, now, after)
-                    made += done
-                    if after is None:
-                        break
+                made += await self.fire_tenant(tenant_id, now)
             except Exception as exc:
                 log.warning("task templates of tenant %s failed: %s", tenant_id, exc)
         if made:
             log.info("made %d tasks from templates", made)
         return made
+
+    async def fire_tenant(self, tenant_id: uuid.UUID, now: datetime | None = None) -> int:
+        """Make one tenant's due tasks, a batch of templates per transaction."""
+        made = 0
+        after = None
+        while True:
+            async with UnitOfWork(self._db, tenant_id, write=True) as uow:
+                done, after = await tasks.fire_due_templates(uow, now or utcnow(), after)
+            made += done
+            if after is None:
+                return made
 
     async def _run(self) -> None:
         while True:

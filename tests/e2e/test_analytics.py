@@ -68,8 +68,20 @@ async def stocked(
     return str(product["id"])
 
 
-def worker(client: httpx.AsyncClient) -> AnalyticsWorker:
-    return AnalyticsWorker(client.app.state.deps.db, every_seconds=3600)  # type: ignore[attr-defined]
+class TenantPass:
+    """The analytics worker's pass over one tenant (the PostgreSQL store is shared by the
+    tests' tenants; the worker's own loop covers them all)."""
+
+    def __init__(self, client: httpx.AsyncClient, kit: TenantKit) -> None:
+        self._worker = AnalyticsWorker(client.app.state.deps.db, every_seconds=3600)  # type: ignore[attr-defined]
+        self._tenant = uuid.UUID(kit.tenant_id)
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, int]:
+        return await self._worker.run_tenant(self._tenant, now)
+
+
+def worker(client: httpx.AsyncClient, kit: TenantKit) -> TenantPass:
+    return TenantPass(client, kit)
 
 
 async def a_day_of_trading(client: httpx.AsyncClient, kit: TenantKit) -> dict[str, str]:
@@ -111,14 +123,14 @@ async def test_the_daily_report_is_current_then_closed(client: httpx.AsyncClient
     assert day["by_hour"][datetime.now(UTC).hour]["revenue"] == "55.00"  # the shop is in UTC
 
     # The worker closes ended days only: today stays open.
-    first = await worker(client).run_once()
+    first = await worker(client, kit).run_once()
     assert first["days_closed"] == 0
     assert first["snapshots"] >= 1
     # Tomorrow, today is closed and stored (in both of the business's shops); a second
     # pass closes nothing again.
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    assert (await worker(client).run_once(tomorrow))["days_closed"] == 2
-    assert (await worker(client).run_once(tomorrow))["days_closed"] == 0
+    assert (await worker(client, kit).run_once(tomorrow))["days_closed"] == 2
+    assert (await worker(client, kit).run_once(tomorrow))["days_closed"] == 0
     closed = await client.get(
         DAILY, params={"shop": kit.shop_id, "date": day["date"]}, headers=kit.token("owner")
     )
@@ -286,7 +298,7 @@ async def test_stock_snapshots_keep_the_day(client: httpx.AsyncClient) -> None:
     kit = await build_tenant(client)
     tea = await stocked(client, kit, "Tea", "10.00", "4.00", "20")
     await receive(client, kit, tea, "5", cost="4.50")
-    await worker(client).run_once()
+    await worker(client, kit).run_once()
     today = datetime.now(UTC).date().isoformat()
     response = await client.get(
         "/api/analytics/stock-snapshots/",
@@ -313,7 +325,7 @@ async def test_stock_snapshots_keep_the_day(client: httpx.AsyncClient) -> None:
     # A later pass the same day keeps the first snapshot.
     shift = await open_shift(client, kit)
     await sell(client, kit, shift, [(tea, "2")], [("card", "20.00")])
-    assert (await worker(client).run_once())["snapshots"] == 0
+    assert (await worker(client, kit).run_once())["snapshots"] == 0
     again = await client.get(
         "/api/analytics/stock-snapshots/",
         params={"shop": kit.shop_id, "date": today},

@@ -497,7 +497,8 @@ def in_shop(path: str, **params: str) -> Prepare:
 
 def snapshot_of_today() -> Prepare:
     async def prepare(c: httpx.AsyncClient, k: TenantKit) -> tuple[str, Any]:
-        await AnalyticsWorker(c.app.state.deps.db, every_seconds=3600).run_once()  # type: ignore[attr-defined]
+        analytics = AnalyticsWorker(c.app.state.deps.db, every_seconds=3600)  # type: ignore[attr-defined]
+        await analytics.run_tenant(uuid.UUID(k.tenant_id))
         return await in_shop("/api/analytics/stock-snapshots/", date="today")(c, k)
 
     return prepare

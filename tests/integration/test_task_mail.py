@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -62,11 +62,23 @@ def settings(
     return make_settings(tmp_path, url, **settings_overrides)
 
 
-def worker(client: httpx.AsyncClient, port: int) -> MailWorker:
-    mailer = SmtpMailer(
-        SmtpServer.from_url(f"smtp://127.0.0.1:{port}?starttls=false"), "POS <pos@example.com>"
-    )
-    return MailWorker(client.app.state.deps.db, mailer, every_seconds=3600)  # type: ignore[attr-defined]
+class TenantMail:
+    """The mail worker's pass over one tenant (the tests' tenants share PostgreSQL)."""
+
+    def __init__(self, client: httpx.AsyncClient, port: int, tenant: uuid.UUID) -> None:
+        mailer = SmtpMailer(
+            SmtpServer.from_url(f"smtp://127.0.0.1:{port}?starttls=false"),
+            "POS <pos@example.com>",
+        )
+        self._worker = MailWorker(client.app.state.deps.db, mailer, every_seconds=3600)  # type: ignore[attr-defined]
+        self._tenant = tenant
+
+    async def send_due(self, now: datetime | None = None) -> tuple[int, int]:
+        return await self._worker.send_tenant(self._tenant, now)
+
+
+def worker(client: httpx.AsyncClient, port: int, kit: TenantKit) -> TenantMail:
+    return TenantMail(client, port, uuid.UUID(kit.tenant_id))
 
 
 async def with_email(client: httpx.AsyncClient, kit: TenantKit, role: str, address: str) -> None:
@@ -102,7 +114,7 @@ async def test_the_assignee_gets_an_email_and_the_reviewer_one_on_submit(
     )
     task = made.json()
     assert inbox.messages == []  # queued, not yet sent
-    assert await worker(client, port).send_due() == (1, 0)
+    assert await worker(client, port, kit).send_due() == (1, 0)
     (first,) = inbox.messages
     assert first["To"] == "anna@example.com"
     assert first["From"] == "POS <pos@example.com>"
@@ -114,13 +126,13 @@ async def test_the_assignee_gets_an_email_and_the_reviewer_one_on_submit(
             f"{TASKS}{task['id']}/status/", json={"status": status}, headers=kit.token("cashier")
         )
         assert moved.status_code == 200, moved.text
-    assert await worker(client, port).send_due() == (2, 0)
+    assert await worker(client, port, kit).send_due() == (2, 0)
     # Both moves were the cashier's: the manager who made the task hears of each.
     assert [m["To"] for m in inbox.messages[1:]] == ["boss@example.com", "boss@example.com"]
     assert "на проверке" in str(
         email.header.make_header(email.header.decode_header(inbox.messages[2]["Subject"]))
     )
-    assert await worker(client, port).send_due() == (0, 0)  # nothing twice
+    assert await worker(client, port, kit).send_due() == (0, 0)  # nothing twice
     statuses = {m.status for m in await mails_about(client, kit, task["id"])}
     assert statuses == {"sent"}
 
@@ -142,7 +154,7 @@ async def test_a_role_task_mails_everyone_of_the_role_with_an_address(
         json={"title": "Tidy the till", "shop": kit.shop_id, "assignee": kit.members["cashier"].id},
         headers=kit.token("manager"),
     )
-    await worker(client, port).send_due()
+    await worker(client, port, kit).send_due()
     assert [m["To"] for m in inbox.messages] == ["stock@example.com"]
 
 
@@ -162,7 +174,7 @@ async def test_an_unreachable_server_is_retried_later_then_given_up(
         headers=kit.token("manager"),
     )
     task_id = made.json()["id"]
-    closed = worker(client, free_port())  # nothing listens there
+    closed = worker(client, free_port(), kit)  # nothing listens there
     assert await closed.send_due() == (0, 1)
     (queued,) = await mails_about(client, kit, task_id)
     assert (queued.status, queued.attempts) == ("pending", 1)
@@ -170,7 +182,7 @@ async def test_an_unreachable_server_is_retried_later_then_given_up(
     # Not again before its pause is over; then sent by a worker that reaches the server.
     assert await closed.send_due() == (0, 0)
     later = utcnow() + timedelta(minutes=mail.RETRY_MINUTES[0] + 1)
-    assert await worker(client, port).send_due(later) == (1, 0)
+    assert await worker(client, port, kit).send_due(later) == (1, 0)
     assert [m["Subject"] for m in inbox.messages] == [inbox.messages[0]["Subject"]]
     # A mail that fails every attempt ends as failed, its reason kept.
     await client.post(
