@@ -46,6 +46,9 @@ from hub.services.principal import Principal
 MAX_PERIOD_DAYS = 366
 # Days a missed close reaches back (a hub down longer closes the last week only).
 CLOSE_BACK_DAYS = 7
+# A day is closed this long after it ended: a sale stamped 23:59:59 may still be
+# committing at midnight, and a closed day never changes.
+CLOSE_GRACE = timedelta(minutes=10)
 RFM_WINDOW_DAYS = 365
 
 
@@ -196,7 +199,10 @@ async def product_performance(
     """Units, revenue, cost and margin per product over the period, net of returns made
     in it; best first by `rank_by`. Default period: the last 30 days."""
     principal.require(Permission.REPORTS_VIEW)
-    last = query.date_to or utcnow().date()
+    zone = (await settings_of(uow)).timezone
+    if query.shop is not None:
+        zone = (await _shop(uow, principal, query.shop)).timezone
+    last = query.date_to or utcnow().astimezone(ZoneInfo(zone)).date()
     first = query.date_from or last - timedelta(days=29)
     period = await _period(uow, principal, query.shop, first, last)
     figures: dict[uuid.UUID, ProductFigures] = {
@@ -352,7 +358,7 @@ async def stock_snapshot(
 
 async def close_days(uow: UnitOfWork, shop: Shop, now: datetime) -> int:
     """Store the report of each ended day (the last week) the shop has not closed."""
-    today = local_today(shop, now)
+    today = local_today(shop, now - CLOSE_GRACE)
     opened = shop.created_at.astimezone(_zone(shop)).date()
     closed = 0
     for back in range(CLOSE_BACK_DAYS, 0, -1):

@@ -369,7 +369,8 @@ async def update_task(
     if TaskStatus(task.status) in FINAL_STATUSES:
         raise Conflict(f"the task is {task.status}: it can no longer be edited")
     _check_text(changes.title, changes.description)
-    before = {task.assignee_id} if task.assignee_id else set()
+    # Whoever had it (a person, or everyone of its role) hears of it too: it left their list.
+    before = await _recipients(uow, task, set())
     if changes.title is not None:
         task.title = changes.title.strip()
     if changes.description is not None:
@@ -393,7 +394,6 @@ async def update_task(
         task.assignee_id = changes.assignment.user
         task.assignee_role = changes.assignment.role.value if changes.assignment.role else None
     task.updated_at = utcnow()
-    # The one it was taken from hears of it too: it left their list.
     await _notify(
         uow, task, "task.assigned" if reassigned else "task.updated", principal.user_id, also=before
     )
@@ -423,8 +423,10 @@ async def move_task(
         )
     )
     now = utcnow()
+    taken_from: set[uuid.UUID] = set()
     if target is TaskStatus.IN_PROGRESS:
         if task.assignee_id is None:  # a role's task: whoever starts it takes it
+            taken_from = await _recipients(uow, task, set())  # the others see it go
             task.assignee_id = principal.user_id
         task.started_at = task.started_at or now
     elif target is TaskStatus.ON_REVIEW:
@@ -445,7 +447,12 @@ async def move_task(
             )
         )
     await _notify(
-        uow, task, "task.status_changed", principal.user_id, extra={"from": current.value}
+        uow,
+        task,
+        "task.status_changed",
+        principal.user_id,
+        also=taken_from,
+        extra={"from": current.value},
     )
     await uow.commit()
     return task
@@ -531,9 +538,14 @@ async def upload_photo(
 
 
 async def _photo(
-    uow: UnitOfWork, principal: Principal, task_id: uuid.UUID, photo_id: uuid.UUID
+    uow: UnitOfWork,
+    principal: Principal,
+    task_id: uuid.UUID,
+    photo_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> tuple[Task, TaskPhoto]:
-    task = await _task(uow, principal, task_id)
+    task = await _task(uow, principal, task_id, for_update=for_update)
     photo = await uow.tasks.photo(task.id, photo_id)
     if photo is None:
         raise NotFound("no such photo")
@@ -563,8 +575,9 @@ async def delete_photo(
     task_id: uuid.UUID,
     photo_id: uuid.UUID,
 ) -> None:
-    """Its author or a manager, while the task is not yet on review or finished."""
-    task, photo = await _photo(uow, principal, task_id, photo_id)
+    """Its author or a manager, while the task is not yet on review or finished. The task
+    is locked: a submit at the same moment sees the photo or its absence, not both."""
+    task, photo = await _photo(uow, principal, task_id, photo_id, for_update=True)
     if photo.author_id != principal.user_id and not _reviews(principal, task):
         raise PermissionDenied("only the photo's author or a manager may remove it")
     if task.status not in (TaskStatus.NEW, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED):
@@ -652,6 +665,7 @@ async def update_template(
         sorted(set(fields.weekdays)) != template.weekdays
         or fields.at.strftime("%H:%M") != template.at
         or fields.shop != template.shop_id
+        or (fields.is_active and not template.is_active)  # resumed: no instant from the pause
     )
     _fill_template(template, fields)
     if schedule_changed:  # as for a new template: from the next instant on
@@ -693,7 +707,7 @@ async def _fire(
     )
     task = _new_task(fields, created_by=by, template=template, scheduled_for=instant)
     uow.tasks.add(task)
-    await _notify(uow, task, "task.assigned", by, also={template.created_by})
+    await _notify(uow, task, "task.assigned", by)
     return task
 
 

@@ -362,3 +362,20 @@ async def test_the_demo_shop_has_a_till_a_task_and_an_opening_checklist(
         "08:30",
         [0, 1, 2, 3, 4, 5, 6],
     )
+
+
+async def test_when_one_takes_a_role_task_the_others_hear_it_went(live_hub: LiveHub) -> None:
+    kit = await tenant(live_hub)
+    t = uuid.UUID(kit.tenant_id)
+    async with api(live_hub) as http:
+        other = await create_user(http, kit.members["owner"].token, "cashier", [kit.shop_id])
+        other_login = await login(http, other["username"])
+        async with hub_client(live_hub, other_login["access"]) as second:
+            await second.subscribe(channels.tasks(t, uuid.UUID(other["id"])).name)
+            task = await give_task(http, kit, assignee_role="cashier")
+            (offered,) = await drain_events(second, 1)
+            assert offered["payload"]["task"]["assignee"] is None
+            await move(http, kit, task["id"], "cashier", "in_progress")
+            (taken,) = await drain_events(second, 1)
+            assert taken["type"] == "task.status_changed"
+            assert taken["payload"]["task"]["assignee"] == kit.members["cashier"].id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -191,3 +191,23 @@ async def test_run_now_and_edit_and_delete(client: httpx.AsyncClient) -> None:
     kept = await client.get(f"/api/tasks/tasks/{ran.json()['id']}/", headers=kit.token("manager"))
     assert kept.status_code == 200
     assert kept.json()["template"] is None
+
+
+async def test_a_resumed_template_waits_for_its_next_instant(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    template = await make_template(client, kit)
+    body = {k: template[k] for k in ("title", "shop", "assignee_role", "weekdays", "at")}
+    path = f"{TEMPLATES}{template['id']}/"
+    paused = await client.put(path, json=body | {"is_active": False}, headers=kit.token("manager"))
+    assert paused.json()["is_active"] is False
+    # As if it had been paused for three days, its instants passing meanwhile.
+    async with UnitOfWork(_db(client), uuid.UUID(kit.tenant_id), write=True) as uow:
+        row = await uow.task_templates.get(uuid.UUID(template["id"]))
+        assert row is not None
+        assert row.last_fired_for is not None
+        row.last_fired_for -= timedelta(days=3)
+        await uow.commit()
+    resumed = await client.put(path, json=body | {"is_active": True}, headers=kit.token("manager"))
+    assert resumed.json()["is_active"] is True
+    assert await fire(client, kit, datetime.now(UTC)) == 0
+    assert await fire(client, kit, datetime.now(UTC) + timedelta(days=1)) == 1
