@@ -319,3 +319,54 @@ async def test_a_cashier_returns_goods_with_a_managers_pin(
             headers=kit.token("owner"),
         )
         assert stock.json()["on_hand"] == "19.000"
+
+
+async def test_a_payment_is_for_the_cart_on_the_screen(live_hub: LiveHub, browser: Browser) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await expect(page.locator("#to-pay")).to_have_text("89.90")
+
+        # Card for part: the cash box follows what is left, so the change shown is true.
+        await page.click("#pay")
+        await page.fill("#pay-card", "50")
+        await expect(page.locator("#pay-cash")).to_have_value("39.90")
+        await expect(page.locator("#change")).to_have_text("0.00")
+
+        # Meanwhile the till's scanner (another connection) adds a second unit.
+        async with hub_client(live_hub, kit.members["cashier"].token) as scanner:
+            opened = await scanner.request(
+                "cart.open", {"session": (await current_shift(http, kit, goods))}
+            )
+            cart = opened["cart"]
+            await scanner.request(
+                "cart.add",
+                {"cart": cart["id"], "version": cart["version"], "barcode": goods["barcode"]},
+            )
+        await page.click("#pay-confirm")
+        await expect(page.locator(".toast")).to_contain_text("The cart changed while paying")
+        await expect(page.locator("#to-pay")).to_have_text("179.80")
+        sales = await http.get(
+            "/api/sales/sales/",
+            params={"cash_register": goods["register"]},
+            headers=kit.token("manager"),
+        )
+        assert sales.json()["count"] == 0  # nothing was sold for the old total
+
+        await page.click("#pay")
+        await page.click("#all-card")
+        await page.click("#pay-confirm")
+        await expect(page.locator("#receipt-total")).to_have_text("179.80")
+
+
+async def current_shift(http: httpx.AsyncClient, kit: TenantKit, goods: dict[str, Any]) -> str:
+    shifts = await http.get(
+        "/api/sales/sessions/",
+        params={"cash_register": goods["register"], "status": "open"},
+        headers=kit.token("cashier"),
+    )
+    return str(shifts.json()["results"][0]["id"])

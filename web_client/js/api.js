@@ -54,23 +54,33 @@ async function send(method, path, { body, headers = {}, token, raw } = {}) {
 
 let refreshing = null;
 
-async function refresh() {
-  const current = session.load();
-  if (!current) throw new ApiError(401, "not_authenticated", "signed out");
-  refreshing ??= send("POST", "/api/users/auth/refresh/", {
-    body: { refresh: current.refresh },
+// One refresh at a time across this browser's tabs (they share the tokens, and a refresh
+// token used twice ends the session): under the lock, a tab that finds the tokens
+// already renewed by another uses those.
+function exclusively(work) {
+  if (navigator.locks?.request) return navigator.locks.request("pos-token-refresh", work);
+  return work();
+}
+
+async function refresh(stale) {
+  refreshing ??= exclusively(async () => {
+    const current = session.load();
+    if (!current) throw new ApiError(401, "not_authenticated", "signed out");
+    if (stale && current.access !== stale) return current.access;
+    const response = await send("POST", "/api/users/auth/refresh/", { body: { refresh: current.refresh } });
+    if (response.status === 401) {
+      session.clear();
+      onSignedOut();
+      throw new ApiError(401, "token_expired", "the session has ended");
+    }
+    if (!response.ok) throw new ApiError(response.status, "http_" + response.status, response.statusText);
+    const tokens = await response.json();
+    session.save({ ...current, access: tokens.access, refresh: tokens.refresh });
+    return tokens.access;
   }).finally(() => {
     refreshing = null;
   });
-  const response = await refreshing;
-  if (!response.ok) {
-    session.clear();
-    onSignedOut();
-    throw new ApiError(401, "token_expired", "the session has ended");
-  }
-  const tokens = await response.clone().json();
-  session.save({ ...current, access: tokens.access, refresh: tokens.refresh });
-  return tokens.access;
+  return refreshing;
 }
 
 export async function accessToken() {
@@ -79,14 +89,14 @@ export async function accessToken() {
 }
 
 export async function freshToken() {
-  return refresh();
+  return refresh(await accessToken());
 }
 
 export async function request(method, path, options = {}) {
   let token = await accessToken();
   let response = await send(method, path, { ...options, token });
   if (response.status === 401 && token) {
-    token = await refresh();
+    token = await refresh(token);
     response = await send(method, path, { ...options, token });
   }
   const data = await parse(response);

@@ -90,11 +90,26 @@ function showConnection(state) {
 
 async function ensureHub() {
   if (hub) return hub;
-  hub = new Hub();
-  hub.onState(showConnection);
-  await hub.connect();
+  const connecting = new Hub();
+  connecting.onState(showConnection);
+  connecting.onSignedOut = signedOut;
+  try {
+    await connecting.connect();
+  } catch (error) {
+    connecting.close(); // no half-made hub: the next route connects afresh
+    throw error;
+  }
+  hub = connecting;
   showConnection("online");
   return hub;
+}
+
+function signedOut() {
+  hub?.close();
+  hub = null;
+  session.clear();
+  toast(t("session.ended"), "error");
+  route();
 }
 
 async function route() {
@@ -125,16 +140,18 @@ async function route() {
     clear(main);
     unmount = (await VIEWS[name].mount(main, ctx)) || (() => {});
   } catch (error) {
-    clear(main).append(h("p", { class: "error" }, `${t("error.load")}: ${error.message}`));
+    clear(main).append(
+      h(
+        "div",
+        { class: "card narrow" },
+        h("p", { class: "error" }, `${t("error.load")}: ${error.message}`),
+        h("button", { type: "button", class: "primary", id: "retry", onclick: () => route() }, t("retry")),
+      ),
+    );
   }
 }
 
-whenSignedOut(() => {
-  hub?.close();
-  hub = null;
-  toast(t("session.ended"), "error");
-  route();
-});
+whenSignedOut(signedOut);
 window.addEventListener("hashchange", route);
 route();
 

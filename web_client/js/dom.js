@@ -64,8 +64,20 @@ export function money(text) {
   return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f")}.${fraction}`;
 }
 
+/** "2.000" → "2", "1.250" → "1.25", "10" → "10": trailing zeros of the fraction only. */
 export function quantity(text) {
-  return String(text).replace(/\.?0+$/, "") || "0";
+  const value = String(text);
+  return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
+}
+
+/** Quantities (three decimals) as whole thousandths, for +1 / −1 without floats. */
+export function toThousandths(text) {
+  const [whole, fraction = ""] = String(text).split(".");
+  return BigInt(whole) * 1000n + BigInt((fraction + "000").slice(0, 3));
+}
+
+export function fromThousandths(value) {
+  return `${value / 1000n}.${String(value % 1000n).padStart(3, "0")}`;
 }
 
 export function newKey() {

@@ -27,6 +27,7 @@ export class Hub {
     this.attempt = 0;
     this.closedForGood = false;
     this.timers = [];
+    this.onSignedOut = () => {}; // the hub ended the session (4004)
   }
 
   onState(listener) {
@@ -98,25 +99,38 @@ export class Hub {
     this.pending.clear();
     this.ws = null;
     this._state("offline");
-    if (this.closedForGood || NO_RECONNECT.has(code)) return;
+    if (this.closedForGood) return;
+    if (code === 4004) {
+      this.closedForGood = true;
+      this.onSignedOut();
+      return;
+    }
+    if (!NO_RECONNECT.has(code)) this._reconnectLater(code);
+  }
+
+  _reconnectLater(code) {
     const delay = Math.random() * Math.min(15000, 250 * 2 ** this.attempt++);
     setTimeout(async () => {
+      if (this.closedForGood) return;
       try {
         if (code === 4003 || code === 4001) await freshToken();
-        await this.connect();
       } catch {
-        /* onclose schedules the next attempt */
+        this._reconnectLater(code); // no network for the refresh either: try again later
+        return;
       }
+      this.connect().catch(() => {}); // a failed connect closes, and onclose tries again
     }, delay);
   }
 
-  request(type, payload = {}) {
+  /** One request, one reply. `onOk(data)` runs the moment the reply is read, before
+   * any frame after it in the same batch (a subscription's first events). */
+  request(type, payload = {}, onOk = null) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
       return Promise.reject(new RequestFailed("disconnected", "not connected"));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onOk });
       this.ws.send(JSON.stringify({ type, id, payload }));
     });
   }
@@ -141,13 +155,14 @@ export class Hub {
 
   async _subscribe(name, state, resume) {
     const payload = { channel: name };
-    if (resume && state.known) payload.since = { epoch: state.epoch, seq: state.seq };
-    const data = await this.request("subscribe", payload);
-    if (!(resume && state.known)) {
+    const since = resume && state.known;
+    if (since) payload.since = { epoch: state.epoch, seq: state.seq };
+    await this.request("subscribe", payload, (data) => {
+      if (since) return; // the replay continues from where we were
       state.epoch = data.epoch;
       state.seq = data.seq;
       state.known = true;
-    }
+    });
   }
 
   _dispatch(frame) {
@@ -160,6 +175,7 @@ export class Hub {
       if (!waiting) return;
       this.pending.delete(frame.id);
       const body = frame.payload || {};
+      if (frame.type === "ok" && waiting.onOk) waiting.onOk(body.data || {});
       if (frame.type === "ok") waiting.resolve(body.data || {});
       else waiting.reject(new RequestFailed(body.code, body.message, body.fields, body.data));
       return;
@@ -169,7 +185,7 @@ export class Hub {
       if (!state) return;
       state.epoch = frame.payload.epoch;
       state.seq = frame.payload.seq;
-      state.onResync();
+      guarded(state.onResync);
       return;
     }
     if (!frame.channel) return; // heartbeat, hello, own-channel subscription notices
@@ -190,7 +206,17 @@ export class Hub {
     }
     state.epoch = frame.epoch;
     state.seq = frame.seq;
-    for (const handler of state.handlers) handler(frame.type, frame.payload);
+    for (const handler of state.handlers) guarded(() => handler(frame.type, frame.payload));
+  }
+}
+
+// A view's handler that throws must not stop the frames after it (replies included).
+function guarded(callback) {
+  try {
+    const result = callback();
+    if (result && typeof result.catch === "function") result.catch((error) => console.error(error));
+  } catch (error) {
+    console.error(error);
   }
 }
 

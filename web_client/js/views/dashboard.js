@@ -134,9 +134,8 @@ class Dashboard {
   }
 
   async loadFeed() {
-    const today = new Date();
-    today.setHours(0, 0, 0, 0);
-    const recent = await api.get("/api/sales/sales/", { shop: this.shop.id, date_from: today.toISOString(), page_size: FEED_LENGTH });
+    const since = startOfDayIn(this.shop.timezone || "UTC");
+    const recent = await api.get("/api/sales/sales/", { shop: this.shop.id, date_from: since, page_size: FEED_LENGTH });
     const feed = clear(this.root.querySelector("#feed"));
     for (const sale of recent.results) {
       const payments = Object.fromEntries(sale.payments.map((p) => [p.method, p.amount]));
@@ -210,6 +209,27 @@ class Dashboard {
       );
     }
   }
+}
+
+/** Midnight of today in the shop's time zone, as an ISO instant. */
+export function startOfDayIn(timeZone, now = new Date()) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(now)
+      .map((part) => [part.type, Number(part.value)]),
+  );
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  const offset = wall - Math.floor(now.getTime() / 1000) * 1000; // the zone's offset now
+  return new Date(Date.UTC(parts.year, parts.month - 1, parts.day) - offset).toISOString();
 }
 
 function svgElement(tag, attrs, children) {

@@ -74,7 +74,12 @@ class Tasks {
   }
 
   onEvent(type, payload) {
+    if (type === "task_template.paused") {
+      toast(t("tasks.template_paused", { title: payload.title, reason: payload.reason }), "error");
+      return;
+    }
     const task = payload.task;
+    if (!task) return;
     if (type === "task.assigned" && payload.by !== this.ctx.me.user) {
       toast(t("tasks.assigned_toast", { title: task.title }));
       if ("Notification" in window && Notification.permission === "granted") {
@@ -82,7 +87,14 @@ class Tasks {
       }
     }
     this.loadList();
-    if (this.selected === task.id) this.open(task.id);
+    // The open task is redrawn, unless that would wipe what the user is typing.
+    if (this.selected === task.id && !this.typing()) this.open(task.id);
+  }
+
+  typing() {
+    const detail = this.root.querySelector("#task-detail");
+    const comment = detail?.querySelector("#task-comment");
+    return Boolean(comment?.value.trim()) || detail?.contains(document.activeElement) && document.activeElement.matches("input, textarea, select");
   }
 
   async loadList() {
@@ -204,6 +216,7 @@ class Tasks {
   }
 
   async newTask() {
+    this.selected = null; // events about the task shown before must not replace the form
     const shops = (await api.get("/api/core/shops/", { is_active: true, page_size: 200 })).results;
     const users = (await api.get("/api/users/users/", { is_active: true, page_size: 200 })).results;
     const detail = clear(this.root.querySelector("#task-detail"));

@@ -4,7 +4,20 @@
 // scanner, a second screen). Payments, the receipt, returns and closing the shift.
 
 import { api } from "../api.js";
-import { clear, fromCents, h, modal, money, newKey, quantity, time, toast, toCents } from "../dom.js";
+import {
+  clear,
+  fromCents,
+  fromThousandths,
+  h,
+  modal,
+  money,
+  newKey,
+  quantity,
+  time,
+  toast,
+  toCents,
+  toThousandths,
+} from "../dom.js";
 import { channels } from "../hub.js";
 import { t } from "../i18n.js";
 import { cameraScan } from "./camera.js";
@@ -28,6 +41,7 @@ class Till {
     this.receipt = null;
     this.payKey = null;
     this.leaveCart = () => {};
+    this.queue = Promise.resolve(); // cart changes go one at a time, in order
     this.onKey = (event) => this.refocus(event);
   }
 
@@ -77,7 +91,7 @@ class Till {
                     onclick: () => {
                       localStorage.setItem(REGISTER_KEY, register.id);
                       this.register = register;
-                      this.loadShift();
+                      this.loadShift().catch((failure) => toast(failure.message, "error"));
                     },
                   },
                   register.name,
@@ -93,7 +107,24 @@ class Till {
     const open = await api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" });
     this.shift = open.results[0] || null;
     if (!this.shift) return this.openShiftForm();
-    return this.openCart();
+    try {
+      return await this.openCart();
+    } catch (failure) {
+      // e.g. another cashier's shift is open on this till
+      return this.blocked(failure.message);
+    }
+  }
+
+  blocked(message) {
+    clear(this.root).append(
+      h(
+        "section",
+        { class: "card narrow", id: "till-blocked" },
+        h("h1", {}, this.register.name),
+        h("p", { class: "error" }, message),
+        h("button", { type: "button", class: "primary", onclick: () => this.changeRegister() }, t("till.other_register")),
+      ),
+    );
   }
 
   openShiftForm() {
@@ -179,35 +210,47 @@ class Till {
     if (!this.receipt) this.render();
   }
 
-  /** A change to the cart; a stale version is re-applied once on the cart as it is. */
-  async change(type, payload = {}) {
+  /**
+   * A change to the cart, queued behind the ones before it. `intent` is the payload, or
+   * a function of the cart as it is when the change is sent (so +1 counts from the
+   * latest quantity). A stale version (another screen changed the cart) re-applies the
+   * intent once on the current cart, except for a payment: that is never re-sent on a
+   * cart the cashier did not see. Resolves to {data} or {error}.
+   */
+  change(type, intent = {}) {
+    const run = this.queue.then(() => this._change(type, intent));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async _change(type, intent) {
     for (let attempt = 0; attempt < 2; attempt += 1) {
+      const payload = typeof intent === "function" ? intent(this.cart) : intent;
+      if (payload === null) return { error: null };
       try {
         const data = await this.ctx.hub.request(type, { cart: this.cart.id, version: this.cart.version, ...payload });
         this.cart = data.cart;
-        this.render();
-        return data;
+        if (!this.receipt) this.render();
+        return { data };
       } catch (failure) {
-        if (failure.code === "stale_version" && failure.data?.cart && attempt === 0) {
-          this.cart = failure.data.cart;
-          continue;
-        }
-        toast(failure.message, "error");
-        if (failure.data?.cart) {
-          this.cart = failure.data.cart;
-          this.render();
-        }
-        return null;
+        if (failure.data?.cart) this.cart = failure.data.cart;
+        const retry = failure.code === "stale_version" && failure.data?.cart && attempt === 0 && type !== "cart.pay";
+        if (retry) continue;
+        if (failure.code === "stale_version" && type === "cart.pay") toast(t("pay.cart_changed"), "error");
+        else if (failure.code !== "not_found" || type !== "cart.add") toast(failure.message, "error");
+        if (!this.receipt) this.render();
+        return { error: failure };
       }
     }
-    return null;
+    return { error: null };
   }
 
   async scanned(text) {
     const code = text.trim();
     if (!code) return;
     if (BARCODE.test(code)) {
-      if (await this.change("cart.add", { barcode: code, quantity: "1" })) return;
+      const { error } = await this.change("cart.add", { barcode: code, quantity: "1" });
+      if (!error || error.code !== "not_found") return;
     }
     await this.search(code);
   }
@@ -308,11 +351,13 @@ class Till {
   }
 
   lineRow(line) {
-    const set = (value) => this.change("cart.set_quantity", { product: line.product, quantity: value });
-    const step = (delta) => {
-      const next = Number(line.quantity) + delta;
-      return set(next <= 0 ? "0" : String(next));
-    };
+    const step = (delta) =>
+      this.change("cart.set_quantity", (cart) => {
+        const now = cart.lines.find((l) => l.product === line.product);
+        if (!now) return null; // gone meanwhile
+        const next = toThousandths(now.quantity) + delta;
+        return { product: line.product, quantity: next > 0n ? fromThousandths(next) : "0" };
+      });
     const discount = line.discount_percent
       ? `−${quantity(line.discount_percent)}%`
       : line.discount_amount
@@ -325,9 +370,9 @@ class Till {
       h(
         "td",
         { class: "qty" },
-        h("button", { type: "button", class: "qty-minus", "aria-label": "−", onclick: () => step(-1) }, "−"),
+        h("button", { type: "button", class: "qty-minus", "aria-label": "−", onclick: () => step(-1000n) }, "−"),
         h("span", { class: "quantity" }, quantity(line.quantity)),
-        h("button", { type: "button", class: "qty-plus", "aria-label": "+", onclick: () => step(1) }, "+"),
+        h("button", { type: "button", class: "qty-plus", "aria-label": "+", onclick: () => step(1000n) }, "+"),
       ),
       h("td", { class: "num" }, money(line.price)),
       h("td", { class: "num line-total" }, money(line.total)),
@@ -441,7 +486,7 @@ class Till {
   }
 
   async cancelCart() {
-    const data = await this.change("cart.cancel");
+    const { data } = await this.change("cart.cancel");
     if (data) await this.openCart();
   }
 
@@ -451,10 +496,12 @@ class Till {
   }
 
   async pay() {
+    const seen = this.cart.version; // the payment is for the cart on the screen, nothing else
     const payments = await payDialog(this.cart);
     if (!payments) return;
     this.payKey ??= newKey(); // kept until the sale is acknowledged: a retry is the same sale
-    const data = await this.change("cart.pay", { payments, idempotency_key: this.payKey });
+    const { data, error } = await this.change("cart.pay", { payments, idempotency_key: this.payKey, version: seen });
+    if (error?.code === "stale_version") this.payKey = null; // nothing was sold with it
     if (!data) return;
     this.payKey = null;
     this.receipt = { sale: data.sale, cart: data.cart };
@@ -489,7 +536,7 @@ class Till {
   }
 
   async returnGoods() {
-    const made = await returnDialog(this.ctx.me, this.register, this.shift);
+    const made = await returnDialog(this.ctx.me, this.registers, this.register, this.shift);
     if (made) toast(t("return.done", { number: made.number, total: money(made.refund_total) }));
   }
 
@@ -542,6 +589,14 @@ function payDialog(cart) {
     const change = h("output", { id: "change" }, money("0"));
     const error = h("p", { class: "error", role: "alert" });
     const confirm = h("button", { type: "submit", class: "primary big", id: "pay-confirm" }, t("pay.confirm"));
+    // Until the cashier types the cash given, it is what is left after the other tenders.
+    let cashTyped = false;
+    const followRest = () => {
+      if (cashTyped) return;
+      let others = 0n;
+      for (const method of methods.slice(1)) others += toCents(inputs[method].value || "0") ?? 0n;
+      inputs.cash.value = fromCents(due - others > 0n ? due - others : 0n);
+    };
     const recount = () => {
       let others = 0n;
       for (const method of methods.slice(1)) others += toCents(inputs[method].value || "0") ?? 0n;
@@ -568,10 +623,13 @@ function payDialog(cart) {
       return { cash, others };
     };
     for (const method of methods) {
-      inputs[method] = h("input", { id: `pay-${method}`, inputmode: "decimal", value: method === "cash" ? fromCents(due) : "", oninput: recount });
+      const typed = method === "cash" ? () => ((cashTyped = true), recount()) : () => (followRest(), recount());
+      inputs[method] = h("input", { id: `pay-${method}`, inputmode: "decimal", value: method === "cash" ? fromCents(due) : "", oninput: typed });
     }
     const everything = (method) => {
       for (const m of methods) inputs[m].value = m === method ? fromCents(due) : "";
+      cashTyped = method === "cash";
+      followRest();
       recount();
     };
     const quick = [due, ...[100n, 500n, 1000n, 5000n].map((note) => ((due + note * 100n - 1n) / (note * 100n)) * note * 100n)]
@@ -595,7 +653,7 @@ function payDialog(cart) {
       },
       h("div", { class: "row" }, methods.map((m) => h("button", { type: "button", class: "secondary", id: `all-${m}`, onclick: () => everything(m) }, t(`method.${m}`)))),
       methods.map((m) => h("label", { class: "pay-line" }, h("span", {}, t(m === "cash" ? "pay.cash_given" : `method.${m}`)), inputs[m])),
-      h("div", { class: "row quick" }, quick.map((cents) => h("button", { type: "button", class: "secondary", onclick: () => ((inputs.cash.value = fromCents(cents)), recount()) }, money(fromCents(cents))))),
+      h("div", { class: "row quick" }, quick.map((cents) => h("button", { type: "button", class: "secondary", onclick: () => ((inputs.cash.value = fromCents(cents)), (cashTyped = true), recount()) }, money(fromCents(cents))))),
       h("div", { class: "total-row change" }, h("span", {}, t("receipt.change")), change),
       error,
       confirm,
@@ -603,54 +661,74 @@ function payDialog(cart) {
   });
 }
 
-function returnDialog(me, register, shift) {
+function returnDialog(me, registers, register, shift) {
   return modal(t("return.title"), (close) => {
     const number = h("input", { id: "return-number", inputmode: "numeric", placeholder: t("return.number") });
+    // The receipt may come from any till of the shop: numbers are per till.
+    const till = h(
+      "select",
+      { id: "return-register", "aria-label": t("return.register") },
+      registers
+        .filter((r) => r.shop === register.shop)
+        .map((r) => h("option", { value: r.id, selected: r.id === register.id }, r.name)),
+    );
     const body = h("div", { class: "return-sale" });
     const error = h("p", { class: "error", role: "alert" });
     const find = async (event) => {
       event.preventDefault();
       error.textContent = "";
-      const found = await api.get("/api/sales/sales/", { cash_register: register.id, number: number.value.trim() });
+      const found = await api.get("/api/sales/sales/", { cash_register: till.value, number: number.value.trim() });
       clear(body);
       const sale = found.results[0];
       if (!sale) {
         error.textContent = t("return.not_found");
         return;
       }
+      // One key for this sale's return, however often the button is pressed or the
+      // request retried: the hub makes one return of it.
+      const key = newKey();
       const quantities = sale.items.map((item) => h("input", { class: "return-qty", inputmode: "decimal", value: "0", "data-product": item.product, "aria-label": item.name }));
       const pin = me.permissions.includes("sales.return") ? null : h("input", { id: "return-pin", type: "password", inputmode: "numeric", autocomplete: "off" });
+      const confirm = h(
+        "button",
+        {
+          type: "button",
+          class: "primary",
+          id: "return-confirm",
+          onclick: async () => {
+            const items = sale.items
+              .map((item, i) => ({ product: item.product, quantity: quantities[i].value.trim().replace(",", ".") }))
+              .filter((item) => /^\d+(\.\d{0,3})?$/.test(item.quantity) && toThousandths(item.quantity) > 0n);
+            if (!items.length) {
+              error.textContent = t("return.nothing");
+              return;
+            }
+            confirm.disabled = true;
+            try {
+              const request = { sale: sale.id, items, session: shift.id };
+              if (pin) request.manager_pin = pin.value;
+              close(await api.post("/api/sales/returns/", request, { "Idempotency-Key": key }));
+            } catch (failure) {
+              error.textContent = failure.message;
+              confirm.disabled = false;
+            }
+          },
+        },
+        t("return.confirm"),
+      );
       body.append(
         h("table", { class: "lines" }, h("tbody", {}, sale.items.map((item, i) => h("tr", {}, h("td", {}, item.name), h("td", { class: "num" }, `${quantity(item.quantity)} × ${money(item.price)}`), h("td", {}, quantities[i]))))),
         ...(pin ? [h("label", { for: "return-pin" }, t("return.manager_pin")), pin] : []),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "primary",
-            id: "return-confirm",
-            onclick: async () => {
-              const items = sale.items
-                .map((item, i) => ({ product: item.product, quantity: quantities[i].value.trim().replace(",", ".") }))
-                .filter((item) => Number(item.quantity) > 0);
-              if (!items.length) {
-                error.textContent = t("return.nothing");
-                return;
-              }
-              try {
-                const body = { sale: sale.id, items, session: shift.id };
-                if (pin) body.manager_pin = pin.value;
-                close(await api.post("/api/sales/returns/", body, { "Idempotency-Key": newKey() }));
-              } catch (failure) {
-                error.textContent = failure.message;
-              }
-            },
-          },
-          t("return.confirm"),
-        ),
+        confirm,
       );
     };
-    return h("div", {}, h("form", { class: "row", onsubmit: find }, number, h("button", { type: "submit", class: "secondary", id: "return-find" }, t("till.find"))), body, error);
+    return h(
+      "div",
+      {},
+      h("form", { class: "row", onsubmit: find }, till, number, h("button", { type: "submit", class: "secondary", id: "return-find" }, t("till.find"))),
+      body,
+      error,
+    );
   });
 }
 
