@@ -253,7 +253,10 @@ def cpu_used(
 
 @contextlib.asynccontextmanager
 async def hub_on_scratch_database(
-    workers: int, pool_size: int, redis_url: str | None = None
+    workers: int,
+    pool_size: int,
+    redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Hub]:
     """A new database, migrated, a `pos-hub serve` on it and a registered business; all
     removed afterwards. Without `redis_url` the hub runs its in-process broker (one
@@ -279,6 +282,7 @@ async def hub_on_scratch_database(
         # Every client of a benchmark comes from one address.
         "POS_WS_CONNECTS_PER_WINDOW": "1000000",
     }
+    env.update(extra_env or {})
     env.pop("POS_REDIS_URL", None)
     if redis_url is not None:
         env["POS_REDIS_URL"] = redis_url

@@ -403,5 +403,9 @@ async def take_snapshot(uow: UnitOfWork, shop: Shop, now: datetime) -> bool:
 
 
 async def rfm_is_stale(uow: UnitOfWork, now: datetime) -> bool:
+    """Scores from an earlier day; or none yet, while some customer has bought (without
+    this, a tenant with no customer sales would be rescored on every pass)."""
     computed = await uow.analytics.rfm_computed_at()
-    return computed is None or computed.date() < now.date()
+    if computed is not None:
+        return computed.date() < now.date()
+    return await uow.analytics.has_customer_sales()

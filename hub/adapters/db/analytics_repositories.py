@@ -276,6 +276,12 @@ class Analytics:
         )
         return [(c, at, n, spent or ZERO) for c, at, n, spent in rows if c is not None]
 
+    async def has_customer_sales(self) -> bool:
+        found = await self._session.scalar(
+            select(Sale.id).where(Sale.customer_id.is_not(None)).limit(1)
+        )
+        return found is not None
+
     async def customer_refunds(self, since: datetime) -> dict[uuid.UUID, Decimal]:
         rows = await self._session.execute(
             select(Sale.customer_id, func.sum(SaleReturn.refund_total))
