@@ -17,6 +17,7 @@ from sqlalchemy import update
 from hub.adapters.db.sales_tables import Sale
 from hub.adapters.db.uow import UnitOfWork
 from hub.analytics_worker import AnalyticsWorker
+from hub.services import analytics
 from tests.e2e.test_device_jobs import open_shift
 from tests.helpers import TenantKit, build_tenant, create_product, receive, unique
 
@@ -363,3 +364,25 @@ async def test_reports_are_for_managers_of_the_shop(client: httpx.AsyncClient) -
         DAILY, params={"shop": made.json()["id"]}, headers=kit.token("manager")
     )
     assert hidden.status_code == 404
+
+
+async def test_rfm_is_rescored_once_a_day_and_only_when_customers_bought(
+    client: httpx.AsyncClient,
+) -> None:
+    kit = await build_tenant(client)
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+
+    async def stale() -> bool:
+        async with UnitOfWork(db, uuid.UUID(kit.tenant_id)) as uow:
+            return await analytics.rfm_is_stale(uow, now)
+
+    assert await stale() is False  # nobody to score: no pass rescores it
+    tea = await stocked(client, kit, "Tea", "10.00", "4.00", "5")
+    shift = await open_shift(client, kit)
+    anna = await _customer(client, kit, "Anna")
+    await sell(client, kit, shift, [(tea, "1")], [("card", "10.00")], customer=anna)
+    assert await stale() is True
+    assert (await worker(client, kit).run_once(now))["rfm_scored"] == 1
+    assert await stale() is False
+    assert (await worker(client, kit).run_once(now + timedelta(days=1)))["rfm_scored"] == 1
