@@ -8,7 +8,6 @@ instant one task, however many processes look at once)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -20,9 +19,8 @@ from hub.adapters.db.task_repositories import TaskQuery, TaskScope
 from hub.adapters.db.task_tables import Task, TaskComment, TaskPhoto, TaskTemplate
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
-from hub.adapters.images import EXTENSIONS, BadImage, check_image
 from hub.adapters.storage import Storage
-from hub.domain.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission, Role
 from hub.domain.tasks import (
@@ -36,11 +34,10 @@ from hub.domain.tasks import (
     check_move,
     is_overdue,
 )
-from hub.services import mail
+from hub.services import mail, pictures
+from hub.services.pictures import ImageLimits
 from hub.services.principal import Principal
-from hub.services.product_images import ImageLimits
 from protocol import channels
-from protocol.errors import ErrorCode
 
 MAX_PHOTOS_PER_TASK = 10
 FIRE_BATCH = 100
@@ -498,42 +495,26 @@ async def upload_photo(
         raise PermissionDenied("only the task's assignee or a manager adds photo reports")
     if TaskStatus(task.status) in FINAL_STATUSES:
         raise Conflict(f"the task is {task.status}: no more photos")
-    if len(data) > limits.max_bytes:
-        raise DomainError(
-            f"photo larger than {limits.max_bytes} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE
-        )
     if await uow.tasks.photo_count(task.id) >= MAX_PHOTOS_PER_TASK:
         raise Conflict(f"at most {MAX_PHOTOS_PER_TASK} photos per task")
-    try:
-        checked = await asyncio.to_thread(check_image, data, max_pixels=limits.max_pixels)
-    except BadImage as exc:
-        raise DomainError(str(exc), code=ErrorCode.INVALID_IMAGE) from None
     photo_id = new_id()
     base = f"{uow.tenant_id.hex}/tasks/{task.id.hex}/{photo_id.hex}"
+    picture = await pictures.store(storage, data, limits, base)
     photo = TaskPhoto(
         id=photo_id,
         task_id=task.id,
         author_id=principal.user_id,
-        content_type=checked.content_type,
-        width=checked.width,
-        height=checked.height,
-        size=len(data),
-        storage_key=f"{base}.{EXTENSIONS[checked.content_type]}",
-        thumb_key=f"{base}-thumb.webp",
+        content_type=picture.content_type,
+        width=picture.width,
+        height=picture.height,
+        size=picture.size,
+        storage_key=picture.storage_key,
+        thumb_key=picture.thumb_key,
         created_at=utcnow(),
     )
-    # Files first, then the row: a crash between leaves an orphan file, never a row
-    # pointing at nothing.
-    await storage.put(photo.storage_key, data)
-    await storage.put(photo.thumb_key, checked.thumbnail)
     uow.tasks.add_photo(photo)
     await _notify(uow, task, "task.photo_added", principal.user_id, extra={"photo": str(photo.id)})
-    try:
-        await uow.commit()
-    except BaseException:
-        await storage.delete(photo.storage_key)
-        await storage.delete(photo.thumb_key)
-        raise
+    await pictures.commit(uow, storage, picture)
     return photo
 
 
@@ -584,8 +565,7 @@ async def delete_photo(
         raise Conflict(f"the task is {task.status}: its photo report is kept")
     await uow.tasks.delete_photo(photo)
     await uow.commit()
-    await storage.delete(photo.storage_key)
-    await storage.delete(photo.thumb_key)
+    await pictures.remove(storage, photo.storage_key, photo.thumb_key)
 
 
 # --- templates --------------------------------------------------------------------------

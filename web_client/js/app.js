@@ -21,6 +21,7 @@ const main = document.getElementById("view");
 const header = document.getElementById("header");
 let hub = null;
 let unmount = () => {};
+let routing = 0; // which route() is current: a slower earlier one must not win
 
 // Managers and owners land on the dashboard, cashiers at the till, stockkeepers on tasks.
 function defaultView(me) {
@@ -113,6 +114,7 @@ function signedOut() {
 }
 
 async function route() {
+  const generation = ++routing;
   unmount();
   unmount = () => {};
   document.documentElement.lang = language();
@@ -133,14 +135,24 @@ async function route() {
   let name = location.hash.replace(/^#\/?/, "").split("/")[0];
   if (!VIEWS[name] || !VIEWS[name].can(me)) name = defaultView(me);
   renderHeader(me, name);
-  clear(main).append(h("p", { class: "loading" }, t("loading")));
+  // Each view draws into a root of its own: one still loading when the user moves on
+  // draws into a detached element, never over the next view.
+  const root = h("div", { class: "view-root" }, h("p", { class: "loading" }, t("loading")));
+  clear(main).append(root);
   try {
     const connected = await ensureHub();
     const ctx = { me, hub: connected, tenant: connected.hello.tenant };
-    clear(main);
-    unmount = (await VIEWS[name].mount(main, ctx)) || (() => {});
+    if (generation !== routing) return;
+    clear(root);
+    const leave = (await VIEWS[name].mount(root, ctx)) || (() => {});
+    if (generation !== routing) {
+      leave(); // the user moved on while it loaded
+      return;
+    }
+    unmount = leave;
   } catch (error) {
-    clear(main).append(
+    if (generation !== routing) return;
+    clear(root).append(
       h(
         "div",
         { class: "card narrow" },

@@ -15,7 +15,7 @@ from hub.domain.errors import ValidationFailed
 from hub.domain.permissions import Permission
 from hub.services import catalogue, catalogue_io, product_images
 from hub.services.catalogue import UNSET, BarcodeIn, ProductFields, SupplierFields
-from hub.services.product_images import ImageLimits
+from hub.services.pictures import ImageLimits
 from hub.web.api import Api, Ctx, read_upload
 from hub.web.export import table_response
 from hub.web.schemas.catalogue import (

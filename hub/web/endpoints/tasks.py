@@ -9,7 +9,7 @@ from hub.adapters.db.types import utcnow
 from hub.domain.permissions import Permission
 from hub.domain.tasks import TaskStatus
 from hub.services import tasks
-from hub.services.product_images import ImageLimits
+from hub.services.pictures import ImageLimits
 from hub.services.tasks import TaskChanges, TaskFields, TemplateFields
 from hub.web.api import Api, Ctx, read_upload
 from hub.web.endpoints.catalogue import IMAGE_TYPES
