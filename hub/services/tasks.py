@@ -245,24 +245,36 @@ async def _notify(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Tell everyone the task concerns (its assignee or role, its creator, `also`) on
-    their tasks channel; a new assignment or a new status also by e-mail (when e-mail
-    is configured), to everyone but who made the change."""
+    their tasks channel; and by e-mail (when configured) whoever must act now: see
+    `_mailed_to`."""
     await uow.session.flush()  # timestamps and defaults of the row as stored
     payload = {"task": task_document(task), "by": str(actor) if actor else None, **(extra or {})}
     recipients = await _recipients(uow, task, also or set())
     for user_id in sorted(recipients):
         uow.emit(channels.tasks(uow.tenant_id, user_id), type_, payload)
-    if uow.mail_enabled and type_ in MAILED:
-        people = recipients - {actor} if actor else recipients
-        if type_ == "task.assigned":  # the creator knows; the new assignee(s) need to
-            people -= {task.created_by} if task.created_by else set()
+    people = _mailed_to(task, type_, recipients) - {actor} if uow.mail_enabled else set()
+    if people:
         subject, body = task_mail(task, type_)
         for user in await uow.users.many(people):
             if user.email and user.is_active:
                 mail.queue(uow, user.email, subject, body, to_user=user.id, ref=task.id)
 
 
-MAILED = ("task.assigned", "task.status_changed")
+def _mailed_to(task: Task, type_: str, recipients: set[uuid.UUID]) -> set[uuid.UUID]:
+    """E-mail goes to who must act: a new task's assignee (or its role's holders); the
+    creator when it waits for review; the assignee when it comes back, is accepted or
+    is cancelled. Starting work and comments are not mailed."""
+    status = TaskStatus(task.status)
+    creator = {task.created_by} if task.created_by else set()
+    doers = {task.assignee_id} if task.assignee_id else recipients - creator
+    if type_ == "task.assigned":
+        return doers - creator
+    if type_ == "task.status_changed" and status is TaskStatus.ON_REVIEW:
+        return creator
+    if type_ == "task.status_changed" and status in FINAL_STATUSES | {TaskStatus.RETURNED}:
+        return doers
+    return set()
+
 
 _STATUS_RU = {
     TaskStatus.NEW: "новая",

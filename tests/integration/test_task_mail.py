@@ -126,13 +126,20 @@ async def test_the_assignee_gets_an_email_and_the_reviewer_one_on_submit(
             f"{TASKS}{task['id']}/status/", json={"status": status}, headers=kit.token("cashier")
         )
         assert moved.status_code == 200, moved.text
-    assert await worker(client, port, kit).send_due() == (2, 0)
-    # Both moves were the cashier's: the manager who made the task hears of each.
-    assert [m["To"] for m in inbox.messages[1:]] == ["boss@example.com", "boss@example.com"]
+    assert await worker(client, port, kit).send_due() == (1, 0)
+    # Starting is not mailed; waiting for review is, to the manager who made the task.
+    assert [m["To"] for m in inbox.messages[1:]] == ["boss@example.com"]
     assert "на проверке" in str(
-        email.header.make_header(email.header.decode_header(inbox.messages[2]["Subject"]))
+        email.header.make_header(email.header.decode_header(inbox.messages[1]["Subject"]))
     )
     assert await worker(client, port, kit).send_due() == (0, 0)  # nothing twice
+    # Accepted: the cashier hears of it.
+    accepted = await client.post(
+        f"{TASKS}{task['id']}/status/", json={"status": "done"}, headers=kit.token("manager")
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert await worker(client, port, kit).send_due() == (1, 0)
+    assert inbox.messages[-1]["To"] == "anna@example.com"
     statuses = {m.status for m in await mails_about(client, kit, task["id"])}
     assert statuses == {"sent"}
 
