@@ -68,30 +68,29 @@ class DayFigures:
 
 def day_figures(
     zone: ZoneInfo,
-    sales: Iterable[tuple[datetime, Decimal, Decimal]],
-    returns: Iterable[tuple[datetime, Decimal]],
+    slots: Iterable[tuple[datetime, int, Decimal, Decimal]],
+    returns: tuple[int, Decimal],
     cost_of_sales: Decimal,
     cost_returned: Decimal,
     paid: Mapping[str, Decimal],
     refunded: Mapping[str, Decimal],
 ) -> DayFigures:
-    """`sales`: (when, total, discount) of each receipt; `returns`: (when, refund)."""
+    """`slots`: (start, receipts, totals, discounts) of each quarter hour that had sales;
+    `returns`: how many, and their refunds."""
     day = DayFigures(
         cost_of_sales=cost_of_sales,
         cost_returned=cost_returned,
         paid=dict(paid),
         refunded=dict(refunded),
     )
-    for at, total, discount in sales:
-        day.receipts += 1
+    for start, receipts, total, discount in slots:
+        day.receipts += receipts
         day.revenue += total
         day.discounts += discount
-        hour = day.hours[at.astimezone(zone).hour]
-        hour.receipts += 1
+        hour = day.hours[start.astimezone(zone).hour]
+        hour.receipts += receipts
         hour.revenue += total
-    for _, refund in returns:
-        day.returns += 1
-        day.refunds += refund
+    day.returns, day.refunds = returns
     return day
 
 

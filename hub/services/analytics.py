@@ -89,7 +89,10 @@ async def _figures(uow: UnitOfWork, shop: Shop, day: date) -> DayFigures:
     reads = uow.analytics
     return day_figures(
         _zone(shop),
-        [(s.created_at, s.total, s.discount) for s in await reads.sales(period)],
+        [
+            (s.start, s.receipts, s.total, s.discount)
+            for s in await reads.sales_by_quarter_hour(period)
+        ],
         await reads.returns(period),
         await reads.cost_of_sales(period),
         _returned_cost(await reads.returned_lines(period)),

@@ -10,10 +10,10 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, delete, func, select, true
+from sqlalchemy import ColumnElement, Integer, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -48,8 +48,11 @@ class Period:
 
 
 @dataclass(frozen=True)
-class SaleRow:
-    created_at: datetime
+class SalesSlot:
+    """The receipts of one quarter hour, from `start` (UTC)."""
+
+    start: datetime
+    receipts: int
     total: Decimal
     discount: Decimal
 
@@ -104,16 +107,19 @@ def _returns_in(period: Period) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+QUARTER_HOUR = 900  # seconds: every time zone's offset is a whole number of them
+
+
 class Analytics:
-    def __init__(self, session: AsyncSession, *, advisory_locks: bool) -> None:
+    def __init__(self, session: AsyncSession, *, postgres: bool) -> None:
         self._session = session
-        self._advisory_locks = advisory_locks
+        self._postgres = postgres
 
     async def try_lock(self, name: str) -> bool:
         """Whether this transaction got the lock called `name` (held until it ends).
         PostgreSQL: an advisory lock, not waited for. SQLite: a writing transaction holds
         the database already, so it always has it."""
-        if not self._advisory_locks:
+        if not self._postgres:
             return True
         key = int.from_bytes(
             hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
@@ -123,13 +129,25 @@ class Analytics:
 
     # --- sales and returns of a period ----------------------------------------------------
 
-    async def sales(self, period: Period) -> list[SaleRow]:
-        rows = await self._session.execute(
-            select(Sale.created_at, Sale.total, Sale.discount_total).where(
-                *_sales_in(period),
-            )
+    async def sales_by_quarter_hour(self, period: Period) -> list[SalesSlot]:
+        """Receipts, totals and discounts per UTC quarter hour, summed in the database:
+        a day is at most a hundred rows however many receipts it had, and any time
+        zone's local hours are made of whole quarter hours."""
+        epoch = (
+            func.extract("epoch", Sale.created_at)
+            if self._postgres
+            else func.cast(func.strftime("%s", Sale.created_at), Integer)
         )
-        return [SaleRow(at, total, discount) for at, total, discount in rows]
+        slot = func.floor(epoch / QUARTER_HOUR).label("slot")
+        rows = await self._session.execute(
+            select(slot, func.count(), func.sum(Sale.total), func.sum(Sale.discount_total))
+            .where(*_sales_in(period))
+            .group_by(slot)
+        )
+        return [
+            SalesSlot(datetime.fromtimestamp(int(n) * QUARTER_HOUR, UTC), count, total, discount)
+            for n, count, total, discount in rows
+        ]
 
     async def cost_of_sales(self, period: Period) -> Decimal:
         """Each line's quantity at the unit cost it recorded (the product's, when sold)."""
@@ -152,13 +170,14 @@ class Analytics:
         )
         return {method: amount or ZERO for method, amount in rows}
 
-    async def returns(self, period: Period) -> list[tuple[datetime, Decimal]]:
-        rows = await self._session.execute(
-            select(SaleReturn.created_at, SaleReturn.refund_total).where(
-                *_returns_in(period),
+    async def returns(self, period: Period) -> tuple[int, Decimal]:
+        """How many returns, and their refunds."""
+        count, refunds = (
+            await self._session.execute(
+                select(func.count(), func.sum(SaleReturn.refund_total)).where(*_returns_in(period))
             )
-        )
-        return [(at, refund) for at, refund in rows]
+        ).one()
+        return int(count), refunds or ZERO
 
     async def refunds_by_method(self, period: Period) -> dict[str, Decimal]:
         rows = await self._session.execute(

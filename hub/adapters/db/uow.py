@@ -154,7 +154,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
         self.device_jobs = DeviceJobs(self.session)
         self.tasks = Tasks(self.session)
-        self.analytics = Analytics(self.session, advisory_locks=not self._db.is_sqlite)
+        self.analytics = Analytics(self.session, postgres=not self._db.is_sqlite)
         self.mailbox = Mailbox(self.session, skip_locked=not self._db.is_sqlite)
         self.task_templates = TaskTemplates(self.session, skip_locked=not self._db.is_sqlite)
         return self
