@@ -370,3 +370,50 @@ async def current_shift(http: httpx.AsyncClient, kit: TenantKit, goods: dict[str
         headers=kit.token("cashier"),
     )
     return str(shifts.json()["results"][0]["id"])
+
+
+async def test_a_stockkeeper_adds_a_product_and_receives_goods(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        page = await new_page(browser, tablet=True)
+        await sign_in(page, live_hub, kit, "stockkeeper")  # lands on the goods
+        await expect(page.locator("#stock-table")).to_contain_text("Nothing found")
+        barcode = ean13()
+        await page.click("#new-product")
+        await page.fill("#product-name", "Oat milk 1 l")
+        await page.fill("#product-price", "129,90")
+        await page.fill("#product-cost", "80")
+        await page.fill("#product-barcode", barcode)
+        await page.click("#product-save")
+        row = page.locator(".stock-row", has_text="Oat milk 1 l")
+        await expect(row.locator(".on-hand")).to_have_text("0")
+
+        await row.locator(".receive").click()
+        await page.fill("#receive-quantity", "12")
+        await page.fill("#receive-batch", "B-77")
+        await page.fill("#receive-expiry", "2030-01-31")
+        await page.click("#receive-confirm")
+        await expect(row.locator(".on-hand")).to_have_text("12")
+        await expect(row.locator(".available")).to_have_text("12")
+
+        # A scanned barcode finds it too.
+        await page.fill("#stock-search", barcode)
+        await page.press("#stock-search", "Enter")
+        await expect(page.locator(".stock-row")).to_have_count(1)
+
+        found = await http.get(
+            "/api/products/products/", params={"barcode": barcode}, headers=kit.token("owner")
+        )
+        (product,) = found.json()["results"]
+        assert (product["price"], product["cost"]) == ("129.90", "80.00")
+        batches = await http.get(
+            "/api/products/batches/", params={"product": product["id"]}, headers=kit.token("owner")
+        )
+        (batch,) = batches.json()["results"]
+        assert (batch["batch_number"], batch["expiry_date"], batch["remaining"]) == (
+            "B-77",
+            "2030-01-31",
+            "12.000",
+        )

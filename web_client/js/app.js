@@ -1,6 +1,7 @@
-// The web client: login, then the till, the manager's dashboard and tasks, in Russian
-// or English. Views are mounted into <main> by the hash route (#/till, #/dashboard,
-// #/tasks); every view gets the signed-in user and one websocket to the hub.
+// The web client: login, then the till, the manager's dashboard, goods and stock, and
+// tasks, in Russian or English. Views are mounted into <main> by the hash route
+// (#/till, #/dashboard, #/stock, #/tasks); every view gets the signed-in user and one
+// websocket to the hub.
 
 import { api, login, logout, session, whenSignedOut } from "./api.js";
 import { h, clear, toast } from "./dom.js";
@@ -9,11 +10,13 @@ import { language, setLanguage, t, LANGUAGES } from "./i18n.js";
 import { mountLogin } from "./views/login.js";
 import { mountTill } from "./views/till.js";
 import { mountDashboard } from "./views/dashboard.js";
+import { mountStock } from "./views/stock.js";
 import { mountTasks } from "./views/tasks.js";
 
 const VIEWS = {
   till: { mount: mountTill, label: "nav.till", can: (me) => me.permissions.includes("sales.sell") },
   dashboard: { mount: mountDashboard, label: "nav.dashboard", can: (me) => me.permissions.includes("live.watch") },
+  stock: { mount: mountStock, label: "nav.stock", can: (me) => me.permissions.includes("stock.view") },
   tasks: { mount: mountTasks, label: "nav.tasks", can: (me) => me.permissions.includes("tasks.view") },
 };
 
@@ -23,9 +26,10 @@ let hub = null;
 let unmount = () => {};
 let routing = 0; // which route() is current: a slower earlier one must not win
 
-// Managers and owners land on the dashboard, cashiers at the till, stockkeepers on tasks.
+// Managers and owners land on the dashboard, cashiers at the till, stockkeepers on the
+// goods.
 function defaultView(me) {
-  return ["dashboard", "till", "tasks"].find((name) => VIEWS[name].can(me)) || "tasks";
+  return ["dashboard", "till", "stock", "tasks"].find((name) => VIEWS[name].can(me)) || "tasks";
 }
 
 function renderHeader(me, current) {

@@ -1,0 +1,198 @@
+// Goods and stock for one shop: find a product (by name, or a scanned barcode), see what
+// is on hand, reserved by live carts and available; receive goods as a batch (quantity,
+// cost, batch number, expiry); add a product. Stockkeepers, managers and owners change
+// stock; everyone may look.
+
+import { api } from "../api.js";
+import { clear, h, modal, money, quantity, toast } from "../dom.js";
+import { t } from "../i18n.js";
+
+const SHOP_KEY = "pos.stock.shop";
+const BARCODE = /^\d{6,14}$/;
+
+export async function mountStock(root, ctx) {
+  const view = new Stock(root, ctx);
+  await view.start();
+  return () => {};
+}
+
+class Stock {
+  constructor(root, ctx) {
+    this.root = root;
+    this.manages = ctx.me.permissions.includes("stock.manage");
+    this.catalogues = ctx.me.permissions.includes("catalogue.manage");
+  }
+
+  async start() {
+    this.shops = (await api.get("/api/core/shops/", { is_active: true, page_size: 200 })).results;
+    const saved = localStorage.getItem(SHOP_KEY);
+    this.shop = this.shops.find((s) => s.id === saved) || this.shops[0];
+    const search = h("input", { id: "stock-search", type: "search", placeholder: t("stock.search"), "aria-label": t("stock.search") });
+    clear(this.root).append(
+      h(
+        "div",
+        { class: "stock" },
+        h(
+          "div",
+          { class: "row" },
+          h("h1", {}, t("stock.title")),
+          h(
+            "select",
+            {
+              id: "stock-shop",
+              "aria-label": t("dashboard.shop"),
+              onchange: (event) => {
+                this.shop = this.shops.find((s) => s.id === event.target.value);
+                localStorage.setItem(SHOP_KEY, this.shop.id);
+                this.load(search.value);
+              },
+            },
+            this.shops.map((s) => h("option", { value: s.id, selected: s.id === this.shop?.id }, s.name)),
+          ),
+          this.catalogues ? h("button", { type: "button", class: "primary", id: "new-product", onclick: () => this.newProduct() }, t("stock.new_product")) : null,
+        ),
+        h(
+          "form",
+          {
+            class: "row",
+            onsubmit: (event) => {
+              event.preventDefault();
+              this.load(search.value);
+            },
+          },
+          search,
+          h("button", { type: "submit", class: "secondary", id: "stock-find" }, t("till.find")),
+        ),
+        h("table", { class: "lines", id: "stock-table" }),
+      ),
+    );
+    if (this.shop) await this.load("");
+    search.focus();
+  }
+
+  async load(text) {
+    const term = text.trim();
+    const params = BARCODE.test(term) ? { barcode: term } : { search: term || undefined };
+    const products = (await api.get("/api/products/products/", { ...params, page_size: 50 })).results;
+    const levels = await Promise.all(
+      products.map((p) => api.get("/api/products/stock/", { shop: this.shop.id, product: p.id })),
+    );
+    const table = clear(this.root.querySelector("#stock-table"));
+    table.append(
+      h("thead", {}, h("tr", {}, ["stock.product", "stock.price", "stock.on_hand", "stock.reserved", "stock.available", ""].map((k) => h("th", {}, k ? t(k) : "")))),
+      h(
+        "tbody",
+        {},
+        products.length
+          ? products.map((product, i) => this.row(product, levels[i]))
+          : h("tr", {}, h("td", { colspan: 6, class: "muted empty" }, t("till.nothing_found"))),
+      ),
+    );
+  }
+
+  row(product, level) {
+    return h(
+      "tr",
+      { class: "stock-row", "data-product": product.id },
+      h("td", {}, h("div", { class: "name" }, product.name), h("small", { class: "muted" }, product.barcodes.map((b) => b.code).join(", "))),
+      h("td", { class: "num" }, money(product.price)),
+      h("td", { class: "num on-hand" }, quantity(level.on_hand)),
+      h("td", { class: "num" }, quantity(level.reserved)),
+      h("td", { class: "num available" }, quantity(level.available)),
+      h("td", {}, this.manages ? h("button", { type: "button", class: "secondary receive", onclick: () => this.receive(product) }, t("stock.receive")) : null),
+    );
+  }
+
+  async receive(product) {
+    const done = await modal(t("stock.receive_title", { name: product.name }), (close) => {
+      const qty = h("input", { id: "receive-quantity", inputmode: "decimal", required: true });
+      const cost = h("input", { id: "receive-cost", inputmode: "decimal", value: product.cost });
+      const batch = h("input", { id: "receive-batch", maxlength: 64 });
+      const expiry = h("input", { id: "receive-expiry", type: "date" });
+      const error = h("p", { class: "error", role: "alert" });
+      return h(
+        "form",
+        {
+          onsubmit: async (event) => {
+            event.preventDefault();
+            const body = {
+              product: product.id,
+              shop: this.shop.id,
+              quantity: qty.value.trim().replace(",", "."),
+              cost: cost.value.trim().replace(",", ".") || undefined,
+              batch_number: batch.value.trim(),
+            };
+            if (expiry.value) body.expiry_date = expiry.value;
+            try {
+              close(await api.post("/api/products/batches/", body));
+            } catch (failure) {
+              error.textContent = failure.message;
+            }
+          },
+        },
+        h("label", { for: "receive-quantity" }, t("stock.quantity")),
+        qty,
+        h("label", { for: "receive-cost" }, t("stock.cost")),
+        cost,
+        h("label", { for: "receive-batch" }, t("stock.batch")),
+        batch,
+        h("label", { for: "receive-expiry" }, t("stock.expiry")),
+        expiry,
+        h("button", { type: "submit", class: "primary", id: "receive-confirm" }, t("stock.receive")),
+        error,
+      );
+    });
+    if (!done) return;
+    toast(t("stock.received", { quantity: quantity(done.quantity), name: product.name }));
+    await this.load(this.root.querySelector("#stock-search").value);
+  }
+
+  async newProduct() {
+    const made = await modal(t("stock.new_product"), (close) => {
+      const name = h("input", { id: "product-name", required: true, maxlength: 300 });
+      const price = h("input", { id: "product-price", inputmode: "decimal", required: true });
+      const cost = h("input", { id: "product-cost", inputmode: "decimal", value: "0" });
+      const barcode = h("input", { id: "product-barcode", inputmode: "numeric" });
+      const unit = h("select", { id: "product-unit" }, ["piece", "kg", "l", "m"].map((u) => h("option", { value: u }, t(`unit.${u}`))));
+      const error = h("p", { class: "error", role: "alert" });
+      return h(
+        "form",
+        {
+          onsubmit: async (event) => {
+            event.preventDefault();
+            const body = {
+              name: name.value.trim(),
+              price: price.value.trim().replace(",", "."),
+              cost: cost.value.trim().replace(",", ".") || "0",
+              unit: unit.value,
+              barcodes: barcode.value.trim() ? [barcode.value.trim()] : [],
+            };
+            try {
+              close(await api.post("/api/products/products/", body));
+            } catch (failure) {
+              const fields = Object.values(failure.fields || {}).join("; ");
+              error.textContent = fields ? `${failure.message}: ${fields}` : failure.message;
+            }
+          },
+        },
+        h("label", { for: "product-name" }, t("stock.product")),
+        name,
+        h("label", { for: "product-price" }, t("stock.price")),
+        price,
+        h("label", { for: "product-cost" }, t("stock.cost")),
+        cost,
+        h("label", { for: "product-barcode" }, t("stock.barcode")),
+        barcode,
+        h("label", { for: "product-unit" }, t("stock.unit")),
+        unit,
+        h("button", { type: "submit", class: "primary", id: "product-save" }, t("tasks.create")),
+        error,
+      );
+    });
+    if (!made) return;
+    toast(t("stock.created", { name: made.name }));
+    const search = this.root.querySelector("#stock-search");
+    search.value = made.name;
+    await this.load(made.name);
+  }
+}
