@@ -4,7 +4,8 @@ size-limited, thumbnailed, and stored as two files before the row that names the
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from hub.adapters.db.uow import UnitOfWork
 from hub.adapters.images import EXTENSIONS, BadImage, check_image
@@ -27,6 +28,10 @@ class StoredPicture:
     size: int
     storage_key: str
     thumb_key: str
+
+    def columns(self) -> dict[str, Any]:
+        """What a picture's row records of it (the row adds what it belongs to)."""
+        return asdict(self)
 
 
 async def store(storage: Storage, data: bytes, limits: ImageLimits, base_key: str) -> StoredPicture:

@@ -33,16 +33,7 @@ async def upload(
     image_id = new_id()
     base = f"{uow.tenant_id.hex}/products/{product.id.hex}/{image_id.hex}"
     picture = await pictures.store(storage, data, limits, base)
-    image = ProductImage(
-        id=image_id,
-        product_id=product.id,
-        content_type=picture.content_type,
-        width=picture.width,
-        height=picture.height,
-        size=picture.size,
-        storage_key=picture.storage_key,
-        thumb_key=picture.thumb_key,
-    )
+    image = ProductImage(id=image_id, product_id=product.id, **picture.columns())
     uow.products.add_image(image)
     await pictures.commit(uow, storage, picture)
     return image

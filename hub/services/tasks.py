@@ -516,13 +516,8 @@ async def upload_photo(
         id=photo_id,
         task_id=task.id,
         author_id=principal.user_id,
-        content_type=picture.content_type,
-        width=picture.width,
-        height=picture.height,
-        size=picture.size,
-        storage_key=picture.storage_key,
-        thumb_key=picture.thumb_key,
         created_at=utcnow(),
+        **picture.columns(),
     )
     uow.tasks.add_photo(photo)
     await _notify(uow, task, "task.photo_added", principal.user_id, extra={"photo": str(photo.id)})

@@ -104,95 +104,94 @@ class Stock {
   }
 
   async receive(product) {
-    const done = await modal(t("stock.receive_title", { name: product.name }), (close) => {
-      const qty = h("input", { id: "receive-quantity", inputmode: "decimal", required: true });
-      const cost = h("input", { id: "receive-cost", inputmode: "decimal", value: product.cost });
-      const batch = h("input", { id: "receive-batch", maxlength: 64 });
-      const expiry = h("input", { id: "receive-expiry", type: "date" });
-      const error = h("p", { class: "error", role: "alert" });
-      return h(
-        "form",
-        {
-          onsubmit: async (event) => {
-            event.preventDefault();
-            const body = {
-              product: product.id,
-              shop: this.shop.id,
-              quantity: qty.value.trim().replace(",", "."),
-              cost: cost.value.trim().replace(",", ".") || undefined,
-              batch_number: batch.value.trim(),
-            };
-            if (expiry.value) body.expiry_date = expiry.value;
-            try {
-              close(await api.post("/api/products/batches/", body));
-            } catch (failure) {
-              error.textContent = failure.message;
-            }
-          },
-        },
-        h("label", { for: "receive-quantity" }, t("stock.quantity")),
-        qty,
-        h("label", { for: "receive-cost" }, t("stock.cost")),
-        cost,
-        h("label", { for: "receive-batch" }, t("stock.batch")),
-        batch,
-        h("label", { for: "receive-expiry" }, t("stock.expiry")),
-        expiry,
-        h("button", { type: "submit", class: "primary", id: "receive-confirm" }, t("stock.receive")),
-        error,
-      );
-    });
+    const qty = h("input", { id: "receive-quantity", inputmode: "decimal", required: true });
+    const cost = h("input", { id: "receive-cost", inputmode: "decimal", value: product.cost });
+    const batch = h("input", { id: "receive-batch", maxlength: 64 });
+    const expiry = h("input", { id: "receive-expiry", type: "date" });
+    const done = await formDialog(
+      t("stock.receive_title", { name: product.name }),
+      [
+        ["receive-quantity", t("stock.quantity"), qty],
+        ["receive-cost", t("stock.cost"), cost],
+        ["receive-batch", t("stock.batch"), batch],
+        ["receive-expiry", t("stock.expiry"), expiry],
+      ],
+      ["receive-confirm", t("stock.receive")],
+      () => {
+        const body = {
+          product: product.id,
+          shop: this.shop.id,
+          quantity: decimal(qty.value),
+          cost: decimal(cost.value) || undefined,
+          batch_number: batch.value.trim(),
+        };
+        if (expiry.value) body.expiry_date = expiry.value;
+        return api.post("/api/products/batches/", body);
+      },
+    );
     if (!done) return;
     toast(t("stock.received", { quantity: quantity(done.quantity), name: product.name }));
     await this.load(this.root.querySelector("#stock-search").value);
   }
 
   async newProduct() {
-    const made = await modal(t("stock.new_product"), (close) => {
-      const name = h("input", { id: "product-name", required: true, maxlength: 300 });
-      const price = h("input", { id: "product-price", inputmode: "decimal", required: true });
-      const cost = h("input", { id: "product-cost", inputmode: "decimal", value: "0" });
-      const barcode = h("input", { id: "product-barcode", inputmode: "numeric" });
-      const unit = h("select", { id: "product-unit" }, ["piece", "kg", "l", "m"].map((u) => h("option", { value: u }, t(`unit.${u}`))));
-      const error = h("p", { class: "error", role: "alert" });
-      return h(
-        "form",
-        {
-          onsubmit: async (event) => {
-            event.preventDefault();
-            const body = {
-              name: name.value.trim(),
-              price: price.value.trim().replace(",", "."),
-              cost: cost.value.trim().replace(",", ".") || "0",
-              unit: unit.value,
-              barcodes: barcode.value.trim() ? [barcode.value.trim()] : [],
-            };
-            try {
-              close(await api.post("/api/products/products/", body));
-            } catch (failure) {
-              const fields = Object.values(failure.fields || {}).join("; ");
-              error.textContent = fields ? `${failure.message}: ${fields}` : failure.message;
-            }
-          },
-        },
-        h("label", { for: "product-name" }, t("stock.product")),
-        name,
-        h("label", { for: "product-price" }, t("stock.price")),
-        price,
-        h("label", { for: "product-cost" }, t("stock.cost")),
-        cost,
-        h("label", { for: "product-barcode" }, t("stock.barcode")),
-        barcode,
-        h("label", { for: "product-unit" }, t("stock.unit")),
-        unit,
-        h("button", { type: "submit", class: "primary", id: "product-save" }, t("tasks.create")),
-        error,
-      );
-    });
+    const name = h("input", { id: "product-name", required: true, maxlength: 300 });
+    const price = h("input", { id: "product-price", inputmode: "decimal", required: true });
+    const cost = h("input", { id: "product-cost", inputmode: "decimal", value: "0" });
+    const barcode = h("input", { id: "product-barcode", inputmode: "numeric" });
+    const unit = h("select", { id: "product-unit" }, ["piece", "kg", "l", "m"].map((u) => h("option", { value: u }, t(`unit.${u}`))));
+    const made = await formDialog(
+      t("stock.new_product"),
+      [
+        ["product-name", t("stock.product"), name],
+        ["product-price", t("stock.price"), price],
+        ["product-cost", t("stock.cost"), cost],
+        ["product-barcode", t("stock.barcode"), barcode],
+        ["product-unit", t("stock.unit"), unit],
+      ],
+      ["product-save", t("tasks.create")],
+      () =>
+        api.post("/api/products/products/", {
+          name: name.value.trim(),
+          price: decimal(price.value),
+          cost: decimal(cost.value) || "0",
+          unit: unit.value,
+          barcodes: barcode.value.trim() ? [barcode.value.trim()] : [],
+        }),
+    );
     if (!made) return;
     toast(t("stock.created", { name: made.name }));
     const search = this.root.querySelector("#stock-search");
     search.value = made.name;
     await this.load(made.name);
   }
+}
+
+function decimal(text) {
+  return text.trim().replace(",", ".");
+}
+
+/** A dialog with labelled fields; `submit()` resolves with what the dialog returns, and
+ * a refusal stays on screen with the fields the hub named. */
+function formDialog(title, fields, [buttonId, buttonLabel], submit) {
+  return modal(title, (close) => {
+    const error = h("p", { class: "error", role: "alert" });
+    return h(
+      "form",
+      {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            close(await submit());
+          } catch (failure) {
+            const named = Object.values(failure.fields || {}).join("; ");
+            error.textContent = named ? `${failure.message}: ${named}` : failure.message;
+          }
+        },
+      },
+      fields.map(([id, label, input]) => [h("label", { for: id }, label), input]),
+      h("button", { type: "submit", class: "primary", id: buttonId }, buttonLabel),
+      error,
+    );
+  });
 }
