@@ -417,3 +417,27 @@ async def test_a_stockkeeper_adds_a_product_and_receives_goods(
             "2030-01-31",
             "12.000",
         )
+
+
+async def test_a_cashier_registers_a_new_customer_at_the_till(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        page = await new_page(browser, locale="ru-RU")
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        await page.fill("#customer-phone", "8 916 555-12-34")
+        await page.click("#customer-find")
+        await expect(page.locator("#customer-results")).to_contain_text("Покупатель не найден")
+        await page.click("#customer-new")
+        await expect(page.locator("#customer-phone-new")).to_have_value("8 916 555-12-34")
+        await page.fill("#customer-name-new", "Ольга Смирнова")
+        await page.click("#customer-save")
+        await expect(page.locator("#customer-name")).to_have_text("Ольга Смирнова")
+        found = await http.get(
+            "/api/customers/customers/", params={"search": "5551234"}, headers=kit.token("owner")
+        )
+        (customer,) = found.json()["results"]
+        assert customer["phone"] == "+79165551234"  # a Russian 8… number, stored in E.164

@@ -418,7 +418,16 @@ class Till {
           event.preventDefault();
           const found = await api.get("/api/customers/customers/", { search: phone.value.trim(), page_size: 8 });
           clear(results);
-          if (!found.results.length) results.append(h("li", { class: "muted" }, t("till.no_customer")));
+          if (!found.results.length) {
+            results.append(
+              h("li", { class: "muted" }, t("till.no_customer")),
+              h(
+                "li",
+                {},
+                h("button", { type: "button", class: "secondary", id: "customer-new", onclick: () => this.newCustomer(phone.value.trim()) }, t("till.new_customer")),
+              ),
+            );
+          }
           for (const c of found.results) {
             results.append(
               h(
@@ -438,6 +447,36 @@ class Till {
       h("div", { class: "row" }, phone, h("button", { type: "submit", class: "secondary", id: "customer-find" }, t("till.find"))),
       results,
     );
+  }
+
+  /** Register the customer at the till (name and phone) and attach them to the cart. */
+  async newCustomer(typed) {
+    const made = await modal(t("till.new_customer"), (close) => {
+      const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
+      const phone = h("input", { id: "customer-phone-new", inputmode: "tel", value: /\d/.test(typed) ? typed : "" });
+      const error = h("p", { class: "error", role: "alert" });
+      return h(
+        "form",
+        {
+          onsubmit: async (event) => {
+            event.preventDefault();
+            try {
+              close(await api.post("/api/customers/customers/", { name: name.value.trim(), phone: phone.value.trim() || null }));
+            } catch (failure) {
+              const named = Object.values(failure.fields || {}).join("; ");
+              error.textContent = named ? `${failure.message}: ${named}` : failure.message;
+            }
+          },
+        },
+        h("label", { for: "customer-name-new" }, t("till.customer_name")),
+        name,
+        h("label", { for: "customer-phone-new" }, t("till.customer_phone_label")),
+        phone,
+        h("button", { type: "submit", class: "primary", id: "customer-save" }, t("tasks.create")),
+        error,
+      );
+    });
+    if (made) await this.change("cart.customer", { customer: made.id });
   }
 
   async redeemBonus() {
