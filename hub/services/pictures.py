@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hub.adapters.db.uow import UnitOfWork
 from hub.adapters.images import EXTENSIONS, BadImage, check_image
 from hub.adapters.storage import Storage
-from hub.domain.errors import DomainError
+from hub.domain.errors import DomainError, NotFound
 from protocol.errors import ErrorCode
 
 
@@ -66,6 +66,22 @@ async def commit(uow: UnitOfWork, storage: Storage, picture: StoredPicture) -> N
     except BaseException:
         await remove(storage, picture.storage_key, picture.thumb_key)
         raise
+
+
+class PictureRow(Protocol):
+    """A row that names a stored picture (a product image, a task photo)."""
+
+    content_type: str
+    storage_key: str
+    thumb_key: str
+
+
+async def read(storage: Storage, row: PictureRow, *, thumbnail: bool) -> tuple[str, bytes]:
+    """The picture's media type and bytes, or its WebP thumbnail's."""
+    data = await storage.get(row.thumb_key if thumbnail else row.storage_key)
+    if data is None:
+        raise NotFound("the picture's file is missing")
+    return ("image/webp" if thumbnail else row.content_type), data
 
 
 async def remove(storage: Storage, *keys: str) -> None:

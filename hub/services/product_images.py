@@ -65,10 +65,7 @@ async def read_image(
 ) -> tuple[str, bytes]:
     principal.require(Permission.CATALOGUE_VIEW)
     image = await _image(uow, product_id, image_id)
-    data = await storage.get(image.thumb_key if thumbnail else image.storage_key)
-    if data is None:
-        raise NotFound("the picture's file is missing")
-    return ("image/webp" if thumbnail else image.content_type), data
+    return await pictures.read(storage, image, thumbnail=thumbnail)
 
 
 async def delete_image(

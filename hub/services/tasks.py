@@ -550,10 +550,7 @@ async def read_photo(
     thumbnail: bool,
 ) -> tuple[str, bytes]:
     _, photo = await _photo(uow, principal, task_id, photo_id)
-    data = await storage.get(photo.thumb_key if thumbnail else photo.storage_key)
-    if data is None:
-        raise NotFound("the photo's file is missing")
-    return ("image/webp" if thumbnail else photo.content_type), data
+    return await pictures.read(storage, photo, thumbnail=thumbnail)
 
 
 async def delete_photo(

@@ -42,6 +42,20 @@ from hub.web.schemas.common import Page
 api = Api()
 TAG = "catalogue"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+async def uploaded_picture(ctx: Ctx) -> tuple[bytes, ImageLimits]:
+    """A picture sent as the raw body, refused past the size limit before it is all read,
+    and the limits its check applies."""
+    settings = ctx.deps.settings
+    _, data = await read_upload(ctx.request, IMAGE_TYPES, settings.max_image_bytes)
+    return data, ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
+
+
+def picture_response(media: str, data: bytes) -> Response:
+    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
+
+
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 XLSX_TYPE = tabular.MEDIA_TYPES[TableFormat.XLSX]
 
@@ -237,15 +251,9 @@ async def list_images(ctx: Ctx, product_id: uuid.UUID) -> ImageList:
 async def upload_image(ctx: Ctx, product_id: uuid.UUID) -> ImageOut:
     """Upload a picture as the raw body (JPEG, PNG or WebP; the type is read from the
     bytes); a thumbnail is made."""
-    settings = ctx.deps.settings
-    _, data = await read_upload(ctx.request, IMAGE_TYPES, settings.max_image_bytes)
+    data, limits = await uploaded_picture(ctx)
     image = await product_images.upload(
-        ctx.uow,
-        ctx.principal,
-        ctx.deps.storage,
-        product_id,
-        data,
-        ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+        ctx.uow, ctx.principal, ctx.deps.storage, product_id, data, limits
     )
     return ImageOut.model_validate(image)
 
@@ -262,7 +270,7 @@ async def get_image(
     media, data = await product_images.read_image(
         ctx.uow, ctx.principal, ctx.deps.storage, product_id, image_id, thumbnail=query.thumbnail
     )
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
+    return picture_response(media, data)
 
 
 @api.delete(

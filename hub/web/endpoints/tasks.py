@@ -9,10 +9,9 @@ from hub.adapters.db.types import utcnow
 from hub.domain.permissions import Permission
 from hub.domain.tasks import TaskStatus
 from hub.services import tasks
-from hub.services.pictures import ImageLimits
 from hub.services.tasks import TaskChanges, TaskFields, TemplateFields
-from hub.web.api import Api, Ctx, read_upload
-from hub.web.endpoints.catalogue import IMAGE_TYPES
+from hub.web.api import Api, Ctx
+from hub.web.endpoints.catalogue import IMAGE_TYPES, picture_response, uploaded_picture
 from hub.web.export import table_response
 from hub.web.schemas.common import Page
 from hub.web.schemas.tasks import (
@@ -189,15 +188,9 @@ async def list_task_photos(ctx: Ctx, task_id: uuid.UUID) -> PhotoList:
 async def upload_task_photo(ctx: Ctx, task_id: uuid.UUID) -> PhotoOut:
     """Add a photo report as the raw body (JPEG, PNG or WebP, checked from the bytes;
     size-limited; a thumbnail is made)."""
-    settings = ctx.deps.settings
-    _, data = await read_upload(ctx.request, IMAGE_TYPES, settings.max_image_bytes)
+    data, limits = await uploaded_picture(ctx)
     photo = await tasks.upload_photo(
-        ctx.uow,
-        ctx.principal,
-        ctx.deps.storage,
-        task_id,
-        data,
-        ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+        ctx.uow, ctx.principal, ctx.deps.storage, task_id, data, limits
     )
     return PhotoOut.of(photo)
 
@@ -210,7 +203,7 @@ async def get_task_photo(
     media, data = await tasks.read_photo(
         ctx.uow, ctx.principal, ctx.deps.storage, task_id, photo_id, thumbnail=query.thumbnail
     )
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
+    return picture_response(media, data)
 
 
 @api.delete(PHOTO, tag=TAG, permission=Permission.TASKS_VIEW)
