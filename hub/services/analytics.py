@@ -145,6 +145,10 @@ async def daily_report(
     day = day or local_today(shop)
     if day > local_today(shop):
         raise ValidationFailed("that day has not come yet", fields={"date": "in the future"})
+    return await _report(uow, shop, day)
+
+
+async def _report(uow: UnitOfWork, shop: Shop, day: date) -> dict[str, Any]:
     stored = await uow.analytics.daily_report(shop.id, day)
     if stored is not None:
         document: dict[str, Any] = stored.report
@@ -156,6 +160,7 @@ async def daily_reports(
     uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID, first: date, last: date
 ) -> list[dict[str, Any]]:
     """One report per day of [first, last] (at most a year)."""
+    principal.require(Permission.REPORTS_VIEW)
     if first > last:
         raise ValidationFailed("empty period", fields={"date_from": "after date_to"})
     if (last - first).days >= MAX_PERIOD_DAYS:
@@ -163,7 +168,7 @@ async def daily_reports(
     shop = await _shop(uow, principal, shop_id)
     last = min(last, local_today(shop))
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [await daily_report(uow, principal, shop.id, d) for d in days]
+    return [await _report(uow, shop, d) for d in days]
 
 
 # --- products ---------------------------------------------------------------------------
@@ -179,15 +184,22 @@ class ProductQuery:
 
 
 async def _period(
-    uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID | None, first: date, last: date
+    uow: UnitOfWork,
+    principal: Principal,
+    shop_id: uuid.UUID | None,
+    first: date | None,
+    last: date | None,
 ) -> Period:
-    """Whole days in the shop's zone (or the tenant's, for every shop one sees)."""
+    """Whole days in the shop's zone (or the tenant's, for every shop one sees); by
+    default the 30 days up to today there."""
     shops: frozenset[uuid.UUID] | None
     if shop_id is not None:
         shop = await _shop(uow, principal, shop_id)
         zone_name, shops = shop.timezone, frozenset({shop.id})
     else:
         zone_name, shops = (await settings_of(uow)).timezone, principal.visible_shops()
+    last = last or utcnow().astimezone(ZoneInfo(zone_name)).date()
+    first = first or last - timedelta(days=29)
     if (last - first).days >= MAX_PERIOD_DAYS:
         raise ValidationFailed("a year at most", fields={"date_to": "within 366 days"})
     start, end = period_bounds(first, last, zone_name)
@@ -202,12 +214,7 @@ async def product_performance(
     """Units, revenue, cost and margin per product over the period, net of returns made
     in it; best first by `rank_by`. Default period: the last 30 days."""
     principal.require(Permission.REPORTS_VIEW)
-    zone = (await settings_of(uow)).timezone
-    if query.shop is not None:
-        zone = (await _shop(uow, principal, query.shop)).timezone
-    last = query.date_to or utcnow().astimezone(ZoneInfo(zone)).date()
-    first = query.date_from or last - timedelta(days=29)
-    period = await _period(uow, principal, query.shop, first, last)
+    period = await _period(uow, principal, query.shop, query.date_from, query.date_to)
     figures: dict[uuid.UUID, ProductFigures] = {
         p.product_id: ProductFigures(p.product_id, p.name, p.units, p.revenue, p.cost)
         for p in await uow.analytics.sales_by_product(period)
