@@ -308,7 +308,7 @@ def task_mail(task: Task, type_: str) -> tuple[str, str]:
     ]
     if task.requires_photo:
         lines.append("Нужен фотоотчёт / a photo report is needed")
-    return subject, "\n".join(line for line in lines if line is not None) + "\n"
+    return subject, "\n".join(lines) + "\n"
 
 
 # --- tasks ----------------------------------------------------------------------------------
