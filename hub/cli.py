@@ -1,4 +1,4 @@
-"""`pos-hub`: serve, migrate, demo, permissions, check-stock, revision."""
+"""`pos-hub`: serve, migrate, tenants, demo, permissions, check-stock, revision."""
 
 from __future__ import annotations
 
@@ -30,6 +30,33 @@ async def _migrate(settings: Settings) -> int:
             print(f"{result.target}: {change}")
     finally:
         await db.dispose()
+    return 0
+
+
+async def _tenants(settings: Settings) -> int:
+    """Every tenant and the cluster holding it, then how many each cluster holds."""
+    from sqlalchemy import select
+
+    from hub.adapters.db.database import Database
+    from hub.adapters.db.tables import Tenant
+
+    db = Database(settings)
+    try:
+        async with db.shared_engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(Tenant.id, Tenant.cluster, Tenant.is_active, Tenant.name).order_by(
+                        Tenant.created_at
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    held = dict.fromkeys(settings.clusters, 0)
+    for tenant_id, cluster, active, name in rows:
+        held[cluster] = held.get(cluster, 0) + 1
+        print(f"{tenant_id}  {cluster:<12} {'active' if active else 'inactive':<9} {name}")
+    print(", ".join(f"{cluster}: {count} tenant(s)" for cluster, count in held.items()))
     return 0
 
 
@@ -145,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     sub.add_parser("migrate", help="upgrade the shared schema and every tenant to head")
+    sub.add_parser("tenants", help="list the tenants and the database cluster of each")
     sub.add_parser("demo", help="create (once) a demo business and print its logins")
     sub.add_parser("permissions", help="print the permission matrix as Markdown")
     sub.add_parser(
@@ -173,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "tenants":
+        return asyncio.run(_tenants(settings))
     if args.command == "check-stock":
         return asyncio.run(_check_stock(settings))
     if args.command == "revision":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me-0123456789"
 MIN_SECRET_LENGTH = 32
+MAIN_CLUSTER = "main"
+_CLUSTER_NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
 
 
 class Environment(StrEnum):
@@ -32,6 +35,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Empty means the in-process broker and rate limiter.
     redis_url: str = ""
+    # Further PostgreSQL clusters that hold tenants, as `name=url` pairs separated by
+    # commas (SPEC §7). The shared schema stays on database_url's cluster, named "main";
+    # every other cluster reaches it through postgres_fdw (see docs/operations.md).
+    database_clusters: str = ""
+    # The clusters that take new tenants (names, commas); empty means all of them. A new
+    # tenant goes to the one of them holding the fewest tenants.
+    new_tenant_clusters: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Test each pooled connection before use (one more round trip per transaction).
     # Off, a connection broken by a database restart fails the one request that meets
@@ -94,11 +104,38 @@ class Settings(BaseSettings):
             object.__setattr__(
                 self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'pos.db'}"
             )
+        if self.database_clusters and self.is_sqlite:
+            raise ValueError("POS_DATABASE_CLUSTERS needs POS_DATABASE_URL on PostgreSQL")
+        self.clusters_for_new_tenants  # noqa: B018 - checks both cluster settings
         return self
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def clusters(self) -> dict[str, str]:
+        """Every PostgreSQL cluster by name, "main" first (one entry on SQLite)."""
+        found = {MAIN_CLUSTER: self.database_url}
+        for pair in filter(None, (p.strip() for p in self.database_clusters.split(","))):
+            name, sep, url = (part.strip() for part in pair.partition("="))
+            if not sep or not _CLUSTER_NAME.fullmatch(name) or not url:
+                raise ValueError(f"POS_DATABASE_CLUSTERS: {pair!r} is not name=url")
+            if name in found:
+                raise ValueError(f"POS_DATABASE_CLUSTERS: cluster {name!r} named twice")
+            if not url.startswith("postgresql"):
+                raise ValueError(f"POS_DATABASE_CLUSTERS: cluster {name!r} is not PostgreSQL")
+            found[name] = url
+        return found
+
+    @property
+    def clusters_for_new_tenants(self) -> list[str]:
+        names = [n.strip() for n in self.new_tenant_clusters.split(",") if n.strip()]
+        known = self.clusters
+        for name in names:
+            if name not in known:
+                raise ValueError(f"POS_NEW_TENANT_CLUSTERS: no cluster named {name!r}")
+        return names or list(known)
 
     def check_secure(self) -> None:
         """Refuse to run outside development with a default, missing or short secret."""

@@ -10,7 +10,7 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,38 +37,69 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A scratch PostgreSQL database for the session, migrated, dropped at the end."""
-    services.need("postgres")
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """An empty database on the server of `admin_url`, dropped at the end."""
     name = f"pos_test_{uuid.uuid4().hex[:12]}"
     # NullPool: each asyncio.run() below has its own loop; pooled connections cannot cross.
-    admin = create_async_engine(
-        services.PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     async def run(sql: str) -> None:
         async with admin.connect() as conn:
             await conn.execute(text(sql))
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin.dispose())
 
+
+def migrate_store(**settings: str) -> None:
     async def migrate() -> None:
-        db = Database(Settings(env="test", secret_key=TEST_SECRET, database_url=url))
+        db = Database(Settings(env="test", secret_key=TEST_SECRET, **settings))
         try:
             await migrate_all(db)
         finally:
             await db.dispose()
 
     asyncio.run(migrate())
-    yield url
 
-    async def drop() -> None:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
 
-    asyncio.run(drop())
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A scratch PostgreSQL database for the session, migrated, dropped at the end."""
+    services.need("postgres")
+    with scratch_database(services.PG_ADMIN_URL) as url:
+        migrate_store(database_url=url)
+        yield url
+
+
+SECOND_CLUSTER = "east"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster_urls() -> Iterator[tuple[str, str]]:
+    """Two scratch databases on two PostgreSQL clusters, migrated as one store: the
+    shared schema on the first, the second prepared to hold tenants."""
+    services.need("postgres")
+    services.need("postgres2")
+    with (
+        scratch_database(services.PG_ADMIN_URL) as main,
+        scratch_database(services.PG2_ADMIN_URL) as second,
+    ):
+        migrate_store(database_url=main, database_clusters=f"{SECOND_CLUSTER}={second}")
+        yield main, second
+
+
+def cluster_settings(tmp_path: Path, urls: tuple[str, str], **overrides: Any) -> Settings:
+    """A hub on both clusters that puts new tenants on the second one."""
+    main, second = urls
+    overrides.setdefault("new_tenant_clusters", SECOND_CLUSTER)
+    return make_settings(
+        tmp_path, main, database_clusters=f"{SECOND_CLUSTER}={second}", **overrides
+    )
 
 
 def make_settings(tmp_path: Path, database_url: str = "", **overrides: Any) -> Settings:
@@ -86,17 +117,17 @@ def make_settings(tmp_path: Path, database_url: str = "", **overrides: Any) -> S
     return Settings(**values)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgres":
-        services.need("postgres")
-    return str(request.param)
+# The store a test runs on. A module whose tests should also run with their tenants on a
+# second PostgreSQL cluster says `store = services.stores_with_clusters()`.
+store = pytest.fixture(params=["sqlite", "postgres"])(services.pick_store)
 
 
 @pytest.fixture
 def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    url = request.getfixturevalue("pg_database_url") if store == "postgres" else ""
     overrides = getattr(request, "param", {}) or {}
+    if store == "clusters":
+        return cluster_settings(tmp_path, request.getfixturevalue("pg_cluster_urls"), **overrides)
+    url = request.getfixturevalue("pg_database_url") if store == "postgres" else ""
     return make_settings(tmp_path, url, **overrides)
 
 

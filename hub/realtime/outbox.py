@@ -95,6 +95,7 @@ class OutboxRelay:
         returning what they held; they are gone only if the publish succeeds and the
         transaction commits."""
         relayed = 0
+        await self._db.locate(tenant_id)
         # A bare connection, not a unit of work: one statement needs no session.
         engine = self._db.tenant_engine(tenant_id).execution_options(**{WRITE_OPTION: True})
         while True:

@@ -135,12 +135,14 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
 
     tenant_id = new_id()
     try:
+        cluster = await deps.db.place_new_tenant(tenant_id)
         async with UnitOfWork(deps.db, tenant_id, write=True) as uow:
             await create_tenant_at_head(deps.db, await uow.connection(), tenant_id)
             tenant = Tenant(
                 id=tenant_id,
                 name=reg.tenant_name.strip(),
                 schema_name=tenant_schema_name(tenant_id),
+                cluster=cluster,
             )
             uow.tenants.add(tenant)
             await uow.session.flush()

@@ -37,7 +37,7 @@ from hub.services import auth as auth_service
 from hub.services.auth import ClientInfo
 from hub.services.deps import Deps
 from hub.services.principal import Principal
-from hub.web.errors import ApiError, error_response, validation_fields
+from hub.web.errors import ApiError, fault_response, validation_fields
 from protocol.errors import ErrorCode
 
 Handler = Callable[..., Awaitable[Any]]
@@ -178,11 +178,10 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[R
             return await _run(endpoint, request)
         except (ApiError, DomainError):
             raise
-        except Exception:
+        except Exception as exc:
             # Answered here, not re-raised: one log line and the error shape, never a
             # stack trace to the client.
-            log.exception("unhandled error in %s", endpoint.operation_id)
-            return error_response(ErrorCode.INTERNAL_ERROR, "internal error")
+            return fault_response(exc, endpoint.operation_id)
 
     return dispatch
 

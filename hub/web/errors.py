@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub.adapters.db.database import lost_a_race
 from hub.domain.errors import DomainError, Throttled
 from protocol.errors import HTTP_STATUS, ErrorCode
 
@@ -90,9 +91,21 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
     return error_response(code, str(exc.detail), headers=exc.headers)
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+RACE_MESSAGE = "another request changed the same records at that moment; send it again"
+
+
+def fault_response(exc: Exception, where: str) -> JSONResponse:
+    """An exception no handler expected: a lost database race is a conflict the client
+    retries; anything else is logged and answered without its details."""
+    if lost_a_race(exc):
+        log.info("%s lost a database race: %s", where, exc)
+        return error_response(ErrorCode.CONFLICT, RACE_MESSAGE)
+    log.exception("unhandled error in %s", where, exc_info=exc)
     return error_response(ErrorCode.INTERNAL_ERROR, "internal error")
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    return fault_response(exc, f"{request.method} {request.url.path}")
 
 
 EXCEPTION_HANDLERS = {

@@ -16,6 +16,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from hub.adapters.db.database import lost_a_race
 from hub.domain.errors import DomainError
 from hub.realtime.access import authorize
 from hub.realtime.connection import Connection
@@ -24,6 +25,7 @@ from hub.services import auth as auth_service
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 from hub.web import ws_agents, ws_carts
+from hub.web.errors import RACE_MESSAGE
 from protocol import channels, messages
 from protocol.codec import CODECS, JSON, Codec, DecodeError
 from protocol.errors import ErrorCode
@@ -208,11 +210,14 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
                 await _handle(deps, realtime, connection, request, request_id)
             except (DomainError, WebSocketDisconnect, channels.InvalidChannel):
                 raise  # answered below, or the end of the connection
-            except Exception:
-                # A fault of ours (a database outage, a bug): the request fails, the
-                # connection and every other request on it live on.
-                log.exception("request %s failed", type(request).TYPE)
-                reply = _error(ErrorCode.INTERNAL_ERROR, "internal error; retry", request_id)
+            except Exception as exc:
+                # A fault of ours (a database outage, a bug) or a lost race: the request
+                # fails, the connection and every other request on it live on.
+                if lost_a_race(exc):
+                    reply = _error(ErrorCode.CONFLICT, RACE_MESSAGE, request_id)
+                else:
+                    log.exception("request %s failed", type(request).TYPE)
+                    reply = _error(ErrorCode.INTERNAL_ERROR, "internal error; retry", request_id)
                 connection.send(reply)
                 continue
             errors = 0

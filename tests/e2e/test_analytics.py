@@ -18,8 +18,11 @@ from hub.adapters.db.sales_tables import Sale
 from hub.adapters.db.uow import UnitOfWork
 from hub.analytics_worker import AnalyticsWorker
 from hub.services import analytics
+from tests import services
 from tests.e2e.test_device_jobs import open_shift
 from tests.helpers import TenantKit, build_tenant, create_product, receive, unique
+
+store = services.stores_with_clusters()
 
 D = Decimal
 DAILY = "/api/analytics/daily/"

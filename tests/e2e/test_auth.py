@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from hub.adapters.security.tokens import AccessTokens
+from tests import services
 from tests.conftest import TEST_SECRET
 from tests.helpers import PASSWORD, bearer, build_tenant, login, register, unique
+
+store = services.stores_with_clusters()
 
 ME = "/api/users/auth/me/"
 

@@ -20,10 +20,13 @@ from hub.adapters.db.uow import UnitOfWork
 from hub.services import carts as cart_service
 from protocol import channels
 from protocol.client import HubClient, RequestFailed
+from tests import services
 from tests.conftest import LiveHub, serve
 from tests.e2e.test_sales import Till, customer_in_vip, stocked
 from tests.e2e.ws_support import api, drain_events, hub_client, no_more_events, tenant
 from tests.helpers import TenantKit, create_product, ean13, receive, stock_of
+
+store = services.stores_with_clusters()
 
 D = Decimal
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from tests import services
 from tests.helpers import (
     PASSWORD,
     TenantKit,
@@ -22,6 +23,8 @@ from tests.helpers import (
     stock_of,
     unique,
 )
+
+store = services.stores_with_clusters()
 
 BODIES = {
     "PATCH": {"full_name": "hijacked"},

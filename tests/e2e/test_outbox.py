@@ -15,9 +15,12 @@ from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.uow import UnitOfWork
 from protocol import channels
 from protocol.codec import MSGPACK
+from tests import services
 from tests.conftest import LiveHub
 from tests.e2e.ws_support import api, drain_events, hub_client, no_more_events, tenant, tenants
 from tests.helpers import TenantKit
+
+store = services.stores_with_clusters()
 
 # No background sweep during a test: only the ones the tests call.
 pytestmark = pytest.mark.parametrize("settings", [{"outbox_sweep_seconds": 3600}], indirect=True)

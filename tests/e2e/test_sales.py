@@ -13,11 +13,13 @@ import httpx
 import pytest
 
 from protocol import channels
+from tests import services
 from tests.conftest import LiveHub
 from tests.e2e.ws_support import api, drain_events, hub_client, tenant
 from tests.helpers import TenantKit, build_tenant, create_product, receive, stock_of
 
 D = Decimal
+store = services.stores_with_clusters()
 
 
 class Till:

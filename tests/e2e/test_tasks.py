@@ -16,9 +16,12 @@ from PIL import Image
 from hub.demo import ensure_demo
 from protocol import channels
 from protocol.client import RequestFailed
+from tests import services
 from tests.conftest import LiveHub
 from tests.e2e.ws_support import api, drain_events, hub_client, no_more_events, tenant
 from tests.helpers import TenantKit, build_tenant, create_user, login, png_bytes
+
+store = services.stores_with_clusters()
 
 TASKS = "/api/tasks/tasks/"
 

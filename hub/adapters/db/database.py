@@ -3,6 +3,12 @@
 PostgreSQL: one pool; a tenant's engine is the pool with `schema_translate_map` sending
 schema-less (tenant) tables to `tenant_<id>`; shared tables name `pos_shared` outright.
 
+Several PostgreSQL clusters (POS_DATABASE_CLUSTERS): `pos_shared` lives on the main
+cluster; each tenant's schema on the cluster `tenants.cluster` names, whose `pos_shared`
+schema holds postgres_fdw foreign tables of the main one (`prepare_cluster` in
+`migrate.py`). A tenant's unit of work is then one transaction on its own cluster, and
+what it reads or writes of the shared tables goes through the foreign tables.
+
 SQLite (embedded): `pos_shared` is its own file, attached to every connection; each
 tenant is its own file, opened as the connection's main database. A tenant's connection
 therefore cannot even name another tenant's tables.
@@ -16,17 +22,27 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from hub.adapters.broker.base import Outgoing
-from hub.adapters.db.tables import SHARED_SCHEMA
-from hub.settings import Settings
+from hub.adapters.db.tables import SHARED_SCHEMA, Tenant
+from hub.settings import MAIN_CLUSTER, Settings
 
 WRITE_OPTION = "pos_write"
+# A serialization failure and a deadlock: the database undid the transaction because it
+# raced another; nothing was written, and the same request may simply be sent again.
+_RACE_SQLSTATES = frozenset({"40001", "40P01"})
 _SQLITE_ENGINE_CACHE = 256
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """Whether a database error means "retry": with several clusters, a shared row two
+    transactions update at once through postgres_fdw (which reads the main cluster at
+    REPEATABLE READ) fails the second one instead of making it wait."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_SQLSTATES
 
 
 def tenant_schema_name(tenant_id: uuid.UUID) -> str:
@@ -53,21 +69,80 @@ class Database:
             # Main database in memory; the shared file attached under its schema name.
             self.shared_engine = self._sqlite_engine(None)
         else:
-            self.shared_engine = create_async_engine(
-                url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_pool_size,
-                pool_pre_ping=settings.db_pre_ping,
-                connect_args={"server_settings": {"jit": "off"}},
-            )
+            self.shared_engine = self._postgres_engine(settings.database_url)
+        # The main cluster's engine is the shared one; the others' are made here.
+        self.cluster_engines: dict[str, AsyncEngine] = {MAIN_CLUSTER: self.shared_engine}
+        for name, cluster_url in settings.clusters.items():
+            if name != MAIN_CLUSTER:
+                self.cluster_engines[name] = self._postgres_engine(cluster_url)
+        # Where each tenant lives, as far as this process has asked; tenants never move
+        # while the hub runs.
+        self._placement: dict[uuid.UUID, str] = {}
+
+    def _postgres_engine(self, url: str) -> AsyncEngine:
+        return create_async_engine(
+            url,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=self.settings.db_pool_size,
+            pool_pre_ping=self.settings.db_pre_ping,
+            connect_args={"server_settings": {"jit": "off"}},
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def clustered(self) -> bool:
+        """Whether tenants may live on more than one PostgreSQL cluster."""
+        return len(self.cluster_engines) > 1
+
+    # --- placement ------------------------------------------------------------------
+
+    async def locate(self, tenant_id: uuid.UUID) -> str:
+        """The cluster holding a tenant (asked once per process, then remembered).
+
+        An unknown tenant is on the main cluster: nothing of it exists anywhere, so
+        whatever reads it finds nothing, as with one cluster."""
+        cluster = self._placement.get(tenant_id)
+        if cluster is not None or not self.clustered:
+            return cluster or MAIN_CLUSTER
+        async with self.shared_engine.connect() as conn:
+            cluster = await conn.scalar(select(Tenant.cluster).where(Tenant.id == tenant_id))
+        if cluster is None:
+            return MAIN_CLUSTER
+        self.place(tenant_id, cluster)
+        return cluster
+
+    def place(self, tenant_id: uuid.UUID, cluster: str) -> None:
+        if cluster not in self.cluster_engines:
+            raise LookupError(
+                f"tenant {tenant_id} is on cluster {cluster!r}, which POS_DATABASE_CLUSTERS"
+                " does not name"
+            )
+        self._placement[tenant_id] = cluster
+
+    async def place_new_tenant(self, tenant_id: uuid.UUID) -> str:
+        """Choose a new tenant's cluster: of those taking new tenants, the one holding the
+        fewest (the first named on a tie)."""
+        candidates = self.settings.clusters_for_new_tenants
+        if len(candidates) > 1:
+            async with self.shared_engine.connect() as conn:
+                counts = dict(
+                    (
+                        await conn.execute(
+                            select(Tenant.cluster, func.count()).group_by(Tenant.cluster)
+                        )
+                    ).all()
+                )
+            candidates = sorted(candidates, key=lambda name: counts.get(name, 0))
+        self.place(tenant_id, candidates[0])
+        return candidates[0]
+
     # --- engines --------------------------------------------------------------------
 
     def tenant_engine(self, tenant_id: uuid.UUID) -> AsyncEngine:
+        """The tenant's engine; with several clusters, `locate` (or `place`) it first."""
         engine = self._tenant_engines.get(tenant_id)
         if engine is not None:
             self._tenant_engines.move_to_end(tenant_id)
@@ -78,9 +153,15 @@ class Database:
                 _, oldest = self._tenant_engines.popitem(last=False)
                 oldest.sync_engine.dispose(close=False)
         else:
-            engine = self.shared_engine.execution_options(
+            cluster = self._placement.get(tenant_id)
+            engine = self.cluster_engines[cluster or MAIN_CLUSTER].execution_options(
                 schema_translate_map={None: tenant_schema_name(tenant_id)}
             )
+            if cluster is None and self.clustered:
+                # Not located, or unknown (no such tenant anywhere): the main cluster,
+                # where nothing of it will be found; not remembered, as it may yet be
+                # placed elsewhere.
+                return engine
         self._tenant_engines[tenant_id] = engine
         return engine
 
@@ -127,6 +208,7 @@ class Database:
         """Remove what a failed registration left behind (SQLite files; PostgreSQL rolls
         the schema back with the transaction)."""
         engine = self._tenant_engines.pop(tenant_id, None)
+        self._placement.pop(tenant_id, None)
         if engine is not None:
             engine.sync_engine.dispose()
         if self.is_sqlite:
@@ -135,8 +217,8 @@ class Database:
 
     # --- lifecycle ------------------------------------------------------------------
 
-    async def ping(self) -> None:
-        async with self.shared_engine.connect() as conn:
+    async def ping(self, cluster: str = MAIN_CLUSTER) -> None:
+        async with self.cluster_engines[cluster].connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
@@ -144,4 +226,6 @@ class Database:
             if engine is not self.shared_engine and self.is_sqlite:
                 await engine.dispose()
         self._tenant_engines.clear()
-        await self.shared_engine.dispose()
+        self._placement.clear()
+        for engine in self.cluster_engines.values():
+            await engine.dispose()

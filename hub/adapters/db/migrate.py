@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,14 +11,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import migrations
 from hub.adapters.db.database import Database, tenant_schema_name
 from hub.adapters.db.schema import SHARED_SCHEMA, tenant_metadata
 from hub.adapters.db.tables import Tenant
+from hub.settings import MAIN_CLUSTER
+
+# The foreign server, on every cluster but the main one, that is the main cluster.
+MAIN_SERVER = "pos_main"
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
@@ -65,11 +70,49 @@ async def upgrade_shared(db: Database) -> MigrationResult:
     return MigrationResult("shared", before, after)
 
 
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _options(values: Mapping[str, str | int | None]) -> str:
+    return ", ".join(f"{key} {_literal(str(v))}" for key, v in values.items() if v is not None)
+
+
+async def prepare_cluster(db: Database, name: str) -> None:
+    """Make a cluster other than the main one ready to hold tenants, in one transaction:
+    the extensions tenant schemas use, and `pos_shared` as foreign tables of the main
+    cluster's, imported afresh so that they follow the shared schema's migrations.
+
+    The main cluster is reached as `POS_DATABASE_URL` names it, with its user and
+    password: that address must work from the other cluster's server too."""
+    main = make_url(db.settings.database_url)
+    server = {"host": main.host, "port": main.port, "dbname": main.database or "postgres"}
+    login = {"user": main.username, "password": main.password}
+    statements = [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+        "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+        f"DROP SCHEMA IF EXISTS {SHARED_SCHEMA} CASCADE",
+        f"DROP SERVER IF EXISTS {MAIN_SERVER} CASCADE",
+        f"CREATE SERVER {MAIN_SERVER} FOREIGN DATA WRAPPER postgres_fdw"
+        f" OPTIONS ({_options(server)})",
+        f"CREATE USER MAPPING FOR CURRENT_USER SERVER {MAIN_SERVER}"
+        + (f" OPTIONS ({_options(login)})" if main.username else ""),
+        f"CREATE SCHEMA {SHARED_SCHEMA}",
+        f"IMPORT FOREIGN SCHEMA {SHARED_SCHEMA} FROM SERVER {MAIN_SERVER}"
+        f" INTO {SHARED_SCHEMA} OPTIONS (import_default 'true')",
+    ]
+    async with db.cluster_engines[name].begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
 async def upgrade_tenant(db: Database, tenant_id: uuid.UUID) -> MigrationResult:
     schema = _schema_for(db, tenant_id)
+    cluster = await db.locate(tenant_id)
     async with db.tenant_engine(tenant_id).begin() as conn:
         before, after = await conn.run_sync(_upgrade, "tenant", schema)
-    return MigrationResult(f"tenant {tenant_id}", before, after)
+    where = f" on cluster {cluster}" if db.clustered else ""
+    return MigrationResult(f"tenant {tenant_id}{where}", before, after)
 
 
 async def tenant_ids(db: Database) -> list[uuid.UUID]:
@@ -79,8 +122,12 @@ async def tenant_ids(db: Database) -> list[uuid.UUID]:
 
 
 async def migrate_all(db: Database) -> list[MigrationResult]:
-    """Upgrade the shared schema, then every tenant's, each in its own transaction."""
+    """Upgrade the shared schema, make the other clusters see it, then upgrade every
+    tenant's schema, each in its own transaction."""
     results = [await upgrade_shared(db)]
+    for name in db.cluster_engines:
+        if name != MAIN_CLUSTER:
+            await prepare_cluster(db, name)
     for tenant_id in await tenant_ids(db):
         results.append(await upgrade_tenant(db, tenant_id))
     return results
@@ -109,14 +156,34 @@ def _pending(connection: Connection, scope: str, schema: str | None, target: str
     return None if current == head else f"{target} at {current}, head is {head}"
 
 
+async def _shared_columns(db: Database, cluster: str) -> set[tuple[str, str]]:
+    """The shared tables' columns as a cluster sees them (foreign tables elsewhere)."""
+    if db.is_sqlite:
+        return set()
+    async with db.cluster_engines[cluster].connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = :schema"
+            ),
+            {"schema": SHARED_SCHEMA},
+        )
+        return {(row[0], row[1]) for row in rows}
+
+
 async def pending_migrations(db: Database) -> list[str]:
     """What is not at head: the shared schema, or any tenant's."""
     async with db.shared_engine.connect() as conn:
         shared = await conn.run_sync(_pending, "shared", SHARED_SCHEMA, "shared schema")
     if shared is not None:
         return [shared]
+    shared_columns = await _shared_columns(db, MAIN_CLUSTER)
+    for name in db.cluster_engines:
+        if name != MAIN_CLUSTER and await _shared_columns(db, name) != shared_columns:
+            return [f"cluster {name} does not see the shared schema as it is now"]
     behind = []
     for tenant_id in await tenant_ids(db):
+        await db.locate(tenant_id)
         async with db.tenant_engine(tenant_id).connect() as conn:
             found = await conn.run_sync(
                 _pending, "tenant", _schema_for(db, tenant_id), f"tenant {tenant_id}"

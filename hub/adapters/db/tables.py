@@ -61,6 +61,8 @@ class Tenant(SharedBase):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
+    # The PostgreSQL cluster holding the tenant's schema (Settings.clusters).
+    cluster: Mapped[str] = mapped_column(String(31), default="main", server_default="main")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

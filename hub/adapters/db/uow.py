@@ -135,6 +135,7 @@ class UnitOfWork(SharedUnitOfWork):
         return bool(self._db.settings.smtp_url)
 
     async def __aenter__(self) -> Self:
+        await self._db.locate(self.tenant_id)  # which cluster: asked once per process
         await super().__aenter__()
         self.tenants = Tenants(self.session, self.tenant_id)
         self.users = Users(self.session, self.tenant_id)

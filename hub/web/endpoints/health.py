@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.services.deps import Deps
+from hub.settings import MAIN_CLUSTER
 
 CHECK_TIMEOUT = 2.0
 
@@ -18,14 +19,16 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to take traffic: the database and the broker answer."""
+    """Ready to take traffic: the database (every cluster of it) and the broker answer."""
     deps: Deps = request.app.state.deps
     checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(deps.db.ping(), CHECK_TIMEOUT)
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means not ready; say which
-        checks["database"] = f"error: {type(exc).__name__}"
+    for cluster in deps.db.cluster_engines:
+        name = "database" if cluster == MAIN_CLUSTER else f"database {cluster}"
+        try:
+            await asyncio.wait_for(deps.db.ping(cluster), CHECK_TIMEOUT)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            checks[name] = f"error: {type(exc).__name__}"
     try:
         await asyncio.wait_for(deps.broker.ping(), CHECK_TIMEOUT)
         checks["broker"] = "ok (redis)" if deps.redis is not None else "ok (in-process)"
