@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.adapters.db.database import lost_a_race
+from hub.adapters.db.database import database_unavailable, lost_a_race
 from hub.domain.errors import DomainError, Throttled
 from protocol.errors import HTTP_STATUS, ErrorCode
 
@@ -92,14 +92,32 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
 
 
 RACE_MESSAGE = "another request changed the same records at that moment; send it again"
+UNAVAILABLE_MESSAGE = "the database is unavailable; send the request again shortly"
+UNAVAILABLE_RETRY_AFTER = 1  # seconds
+
+
+def fault_code(exc: Exception) -> tuple[ErrorCode, str] | None:
+    """What a client is told of a fault it can fix by sending the same request again: a
+    lost database race, or a database that is down or restarting. None for the rest."""
+    if lost_a_race(exc):
+        return ErrorCode.CONFLICT, RACE_MESSAGE
+    if database_unavailable(exc):
+        return ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+    return None
 
 
 def fault_response(exc: Exception, where: str) -> JSONResponse:
-    """An exception no handler expected: a lost database race is a conflict the client
-    retries; anything else is logged and answered without its details."""
-    if lost_a_race(exc):
-        log.info("%s lost a database race: %s", where, exc)
-        return error_response(ErrorCode.CONFLICT, RACE_MESSAGE)
+    """An exception no handler expected: a lost database race is a conflict, an
+    unreachable database 503, both for the client to retry; anything else is logged and
+    answered without its details."""
+    retry = fault_code(exc)
+    if retry is not None:
+        log.warning("%s failed, the client may retry: %s", where, exc)
+        code, message = retry
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+        return error_response(
+            code, message, headers=headers if code is ErrorCode.SERVICE_UNAVAILABLE else None
+        )
     log.exception("unhandled error in %s", where, exc_info=exc)
     return error_response(ErrorCode.INTERNAL_ERROR, "internal error")
 

@@ -16,7 +16,6 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub.adapters.db.database import lost_a_race
 from hub.domain.errors import DomainError
 from hub.realtime.access import authorize
 from hub.realtime.connection import Connection
@@ -25,7 +24,7 @@ from hub.services import auth as auth_service
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 from hub.web import ws_agents, ws_carts
-from hub.web.errors import RACE_MESSAGE
+from hub.web.errors import fault_code
 from protocol import channels, messages
 from protocol.codec import CODECS, JSON, Codec, DecodeError
 from protocol.errors import ErrorCode
@@ -213,8 +212,12 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             except Exception as exc:
                 # A fault of ours (a database outage, a bug) or a lost race: the request
                 # fails, the connection and every other request on it live on.
-                if lost_a_race(exc):
-                    reply = _error(ErrorCode.CONFLICT, RACE_MESSAGE, request_id)
+                retry = fault_code(exc)
+                if retry is not None:
+                    log.warning(
+                        "request %s failed, the client may retry: %s", type(request).TYPE, exc
+                    )
+                    reply = _error(*retry, request_id)
                 else:
                     log.exception("request %s failed", type(request).TYPE)
                     reply = _error(ErrorCode.INTERNAL_ERROR, "internal error; retry", request_id)

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -35,6 +36,8 @@ WRITE_OPTION = "pos_write"
 # A serialization failure and a deadlock: the database undid the transaction because it
 # raced another; nothing was written, and the same request may simply be sent again.
 _RACE_SQLSTATES = frozenset({"40001", "40P01"})
+# The server shutting down, crashed, or starting up (class 08 is "connection exception").
+_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 _SQLITE_ENGINE_CACHE = 256
 
 
@@ -43,6 +46,17 @@ def lost_a_race(exc: BaseException) -> bool:
     transactions update at once through postgres_fdw (which reads the main cluster at
     REPEATABLE READ) fails the second one instead of making it wait."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_SQLSTATES
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means the server could not be reached or went away
+    (down, restarting, the connection cut): the request did not commit, or its commit
+    was not confirmed, and sending it again (under the same idempotency key) is safe."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or ""
+    return state.startswith("08") or state in _GONE_SQLSTATES or isinstance(orig, OSError)
 
 
 def tenant_schema_name(tenant_id: uuid.UUID) -> str:
