@@ -1,7 +1,8 @@
 """The loop that sends queued e-mail, in every hub process that has `POS_SMTP_URL`.
 
-Each mail is locked while it is sent (skipped by other processes on PostgreSQL), so
-several processes share the work without sending a mail twice."""
+Each mail is claimed for a lease before it is sent (a locked claim that other processes
+skip on PostgreSQL), so several processes share the work without sending a mail twice,
+and no transaction stays open while a mail server answers."""
 
 from __future__ import annotations
 
@@ -52,13 +53,16 @@ class MailWorker:
     async def send_tenant(
         self, tenant_id: uuid.UUID, now: datetime | None = None
     ) -> tuple[int, int]:
-        """Send one tenant's due mail, a batch per transaction: (sent, failed attempts)."""
+        """Send one tenant's due mail, a batch per claim: (sent, failed attempts)."""
         sent = failed = 0
+
+        def open_uow() -> UnitOfWork:
+            return UnitOfWork(self._db, tenant_id, write=True)
+
         while True:
-            async with UnitOfWork(self._db, tenant_id, write=True) as uow:
-                done, refused = await mail.send_due(uow, self._mailer, now or utcnow())
+            done, refused, more = await mail.send_due(open_uow, self._mailer, now or utcnow())
             sent, failed = sent + done, failed + refused
-            if done + refused < mail.SEND_BATCH:
+            if not more:
                 return sent, failed
 
     async def _run(self) -> None:

@@ -53,11 +53,12 @@ class SmtpMailer:
         self._sender = sender
         self._timeout = timeout
 
-    async def send(self, to: str, subject: str, body: str) -> None:
+    async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
         message = EmailMessage()
         message["From"] = self._sender
         message["To"] = to
         message["Subject"] = subject
+        message["Message-ID"] = message_id
         message.set_content(body)
         server = self._server
         try:

@@ -1,11 +1,18 @@
 """E-mail: queued in the transaction of the change it tells about, sent by the mail
 worker (`hub/mail_worker.py`) afterwards, retried with growing pauses, given up (status
-`failed`, the reason kept) after the last. A crash between sending and recording the
-send can send one mail twice; it never loses one."""
+`failed`, the reason kept) after the last.
+
+Sending holds no transaction open: a batch is claimed (its next attempt pushed a lease
+ahead) and committed, each mail is sent, and each result is recorded in a transaction
+of its own. A process that dies meanwhile leaves its claimed mail to be sent again when
+the lease ends: a crash between sending and recording can send one mail twice (with the
+same Message-ID, which mail clients show once); it never loses one."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -17,10 +24,26 @@ from hub.domain.ids import new_id
 # Minutes to wait after each failed attempt; after the last, the mail has failed.
 RETRY_MINUTES = (1, 5, 15, 60, 180, 720)
 SEND_BATCH = 50
+# How long a claimed mail is left to the process that claimed it.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 class Mailer(Protocol):
-    async def send(self, to: str, subject: str, body: str) -> None: ...
+    async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    id: uuid.UUID
+    to_address: str
+    subject: str
+    body: str
+    attempts: int  # this one included
+
+    @property
+    def message_id(self) -> str:
+        """The same for every attempt, so a mail sent twice is one message to its reader."""
+        return f"<{self.id}@pos-hub>"
 
 
 def queue(
@@ -44,24 +67,42 @@ def queue(
     )
 
 
-async def send_due(uow: UnitOfWork, mailer: Mailer, now: datetime) -> tuple[int, int]:
-    """Send a batch of the mail that is due and commit: (sent, failed attempts)."""
+async def send_due(
+    open_uow: Callable[[], UnitOfWork], mailer: Mailer, now: datetime
+) -> tuple[int, int, bool]:
+    """Claim a batch of the mail that is due, send it and record each result:
+    (sent, failed attempts, whether a full batch was claimed)."""
+    async with open_uow() as uow:
+        due = await uow.mailbox.due(now, SEND_BATCH)
+        claimed = [ClaimedMail(m.id, m.to_address, m.subject, m.body, m.attempts + 1) for m in due]
+        for row in due:  # out of other processes' way until the lease ends
+            row.next_attempt_at = now + CLAIM_LEASE
+        await uow.commit()
     sent = failed = 0
-    for mail in await uow.mailbox.due(now, SEND_BATCH):
+    for mail in claimed:
+        error = None
         try:
-            await mailer.send(mail.to_address, mail.subject, mail.body)
+            await mailer.send(mail.to_address, mail.subject, mail.body, message_id=mail.message_id)
         except MailError as exc:
-            failed += 1
-            mail.attempts += 1
-            mail.last_error = str(exc)[:500]
-            if mail.attempts > len(RETRY_MINUTES):
-                mail.status = "failed"
-            else:
-                mail.next_attempt_at = now + timedelta(minutes=RETRY_MINUTES[mail.attempts - 1])
-            continue
-        sent += 1
-        mail.attempts += 1
-        mail.status = "sent"
-        mail.sent_at = now
-    await uow.commit()
-    return sent, failed
+            error = str(exc)[:500] or type(exc).__name__
+        async with open_uow() as uow:
+            await _record(uow, mail, error, now)
+            await uow.commit()
+        sent, failed = (sent + 1, failed) if error is None else (sent, failed + 1)
+    return sent, failed, len(claimed) == SEND_BATCH
+
+
+async def _record(uow: UnitOfWork, mail: ClaimedMail, error: str | None, now: datetime) -> None:
+    stored = await uow.mailbox.get(mail.id)
+    if stored is None:
+        return
+    stored.attempts = mail.attempts
+    if error is None:
+        stored.status = "sent"
+        stored.sent_at = now
+    elif mail.attempts > len(RETRY_MINUTES):
+        stored.status = "failed"
+        stored.last_error = error
+    else:
+        stored.last_error = error
+        stored.next_attempt_at = now + timedelta(minutes=RETRY_MINUTES[mail.attempts - 1])

@@ -3,6 +3,7 @@ sent by the mail worker, retried when the server is away, never queued without S
 
 from __future__ import annotations
 
+import asyncio
 import email
 import uuid
 from collections.abc import Iterator
@@ -120,6 +121,8 @@ async def test_the_assignee_gets_an_email_and_the_reviewer_one_on_submit(
     assert first["From"] == "POS <pos@example.com>"
     assert "Restock tea" in first["Subject"]
     assert "Aisle 3" in first.get_payload(decode=True).decode()
+    (queued,) = await mails_about(client, kit, task["id"])
+    assert first["Message-ID"] == f"<{queued.id}@pos-hub>"  # the same on every attempt
 
     for status in ("in_progress", "on_review"):
         moved = await client.post(
@@ -236,3 +239,78 @@ def test_smtp_urls() -> None:
     assert SmtpServer.from_url("smtp://h:2525?starttls=true").start_tls is True
     with pytest.raises(ValueError):
         SmtpServer.from_url("http://h")
+
+
+class Died(BaseException):
+    """The process ends in the middle of sending (nothing after it runs)."""
+
+
+class DyingMailer:
+    async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
+        raise Died()
+
+
+async def queued_task_mail(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    await with_email(client, kit, "cashier", "anna@example.com")
+    made = await client.post(
+        TASKS,
+        json={
+            "title": "Check the scales",
+            "shop": kit.shop_id,
+            "assignee": kit.members["cashier"].id,
+        },
+        headers=kit.token("manager"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def test_mail_claimed_by_a_process_that_died_is_sent_once_its_lease_is_over(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    task_id = await queued_task_mail(client, kit)
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    tenant = uuid.UUID(kit.tenant_id)
+    with pytest.raises(Died):
+        await mail.send_due(lambda: UnitOfWork(db, tenant, write=True), DyingMailer(), utcnow())
+    # Claimed, not recorded: other processes leave it alone until the lease is over...
+    assert await worker(client, port, kit).send_due() == (0, 0)
+    assert inbox.messages == []
+    # ...then one of them sends it.
+    after = utcnow() + mail.CLAIM_LEASE + timedelta(seconds=1)
+    assert await worker(client, port, kit).send_due(after) == (1, 0)
+    (sent,) = await mails_about(client, kit, task_id)
+    assert (sent.status, sent.attempts) == ("sent", 1)
+    assert [m["Message-ID"] for m in inbox.messages] == [f"<{sent.id}@pos-hub>"]
+
+
+@pytest.mark.usefixtures("smtp")
+async def test_no_transaction_is_open_while_the_mail_server_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    """On SQLite an open writing transaction would lock the tenant's whole store (its
+    sales too) for as long as the mail server takes; the mailer here writes to the
+    tenant's store while it "sends" and would wait for that lock."""
+    kit = await build_tenant(client)
+    await queued_task_mail(client, kit)
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    tenant = uuid.UUID(kit.tenant_id)
+    wrote: list[str] = []
+
+    class WritingMailer:
+        async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
+            async def write() -> None:
+                async with UnitOfWork(db, tenant, write=True) as uow:
+                    await uow.tenants.put_setting("mail_probe", to)
+                    await uow.commit()
+
+            await asyncio.wait_for(write(), 5)
+            wrote.append(to)
+
+    sent = await mail.send_due(
+        lambda: UnitOfWork(db, tenant, write=True), WritingMailer(), utcnow()
+    )
+    assert sent == (1, 0, False)
+    assert wrote == ["anna@example.com"]

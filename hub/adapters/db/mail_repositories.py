@@ -19,6 +19,9 @@ class Mailbox:
     def add(self, mail: OutgoingMail) -> None:
         self._session.add(mail)
 
+    async def get(self, mail_id: uuid.UUID) -> OutgoingMail | None:
+        return await self._session.get(OutgoingMail, mail_id)
+
     async def due(self, now: datetime, limit: int) -> list[OutgoingMail]:
         """Pending mail whose time has come, oldest first, locked until the transaction
         ends; on PostgreSQL mail another process is sending is skipped, not waited for."""
