@@ -1,4 +1,4 @@
-"""`pos-hub`: serve, migrate, tenants, demo, permissions, check-stock, revision."""
+"""`pos-hub`: serve, migrate, tenants, move-tenant, demo, permissions, check-stock, revision."""
 
 from __future__ import annotations
 
@@ -57,6 +57,35 @@ async def _tenants(settings: Settings) -> int:
         held[cluster] = held.get(cluster, 0) + 1
         print(f"{tenant_id}  {cluster:<12} {'active' if active else 'inactive':<9} {name}")
     print(", ".join(f"{cluster}: {count} tenant(s)" for cluster, count in held.items()))
+    return 0
+
+
+async def _move_tenant(settings: Settings, tenant: str, cluster: str) -> int:
+    import uuid
+
+    from hub.adapters.db.database import Database
+    from hub.adapters.db.relocation import MoveRefused, move_tenant
+
+    try:
+        tenant_id = uuid.UUID(tenant)
+    except ValueError:
+        print(f"not a tenant id: {tenant!r}", file=sys.stderr)
+        return 2
+    db = Database(settings)
+    try:
+        moved = await move_tenant(db, tenant_id, cluster)
+    except MoveRefused as exc:
+        print(f"not moved: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    if moved.finished_earlier_move:
+        print(f"tenant {tenant_id}: finished an earlier move from {moved.source} to {moved.target}")
+    else:
+        print(
+            f"tenant {tenant_id}: moved from {moved.source} to {moved.target},"
+            f" {moved.rows} rows in {moved.tables} tables, {moved.seconds:.1f} s"
+        )
     return 0
 
 
@@ -173,6 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int)
     sub.add_parser("migrate", help="upgrade the shared schema and every tenant to head")
     sub.add_parser("tenants", help="list the tenants and the database cluster of each")
+    move = sub.add_parser(
+        "move-tenant", help="move a tenant's data to another PostgreSQL cluster, online"
+    )
+    move.add_argument("tenant", help="the tenant's id (see `pos-hub tenants`)")
+    move.add_argument("cluster", help="a cluster POS_DATABASE_CLUSTERS names, or main")
     sub.add_parser("demo", help="create (once) a demo business and print its logins")
     sub.add_parser("permissions", help="print the permission matrix as Markdown")
     sub.add_parser(
@@ -203,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "tenants":
         return asyncio.run(_tenants(settings))
+    if args.command == "move-tenant":
+        return asyncio.run(_move_tenant(settings, args.tenant, args.cluster))
     if args.command == "check-stock":
         return asyncio.run(_check_stock(settings))
     if args.command == "revision":

@@ -321,3 +321,16 @@ def test_the_cli_migrates_both_clusters_and_lists_where_tenants_live(tmp_path: P
         assert re.fullmatch(
             rf"tenant \S+ on cluster {SECOND_CLUSTER}: up to date", again.stdout.splitlines()[1]
         ), again.stdout
+        # The demo business moved to the main cluster, and the listing says so.
+        tenant = lines[0].split()[0]
+        moved = pos_hub(tmp_path, "move-tenant", tenant, "main", **env)
+        assert moved.returncode == 0, moved.stderr
+        assert re.fullmatch(
+            rf"tenant {tenant}: moved from {SECOND_CLUSTER} to main, \d+ rows in \d+ tables, .+",
+            moved.stdout.strip(),
+        ), moved.stdout
+        listed = pos_hub(tmp_path, "tenants", **env)
+        assert listed.stdout.splitlines()[-1] == f"main: 1 tenant(s), {SECOND_CLUSTER}: 0 tenant(s)"
+        refused = pos_hub(tmp_path, "move-tenant", tenant, "main", **env)
+        assert refused.returncode == 1
+        assert "on cluster main already" in refused.stderr

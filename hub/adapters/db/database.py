@@ -41,6 +41,17 @@ _GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 _SQLITE_ENGINE_CACHE = 256
 
 
+# The tenant's write gate: an advisory lock (two-key form, so it never meets one-key
+# locks such as the analytics worker's) that every writing unit of work holds shared
+# while tenants can move between clusters, and a move holds exclusively (relocation.py).
+WRITE_GATE_CLASS = 7460
+
+
+def write_gate_key(tenant_id: uuid.UUID) -> int:
+    """The tenant's half of the gate's key, a signed 32-bit number."""
+    return int.from_bytes(tenant_id.bytes[-4:], "big", signed=True)
+
+
 def lost_a_race(exc: BaseException) -> bool:
     """Whether a database error means "retry": with several clusters, a shared row two
     transactions update at once through postgres_fdw (which reads the main cluster at
@@ -48,11 +59,26 @@ def lost_a_race(exc: BaseException) -> bool:
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_SQLSTATES
 
 
+# No such table or schema: in a tenant's unit of work, its schema is not on that cluster.
+_MISSING_SQLSTATES = frozenset({"42P01", "3F000"})
+
+
+class TenantRelocated(Exception):
+    """The tenant's tables were not where this process looked: the tenant is being (or
+    was) moved to another cluster. Nothing was done; the same request may be sent again."""
+
+
+def schema_missing(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _MISSING_SQLSTATES
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether a database error means the server could not be reached or went away
     (down, restarting, the connection cut): the request did not commit, or its commit
     was not confirmed, and sending it again (under the same idempotency key) is safe."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, TenantRelocated) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
         return True
     orig = getattr(exc, "orig", None) or exc
     state = getattr(orig, "sqlstate", None) or ""
@@ -135,6 +161,14 @@ class Database:
                 " does not name"
             )
         self._placement[tenant_id] = cluster
+
+    def forget(self, tenant_id: uuid.UUID, looked_on: str) -> None:
+        """After a tenant's tables were not found on the cluster `looked_on`: a move is
+        under way or done; the next unit of work asks where the tenant is (unless another
+        request has already)."""
+        if self._placement.get(tenant_id) == looked_on:
+            del self._placement[tenant_id]
+            self._tenant_engines.pop(tenant_id, None)
 
     async def place_new_tenant(self, tenant_id: uuid.UUID) -> str:
         """Choose a new tenant's cluster: of those taking new tenants, the one holding the

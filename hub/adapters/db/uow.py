@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.adapters.broker.base import Outgoing
@@ -16,7 +16,14 @@ from hub.adapters.db.analytics_repositories import Analytics
 from hub.adapters.db.cart_repositories import Carts
 from hub.adapters.db.catalogue_repositories import Categories, Products, Stock, Suppliers
 from hub.adapters.db.customer_repositories import CustomerGroups, CustomerLedger, Customers
-from hub.adapters.db.database import WRITE_OPTION, Database
+from hub.adapters.db.database import (
+    WRITE_GATE_CLASS,
+    WRITE_OPTION,
+    Database,
+    TenantRelocated,
+    schema_missing,
+    write_gate_key,
+)
 from hub.adapters.db.job_repositories import DeviceJobs
 from hub.adapters.db.mail_repositories import Mailbox
 from hub.adapters.db.repositories import (
@@ -36,6 +43,7 @@ from protocol.channels import Channel
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
 _INSERT_OUTBOX = insert(OUTBOX)
+_PASS_WRITE_GATE = text("SELECT pg_advisory_xact_lock_shared(:gate, :key)")
 
 
 class SharedUnitOfWork:
@@ -129,14 +137,34 @@ class UnitOfWork(SharedUnitOfWork):
     def _engine(self) -> object:
         return self._db.tenant_engine(self.tenant_id)
 
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if exc is not None and self._db.clustered and schema_missing(exc):
+            # With several clusters, a tenant's tables missing where they were means a
+            # move of the tenant (`pos-hub serve` does not start with a schema behind):
+            # the source is gone, and the placement says the target now or in a moment.
+            self._db.forget(self.tenant_id, self.cluster)
+            raise TenantRelocated(f"tenant {self.tenant_id} is moving to another cluster") from exc
+
     @property
     def mail_enabled(self) -> bool:
         """Whether e-mail is configured: without it no mail is queued."""
         return bool(self._db.settings.smtp_url)
 
     async def __aenter__(self) -> Self:
-        await self._db.locate(self.tenant_id)  # which cluster: asked once per process
+        self.cluster = await self._db.locate(self.tenant_id)  # asked once per process
         await super().__aenter__()
+        if self._write and self._db.clustered:
+            # Through the tenant's write gate: a move of the tenant to another cluster
+            # waits for this transaction, and this one waits for a move under way.
+            await self.session.execute(
+                _PASS_WRITE_GATE, {"gate": WRITE_GATE_CLASS, "key": write_gate_key(self.tenant_id)}
+            )
         self.tenants = Tenants(self.session, self.tenant_id)
         self.users = Users(self.session, self.tenant_id)
         self.shops = Shops(self.session)
