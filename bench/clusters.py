@@ -14,6 +14,11 @@ request at a time, the two tenants interleaved so that the machine's drift hits 
     reads the tenant and the cashier from the shared ones).
 Then each tenant alone under `--clients` concurrent clients reading its shop: requests
 per second. The main-cluster tenant is the baseline; the ratio is the cost of the hop.
+
+Last, `pos-hub move-tenant` moves the main-cluster business, loaded with `--move-sales`
+receipts of four lines, to the other cluster while one client keeps selling to it:
+rows moved per second, and the longest time a sale took during the move (its writes
+wait for the copy) against the median before it.
 """
 
 from __future__ import annotations
@@ -25,13 +30,18 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.analytics import _rows
 from bench.http_load import BIN, SERVER_URL, _wait_http, free_port, percentile
+from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 
 SECOND_URL = os.environ.get(
     "POS_BENCH_DATABASE_URL_2", "postgresql://postgres@127.0.0.1:5433/postgres"
@@ -45,6 +55,8 @@ class Business:
     shop: str
     shift: str
     products: list[str]
+    tenant: str = ""
+    ids: dict[str, Any] = field(default_factory=dict)  # what bench.analytics loads with
 
     @property
     def auth(self) -> dict[str, str]:
@@ -96,7 +108,22 @@ async def _business(http: httpx.AsyncClient, n: int) -> Business:
         headers=auth,
     )
     assert shift.status_code == 201, shift.text
-    return Business("?", reg.json()["access"], shop, shift.json()["id"], products)
+    ids = {
+        "shop": uuid.UUID(shop),
+        "register": uuid.UUID(till.json()["id"]),
+        "shift": uuid.UUID(shift.json()["id"]),
+        "cashier": uuid.UUID(reg.json()["user"]["id"]),
+        "products": [{"id": p, "name": "Item", "price": "2.50", "cost": "1.00"} for p in products],
+    }
+    return Business(
+        "?",
+        reg.json()["access"],
+        shop,
+        shift.json()["id"],
+        products,
+        reg.json()["tenant"]["id"],
+        ids,
+    )
 
 
 async def _request(http: httpx.AsyncClient, kind: str, biz: Business, n: int) -> float:
@@ -136,6 +163,70 @@ async def _saturate(port: int, biz: Business, clients: int, seconds: float) -> f
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return done / (time.perf_counter() - started)
+
+
+async def _move(
+    env: dict[str, str], port: int, biz: Business, url: str, sales: int
+) -> dict[str, float]:
+    """Load the business with receipts, then move it while a client sells to it."""
+    schema = f"tenant_{uuid.UUID(biz.tenant).hex}"
+    engine = create_async_engine(url).execution_options(schema_translate_map={None: schema})
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        async with engine.begin() as conn:
+            for table, rows in zip(
+                (Sale, SaleLine, SalePayment), _rows(biz.ids, day, sales, 4, 10_000), strict=True
+            ):
+                for start in range(0, len(rows), 5000):
+                    await conn.execute(insert(table.__table__), rows[start : start + 5000])
+    finally:
+        await engine.dispose()
+    before: list[float] = []
+    during: list[float] = []
+    moving = False
+
+    async def sell() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            n = 0
+            while True:
+                started = time.perf_counter()
+                key = uuid.uuid4().hex
+                while True:  # sent again under the same key while the hub says 503
+                    response = await http.post(
+                        "/api/sales/sales/",
+                        json={
+                            "session": biz.shift,
+                            "items": [{"product": biz.products[n % 10], "quantity": "1"}],
+                            "payments": [{"method": "cash", "amount": "10.00"}],
+                        },
+                        headers={**biz.auth, "Idempotency-Key": key},
+                    )
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.05)
+                assert response.status_code == 201, response.text
+                (during if moving else before).append((time.perf_counter() - started) * 1000)
+                n += 1
+
+    seller = asyncio.create_task(sell())
+    await asyncio.sleep(2)
+    moving = True
+    started = time.perf_counter()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [BIN / "pos-hub", "move-tenant", biz.tenant, "east"],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    await asyncio.sleep(1)
+    seller.cancel()
+    rows = int(done.stdout.split(", ")[1].split()[0])
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "before_p50": percentile(before, 0.5),
+        "during_max": max(during) if during else float("nan"),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,7 +275,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             biz.cluster: await _saturate(port, biz, args.clients, args.seconds)
             for biz in businesses
         }
-        return {"taken": taken, "throughput": throughput}
+        move = await _move(env, port, businesses[0], main_url, args.move_sales)
+        return {"taken": taken, "throughput": throughput, "move": move}
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -201,6 +293,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--move-sales", type=int, default=20_000)
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(f"\none hub process, {args.rounds} requests of each kind per tenant, one at a time")
@@ -217,6 +310,13 @@ def main() -> None:
     print(
         f"GET one shop, {args.clients} clients: main {main_rps:.0f} req/s,"
         f" east {east_rps:.0f} req/s ({east_rps / main_rps:.2f}x)"
+    )
+    move = result["move"]
+    print(
+        f"move-tenant main -> east: {move['rows']:.0f} rows in {move['seconds']:.1f} s"
+        f" ({move['rows'] / move['seconds']:.0f} rows/s, the command's start included);"
+        f" a sale took {move['before_p50']:.0f} ms (p50) before, at most"
+        f" {move['during_max']:.0f} ms during the move"
     )
 
 

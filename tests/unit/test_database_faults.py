@@ -34,6 +34,7 @@ def wrapped(orig: BaseException, *, invalidated: bool = False) -> DBAPIError:
         (wrapped(ConnectionRefusedError(111, "refused")), 503, "service_unavailable"),
         (ConnectionResetError(104, "reset"), 503, "service_unavailable"),
         (wrapped(DriverError("23505")), 500, "internal_error"),  # a bug: not retried
+        (OSError(28, "No space left on device"), 500, "internal_error"),  # not the database
         (RuntimeError("a bug"), 500, "internal_error"),
     ],
 )

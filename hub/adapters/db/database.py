@@ -80,9 +80,15 @@ def database_unavailable(exc: BaseException) -> bool:
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         return True
-    orig = getattr(exc, "orig", None) or exc
+    if isinstance(exc, ConnectionError):  # refused or reset before the driver wrapped it
+        return True
+    orig = getattr(exc, "orig", None)
     state = getattr(orig, "sqlstate", None) or ""
-    return state.startswith("08") or state in _GONE_SQLSTATES or isinstance(orig, OSError)
+    return (
+        state.startswith("08")
+        or state in _GONE_SQLSTATES
+        or (isinstance(exc, DBAPIError) and isinstance(orig, OSError))
+    )
 
 
 def tenant_schema_name(tenant_id: uuid.UUID) -> str:
