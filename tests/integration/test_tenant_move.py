@@ -224,6 +224,16 @@ async def test_a_move_that_died_after_the_copy_is_finished_by_running_it_again(
     finished = await move_tenant(mover, tenant_id, SECOND_CLUSTER)
     assert finished.finished_earlier_move
     assert await schemas(main, kit.tenant_id) == set()
+    # Died after switching the placement, before dropping the renamed copy: the same.
+    await relocation._create_at_head(mover, "main", tenant_id)
+    engine = create_async_engine(main, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'ALTER SCHEMA "{schema}" RENAME TO "moved_{schema}"'))
+    await engine.dispose()
+    assert (await move_tenant(mover, tenant_id, SECOND_CLUSTER)).finished_earlier_move
+    assert await schemas(main, kit.tenant_id) == set()
+    with pytest.raises(MoveRefused, match="already"):
+        await move_tenant(mover, tenant_id, SECOND_CLUSTER)
     found = await until_served(hub, f"/api/products/products/{product['id']}/", kit.token("owner"))
     assert found["name"] == "Survivor"
 

@@ -17,7 +17,8 @@
 6. The renamed source schema is dropped.
 
 A crash between 4 and 5 leaves the tenant's data complete on the target and its renamed
-copy on the source; running the same command again finishes the move.
+copy on the source, one between 5 and 6 the renamed copy alone; running the same
+command again finishes the move either way.
 """
 
 from __future__ import annotations
@@ -175,9 +176,25 @@ async def _placed(db: Database, tenant_id: uuid.UUID, target: str) -> str:
         placed = await conn.scalar(select(Tenant.cluster).where(Tenant.id == tenant_id))
     if placed is None:
         raise MoveRefused(f"no tenant {tenant_id}")
-    if placed == target:
-        raise MoveRefused(f"tenant {tenant_id} is on cluster {target} already")
     return str(placed)
+
+
+async def _drop_leftovers(db: Database, tenant_id: uuid.UUID, placed: str) -> bool:
+    """Drop a renamed source schema that a move which died after switching the placement
+    left on another cluster; whether there was one."""
+    renamed = f"moved_{tenant_schema_name(tenant_id)}"
+    found = False
+    for name, url in db.settings.clusters.items():
+        if name == placed:
+            continue
+        conn = await asyncpg.connect(_dsn(url))
+        try:
+            if await _schema_exists(conn, renamed):
+                await conn.execute(f"DROP SCHEMA {_quoted(renamed)} CASCADE")
+                found = True
+        finally:
+            await conn.close()
+    return found
 
 
 async def _check_migrated(db: Database, tenant_id: uuid.UUID) -> None:
@@ -228,6 +245,10 @@ async def _copy(
 async def move_tenant(db: Database, tenant_id: uuid.UUID, target: str) -> Moved:
     """Move a tenant's schema to the `target` cluster (see the module's text)."""
     placed = await _placed(db, tenant_id, target)
+    if placed == target:
+        if await _drop_leftovers(db, tenant_id, placed):
+            return Moved(tenant_id, placed, target, 0, 0, 0.0, finished_earlier_move=True)
+        raise MoveRefused(f"tenant {tenant_id} is on cluster {target} already")
     schema = tenant_schema_name(tenant_id)
     renamed = f"moved_{schema}"
     started = time.monotonic()
