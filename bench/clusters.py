@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -40,7 +39,15 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.analytics import _rows
-from bench.http_load import BIN, SERVER_URL, _wait_http, free_port, percentile
+from bench.http_load import (
+    BIN,
+    SERVER_URL,
+    _wait_http,
+    drop_database,
+    free_port,
+    percentile,
+    stop_hub,
+)
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 
 SECOND_URL = os.environ.get(
@@ -278,14 +285,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         move = await _move(env, port, businesses[0], main_url, args.move_sales)
         return {"taken": taken, "throughput": throughput, "move": move}
     finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_hub(proc)
         for server in (SERVER_URL, SECOND_URL):
-            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database(server, name)
 
 
 def main() -> None:

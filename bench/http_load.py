@@ -307,17 +307,26 @@ async def hub_on_scratch_database(
             ).json()
         yield Hub(port, reg["access"], uuid.UUID(reg["tenant"]["id"]), url, proc.pid)
     finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        admin = await asyncpg.connect(SERVER_URL)
+        stop_hub(proc)
+        await drop_database(SERVER_URL, name)
+
+
+def stop_hub(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL after 10 s."""
+    if proc is not None:
+        proc.send_signal(signal.SIGTERM)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def drop_database(server: str, name: str) -> None:
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def measure(

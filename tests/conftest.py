@@ -141,8 +141,9 @@ async def _migrated(settings: Settings) -> None:
             await db.dispose()
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and an HTTP client on it (in this process)."""
     await _migrated(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -150,6 +151,12 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
             c.app = app  # type: ignore[attr-defined]
             yield c
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as c:
+        yield c
 
 
 @dataclass

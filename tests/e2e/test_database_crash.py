@@ -63,12 +63,19 @@ def database() -> Iterator[PrivatePostgres]:
         server.remove()
 
 
-def start(tmp_path: Path, database: PrivatePostgres) -> tuple[HubProcess, dict[str, str]]:
+@pytest.fixture
+def site(tmp_path: Path, database: PrivatePostgres) -> Iterator[tuple[HubProcess, dict[str, str]]]:
+    """A migrated hub process on the private database, ready; and its environment."""
     services.need("redis")
     env = hub_env(tmp_path, database.url, services.REDIS_URL)
     migrated = pos_hub(tmp_path, env, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    return start_hub(tmp_path, env), env
+    hub = start_hub(tmp_path, env)
+    try:
+        wait_ready(hub)
+        yield hub, env
+    finally:
+        hub.stop()
 
 
 async def check_stock(tmp_path: Path, env: dict[str, str]) -> None:
@@ -85,63 +92,57 @@ async def crash_when(ready: asyncio.Event, database: PrivatePostgres) -> None:
 
 
 async def test_sales_survive_a_crash_of_postgresql(
-    tmp_path: Path, database: PrivatePostgres
+    tmp_path: Path, database: PrivatePostgres, site: tuple[HubProcess, dict[str, str]]
 ) -> None:
-    hub, env = start(tmp_path, database)
-    try:
-        await asyncio.to_thread(wait_ready, hub)
-        rng = random.Random()
-        attempts: list[Attempt] = []
-        refusals: Counter[tuple[int, str, str | None]] = Counter()
-        acked = asyncio.Event()
+    hub, env = site
+    rng = random.Random()
+    attempts: list[Attempt] = []
+    refusals: Counter[tuple[int, str, str | None]] = Counter()
+    acked = asyncio.Event()
 
-        async with httpx.AsyncClient(base_url=hub.http, timeout=30.0) as http:
-            shop = await stocked_shop(http)
-            _, shift = await open_shift(http, shop)
+    async with httpx.AsyncClient(base_url=hub.http, timeout=30.0) as http:
+        shop = await stocked_shop(http)
+        _, shift = await open_shift(http, shop)
 
-            async def client(n: int) -> None:
-                for i in range(SALES_PER_CLIENT):
-                    attempt = Attempt(f"pg-crash-{n}-{i}", sale_body(rng, shop, shift))
-                    attempts.append(attempt)
-                    deadline = time.monotonic() + PATIENCE
-                    while True:
-                        assert time.monotonic() < deadline, f"{attempt.key}: no 201 in time"
-                        response = await post_sale(http, shop, attempt)
-                        if response.status_code == 201:
-                            attempt.reply = response.json()
-                            break
-                        code = response.json()["error"]["code"]
-                        refusals[
-                            (response.status_code, code, response.headers.get("retry-after"))
-                        ] += 1
-                        await asyncio.sleep(0.05)
-                    if sum(a.reply is not None for a in attempts) >= ACKED_BEFORE_CRASH:
-                        acked.set()
+        async def client(n: int) -> None:
+            for i in range(SALES_PER_CLIENT):
+                attempt = Attempt(f"pg-crash-{n}-{i}", sale_body(rng, shop, shift))
+                attempts.append(attempt)
+                deadline = time.monotonic() + PATIENCE
+                while True:
+                    assert time.monotonic() < deadline, f"{attempt.key}: no 201 in time"
+                    response = await post_sale(http, shop, attempt)
+                    if response.status_code == 201:
+                        attempt.reply = response.json()
+                        break
+                    code = response.json()["error"]["code"]
+                    refusals[(response.status_code, code, response.headers.get("retry-after"))] += 1
+                    await asyncio.sleep(0.05)
+                if sum(a.reply is not None for a in attempts) >= ACKED_BEFORE_CRASH:
+                    acked.set()
 
-            async with asyncio.TaskGroup() as group:
-                group.create_task(crash_when(acked, database))
-                for n in range(CLIENTS):
-                    group.create_task(client(n))
+        async with asyncio.TaskGroup() as group:
+            group.create_task(crash_when(acked, database))
+            for n in range(CLIENTS):
+                group.create_task(client(n))
 
-            # Every request was answered 201 in the end; while the database was away the
-            # hub said "unavailable, retry", not "internal error".
-            assert all(a.reply is not None for a in attempts)
-            assert len(attempts) == CLIENTS * SALES_PER_CLIENT
-            assert refusals, "no client met the crash"
-            assert set(refusals) == {(503, "service_unavailable", "1")}, refusals
+        # Every request was answered 201 in the end; while the database was away the
+        # hub said "unavailable, retry", not "internal error".
+        assert all(a.reply is not None for a in attempts)
+        assert len(attempts) == CLIENTS * SALES_PER_CLIENT
+        assert refusals, "no client met the crash"
+        assert set(refusals) == {(503, "service_unavailable", "1")}, refusals
 
-            everything = await check_books(http, shop, [shift])
-            stored = {sale["id"]: sale for sale in everything}
-            told = {a.reply["id"]: a.reply for a in attempts if a.reply is not None}
-            assert len(told) == len(attempts), "two keys were told of one sale"
-            assert set(stored) == set(told), "a sale missing, or one nobody was told of"
-            for sale_id, reply in told.items():
-                assert same_sale(stored[sale_id], reply), sale_id
+        everything = await check_books(http, shop, [shift])
+        stored = {sale["id"]: sale for sale in everything}
+        told = {a.reply["id"]: a.reply for a in attempts if a.reply is not None}
+        assert len(told) == len(attempts), "two keys were told of one sale"
+        assert set(stored) == set(told), "a sale missing, or one nobody was told of"
+        for sale_id, reply in told.items():
+            assert same_sale(stored[sale_id], reply), sale_id
 
-        await check_stock(tmp_path, env)
-        assert hub.process.poll() is None, "the hub did not live through the crash"
-    finally:
-        hub.stop()
+    await check_stock(tmp_path, env)
+    assert hub.process.poll() is None, "the hub did not live through the crash"
 
 
 TILLS = 4
@@ -207,45 +208,41 @@ class Till:
 
 
 async def test_cart_payments_survive_a_crash_of_postgresql(
-    tmp_path: Path, database: PrivatePostgres
+    tmp_path: Path, database: PrivatePostgres, site: tuple[HubProcess, dict[str, str]]
 ) -> None:
-    hub, env = start(tmp_path, database)
-    try:
-        await asyncio.to_thread(wait_ready, hub)
-        rng = random.Random()
-        refusals: Counter[str] = Counter()
-        paid: list[dict[str, Any]] = []
-        enough = asyncio.Event()
-        async with httpx.AsyncClient(base_url=hub.http, timeout=30.0) as http:
-            shop = await stocked_shop(http)
-            shifts = [(await open_shift(http, shop))[1] for _ in range(TILLS)]
+    hub, env = site
+    rng = random.Random()
+    refusals: Counter[str] = Counter()
+    paid: list[dict[str, Any]] = []
+    enough = asyncio.Event()
+    async with httpx.AsyncClient(base_url=hub.http, timeout=30.0) as http:
+        shop = await stocked_shop(http)
+        shifts = [(await open_shift(http, shop))[1] for _ in range(TILLS)]
 
-            async def till(shift: str, n: int, shop: Shop) -> None:
-                ws = HubClient(hub.ws, shop.kit.members["owner"].token)
-                await ws.connect()
-                try:
-                    run = Till(ws, shift, refusals)
-                    for i in range(CARTS_PER_TILL):
-                        await run.open()
-                        for product, quantity in basket(rng, shop).items():
-                            await run.add(product, quantity)
-                        paid.append(await run.pay(f"pg-crash-till-{n}-{i}"))
-                        if len(paid) >= PAID_BEFORE_CRASH:
-                            enough.set()
-                finally:
-                    await ws.close()
+        async def till(shift: str, n: int, shop: Shop) -> None:
+            ws = HubClient(hub.ws, shop.kit.members["owner"].token)
+            await ws.connect()
+            try:
+                run = Till(ws, shift, refusals)
+                for i in range(CARTS_PER_TILL):
+                    await run.open()
+                    for product, quantity in basket(rng, shop).items():
+                        await run.add(product, quantity)
+                    paid.append(await run.pay(f"pg-crash-till-{n}-{i}"))
+                    if len(paid) >= PAID_BEFORE_CRASH:
+                        enough.set()
+            finally:
+                await ws.close()
 
-            async with asyncio.TaskGroup() as group:
-                group.create_task(crash_when(enough, database))
-                for n, shift in enumerate(shifts):
-                    group.create_task(till(shift, n, shop))
+        async with asyncio.TaskGroup() as group:
+            group.create_task(crash_when(enough, database))
+            for n, shift in enumerate(shifts):
+                group.create_task(till(shift, n, shop))
 
-            assert refusals, "no till met the crash"
-            assert len(paid) == TILLS * CARTS_PER_TILL
-            everything = await check_books(http, shop, shifts)
-            assert {sale["id"] for sale in everything} == {sale["id"] for sale in paid}
-            assert len({sale["id"] for sale in paid}) == len(paid)
-        await check_stock(tmp_path, env)
-        assert hub.process.poll() is None
-    finally:
-        hub.stop()
+        assert refusals, "no till met the crash"
+        assert len(paid) == TILLS * CARTS_PER_TILL
+        everything = await check_books(http, shop, shifts)
+        assert {sale["id"] for sale in everything} == {sale["id"] for sale in paid}
+        assert len({sale["id"] for sale in paid}) == len(paid)
+    await check_stock(tmp_path, env)
+    assert hub.process.poll() is None

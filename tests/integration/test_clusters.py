@@ -25,11 +25,10 @@ from hub.adapters.db.database import Database, lost_a_race, tenant_schema_name
 from hub.adapters.db.migrate import migrate_all, pending_migrations, tenant_ids
 from hub.adapters.db.tables import Tenant, User
 from hub.adapters.db.uow import UnitOfWork
-from hub.app import create_app
 from hub.settings import Settings
 from hub.web.errors import fault_response
 from tests import services
-from tests.conftest import SECOND_CLUSTER, cluster_settings, scratch_database
+from tests.conftest import SECOND_CLUSTER, app_client, cluster_settings, scratch_database
 from tests.helpers import bearer, build_tenant, create_product, receive, register, stock_of
 from tests.integration.test_cli import pos_hub
 
@@ -57,18 +56,10 @@ async def _has_schema(url: str, schema: str) -> bool:
     return bool(found)
 
 
-async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
-            yield c
-
-
 @pytest.fixture
 async def east(tmp_path: Path, urls: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """A hub that puts new tenants on the second cluster."""
-    async for client in _client(cluster_settings(tmp_path, urls)):
+    async with app_client(cluster_settings(tmp_path, urls)) as client:
         yield client
 
 
@@ -132,7 +123,7 @@ async def test_new_tenants_go_to_the_cluster_holding_fewest(
         fewest = min(counts, key=lambda name: (counts[name], name != "main"))
     finally:
         await db.dispose()
-    async for client in _client(settings):
+    async with app_client(settings) as client:
         reg = await register(client)
         tenant_id = uuid.UUID(reg["tenant"]["id"])
         placed = await _scalar(
@@ -149,9 +140,9 @@ async def test_tenants_on_both_clusters_side_by_side_see_only_their_own(
     tmp_path: Path, urls: tuple[str, str]
 ) -> None:
     on_main = cluster_settings(tmp_path / "a", urls, new_tenant_clusters="main")
-    async for client in _client(on_main):
+    async with app_client(on_main) as client:
         home = await build_tenant(client)
-    async for client in _client(cluster_settings(tmp_path / "b", urls)):
+    async with app_client(cluster_settings(tmp_path / "b", urls)) as client:
         away = await build_tenant(client)
         # One process serves both; neither sees the other's goods or may open its shop.
         mine = await create_product(client, away, name="East only")
@@ -174,7 +165,7 @@ async def test_migrate_reaches_tenants_on_every_cluster_and_readiness_sees_a_sta
 ) -> None:
     _, second = urls
     settings = cluster_settings(tmp_path, urls)
-    async for client in _client(settings):
+    async with app_client(settings) as client:
         reg = await register(client)
     tenant_id = uuid.UUID(reg["tenant"]["id"])
     schema = tenant_schema_name(tenant_id)
@@ -216,7 +207,7 @@ async def test_a_shared_row_updated_at_once_through_two_tenant_transactions_is_a
     concurrent updates of one shared row fails instead of waiting; the hub answers it
     as a conflict to retry (409), never as a server fault."""
     settings = cluster_settings(tmp_path, urls)
-    async for client in _client(settings):
+    async with app_client(settings) as client:
         reg = await register(client)
     tenant_id, user_id = uuid.UUID(reg["tenant"]["id"]), uuid.UUID(reg["user"]["id"])
     db = Database(settings)
@@ -252,7 +243,7 @@ async def test_a_shared_row_updated_at_once_through_two_tenant_transactions_is_a
 async def test_a_hub_without_the_clusters_a_tenant_needs_says_so(
     tmp_path: Path, urls: tuple[str, str]
 ) -> None:
-    async for client in _client(cluster_settings(tmp_path, urls)):
+    async with app_client(cluster_settings(tmp_path, urls)) as client:
         reg = await register(client)
     main, _ = urls
     db = Database(

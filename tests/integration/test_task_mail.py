@@ -91,6 +91,21 @@ async def with_email(client: httpx.AsyncClient, kit: TenantKit, role: str, addre
     assert response.status_code == 200, response.text
 
 
+async def queued_task_mail(client: httpx.AsyncClient, kit: TenantKit) -> str:
+    await with_email(client, kit, "cashier", "anna@example.com")
+    made = await client.post(
+        TASKS,
+        json={
+            "title": "Check the scales",
+            "shop": kit.shop_id,
+            "assignee": kit.members["cashier"].id,
+        },
+        headers=kit.token("manager"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
 async def mails_about(client: httpx.AsyncClient, kit: TenantKit, task_id: str) -> list[Any]:
     async with UnitOfWork(client.app.state.deps.db, uuid.UUID(kit.tenant_id)) as uow:  # type: ignore[attr-defined]
         return await uow.mailbox.about(uuid.UUID(task_id))
@@ -173,17 +188,7 @@ async def test_an_unreachable_server_is_retried_later_then_given_up(
 ) -> None:
     inbox, port = smtp
     kit = await build_tenant(client)
-    await with_email(client, kit, "cashier", "anna@example.com")
-    made = await client.post(
-        TASKS,
-        json={
-            "title": "Fix the price tags",
-            "shop": kit.shop_id,
-            "assignee": kit.members["cashier"].id,
-        },
-        headers=kit.token("manager"),
-    )
-    task_id = made.json()["id"]
+    task_id = await queued_task_mail(client, kit)
     closed = worker(client, free_port(), kit)  # nothing listens there
     assert await closed.send_due() == (0, 1)
     (queued,) = await mails_about(client, kit, task_id)
@@ -248,21 +253,6 @@ class Died(BaseException):
 class DyingMailer:
     async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
         raise Died()
-
-
-async def queued_task_mail(client: httpx.AsyncClient, kit: TenantKit) -> str:
-    await with_email(client, kit, "cashier", "anna@example.com")
-    made = await client.post(
-        TASKS,
-        json={
-            "title": "Check the scales",
-            "shop": kit.shop_id,
-            "assignee": kit.members["cashier"].id,
-        },
-        headers=kit.token("manager"),
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
 
 
 async def test_mail_claimed_by_a_process_that_died_is_sent_once_its_lease_is_over(

@@ -24,9 +24,8 @@ from sqlalchemy.pool import NullPool
 from hub.adapters.db import relocation
 from hub.adapters.db.database import Database, tenant_schema_name
 from hub.adapters.db.relocation import MoveRefused, move_tenant
-from hub.app import create_app
 from hub.settings import Settings
-from tests.conftest import SECOND_CLUSTER, cluster_settings
+from tests.conftest import SECOND_CLUSTER, app_client, cluster_settings
 from tests.e2e.test_crash import (
     Attempt,
     check_books,
@@ -51,11 +50,8 @@ def settings(tmp_path: Path, pg_cluster_urls: tuple[str, str]) -> Settings:
 
 @pytest.fixture
 async def hub(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
-            yield c
+    async with app_client(settings) as client:
+        yield client
 
 
 @pytest.fixture
