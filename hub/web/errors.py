@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.adapters.db.database import database_unavailable, lost_a_race
+from hub.adapters.db.database import TenantRelocated, database_unavailable, lost_a_race
 from hub.domain.errors import DomainError, Throttled
 from protocol.errors import HTTP_STATUS, ErrorCode
 
@@ -93,6 +93,7 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
 
 RACE_MESSAGE = "another request changed the same records at that moment; send it again"
 UNAVAILABLE_MESSAGE = "the database is unavailable; send the request again shortly"
+MOVING_MESSAGE = "this business's data is moving to another database; send the request again"
 UNAVAILABLE_RETRY_AFTER = 1  # seconds
 
 
@@ -101,6 +102,8 @@ def fault_code(exc: Exception) -> tuple[ErrorCode, str] | None:
     lost database race, or a database that is down or restarting. None for the rest."""
     if lost_a_race(exc):
         return ErrorCode.CONFLICT, RACE_MESSAGE
+    if isinstance(exc, TenantRelocated):
+        return ErrorCode.SERVICE_UNAVAILABLE, MOVING_MESSAGE
     if database_unavailable(exc):
         return ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
     return None

@@ -86,6 +86,7 @@ async def until_served(http: httpx.AsyncClient, path: str, headers: dict[str, st
             assert response.status_code == 200, response.text
             return response.json()
         assert response.json()["error"]["code"] == "service_unavailable"
+        assert "moving" in response.json()["error"]["message"]
         assert response.headers["retry-after"] == "1"
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
