@@ -4,13 +4,14 @@ tenant tables need no filter because the connection can only see one tenant."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from hub.adapters.db.job_tables import AgentLink
 from hub.adapters.db.tables import (
@@ -260,10 +261,17 @@ class Shops:
         return await _page(self._session, query.order_by(Shop.name, Shop.id), page)
 
 
+# Runs a read of shared tables and returns its first row, wherever they are best read.
+SharedRead = Callable[[Executable, dict[str, Any]], Awaitable[Row[Any] | None]]
+
+
 class AuthSessions:
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    def __init__(
+        self, session: AsyncSession, tenant_id: uuid.UUID, read_shared: SharedRead
+    ) -> None:
         self._session = session
         self._tenant_id = tenant_id
+        self._read_shared = read_shared
 
     def add(self, auth_session: AuthSession, token: RefreshToken) -> None:
         auth_session.tenant_id = self._tenant_id
@@ -315,13 +323,11 @@ class AuthSessions:
     async def principal_state(
         self, session_id: uuid.UUID, user_id: uuid.UUID
     ) -> PrincipalState | None:
-        row = (
-            await self._session.execute(
-                _PRINCIPAL_STATE,
-                {"session_id": session_id, "user_id": user_id, "tenant_id": self._tenant_id},
-            )
-        ).first()
-        return None if row is None else PrincipalState(*row)
+        row = await self._read_shared(
+            _PRINCIPAL_STATE,
+            {"session_id": session_id, "user_id": user_id, "tenant_id": self._tenant_id},
+        )
+        return None if row is None else PrincipalState(*tuple(row))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Row, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from hub.adapters.broker.base import Outgoing
 from hub.adapters.db.analytics_repositories import Analytics
@@ -39,6 +40,7 @@ from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.task_repositories import Tasks, TaskTemplates
 from hub.adapters.db.types import utcnow
 from hub.domain.ids import new_id
+from hub.settings import MAIN_CLUSTER
 from protocol.channels import Channel
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
@@ -151,6 +153,16 @@ class UnitOfWork(SharedUnitOfWork):
             self._db.forget(self.tenant_id, self.cluster)
             raise TenantRelocated(f"tenant {self.tenant_id} is moving to another cluster") from exc
 
+    async def _read_shared(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """A read of shared tables only (the session check of every request): on the
+        tenant's connection when it is on the main cluster, else straight on the main
+        cluster, without the extra hop through the tenant's cluster's foreign tables."""
+        if self.cluster == MAIN_CLUSTER:
+            return (await self.session.execute(statement, params)).first()
+        async with self._db.shared_engine.connect() as conn:
+            reading = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return (await reading.execute(statement, params)).first()
+
     @property
     def mail_enabled(self) -> bool:
         """Whether e-mail is configured: without it no mail is queued."""
@@ -168,7 +180,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.tenants = Tenants(self.session, self.tenant_id)
         self.users = Users(self.session, self.tenant_id)
         self.shops = Shops(self.session)
-        self.auth_sessions = AuthSessions(self.session, self.tenant_id)
+        self.auth_sessions = AuthSessions(self.session, self.tenant_id, self._read_shared)
         self.devices = Devices(self.session, self.tenant_id)
         self.categories = Categories(self.session)
         self.suppliers = Suppliers(self.session)
