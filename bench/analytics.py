@@ -5,7 +5,8 @@ performance over 30 days, against a trivial read as the in-run baseline.
     python -m bench.analytics [--sales 20000] [--lines 4] [--rounds 20]
 
 One hub process on a scratch PostgreSQL database; `--sales` receipts of `--lines` lines
-are written for today and as many for yesterday straight into the tenant's tables
+are written for today (spread over the day so far, UTC) and as many for yesterday
+(08:00-22:00) straight into the tenant's tables
 (the way the sale commit writes them; the commit itself is measured by bench/sales.py).
 The worker runs every second here, so yesterday is closed before it is read. Prints the
 median and p90 milliseconds per request and the ratio to the baseline.
@@ -62,13 +63,19 @@ async def _setup(http: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any
 
 
 def _rows(
-    ctx: dict[str, Any], day: datetime, sales: int, lines: int, first: int
+    ctx: dict[str, Any],
+    day: datetime,
+    sales: int,
+    lines: int,
+    first: int,
+    hours: tuple[float, float] = (8, 22),
 ) -> tuple[list[dict[str, Any]], ...]:
+    """`sales` receipts stamped between `hours` (from, to) after `day` began."""
     rng = random.Random(first)
     sale_rows, line_rows, payment_rows = [], [], []
     for n in range(sales):
         sale_id = uuid.uuid4()
-        at = day + timedelta(seconds=rng.randrange(8 * 3600, 22 * 3600))
+        at = day + timedelta(seconds=rng.uniform(hours[0] * 3600, hours[1] * 3600))
         total = Decimal("0.00")
         for position in range(lines):
             product = rng.choice(ctx["products"])
@@ -127,10 +134,17 @@ def _rows(
 async def _load(hub: Hub, ctx: dict[str, Any], sales: int, lines: int) -> None:
     url = hub.database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     engine = create_async_engine(url).execution_options(schema_translate_map={None: hub.schema})
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Yesterday's sales from 08:00 to 22:00; today's over the day so far (none later
+    # than a minute ago: a sale is stamped when it is made).
+    so_far = max((now - today).total_seconds() / 3600 - 1 / 60, 0.1)
+    days = ((today - timedelta(days=1), (8.0, 22.0)), (today, (0.0, so_far)))
     try:
-        for index, day in enumerate((today - timedelta(days=1), today)):
-            sale_rows, line_rows, payment_rows = _rows(ctx, day, sales, lines, 1 + index * sales)
+        for index, (day, hours) in enumerate(days):
+            sale_rows, line_rows, payment_rows = _rows(
+                ctx, day, sales, lines, 1 + index * sales, hours
+            )
             async with engine.begin() as conn:
                 for table, rows in (
                     (Sale, sale_rows),

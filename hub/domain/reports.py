@@ -66,6 +66,46 @@ class DayFigures:
         return ratio(self.revenue, Decimal(self.receipts)) if self.receipts else None
 
 
+@dataclass(frozen=True)
+class DaySums:
+    """What a day's report is made of, for any stretch of the day; the sums of two
+    stretches that follow each other add up to the sums of both."""
+
+    slots: tuple[tuple[datetime, int, Decimal, Decimal], ...] = ()
+    returns: int = 0
+    refunds: Decimal = ZERO
+    cost_of_sales: Decimal = ZERO
+    cost_returned: Decimal = ZERO
+    paid: Mapping[str, Decimal] = field(default_factory=dict)
+    refunded: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def __add__(self, other: DaySums) -> DaySums:
+        return DaySums(
+            self.slots + other.slots,
+            self.returns + other.returns,
+            self.refunds + other.refunds,
+            self.cost_of_sales + other.cost_of_sales,
+            self.cost_returned + other.cost_returned,
+            _added(self.paid, other.paid),
+            _added(self.refunded, other.refunded),
+        )
+
+    def figures(self, zone: ZoneInfo) -> DayFigures:
+        return day_figures(
+            zone,
+            self.slots,
+            (self.returns, self.refunds),
+            self.cost_of_sales,
+            self.cost_returned,
+            self.paid,
+            self.refunded,
+        )
+
+
+def _added(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {key: a.get(key, ZERO) + b.get(key, ZERO) for key in a.keys() | b.keys()}
+
+
 def day_figures(
     zone: ZoneInfo,
     slots: Iterable[tuple[datetime, int, Decimal, Decimal]],

@@ -34,21 +34,22 @@ from hub.domain.permissions import Permission
 from hub.domain.reports import (
     ZERO,
     DayFigures,
+    DaySums,
     ProductFigures,
-    day_figures,
     margin_percent,
     rank_products,
 )
 from hub.domain.rfm import AT_RISK_SEGMENTS, LABELS, Purchases, Segment, score
 from hub.services.customer_accounts import settings_of
 from hub.services.principal import Principal
+from hub.services.settled_sums import SETTLE, Settled, SettledSums, settled_until
 
 MAX_PERIOD_DAYS = 366
 # Days a missed close reaches back (a hub down longer closes the last week only).
 CLOSE_BACK_DAYS = 7
 # A day is closed this long after it ended: a sale stamped 23:59:59 may still be
 # committing at midnight, and a closed day never changes.
-CLOSE_GRACE = timedelta(minutes=10)
+CLOSE_GRACE = SETTLE
 RFM_WINDOW_DAYS = 365
 
 
@@ -83,22 +84,43 @@ def _returned_cost(lines: Sequence[ReturnedLine]) -> Decimal:
     return sum((line.cost for line in lines), ZERO)
 
 
-async def _figures(uow: UnitOfWork, shop: Shop, day: date) -> DayFigures:
-    start, end = day_bounds(day, _zone(shop))
+async def _sums(uow: UnitOfWork, shop: Shop, start: datetime, end: datetime) -> DaySums:
+    """What the shop's report needs of [start, end), summed in the database."""
+    if start >= end:
+        return DaySums()
     period = Period(start, end, frozenset({shop.id}))
     reads = uow.analytics
-    return day_figures(
-        _zone(shop),
-        [
+    returns, refunds = await reads.returns(period)
+    return DaySums(
+        tuple(
             (s.start, s.receipts, s.total, s.discount)
             for s in await reads.sales_by_quarter_hour(period)
-        ],
-        await reads.returns(period),
+        ),
+        returns,
+        refunds,
         await reads.cost_of_sales(period),
         _returned_cost(await reads.returned_lines(period)),
         await reads.payments_by_method(period),
         await reads.refunds_by_method(period),
     )
+
+
+async def _figures(
+    uow: UnitOfWork, shop: Shop, day: date, settled: SettledSums | None = None
+) -> DayFigures:
+    """The day's figures, summed from its sales and returns. With `settled`, what was
+    summed of the day's settled part before is reused, and only the rest is read."""
+    start, end = day_bounds(day, _zone(shop))
+    if settled is None:
+        return (await _sums(uow, shop, start, end)).figures(_zone(shop))
+    until = settled_until(start, end, utcnow())
+    kept = settled.get(uow.tenant_id, shop.id, day)
+    if kept is None or kept.until > until:
+        kept = Settled(day, start, DaySums())
+    if kept.until < until:
+        kept = Settled(day, until, kept.sums + await _sums(uow, shop, kept.until, until))
+        settled.keep(uow.tenant_id, shop.id, kept)
+    return (kept.sums + await _sums(uow, shop, until, end)).figures(_zone(shop))
 
 
 def report_document(
@@ -136,24 +158,30 @@ def report_document(
 
 
 async def daily_report(
-    uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID, day: date | None
+    uow: UnitOfWork,
+    principal: Principal,
+    shop_id: uuid.UUID,
+    day: date | None,
+    settled: SettledSums | None = None,
 ) -> dict[str, Any]:
     """The shop's report for `day` (default: today in the shop): closed days as the
-    worker stored them, any other day computed now."""
+    worker stored them, any other day computed now (from `settled` sums where given)."""
     principal.require(Permission.REPORTS_VIEW)
     shop = await _shop(uow, principal, shop_id)
     day = day or local_today(shop)
     if day > local_today(shop):
         raise ValidationFailed("that day has not come yet", fields={"date": "in the future"})
-    return await _report(uow, shop, day)
+    return await _report(uow, shop, day, settled)
 
 
-async def _report(uow: UnitOfWork, shop: Shop, day: date) -> dict[str, Any]:
+async def _report(
+    uow: UnitOfWork, shop: Shop, day: date, settled: SettledSums | None = None
+) -> dict[str, Any]:
     stored = await uow.analytics.daily_report(shop.id, day)
     if stored is not None:
         document: dict[str, Any] = stored.report
         return document
-    return report_document(shop, day, await _figures(uow, shop, day), None)
+    return report_document(shop, day, await _figures(uow, shop, day, settled), None)
 
 
 async def daily_reports(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -12,6 +12,7 @@ from hub.adapters.ratelimit import RateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import Storage
+from hub.services.settled_sums import SettledSums
 from hub.settings import Settings
 
 
@@ -25,3 +26,5 @@ class Deps:
     redis: Redis | None
     broker: Broker
     storage: Storage
+    # The settled part of open days' reports (hub/services/settled_sums.py).
+    report_sums: SettledSums = field(default_factory=SettledSums)

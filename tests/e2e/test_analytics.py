@@ -9,9 +9,11 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import openpyxl
+import pytest
 from sqlalchemy import update
 
 from hub.adapters.db.sales_tables import Sale
@@ -389,3 +391,66 @@ async def test_rfm_is_rescored_once_a_day_and_only_when_customers_bought(
     assert (await worker(client, kit).run_once(now))["rfm_scored"] == 1
     assert await stale() is False
     assert (await worker(client, kit).run_once(now + timedelta(days=1)))["rfm_scored"] == 1
+
+
+async def _stamp(
+    client: httpx.AsyncClient, kit: TenantKit, table: Any, row: str, at: datetime
+) -> None:
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    async with UnitOfWork(db, uuid.UUID(kit.tenant_id), write=True) as uow:
+        await uow.session.execute(
+            update(table).where(table.id == uuid.UUID(row)).values(created_at=at)
+        )
+        await uow.commit()
+
+
+async def _summed_in_full(client: httpx.AsyncClient, kit: TenantKit, day: str) -> dict[str, Any]:
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    async with UnitOfWork(db, uuid.UUID(kit.tenant_id)) as uow:
+        shop = await uow.shops.get(uuid.UUID(kit.shop_id))
+        assert shop is not None
+        figures = await analytics._figures(uow, shop, datetime.fromisoformat(day).date())
+        return analytics.report_document(shop, datetime.fromisoformat(day).date(), figures, None)
+
+
+async def test_todays_report_sums_its_settled_part_once(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy day is not summed from its first sale on every request: the part that
+    lies over ten minutes back (whole quarter hours) is kept by the process, and only
+    what came after it is read again. Noon in the shop, sales at 08:00 and 11:58."""
+    kit = await build_tenant(client)
+    trading = await a_day_of_trading(client, kit)
+    zone = ZoneInfo(
+        (await client.get(f"/api/core/shops/{kit.shop_id}/", headers=kit.token("owner"))).json()[
+            "timezone"
+        ]
+    )
+    today = datetime.now(zone).date()
+    noon = datetime.combine(today, time(12), zone)
+    monkeypatch.setattr(analytics, "utcnow", lambda: noon.astimezone(UTC))
+    sales = await client.get(
+        "/api/sales/sales/", params={"session": trading["shift"]}, headers=kit.token("owner")
+    )
+    first, second = sorted(sales.json()["results"], key=lambda s: s["number"])
+    await _stamp(client, kit, Sale, first["id"], noon - timedelta(hours=4))  # settled
+    await _stamp(client, kit, Sale, second["id"], noon - timedelta(minutes=2))  # not yet
+    ask = {"shop": kit.shop_id, "date": today.isoformat()}
+
+    report = (await client.get(DAILY, params=ask, headers=kit.token("manager"))).json()
+    assert report == await _summed_in_full(client, kit, today.isoformat())
+    assert report["receipts"] == 2
+    assert report["by_hour"][8]["receipts"] == 1
+
+    # A sale after the settled part is in the next report at once.
+    third = await sell(client, kit, trading["shift"], [(trading["tea"], "1")], [("cash", "10.00")])
+    await _stamp(client, kit, Sale, third["id"], noon - timedelta(minutes=1))
+    report = (await client.get(DAILY, params=ask, headers=kit.token("manager"))).json()
+    assert report["receipts"] == 3
+    assert report == await _summed_in_full(client, kit, today.isoformat())
+    # The settled part is not read again: a sale stamped into it now (which a real
+    # sale cannot be) is in a full sum, not in the report the process keeps current.
+    await _stamp(client, kit, Sale, third["id"], noon - timedelta(hours=3))
+    report = (await client.get(DAILY, params=ask, headers=kit.token("manager"))).json()
+    assert report["receipts"] == 2
+    assert (await _summed_in_full(client, kit, today.isoformat()))["receipts"] == 3

@@ -38,7 +38,9 @@ async def daily_report(ctx: Ctx, query: DailyQuery) -> DailyReportOut | Response
     """A shop's day: receipts, revenue, average ticket, returns, cost and gross margin,
     by payment method and by hour. Current to the last sale until the day is closed."""
     report = DailyReportOut.of(
-        await analytics.daily_report(ctx.uow, ctx.principal, query.shop, query.date)
+        await analytics.daily_report(
+            ctx.uow, ctx.principal, query.shop, query.date, ctx.deps.report_sums
+        )
     )
     if query.table_format is not None:
         headers, rows = daily_table([report])
