@@ -45,6 +45,7 @@ from bench.http_load import (
     _wait_http,
     drop_database,
     free_port,
+    hub_env,
     percentile,
     stop_hub,
 )
@@ -241,18 +242,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     main_url, second_url = _database(SERVER_URL, name), _database(SECOND_URL, name)
     for server in (SERVER_URL, SECOND_URL):
         await _admin(server, f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "POS_ENV": "development",
-        "POS_DATABASE_URL": main_url,
-        "POS_DATABASE_CLUSTERS": f"east={second_url}",
-        "POS_DATA_DIR": f"/tmp/{name}",
-        "POS_ACCESS_TOKEN_TTL": "7200",
-        "POS_ARGON2_TIME_COST": "1",
-        "POS_ARGON2_MEMORY_KIB": "64",
-        "POS_ARGON2_PARALLELISM": "1",
-        "POS_LOG_LEVEL": "warning",
-    }
+    env = {**hub_env(name, main_url), "POS_DATABASE_CLUSTERS": f"east={second_url}"}
     env.pop("POS_REDIS_URL", None)
     env.pop("POS_NEW_TENANT_CLUSTERS", None)
     proc = None

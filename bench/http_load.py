@@ -269,15 +269,7 @@ async def hub_on_scratch_database(
         await admin.close()
     url = f"{SERVER_URL.rsplit('/', 1)[0]}/{name}"
     env = {
-        **os.environ,
-        "POS_ENV": "development",
-        "POS_DATABASE_URL": url.replace("postgresql://", "postgresql+asyncpg://", 1),
-        "POS_DATA_DIR": f"/tmp/{name}",
-        "POS_ACCESS_TOKEN_TTL": "7200",
-        "POS_ARGON2_TIME_COST": "1",
-        "POS_ARGON2_MEMORY_KIB": "64",
-        "POS_ARGON2_PARALLELISM": "1",
-        "POS_LOG_LEVEL": "warning",
+        **hub_env(name, url.replace("postgresql://", "postgresql+asyncpg://", 1)),
         "POS_DB_POOL_SIZE": str(pool_size),
         # Every client of a benchmark comes from one address.
         "POS_WS_CONNECTS_PER_WINDOW": "1000000",
@@ -309,6 +301,22 @@ async def hub_on_scratch_database(
     finally:
         stop_hub(proc)
         await drop_database(SERVER_URL, name)
+
+
+def hub_env(name: str, database_url: str) -> dict[str, str]:
+    """A benchmark hub's environment: development, cheap password hashing, quiet logs,
+    tokens that outlive the run, the scratch data directory `/tmp/<name>`."""
+    return {
+        **os.environ,
+        "POS_ENV": "development",
+        "POS_DATABASE_URL": database_url,
+        "POS_DATA_DIR": f"/tmp/{name}",
+        "POS_ACCESS_TOKEN_TTL": "7200",
+        "POS_ARGON2_TIME_COST": "1",
+        "POS_ARGON2_MEMORY_KIB": "64",
+        "POS_ARGON2_PARALLELISM": "1",
+        "POS_LOG_LEVEL": "warning",
+    }
 
 
 def stop_hub(proc: subprocess.Popen[bytes] | None) -> None:
