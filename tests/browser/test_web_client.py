@@ -4,11 +4,12 @@ live, staff get a task at once and report it with a photo, both languages, retur
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from protocol import channels
 from tests.browser.conftest import new_page
@@ -441,3 +442,30 @@ async def test_a_cashier_registers_a_new_customer_at_the_till(
         )
         (customer,) = found.json()["results"]
         assert customer["phone"] == "+79165551234"  # a Russian 8… number, stored in E.164
+
+
+async def test_the_client_sends_a_read_again_while_the_hub_is_unavailable(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    """A database restart or a move of the business to another cluster answers 503 with
+    Retry-After; the dashboard's reads are sent again, and the page loads, not an error.
+    The first two answers of the daily report are made 503 in the browser's network."""
+    kit = await tenant(live_hub)
+    refused: list[str] = []
+
+    async def unavailable_twice(route: Route) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            await route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body=json.dumps({"error": {"code": "service_unavailable", "message": "moving"}}),
+            )
+        else:
+            await route.continue_()
+
+    page = await new_page(browser)
+    await page.route("**/api/analytics/daily/**", unavailable_twice)
+    await sign_in(page, live_hub, kit, "manager")
+    await expect(page.locator("#kpi-receipts .kpi-value")).to_have_text("0")
+    assert len(refused) == 2

@@ -92,11 +92,26 @@ export async function freshToken() {
   return refresh(await accessToken());
 }
 
+// 503 (the database is restarting, or this business's data is moving): the hub asks
+// to send the same request again after Retry-After. Safe for reads, and for writes that
+// carry an idempotency key (the hub makes them once); others are left to the user.
+const UNAVAILABLE_RETRIES = 5;
+
+function sendsAgain(method, options) {
+  return method === "GET" || Boolean(options.headers && options.headers["Idempotency-Key"]);
+}
+
+const pause = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
 export async function request(method, path, options = {}) {
   let token = await accessToken();
   let response = await send(method, path, { ...options, token });
   if (response.status === 401 && token) {
     token = await refresh(token);
+    response = await send(method, path, { ...options, token });
+  }
+  for (let n = 0; response.status === 503 && n < UNAVAILABLE_RETRIES && sendsAgain(method, options); n++) {
+    await pause(Math.min(Number(response.headers.get("Retry-After")) || 1, 5));
     response = await send(method, path, { ...options, token });
   }
   const data = await parse(response);
