@@ -25,7 +25,8 @@ from hub.adapters.db import relocation
 from hub.adapters.db.database import Database, tenant_schema_name
 from hub.adapters.db.relocation import MoveRefused, move_tenant
 from hub.settings import Settings
-from tests.conftest import SECOND_CLUSTER, app_client, cluster_settings
+from protocol.client import RequestFailed
+from tests.conftest import SECOND_CLUSTER, LiveHub, app_client, cluster_settings
 from tests.e2e.test_crash import (
     Attempt,
     check_books,
@@ -35,7 +36,8 @@ from tests.e2e.test_crash import (
     same_sale,
     stocked_shop,
 )
-from tests.helpers import build_tenant, create_product, receive
+from tests.e2e.ws_support import api, hub_client, tenant
+from tests.helpers import build_tenant, create_product, receive, stock_of
 
 pytestmark = pytest.mark.anyio
 
@@ -241,12 +243,76 @@ async def test_moves_that_cannot_be_made_are_refused_and_change_nothing(
     main, _ = pg_cluster_urls
     kit = await build_tenant(hub)
     tenant_id = uuid.UUID(kit.tenant_id)
-    for tenant, cluster, reason in (
+    for moving, cluster, reason in (
         (tenant_id, "west", "no cluster named 'west'"),
         (tenant_id, "main", "on cluster main already"),
         (uuid.uuid4(), SECOND_CLUSTER, "no tenant"),
     ):
         with pytest.raises(MoveRefused, match=reason):
-            await move_tenant(mover, tenant, cluster)
+            await move_tenant(mover, moving, cluster)
     assert await schemas(main, kit.tenant_id) == {tenant_schema_name(tenant_id)}
     assert (await hub.get("/api/core/shops/", headers=kit.token("owner"))).status_code == 200
+
+
+async def test_a_live_cart_survives_a_move_and_is_paid_on_the_new_cluster(
+    live_hub: LiveHub, mover: Database
+) -> None:
+    """A till's cart, half built over the websocket, with its stock held: the tenant
+    moves; the till's next change meets the move (service_unavailable, sent again) and
+    the cart goes on where it was, then is paid; nothing stays held."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        product = await create_product(http, kit, price="5.00")
+        await receive(http, kit, product["id"], "10")
+        register = await http.post(
+            "/api/sales/cash-registers/",
+            json={"name": "Till", "shop": kit.shop_id},
+            headers=kit.token("manager"),
+        )
+        shift = await http.post(
+            "/api/sales/sessions/",
+            json={"cash_register": register.json()["id"], "opening_cash": "0"},
+            headers=kit.token("cashier"),
+        )
+    async with hub_client(live_hub, kit.members["cashier"].token) as till:
+        cart = (await till.request("cart.open", {"session": shift.json()["id"]}))["cart"]
+        line = {"cart": cart["id"], "product": product["id"], "quantity": "2"}
+        cart = (await till.request("cart.add", {**line, "version": cart["version"]}))["cart"]
+
+        await move_tenant(mover, uuid.UUID(kit.tenant_id), SECOND_CLUSTER)
+
+        refused: list[str] = []
+
+        async def sent_until_done(type_: str, payload: dict[str, Any]) -> dict[str, Any]:
+            deadline = time.monotonic() + PATIENCE
+            while True:
+                try:
+                    return await till.request(type_, payload)
+                except RequestFailed as exc:
+                    if exc.code != "service_unavailable":
+                        raise
+                refused.append(type_)
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+
+        again = await sent_until_done(
+            "cart.add", {**line, "quantity": "1", "version": cart["version"]}
+        )
+        assert again["cart"]["version"] == cart["version"] + 1
+        assert [(item["product"], item["quantity"]) for item in again["cart"]["lines"]] == [
+            (product["id"], "3.000")
+        ]
+        paid = await sent_until_done(
+            "cart.pay",
+            {
+                "cart": cart["id"],
+                "version": again["cart"]["version"],
+                "payments": [{"method": "cash", "amount": "20.00"}],
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        )
+        assert paid["sale"]["total"] == "15.00"
+        assert refused == ["cart.add"]  # the first change after the move met it
+    async with api(live_hub) as http:
+        level = await stock_of(http, kit, product["id"])
+        assert (level["on_hand"], level["reserved"]) == ("7.000", "0.000")
