@@ -469,3 +469,47 @@ async def test_the_client_sends_a_read_again_while_the_hub_is_unavailable(
     await sign_in(page, live_hub, kit, "manager")
     await expect(page.locator("#kpi-receipts .kpi-value")).to_have_text("0")
     assert len(refused) == 2
+
+
+async def test_a_stockkeeper_counts_goods_and_writes_off_the_damaged(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)  # 20 of milk on hand
+        page = await new_page(browser, tablet=True)
+        await sign_in(page, live_hub, kit, "stockkeeper")
+        row = page.locator(".stock-row", has_text="Milk 3.2%")
+        await expect(row.locator(".on-hand")).to_have_text("20")
+
+        # The shelf holds 17: on hand becomes 17.
+        await row.locator(".count").click()
+        await expect(page.locator("#count-quantity")).to_have_value("20")
+        await page.fill("#count-quantity", "17")
+        await page.fill("#count-reason", "monthly count")
+        await page.click("#count-confirm")
+        await expect(row.locator(".on-hand")).to_have_text("17")
+
+        # Two bottles broke: written off with the reason.
+        await row.locator(".write-off").click()
+        await page.fill("#write-off-quantity", "2")
+        await page.fill("#write-off-reason", "broken bottles")
+        await page.click("#write-off-confirm")
+        await expect(row.locator(".on-hand")).to_have_text("15")
+        await expect(row.locator(".available")).to_have_text("15")
+
+        # More than there is: the hub refuses, the dialog says why and stays open.
+        await row.locator(".write-off").click()
+        await page.fill("#write-off-quantity", "99")
+        await page.fill("#write-off-reason", "lost")
+        await page.click("#write-off-confirm")
+        await expect(page.locator("dialog .error, .modal .error").first).not_to_be_empty()
+
+        moves = await http.get(
+            "/api/products/stock/movements/",
+            params={"shop": kit.shop_id, "product": goods["product"]},
+            headers=kit.token("owner"),
+        )
+        kinds = [(m["kind"], m["quantity"]) for m in moves.json()["results"]]
+        assert ("adjustment", "-3.000") in kinds
+        assert ("write_off", "-2.000") in kinds

@@ -1,7 +1,8 @@
 // Goods and stock for one shop: find a product (by name, or a scanned barcode), see what
 // is on hand, reserved by live carts and available; receive goods as a batch (quantity,
-// cost, batch number, expiry); add a product. Stockkeepers, managers and owners change
-// stock; everyone may look.
+// cost, batch number, expiry); count it (on hand becomes what was counted); write off
+// damaged or lost goods; add a product. Stockkeepers, managers and owners change stock;
+// everyone may look.
 
 import { api } from "../api.js";
 import { clear, h, modal, money, quantity, toast } from "../dom.js";
@@ -99,8 +100,64 @@ class Stock {
       h("td", { class: "num on-hand" }, quantity(level.on_hand)),
       h("td", { class: "num" }, quantity(level.reserved)),
       h("td", { class: "num available" }, quantity(level.available)),
-      h("td", {}, this.manages ? h("button", { type: "button", class: "secondary receive", onclick: () => this.receive(product) }, t("stock.receive")) : null),
+      h(
+        "td",
+        { class: "actions" },
+        this.manages
+          ? [
+              h("button", { type: "button", class: "secondary receive", onclick: () => this.receive(product) }, t("stock.receive")),
+              h("button", { type: "button", class: "secondary count", onclick: () => this.count(product, level) }, t("stock.count")),
+              h("button", { type: "button", class: "secondary write-off", onclick: () => this.writeOff(product) }, t("stock.write_off")),
+            ]
+          : null,
+      ),
     );
+  }
+
+  async count(product, level) {
+    const counted = h("input", { id: "count-quantity", inputmode: "decimal", required: true, value: quantity(level.on_hand) });
+    const reason = h("input", { id: "count-reason", maxlength: 500 });
+    const done = await formDialog(
+      t("stock.count_title", { name: product.name }),
+      [
+        ["count-quantity", t("stock.counted"), counted],
+        ["count-reason", t("stock.reason"), reason],
+      ],
+      ["count-confirm", t("stock.count")],
+      () =>
+        api.post("/api/products/stock/adjustments/", {
+          shop: this.shop.id,
+          product: product.id,
+          counted: decimal(counted.value),
+          reason: reason.value.trim(),
+        }),
+    );
+    if (!done) return;
+    toast(t("stock.count_saved", { name: product.name, quantity: quantity(done.on_hand) }));
+    await this.load(this.root.querySelector("#stock-search").value);
+  }
+
+  async writeOff(product) {
+    const qty = h("input", { id: "write-off-quantity", inputmode: "decimal", required: true });
+    const reason = h("input", { id: "write-off-reason", maxlength: 500, required: true });
+    const done = await formDialog(
+      t("stock.write_off_title", { name: product.name }),
+      [
+        ["write-off-quantity", t("stock.quantity"), qty],
+        ["write-off-reason", t("stock.reason"), reason],
+      ],
+      ["write-off-confirm", t("stock.write_off")],
+      () =>
+        api.post("/api/products/stock/write-offs/", {
+          shop: this.shop.id,
+          product: product.id,
+          quantity: decimal(qty.value),
+          reason: reason.value.trim(),
+        }),
+    );
+    if (!done) return;
+    toast(t("stock.written_off", { name: product.name, quantity: quantity(decimal(qty.value)) }));
+    await this.load(this.root.querySelector("#stock-search").value);
   }
 
   async receive(product) {
