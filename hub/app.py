@@ -20,6 +20,7 @@ from hub.adapters.broker.memory import MemoryBroker
 from hub.adapters.broker.redis import RedisBroker
 from hub.adapters.db.database import Database
 from hub.adapters.mail import SmtpMailer, SmtpServer
+from hub.adapters.metrics import observe_http
 from hub.adapters.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
@@ -89,6 +90,13 @@ class HubApp(Starlette):
         if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
             scope["app"] = self
             await websocket_endpoint(WebSocket(scope, receive, send))
+            return
+        if scope["type"] == "http":
+
+            async def answer(noting: Send) -> None:
+                await super(HubApp, self).__call__(scope, receive, noting)
+
+            await observe_http(scope, answer, send)  # counted and timed per route
             return
         await super().__call__(scope, receive, send)
 

@@ -152,6 +152,22 @@ async def _revision(scope: str, message: str) -> int:
     return 0
 
 
+def _metrics_directory(settings: Settings) -> None:
+    """Several worker processes share their Prometheus metrics through files in one
+    directory (hub/adapters/metrics.py): an empty one, named before they start."""
+    import os
+    import shutil
+
+    from hub.adapters.metrics import MULTIPROCESS_DIR
+
+    if os.environ.get(MULTIPROCESS_DIR):
+        return  # the operator's own
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -174,12 +190,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    workers = args.workers or settings.workers
+    if workers > 1:
+        _metrics_directory(settings)
     uvicorn.run(
         "hub.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         log_level=settings.log_level,
         # permessage-deflate costs 3-4x memory per connection; frames are small.
         ws_per_message_deflate=False,

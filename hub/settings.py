@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     backlog: int = Field(default=2048, ge=16, description="pending TCP connections")
     log_level: str = "info"
+    # Bearer token for GET /metrics; empty: open (keep it behind the proxy then).
+    metrics_token: str = ""
     log_json: bool = False
 
     access_token_ttl: int = Field(default=900, ge=10, description="seconds")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from hub.adapters import metrics
 from hub.adapters.broker.base import Broker, Outgoing
 from hub.adapters.db.database import WRITE_OPTION, Database
 from hub.adapters.db.migrate import tenant_ids
@@ -107,6 +108,7 @@ class OutboxRelay:
                     [Outgoing(r.channel, r.type, r.payload, str(r.id)) for r in rows]
                 )
             relayed += len(rows)
+            metrics.EVENTS_RELAYED.inc(len(rows))
             if len(rows) < DRAIN_BATCH:
                 return relayed
 

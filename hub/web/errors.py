@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub.adapters import metrics
 from hub.adapters.db.database import TenantRelocated, database_unavailable, lost_a_race
 from hub.domain.errors import DomainError, Throttled
 from protocol.errors import HTTP_STATUS, ErrorCode
@@ -117,6 +118,7 @@ def fault_response(exc: Exception, where: str) -> JSONResponse:
     if retry is not None:
         log.warning("%s failed, the client may retry: %s", where, exc)
         code, message = retry
+        metrics.RETRYABLE_FAULTS.labels(code.value).inc()
         headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
         return error_response(
             code, message, headers=headers if code is ErrorCode.SERVICE_UNAVAILABLE else None

@@ -57,6 +57,7 @@ def build_routes(api: Api) -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
         # Served by HubApp directly (see hub/app.py); listed so the route table is whole.
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         *api.routes(),

@@ -16,6 +16,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from hub.adapters import metrics
 from hub.domain.errors import DomainError
 from hub.realtime.access import authorize
 from hub.realtime.connection import Connection
@@ -161,6 +162,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         flusher=realtime.flusher,
     )
     realtime.add(connection)
+    metrics.WS_CONNECTIONS.inc()
     try:
         connection.send(
             messages.message_frame(
@@ -189,6 +191,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             raise  # a shutdown, not our own abort of an unresponsive peer
     finally:
         connection.closed = True
+        metrics.WS_CONNECTIONS.dec()
         await realtime.remove(connection)
 
 
@@ -196,6 +199,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
     errors = 0
     while not connection.closed:
         request_id: Any = None
+        kind = "invalid"  # the request's type once parsed (a label: never the client's text)
         try:
             frame = await _receive(
                 connection.websocket, connection.codec, realtime.settings.max_frame_bytes
@@ -205,6 +209,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             connection.last_received = time.monotonic()
             request_id = frame.get("id")
             request = messages.parse_request(frame)
+            kind = type(request).TYPE
             try:
                 await _handle(deps, realtime, connection, request, request_id)
             except (DomainError, WebSocketDisconnect, channels.InvalidChannel):
@@ -214,15 +219,16 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
                 # fails, the connection and every other request on it live on.
                 retry = fault_code(exc)
                 if retry is not None:
-                    log.warning(
-                        "request %s failed, the client may retry: %s", type(request).TYPE, exc
-                    )
+                    log.warning("request %s failed, the client may retry: %s", kind, exc)
+                    metrics.RETRYABLE_FAULTS.labels(retry[0].value).inc()
                     reply = _error(*retry, request_id)
                 else:
-                    log.exception("request %s failed", type(request).TYPE)
+                    log.exception("request %s failed", kind)
                     reply = _error(ErrorCode.INTERNAL_ERROR, "internal error; retry", request_id)
+                metrics.WS_REQUESTS.labels(kind, reply["payload"]["code"]).inc()
                 connection.send(reply)
                 continue
+            metrics.WS_REQUESTS.labels(kind, "ok").inc()
             errors = 0
             continue
         except OverflowError:
@@ -240,6 +246,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
         except DomainError as exc:
             reply = _error(exc.code, exc.message, request_id, exc.fields, exc.data)
         connection.last_received = time.monotonic()
+        metrics.WS_REQUESTS.labels(kind, reply["payload"]["code"]).inc()
         connection.send(reply)
         errors += 1
         if errors >= MAX_CONSECUTIVE_ERRORS:

@@ -12,6 +12,7 @@ from sqlalchemy import Row, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
 
+from hub.adapters import metrics
 from hub.adapters.broker.base import Outgoing
 from hub.adapters.db.analytics_repositories import Analytics
 from hub.adapters.db.cart_repositories import Carts
@@ -45,6 +46,7 @@ from protocol.channels import Channel
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
 _INSERT_OUTBOX = insert(OUTBOX)
+SALE_COMPLETED = "sale.completed"  # one per sale committed, whichever door it came by
 _PASS_WRITE_GATE = text("SELECT pg_advisory_xact_lock_shared(:gate, :key)")
 
 
@@ -130,6 +132,9 @@ class UnitOfWork(SharedUnitOfWork):
         if emitted:  # on the session's connection: a Core statement needs no ORM session
             await (await self.session.connection()).execute(_INSERT_OUTBOX, emitted)
         await super().commit()
+        sold = sum(1 for e in emitted if e["type"] == SALE_COMPLETED)
+        if sold:
+            metrics.SALES.inc(sold)
         if emitted and self._db.after_commit is not None:
             committed = [
                 Outgoing(e["channel"], e["type"], e["payload"], str(e["id"])) for e in emitted

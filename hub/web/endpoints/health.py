@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub.adapters.metrics import exposition
 from hub.services.deps import Deps
 from hub.settings import MAIN_CLUSTER
+from hub.web.errors import error_response
+from protocol.errors import ErrorCode
 
 CHECK_TIMEOUT = 2.0
 
@@ -39,3 +43,15 @@ async def readyz(request: Request) -> Response:
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics, in the text format. With POS_METRICS_TOKEN set, only for
+    `Authorization: Bearer <that token>`."""
+    token = request.app.state.deps.settings.metrics_token
+    if token and not hmac.compare_digest(
+        request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()
+    ):
+        return error_response(ErrorCode.NOT_AUTHENTICATED, "metrics need their token")
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
