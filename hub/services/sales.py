@@ -20,7 +20,7 @@ from decimal import Decimal
 from hub.adapters.db.catalogue_tables import Product
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment, Shift
 from hub.adapters.db.types import utcnow
-from hub.adapters.db.uow import UnitOfWork
+from hub.adapters.db.uow import SALE_COMPLETED, UnitOfWork
 from hub.domain.catalogue import Unit
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
@@ -300,7 +300,7 @@ async def record_sale(
     await _add_to_shift(uow, shift, sale, settlement)
     uow.emit(
         channels.sales(uow.tenant_id, sale.shop_id),
-        "sale.completed",
+        SALE_COMPLETED,
         {
             "sale": str(sale.id),
             "number": sale.number,

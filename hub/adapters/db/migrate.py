@@ -171,26 +171,36 @@ async def _shared_columns(db: Database, cluster: str) -> set[tuple[str, str]]:
         return {(row[0], row[1]) for row in rows}
 
 
-async def pending_migrations(db: Database) -> list[str]:
-    """What is not at head: the shared schema, or any tenant's."""
+async def shared_pending(db: Database) -> str | None:
+    """What is behind of the shared schema, or of another cluster's view of it."""
     async with db.shared_engine.connect() as conn:
         shared = await conn.run_sync(_pending, "shared", SHARED_SCHEMA, "shared schema")
     if shared is not None:
-        return [shared]
+        return str(shared)
     shared_columns = await _shared_columns(db, MAIN_CLUSTER)
     for name in db.cluster_engines:
         if name != MAIN_CLUSTER and await _shared_columns(db, name) != shared_columns:
-            return [f"cluster {name} does not see the shared schema as it is now"]
-    behind = []
-    for tenant_id in await tenant_ids(db):
-        await db.locate(tenant_id)
-        async with db.tenant_engine(tenant_id).connect() as conn:
-            found = await conn.run_sync(
-                _pending, "tenant", _schema_for(db, tenant_id), f"tenant {tenant_id}"
-            )
-        if found is not None:
-            behind.append(found)
-    return behind
+            return f"cluster {name} does not see the shared schema as it is now"
+    return None
+
+
+async def tenant_pending(db: Database, tenant_id: uuid.UUID) -> str | None:
+    """Whether one tenant's schema is behind head, and where it is."""
+    await db.locate(tenant_id)
+    async with db.tenant_engine(tenant_id).connect() as conn:
+        found = await conn.run_sync(
+            _pending, "tenant", _schema_for(db, tenant_id), f"tenant {tenant_id}"
+        )
+    return None if found is None else str(found)
+
+
+async def pending_migrations(db: Database) -> list[str]:
+    """What is not at head: the shared schema, or any tenant's."""
+    shared = await shared_pending(db)
+    if shared is not None:
+        return [shared]
+    found = [await tenant_pending(db, tenant_id) for tenant_id in await tenant_ids(db)]
+    return [behind for behind in found if behind is not None]
 
 
 async def make_revision(db: Database, scope: str, message: str) -> None:

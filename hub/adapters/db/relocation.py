@@ -39,7 +39,7 @@ from hub.adapters.db.database import (
     tenant_schema_name,
     write_gate_key,
 )
-from hub.adapters.db.migrate import create_tenant_at_head, pending_migrations
+from hub.adapters.db.migrate import create_tenant_at_head, shared_pending, tenant_pending
 from hub.adapters.db.schema import tenant_metadata
 from hub.adapters.db.tables import Tenant
 
@@ -199,15 +199,10 @@ async def _drop_leftovers(db: Database, tenant_id: uuid.UUID, placed: str) -> bo
 
 async def _check_migrated(db: Database, tenant_id: uuid.UUID) -> None:
     """The shared schema, every cluster's view of it and this tenant at head (the copy
-    is made table by table from the models)."""
-    other_tenants = "tenant "
-    behind = [
-        found
-        for found in await pending_migrations(db)
-        if not found.startswith(other_tenants) or found.startswith(f"tenant {tenant_id} ")
-    ]
+    is made table by table from the models); other tenants are not asked."""
+    behind = await shared_pending(db) or await tenant_pending(db, tenant_id)
     if behind:
-        raise MoveRefused("run `pos-hub migrate` first: " + "; ".join(behind))
+        raise MoveRefused(f"run `pos-hub migrate` first: {behind}")
 
 
 async def _copy(
