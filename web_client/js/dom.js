@@ -115,3 +115,33 @@ export function modal(title, build) {
     if (first) first.focus();
   });
 }
+
+/** A typed decimal as the hub reads it: "12,5 " → "12.5". */
+export function decimal(text) {
+  return text.trim().replace(",", ".");
+}
+
+/** A dialog with labelled fields; `submit()` resolves with what the dialog returns, and
+ * a refusal stays on screen with the fields the hub named. */
+export function formDialog(title, fields, [buttonId, buttonLabel], submit) {
+  return modal(title, (close) => {
+    const error = h("p", { class: "error", role: "alert" });
+    return h(
+      "form",
+      {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            close(await submit());
+          } catch (failure) {
+            const named = Object.values(failure.fields || {}).join("; ");
+            error.textContent = named ? `${failure.message}: ${named}` : failure.message;
+          }
+        },
+      },
+      fields.map(([id, label, input]) => [h("label", { for: id }, label), input]),
+      h("button", { type: "submit", class: "primary", id: buttonId }, buttonLabel),
+      error,
+    );
+  });
+}

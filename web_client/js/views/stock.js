@@ -5,7 +5,7 @@
 // everyone may look.
 
 import { api } from "../api.js";
-import { clear, h, modal, money, quantity, toast } from "../dom.js";
+import { clear, decimal, formDialog, h, money, quantity, toast } from "../dom.js";
 import { t } from "../i18n.js";
 
 const SHOP_KEY = "pos.stock.shop";
@@ -222,33 +222,4 @@ class Stock {
     search.value = made.name;
     await this.load(made.name);
   }
-}
-
-function decimal(text) {
-  return text.trim().replace(",", ".");
-}
-
-/** A dialog with labelled fields; `submit()` resolves with what the dialog returns, and
- * a refusal stays on screen with the fields the hub named. */
-function formDialog(title, fields, [buttonId, buttonLabel], submit) {
-  return modal(title, (close) => {
-    const error = h("p", { class: "error", role: "alert" });
-    return h(
-      "form",
-      {
-        onsubmit: async (event) => {
-          event.preventDefault();
-          try {
-            close(await submit());
-          } catch (failure) {
-            const named = Object.values(failure.fields || {}).join("; ");
-            error.textContent = named ? `${failure.message}: ${named}` : failure.message;
-          }
-        },
-      },
-      fields.map(([id, label, input]) => [h("label", { for: id }, label), input]),
-      h("button", { type: "submit", class: "primary", id: buttonId }, buttonLabel),
-      error,
-    );
-  });
 }

@@ -6,6 +6,8 @@
 import { api } from "../api.js";
 import {
   clear,
+  decimal,
+  formDialog,
   fromCents,
   fromThousandths,
   h,
@@ -451,31 +453,17 @@ class Till {
 
   /** Register the customer at the till (name and phone) and attach them to the cart. */
   async newCustomer(typed) {
-    const made = await modal(t("till.new_customer"), (close) => {
-      const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
-      const phone = h("input", { id: "customer-phone-new", inputmode: "tel", value: /\d/.test(typed) ? typed : "" });
-      const error = h("p", { class: "error", role: "alert" });
-      return h(
-        "form",
-        {
-          onsubmit: async (event) => {
-            event.preventDefault();
-            try {
-              close(await api.post("/api/customers/customers/", { name: name.value.trim(), phone: phone.value.trim() || null }));
-            } catch (failure) {
-              const named = Object.values(failure.fields || {}).join("; ");
-              error.textContent = named ? `${failure.message}: ${named}` : failure.message;
-            }
-          },
-        },
-        h("label", { for: "customer-name-new" }, t("till.customer_name")),
-        name,
-        h("label", { for: "customer-phone-new" }, t("till.customer_phone_label")),
-        phone,
-        h("button", { type: "submit", class: "primary", id: "customer-save" }, t("tasks.create")),
-        error,
-      );
-    });
+    const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
+    const phone = h("input", { id: "customer-phone-new", inputmode: "tel", value: /\d/.test(typed) ? typed : "" });
+    const made = await formDialog(
+      t("till.new_customer"),
+      [
+        ["customer-name-new", t("till.customer_name"), name],
+        ["customer-phone-new", t("till.customer_phone_label"), phone],
+      ],
+      ["customer-save", t("tasks.create")],
+      () => api.post("/api/customers/customers/", { name: name.value.trim(), phone: phone.value.trim() || null }),
+    );
     if (made) await this.change("cart.customer", { customer: made.id });
   }
 
@@ -611,7 +599,7 @@ function askValue(title, label, value) {
     const input = h("input", { id: "ask-value", inputmode: "decimal", value });
     return h(
       "form",
-      { onsubmit: (event) => (event.preventDefault(), close(input.value.trim().replace(",", "."))) },
+      { onsubmit: (event) => (event.preventDefault(), close(decimal(input.value))) },
       h("label", { for: "ask-value" }, label),
       input,
       h("button", { type: "submit", class: "primary", id: "ask-ok" }, t("ok")),
@@ -736,7 +724,7 @@ function returnDialog(me, registers, register, shift) {
           id: "return-confirm",
           onclick: async () => {
             const items = sale.items
-              .map((item, i) => ({ product: item.product, quantity: quantities[i].value.trim().replace(",", ".") }))
+              .map((item, i) => ({ product: item.product, quantity: decimal(quantities[i].value) }))
               .filter((item) => /^\d+(\.\d{0,3})?$/.test(item.quantity) && toThousandths(item.quantity) > 0n);
             if (!items.length) {
               error.textContent = t("return.nothing");
@@ -781,7 +769,7 @@ function closeShiftDialog(shift) {
         onsubmit: async (event) => {
           event.preventDefault();
           try {
-            close(await api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: counted.value.trim().replace(",", ".") }));
+            close(await api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: decimal(counted.value) }));
           } catch (failure) {
             error.textContent = failure.message;
           }
