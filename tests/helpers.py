@@ -80,9 +80,12 @@ async def create_user(
     return result
 
 
-async def build_tenant(client: httpx.AsyncClient, *, both_shops: bool = False) -> TenantKit:
-    """`both_shops` binds the staff to both shops (by default only to the first)."""
-    reg = await register(client)
+async def build_tenant(
+    client: httpx.AsyncClient, *, both_shops: bool = False, timezone: str = "UTC"
+) -> TenantKit:
+    """`both_shops` binds the staff to both shops (by default only to the first). The
+    business, and so both shops, keep `timezone`'s days: UTC unless a test says."""
+    reg = await register(client, timezone=timezone)
     owner = Member(reg["user"]["id"], reg["user"]["username"], reg["access"], reg["refresh"])
     second = await client.post(
         "/api/core/shops/", json={"name": "Second Shop"}, headers=bearer(owner.token)

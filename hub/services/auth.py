@@ -59,6 +59,8 @@ class Registration:
     shop_name: str
     email: str = ""
     full_name: str = ""
+    # The business's zone (its days, reports, schedules); the first shop's too.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
     for field, value in (("tenant_name", reg.tenant_name), ("shop_name", reg.shop_name)):
         if not value.strip():
             raise ValidationFailed("must not be blank", fields={field: "must not be blank"})
+    settings = TenantSettings() if reg.timezone is None else TenantSettings(timezone=reg.timezone)
     username_key = normalise_username(reg.username)
     async with SharedUnitOfWork(deps.db) as shared:
         if await shared.logins.username_taken(username_key):
@@ -156,11 +159,11 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
                 role=Role.OWNER.value,
             )
             uow.users.add(user)
-            shop = Shop(id=new_id(), name=reg.shop_name.strip())
+            shop = Shop(id=new_id(), name=reg.shop_name.strip(), timezone=settings.timezone)
             uow.shops.add(shop)
             await uow.session.flush()
             await uow.users.set_shops(user.id, [shop.id])
-            for key, value in TenantSettings().as_json().items():
+            for key, value in settings.as_json().items():
                 await uow.tenants.put_setting(key, value)
             user.last_login_at = utcnow()
             tokens = await _open_session(deps, uow, user, [shop.id], client)

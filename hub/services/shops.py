@@ -12,6 +12,7 @@ from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import NotFound, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
+from hub.services.customer_accounts import settings_of
 from hub.services.principal import Principal
 from protocol import channels
 
@@ -63,7 +64,7 @@ async def create_shop(uow: UnitOfWork, principal: Principal, fields: ShopFields)
         id=new_id(),
         name=fields.name.strip(),
         address=fields.address or "",
-        timezone=fields.timezone or (await uow.tenants.settings()).get("timezone", "UTC"),
+        timezone=fields.timezone or (await settings_of(uow)).timezone,
         is_active=True if fields.is_active is None else fields.is_active,
     )
     uow.shops.add(shop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +30,37 @@ async def test_register_returns_appendix_fields(client: httpx.AsyncClient) -> No
     assert me.status_code == 200
     assert me.json()["tenant"] == data["tenant"]["id"]
     assert "users.manage" in me.json()["permissions"]
+
+
+async def shop_zones(client: httpx.AsyncClient, data: dict[str, Any]) -> tuple[str, str, str]:
+    """The business's zone, its first shop's, and that of a shop opened after."""
+    owner = bearer(data["access"])
+    tenant = await client.get("/api/core/tenant/", headers=owner)
+    first = await client.get(f"/api/core/shops/{data['shop']['id']}/", headers=owner)
+    later = await client.post("/api/core/shops/", json={"name": "Later"}, headers=owner)
+    assert later.status_code == 201, later.text
+    return tenant.json()["settings"]["timezone"], first.json()["timezone"], later.json()["timezone"]
+
+
+async def test_register_puts_the_business_and_its_shops_in_one_zone(
+    client: httpx.AsyncClient,
+) -> None:
+    # Unsaid, the default zone; the first shop no longer keeps UTC days beside it.
+    assert await shop_zones(client, await register(client)) == ("Europe/Moscow",) * 3
+    far_east = await register(client, timezone="Asia/Vladivostok")
+    assert await shop_zones(client, far_east) == ("Asia/Vladivostok",) * 3
+    bad = await client.post(
+        "/api/users/auth/register/",
+        json={
+            "tenant_name": "X",
+            "username": unique("u"),
+            "password": PASSWORD,
+            "shop_name": "Y",
+            "timezone": "Mars/Olympus",
+        },
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "validation_error")
+    assert bad.json()["error"]["fields"] == {"timezone": "IANA name, e.g. Europe/Moscow"}
 
 
 async def test_register_refuses_taken_username_case_insensitively(

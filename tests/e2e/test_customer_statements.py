@@ -77,7 +77,7 @@ async def statement(
 
 
 async def test_statement_json(client: httpx.AsyncClient) -> None:
-    kit = await build_tenant(client)
+    kit = await build_tenant(client, timezone="Europe/Moscow")
     customer, sale = await history(client, kit)
     week = today() - timedelta(days=7)
     body = (await statement(client, kit, customer, date_from=str(week))).json()
@@ -126,7 +126,7 @@ async def test_statement_json(client: httpx.AsyncClient) -> None:
 
 
 async def test_statement_csv(client: httpx.AsyncClient) -> None:
-    kit = await build_tenant(client)
+    kit = await build_tenant(client, timezone="Europe/Moscow")
     customer, _ = await history(client, kit)
     week = today() - timedelta(days=7)
     response = await statement(client, kit, customer, date_from=str(week), format="csv")
@@ -151,7 +151,7 @@ async def test_statement_csv(client: httpx.AsyncClient) -> None:
 
 
 async def test_statement_xlsx(client: httpx.AsyncClient) -> None:
-    kit = await build_tenant(client)
+    kit = await build_tenant(client, timezone="Europe/Moscow")
     customer, sale = await history(client, kit)
     start = today() - timedelta(days=60)
     response = await statement(client, kit, customer, date_from=str(start), format="xlsx")

@@ -202,7 +202,7 @@ async def test_pagination_and_filters(client: httpx.AsyncClient) -> None:
 
 
 async def test_shops_and_tenant_settings(client: httpx.AsyncClient) -> None:
-    kit = await build_tenant(client)
+    kit = await build_tenant(client, timezone="Europe/Moscow")
     owner = kit.token("owner")
     created = await client.post(
         "/api/core/shops/",

@@ -51,6 +51,7 @@ async def register(ctx: PublicCtx, body: RegisterIn) -> RegisterOut:
             shop_name=body.shop_name,
             email=body.email or "",
             full_name=body.full_name,
+            timezone=body.timezone,
         ),
         ctx.client,
     )

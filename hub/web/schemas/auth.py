@@ -16,6 +16,11 @@ class RegisterIn(In):
     email: EmailStr | None = None
     shop_name: str = Field(min_length=1, max_length=200)
     full_name: str = Field(default="", max_length=200)
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone of the business and its first shop; default Europe/Moscow",
+    )
 
 
 class Ref(BaseModel):
