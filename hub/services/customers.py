@@ -41,7 +41,9 @@ from hub.domain.customers import (
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
+from hub.domain.shifts import CashMovementKind
 from hub.domain.text import fold
+from hub.services import shifts
 from hub.services.customer_accounts import (
     find_customer,
     lock_customer,
@@ -346,6 +348,8 @@ class Payment:
     idempotency_key: str | None = None
     reference: str = ""
     note: str = ""
+    # Cash handed over at a till: it goes into (a refund: out of) this shift's drawer.
+    session: uuid.UUID | None = None
 
 
 _DESK: dict[LedgerKind, tuple[LedgerAccount, int, Permission]] = {
@@ -365,6 +369,10 @@ async def _desk(
     account, sign, permission = _DESK[kind]
     principal.require(permission)
     amount = positive_money(payment.amount)
+    # The order of locks of a sale: the shift, then the customer.
+    drawer = None
+    if payment.session is not None:
+        drawer = await shifts.open_drawer(uow, principal, payment.session)
     customer, now = await lock_customer(uow, customer_id)
     if payment.idempotency_key is not None:
         earlier = await uow.customer_ledger.by_idempotency_key(payment.idempotency_key)
@@ -398,6 +406,11 @@ async def _desk(
         reference=payment.reference,
         note=payment.note,
     )
+    if drawer is not None:
+        refund = kind is LedgerKind.BALANCE_REFUND
+        direction = CashMovementKind.OUT if refund else CashMovementKind.IN
+        reason = f"{kind.value}: {customer.name}"
+        await shifts.record_cash(uow, principal, drawer, direction, amount, reason)
     try:
         await uow.commit()
     except IntegrityError as exc:  # the same key, at the same moment, on another customer

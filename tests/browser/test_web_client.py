@@ -513,3 +513,56 @@ async def test_a_stockkeeper_counts_goods_and_writes_off_the_damaged(
         kinds = [(m["kind"], m["quantity"]) for m in moves.json()["results"]]
         assert ("adjustment", "-3.000") in kinds
         assert ("write_off", "-2.000") in kinds
+
+
+async def test_a_customer_repays_debt_in_cash_at_the_till(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        customer = await http.post(
+            "/api/customers/customers/",
+            json={"name": "Anna Petrova", "phone": "+79161234567", "credit_limit": "500"},
+            headers=kit.token("owner"),
+        )
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        # Last week's goods on credit, sold on this shift through the REST door.
+        shifts = await http.get(
+            "/api/sales/sessions/",
+            params={"cash_register": goods["register"], "status": "open"},
+            headers=kit.token("cashier"),
+        )
+        shift = shifts.json()["results"][0]["id"]
+        sale = await http.post(
+            "/api/sales/sales/",
+            json={
+                "session": shift,
+                "customer": customer.json()["id"],
+                "items": [{"product": goods["product"], "quantity": "2"}],
+                "payments": [{"method": "credit", "amount": "179.80"}],
+            },
+            headers=kit.token("cashier"),
+        )
+        assert sale.status_code == 201, sale.text
+        await page.fill("#customer-phone", "1234567")
+        await page.click("#customer-find")
+        await page.click(f"[data-customer='{customer.json()['id']}']")
+        await expect(page.locator("#customer-debt")).to_contain_text("179.80")
+        await page.click("#repay")
+        await expect(page.locator("#repay-amount")).to_have_value("179.80")
+        await page.fill("#repay-amount", "100")
+        await page.select_option("#repay-method", "cash")
+        await page.click("#repay-confirm")
+        await expect(page.locator("#customer-debt")).to_contain_text("79.80")
+        # The cash is in the drawer the cashier will count at closing.
+        x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("cashier"))
+        assert (x.json()["cash_in"], x.json()["expected_cash"]) == ("100.00", "200.00")
+        ledger = await http.get(
+            f"/api/customers/customers/{customer.json()['id']}/ledger/",
+            params={"kind": "repayment"},
+            headers=kit.token("owner"),
+        )
+        assert [e["amount"] for e in ledger.json()["results"]] == ["-100.00"]

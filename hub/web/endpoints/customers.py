@@ -180,6 +180,7 @@ def _payment(ctx: Ctx, body: PaymentIn) -> Payment:
         idempotency_key=header_key(ctx),
         reference=body.reference,
         note=body.note,
+        session=body.session,
     )
 
 

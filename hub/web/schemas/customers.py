@@ -154,6 +154,11 @@ class PaymentIn(In):
     amount: PositiveMoney
     reference: str = Field(default="", max_length=100, description="e.g. a payment's number")
     note: str = Field(default="", max_length=500)
+    session: uuid.UUID | None = Field(
+        default=None,
+        description="cash at a till: the open shift whose drawer takes it in (a refund: pays it"
+        " out); the shift's report counts it as cash in (out)",
+    )
 
 
 class LedgerEntryOut(BaseModel):

@@ -404,7 +404,15 @@ class Till {
         Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: quantity(customer.group_discount_percent) })) : null,
         h(
           "div",
+          { class: "accounts small" },
+          toCents(customer.debt) > 0n ? h("span", { class: "error", id: "customer-debt" }, t("till.debt", { amount: money(customer.debt) })) : null,
+          toCents(customer.balance) > 0n ? h("span", { id: "customer-balance" }, t("till.balance", { amount: money(customer.balance) })) : null,
+          toCents(customer.bonus) > 0n ? h("span", { id: "customer-bonus" }, t("till.bonus_points", { points: quantity(customer.bonus) })) : null,
+        ),
+        h(
+          "div",
           { class: "row" },
+          toCents(customer.debt) > 0n ? h("button", { type: "button", class: "secondary", id: "repay", onclick: () => this.repayDebt() }, t("till.repay")) : null,
           h("button", { type: "button", class: "secondary", id: "bonus", onclick: () => this.redeemBonus() }, t("till.redeem_bonus")),
           h("button", { type: "button", class: "secondary", id: "customer-detach", onclick: () => this.change("cart.customer", { customer: null }) }, t("till.detach")),
         ),
@@ -465,6 +473,40 @@ class Till {
       () => api.post("/api/customers/customers/", { name: name.value.trim(), phone: phone.value.trim() || null }),
     );
     if (made) await this.change("cart.customer", { customer: made.id });
+  }
+
+  /** The attached customer pays off debt: in cash into this shift's drawer (its expected
+   * cash grows), or by card. One key per dialog: a retry after a lost answer repays once. */
+  async repayDebt() {
+    const customer = this.cart.customer;
+    const amount = h("input", { id: "repay-amount", inputmode: "decimal", required: true, value: customer.debt });
+    const method = h(
+      "select",
+      { id: "repay-method" },
+      ["cash", "card"].map((m) => h("option", { value: m }, t(`method.${m}`))),
+    );
+    const key = newKey();
+    const paid = await formDialog(
+      t("till.repay_title", { name: customer.name }),
+      [
+        ["repay-amount", t("till.repay_amount", { debt: money(customer.debt) }), amount],
+        ["repay-method", t("till.repay_method"), method],
+      ],
+      ["repay-confirm", t("till.repay")],
+      () =>
+        api.post(
+          `/api/customers/customers/${customer.id}/repay/`,
+          {
+            amount: decimal(amount.value),
+            reference: method.value,
+            ...(method.value === "cash" ? { session: this.shift.id } : {}),
+          },
+          { "Idempotency-Key": key },
+        ),
+    );
+    if (!paid) return;
+    toast(t("till.repaid", { amount: money(paid.entry.amount.replace("-", "")), debt: money(paid.debt) }));
+    await this.reloadCart();
   }
 
   async redeemBonus() {
