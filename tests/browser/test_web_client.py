@@ -550,13 +550,13 @@ async def test_a_customer_repays_debt_in_cash_at_the_till(
         await page.fill("#customer-phone", "1234567")
         await page.click("#customer-find")
         await page.click(f"[data-customer='{customer.json()['id']}']")
-        await expect(page.locator("#customer-debt")).to_contain_text("179.80")
+        await expect(page.locator("#customer-debt")).to_have_text("Owes 179.80")
         await page.click("#repay")
         await expect(page.locator("#repay-amount")).to_have_value("179.80")
         await page.fill("#repay-amount", "100")
         await page.select_option("#repay-method", "cash")
         await page.click("#repay-confirm")
-        await expect(page.locator("#customer-debt")).to_contain_text("79.80")
+        await expect(page.locator("#customer-debt")).to_have_text("Owes 79.80")
         # The cash is in the drawer the cashier will count at closing.
         x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("cashier"))
         assert (x.json()["cash_in"], x.json()["expected_cash"]) == ("100.00", "200.00")
@@ -566,3 +566,79 @@ async def test_a_customer_repays_debt_in_cash_at_the_till(
             headers=kit.token("owner"),
         )
         assert [e["amount"] for e in ledger.json()["results"]] == ["-100.00"]
+
+
+async def test_a_manager_finds_who_owes_takes_a_transfer_and_downloads_a_statement(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        owner = kit.token("owner")
+        debtor, payer = [
+            (
+                await http.post(
+                    "/api/customers/customers/",
+                    json={"name": name, "phone": phone, "credit_limit": "500"},
+                    headers=owner,
+                )
+            ).json()
+            for name, phone in (("Boris Debtov", "+79160000001"), ("Vera Payeva", "+79160000002"))
+        ]
+        shift = await http.post(
+            "/api/sales/sessions/",
+            json={"cash_register": goods["register"], "opening_cash": "0"},
+            headers=kit.token("cashier"),
+        )
+        sale = await http.post(
+            "/api/sales/sales/",
+            json={
+                "session": shift.json()["id"],
+                "customer": debtor["id"],
+                "items": [{"product": goods["product"], "quantity": "3"}],
+                "payments": [{"method": "credit", "amount": "269.70"}],
+            },
+            headers=kit.token("cashier"),
+        )
+        assert sale.status_code == 201, sale.text
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "manager")
+        await page.click("[data-view='customers']")
+        await page.check("#customers-owing")
+        rows = page.locator(".customer-row")
+        await expect(rows).to_have_count(1)
+        row = page.locator(f".customer-row[data-customer='{debtor['id']}']")
+        await expect(row.locator(".debt")).to_have_text("269.70")
+        # A bank transfer: the debt falls, no drawer is involved.
+        await row.locator(".repay").click()
+        await page.fill("#desk-amount", "200")
+        await page.fill("#desk-reference", "transfer 17")
+        await page.click("#desk-confirm")
+        await expect(row.locator(".debt")).to_have_text("69.70")
+        await row.locator(".history").click()
+        ledger = page.locator("#ledger-table .ledger-row")
+        await expect(ledger).to_have_count(2)
+        await expect(ledger.first).to_contain_text("Debt repaid")
+        await expect(ledger.first).to_contain_text("transfer 17")
+        await page.click("#ledger-close")
+        async with page.expect_download() as downloading:
+            await row.locator(".statement").click()
+        download = await downloading.value
+        with open(await download.path(), "rb") as file:
+            assert file.read(2) == b"PK"  # an XLSX is a zip
+        assert download.suggested_filename == "statement-Boris Debtov.xlsx"
+        await row.locator(".limit").click()
+        await page.fill("#credit-limit", "1000")
+        await page.click("#credit-limit-save")
+        await expect(page.locator(".toast").last).to_contain_text("credit limit 1")
+    view = await http_customer(live_hub, kit, debtor["id"])
+    assert (view["debt"], view["credit_limit"]) == ("69.70", "1000.00")
+    assert (await http_customer(live_hub, kit, payer["id"]))["debt"] == "0.00"
+
+
+async def http_customer(hub: LiveHub, kit: TenantKit, customer: str) -> dict[str, Any]:
+    async with api(hub) as http:
+        found = await http.get(f"/api/customers/customers/{customer}/", headers=kit.token("owner"))
+        assert found.status_code == 200, found.text
+        result: dict[str, Any] = found.json()
+        return result

@@ -1,7 +1,7 @@
-// The web client: login, then the till, the manager's dashboard, goods and stock, and
-// tasks, in Russian or English. Views are mounted into <main> by the hash route
-// (#/till, #/dashboard, #/stock, #/tasks); every view gets the signed-in user and one
-// websocket to the hub.
+// The web client: login, then the till, the manager's dashboard, goods and stock,
+// customers, and tasks, in Russian or English. Views are mounted into <main> by the hash
+// route (#/till, #/dashboard, #/stock, #/customers, #/tasks); every view gets the
+// signed-in user and one websocket to the hub.
 
 import { api, login, logout, session, whenSignedOut } from "./api.js";
 import { h, clear, toast } from "./dom.js";
@@ -11,12 +11,14 @@ import { mountLogin } from "./views/login.js";
 import { mountTill } from "./views/till.js";
 import { mountDashboard } from "./views/dashboard.js";
 import { mountStock } from "./views/stock.js";
+import { mountCustomers } from "./views/customers.js";
 import { mountTasks } from "./views/tasks.js";
 
 const VIEWS = {
   till: { mount: mountTill, label: "nav.till", can: (me) => me.permissions.includes("sales.sell") },
   dashboard: { mount: mountDashboard, label: "nav.dashboard", can: (me) => me.permissions.includes("live.watch") },
   stock: { mount: mountStock, label: "nav.stock", can: (me) => me.permissions.includes("stock.view") },
+  customers: { mount: mountCustomers, label: "nav.customers", can: (me) => me.permissions.includes("customers.view") },
   tasks: { mount: mountTasks, label: "nav.tasks", can: (me) => me.permissions.includes("tasks.view") },
 };
 
