@@ -103,9 +103,15 @@ async def test_only_the_cashiers_own_open_drawer_takes_the_cash(
     theirs = str((await open_shift(client, kit, await new_register(client, kit), "manager"))["id"])
     foreign = await desk(client, kit, customer, "repay", {"amount": "10", "session": theirs})
     assert (foreign.status_code, foreign.json()["error"]["code"]) == (403, "permission_denied")
-    unknown = str(uuid.uuid4())
-    missing = await desk(client, kit, customer, "repay", {"amount": "10", "session": unknown})
-    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    # Neither a shift that does not exist nor another business's open shift is seen.
+    elsewhere = await build_tenant(client)
+    their_shift = str(
+        (await open_shift(client, elsewhere, await new_register(client, elsewhere)))["id"]
+    )
+    for unseen in (str(uuid.uuid4()), their_shift):
+        missing = await desk(client, kit, customer, "repay", {"amount": "10", "session": unseen})
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert await drawer(client, elsewhere, their_shift) == ("0.00", "0.00", "1000.00")
     mine = str((await open_shift(client, kit, await new_register(client, kit, "Till 2")))["id"])
     await client.post(
         f"/api/sales/sessions/{mine}/close/",
