@@ -554,12 +554,18 @@ async def test_a_customer_repays_debt_in_cash_at_the_till(
         await page.click(f"[data-customer='{customer.json()['id']}']")
         await expect(page.locator("#customer-debt")).to_have_text("Owes 179.80")
         await page.click("#repay")
-        await expect(page.locator("#repay-amount")).to_have_value("179.80")
-        await page.fill("#repay-amount", "100")
-        await page.select_option("#repay-method", "cash")
-        await page.click("#repay-confirm")
+        await expect(page.locator("#desk-amount")).to_have_value("179.80")
+        await page.fill("#desk-amount", "100")
+        await page.select_option("#desk-method", "cash")
+        await page.click("#desk-confirm")
         await expect(page.locator("#customer-debt")).to_have_text("Owes 79.80")
-        # The cash is in the drawer the cashier will count at closing.
+        # The rest goes on the balance, by card: no drawer moves for it.
+        await page.click("#top-up")
+        await page.fill("#desk-amount", "50")
+        await page.select_option("#desk-method", "card")
+        await page.click("#desk-confirm")
+        await expect(page.locator("#customer-balance")).to_have_text("Balance 50.00")
+        # The repayment's cash is in the drawer the cashier will count at closing.
         x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("cashier"))
         assert (x.json()["cash_in"], x.json()["expected_cash"]) == ("100.00", "200.00")
         ledger = await http.get(

@@ -9,6 +9,41 @@ import { t } from "../i18n.js";
 
 const CUSTOMERS = "/api/customers/customers/";
 
+/**
+ * The customer pays off debt (`action` "repay", the debt offered) or puts money on their
+ * balance ("top-up"): a dialog with the amount and one more `field` ([id, label, input]);
+ * `details()` adds to the request what that field says. One Idempotency-Key per dialog,
+ * so a retry after a lost answer changes the account once. Resolves to the hub's answer
+ * (balances after, and the ledger entry), or null.
+ */
+/** Register a customer with a name and a phone (`typed`, when it looks like one, is
+ * offered); resolves to the new customer, or null. */
+export function registerCustomer(typed) {
+  const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
+  const phone = h("input", { id: "customer-phone-new", inputmode: "tel", value: /\d/.test(typed) ? typed : "" });
+  return formDialog(
+    t("till.new_customer"),
+    [
+      ["customer-name-new", t("till.customer_name"), name],
+      ["customer-phone-new", t("till.customer_phone_label"), phone],
+    ],
+    ["customer-save", t("tasks.create")],
+    () => api.post(CUSTOMERS, { name: name.value.trim(), phone: phone.value.trim() || null }),
+  );
+}
+
+export function deskPayment(customer, action, field, details) {
+  const repay = action === "repay";
+  const amount = h("input", { id: "desk-amount", inputmode: "decimal", required: true, value: repay ? customer.debt : "" });
+  const key = newKey();
+  return formDialog(
+    t(repay ? "till.repay_title" : "customers.top_up_title", { name: customer.name }),
+    [["desk-amount", repay ? t("till.repay_amount", { debt: money(customer.debt) }) : t("customers.amount"), amount], field],
+    ["desk-confirm", t(repay ? "till.repay" : "customers.top_up")],
+    () => api.post(`${CUSTOMERS}${customer.id}/${action}/`, { amount: decimal(amount.value), ...details() }, { "Idempotency-Key": key }),
+  );
+}
+
 export async function mountCustomers(root, ctx) {
   const view = new Customers(root, ctx);
   await view.start();
@@ -92,22 +127,13 @@ class Customers {
     );
   }
 
-  /** A repayment or a top-up taken away from a till: no drawer moves. One key per
-   * dialog, so a retry after a lost answer changes the account once. */
+  /** A repayment or a top-up taken away from a till (a transfer, a card at the office):
+   * no drawer moves. */
   async pay(customer, action) {
-    const amount = h("input", { id: "desk-amount", inputmode: "decimal", required: true, value: action === "repay" ? customer.debt : "" });
     const reference = h("input", { id: "desk-reference", maxlength: 100, placeholder: t("customers.reference_hint") });
-    const key = newKey();
-    const title = action === "repay" ? t("till.repay_title", { name: customer.name }) : t("customers.top_up_title", { name: customer.name });
-    const done = await formDialog(
-      title,
-      [
-        ["desk-amount", t("customers.amount"), amount],
-        ["desk-reference", t("customers.reference"), reference],
-      ],
-      ["desk-confirm", action === "repay" ? t("till.repay") : t("customers.top_up")],
-      () => api.post(`${CUSTOMERS}${customer.id}/${action}/`, { amount: decimal(amount.value), reference: reference.value.trim() }, { "Idempotency-Key": key }),
-    );
+    const done = await deskPayment(customer, action, ["desk-reference", t("customers.reference"), reference], () => ({
+      reference: reference.value.trim(),
+    }));
     if (!done) return;
     toast(t("customers.saved", { name: customer.name, debt: money(done.debt), balance: money(done.balance) }));
     await this.load();
@@ -171,17 +197,7 @@ class Customers {
   }
 
   async register() {
-    const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
-    const phone = h("input", { id: "customer-phone-new", inputmode: "tel" });
-    const made = await formDialog(
-      t("till.new_customer"),
-      [
-        ["customer-name-new", t("till.customer_name"), name],
-        ["customer-phone-new", t("till.customer_phone_label"), phone],
-      ],
-      ["customer-save", t("tasks.create")],
-      () => api.post(CUSTOMERS, { name: name.value.trim(), phone: phone.value.trim() || null }),
-    );
+    const made = await registerCustomer("");
     if (!made) return;
     toast(t("stock.created", { name: made.name }));
     this.search.value = made.name;

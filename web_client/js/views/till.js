@@ -7,7 +7,6 @@ import { api } from "../api.js";
 import {
   clear,
   decimal,
-  formDialog,
   fromCents,
   fromThousandths,
   h,
@@ -23,6 +22,7 @@ import {
 import { channels } from "../hub.js";
 import { t } from "../i18n.js";
 import { cameraScan } from "./camera.js";
+import { deskPayment, registerCustomer } from "./customers.js";
 
 const REGISTER_KEY = "pos.register";
 const BARCODE = /^\d{6,14}$/;
@@ -412,7 +412,8 @@ class Till {
         h(
           "div",
           { class: "row" },
-          toCents(customer.debt) > 0n ? h("button", { type: "button", class: "secondary", id: "repay", onclick: () => this.repayDebt() }, t("till.repay")) : null,
+          toCents(customer.debt) > 0n ? h("button", { type: "button", class: "secondary", id: "repay", onclick: () => this.deskPayment("repay") }, t("till.repay")) : null,
+          h("button", { type: "button", class: "secondary", id: "top-up", onclick: () => this.deskPayment("top-up") }, t("customers.top_up")),
           h("button", { type: "button", class: "secondary", id: "bonus", onclick: () => this.redeemBonus() }, t("till.redeem_bonus")),
           h("button", { type: "button", class: "secondary", id: "customer-detach", onclick: () => this.change("cart.customer", { customer: null }) }, t("till.detach")),
         ),
@@ -461,51 +462,25 @@ class Till {
 
   /** Register the customer at the till (name and phone) and attach them to the cart. */
   async newCustomer(typed) {
-    const name = h("input", { id: "customer-name-new", required: true, maxlength: 200 });
-    const phone = h("input", { id: "customer-phone-new", inputmode: "tel", value: /\d/.test(typed) ? typed : "" });
-    const made = await formDialog(
-      t("till.new_customer"),
-      [
-        ["customer-name-new", t("till.customer_name"), name],
-        ["customer-phone-new", t("till.customer_phone_label"), phone],
-      ],
-      ["customer-save", t("tasks.create")],
-      () => api.post("/api/customers/customers/", { name: name.value.trim(), phone: phone.value.trim() || null }),
-    );
+    const made = await registerCustomer(typed);
     if (made) await this.change("cart.customer", { customer: made.id });
   }
 
-  /** The attached customer pays off debt: in cash into this shift's drawer (its expected
-   * cash grows), or by card. One key per dialog: a retry after a lost answer repays once. */
-  async repayDebt() {
+  /** The attached customer repays debt or tops up their balance, in cash into this
+   * shift's drawer (its expected cash grows by it) or by card. */
+  async deskPayment(action) {
     const customer = this.cart.customer;
-    const amount = h("input", { id: "repay-amount", inputmode: "decimal", required: true, value: customer.debt });
     const method = h(
       "select",
-      { id: "repay-method" },
+      { id: "desk-method" },
       ["cash", "card"].map((m) => h("option", { value: m }, t(`method.${m}`))),
     );
-    const key = newKey();
-    const paid = await formDialog(
-      t("till.repay_title", { name: customer.name }),
-      [
-        ["repay-amount", t("till.repay_amount", { debt: money(customer.debt) }), amount],
-        ["repay-method", t("till.repay_method"), method],
-      ],
-      ["repay-confirm", t("till.repay")],
-      () =>
-        api.post(
-          `/api/customers/customers/${customer.id}/repay/`,
-          {
-            amount: decimal(amount.value),
-            reference: method.value,
-            ...(method.value === "cash" ? { session: this.shift.id } : {}),
-          },
-          { "Idempotency-Key": key },
-        ),
-    );
+    const paid = await deskPayment(customer, action, ["desk-method", t("till.repay_method"), method], () => ({
+      reference: method.value,
+      ...(method.value === "cash" ? { session: this.shift.id } : {}),
+    }));
     if (!paid) return;
-    toast(t("till.repaid", { amount: money(paid.entry.amount.replace("-", "")), debt: money(paid.debt) }));
+    toast(t("customers.saved", { name: customer.name, debt: money(paid.debt), balance: money(paid.balance) }));
     await this.reloadCart();
   }
 
