@@ -372,7 +372,7 @@ async def _desk(
     # The order of locks of a sale: the shift, then the customer.
     drawer = None
     if payment.session is not None:
-        drawer = await shifts.open_drawer(uow, principal, payment.session)
+        drawer = await shifts.shift_for_cash(uow, principal, payment.session)
     customer, now = await lock_customer(uow, customer_id)
     if payment.idempotency_key is not None:
         earlier = await uow.customer_ledger.by_idempotency_key(payment.idempotency_key)

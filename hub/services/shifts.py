@@ -209,13 +209,13 @@ async def move_cash(
     reason: str,
 ) -> ShiftView:
     """Cash into or out of the drawer, with the reason (a float top-up, a pick-up)."""
-    shift = await open_drawer(uow, principal, shift_id)
+    shift = await shift_for_cash(uow, principal, shift_id)
     await record_cash(uow, principal, shift, kind, amount, reason)
     await uow.commit()
     return await view(uow, shift)
 
 
-async def open_drawer(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> Shift:
+async def shift_for_cash(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> Shift:
     """The shift, locked, open, and one the principal may take cash on."""
     shift = await get_shift(uow, principal, shift_id, for_update=True)
     _require_own_or_manager(principal, shift)
@@ -231,9 +231,9 @@ async def record_cash(
     kind: CashMovementKind,
     amount: Decimal,
     reason: str,
-) -> CashMovement:
-    """Cash into or out of a drawer `open_drawer` gave; never more out than it holds.
-    The caller commits."""
+) -> None:
+    """Cash into or out of the drawer of a shift that `shift_for_cash` gave; never more
+    out than the drawer holds. The caller commits."""
     amount = money(amount, field="amount", allow_zero=False)
     reason = reason.strip()
     if not reason:
@@ -243,17 +243,17 @@ async def record_cash(
         shift.cash_out += amount
     else:
         shift.cash_in += amount
-    movement = CashMovement(
-        shift_id=shift.id,
-        kind=kind.value,
-        amount=amount,
-        reason=reason,
-        user_id=principal.user_id,
-        created_at=utcnow(),
+    uow.shifts.add(
+        CashMovement(
+            shift_id=shift.id,
+            kind=kind.value,
+            amount=amount,
+            reason=reason,
+            user_id=principal.user_id,
+            created_at=utcnow(),
+        )
     )
-    uow.shifts.add(movement)
     _announce(uow, shift, "shift.cash", {"kind": kind.value, "amount": str(amount)})
-    return movement
 
 
 async def x_report(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> ShiftView:
