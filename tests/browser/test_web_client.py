@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -517,41 +518,50 @@ async def test_a_stockkeeper_counts_goods_and_writes_off_the_damaged(
         assert ("write_off", "-2.000") in kinds
 
 
+async def customer_with_credit(
+    http: httpx.AsyncClient, kit: TenantKit, name: str, phone: str
+) -> str:
+    made = await http.post(
+        "/api/customers/customers/",
+        json={"name": name, "phone": phone, "credit_limit": "500"},
+        headers=kit.token("owner"),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def sell_on_credit(
+    http: httpx.AsyncClient, kit: TenantKit, shift: str, customer: str, product: str, quantity: int
+) -> None:
+    """Goods at 89.90 (`shop_with_goods`) on credit, through the REST door."""
+    sale = await http.post(
+        "/api/sales/sales/",
+        json={
+            "session": shift,
+            "customer": customer,
+            "items": [{"product": product, "quantity": str(quantity)}],
+            "payments": [{"method": "credit", "amount": str(Decimal("89.90") * quantity)}],
+        },
+        headers=kit.token("cashier"),
+    )
+    assert sale.status_code == 201, sale.text
+
+
 async def test_a_customer_repays_debt_in_cash_at_the_till(
     live_hub: LiveHub, browser: Browser
 ) -> None:
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         goods = await shop_with_goods(http, kit)
-        customer = await http.post(
-            "/api/customers/customers/",
-            json={"name": "Anna Petrova", "phone": "+79161234567", "credit_limit": "500"},
-            headers=kit.token("owner"),
-        )
+        customer = await customer_with_credit(http, kit, "Anna Petrova", "+79161234567")
         page = await new_page(browser)
         await sign_in(page, live_hub, kit, "cashier")
         await open_till(page, goods)
-        # Last week's goods on credit, sold on this shift through the REST door.
-        shifts = await http.get(
-            "/api/sales/sessions/",
-            params={"cash_register": goods["register"], "status": "open"},
-            headers=kit.token("cashier"),
-        )
-        shift = shifts.json()["results"][0]["id"]
-        sale = await http.post(
-            "/api/sales/sales/",
-            json={
-                "session": shift,
-                "customer": customer.json()["id"],
-                "items": [{"product": goods["product"], "quantity": "2"}],
-                "payments": [{"method": "credit", "amount": "179.80"}],
-            },
-            headers=kit.token("cashier"),
-        )
-        assert sale.status_code == 201, sale.text
+        shift = await current_shift(http, kit, goods)
+        await sell_on_credit(http, kit, shift, customer, goods["product"], 2)
         await page.fill("#customer-phone", "1234567")
         await page.click("#customer-find")
-        await page.click(f"[data-customer='{customer.json()['id']}']")
+        await page.click(f"[data-customer='{customer}']")
         await expect(page.locator("#customer-debt")).to_have_text("Owes 179.80")
         await page.click("#repay")
         await expect(page.locator("#desk-amount")).to_have_value("179.80")
@@ -569,7 +579,7 @@ async def test_a_customer_repays_debt_in_cash_at_the_till(
         x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("cashier"))
         assert (x.json()["cash_in"], x.json()["expected_cash"]) == ("100.00", "200.00")
         ledger = await http.get(
-            f"/api/customers/customers/{customer.json()['id']}/ledger/",
+            f"/api/customers/customers/{customer}/ledger/",
             params={"kind": "repayment"},
             headers=kit.token("owner"),
         )
@@ -582,40 +592,21 @@ async def test_a_manager_finds_who_owes_takes_a_transfer_and_downloads_a_stateme
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         goods = await shop_with_goods(http, kit)
-        owner = kit.token("owner")
-        debtor, payer = [
-            (
-                await http.post(
-                    "/api/customers/customers/",
-                    json={"name": name, "phone": phone, "credit_limit": "500"},
-                    headers=owner,
-                )
-            ).json()
-            for name, phone in (("Boris Debtov", "+79160000001"), ("Vera Payeva", "+79160000002"))
-        ]
+        debtor = await customer_with_credit(http, kit, "Boris Debtov", "+79160000001")
+        payer = await customer_with_credit(http, kit, "Vera Payeva", "+79160000002")
         shift = await http.post(
             "/api/sales/sessions/",
             json={"cash_register": goods["register"], "opening_cash": "0"},
             headers=kit.token("cashier"),
         )
-        sale = await http.post(
-            "/api/sales/sales/",
-            json={
-                "session": shift.json()["id"],
-                "customer": debtor["id"],
-                "items": [{"product": goods["product"], "quantity": "3"}],
-                "payments": [{"method": "credit", "amount": "269.70"}],
-            },
-            headers=kit.token("cashier"),
-        )
-        assert sale.status_code == 201, sale.text
+        await sell_on_credit(http, kit, shift.json()["id"], debtor, goods["product"], 3)
         page = await new_page(browser)
         await sign_in(page, live_hub, kit, "manager")
         await page.click("[data-view='customers']")
         await page.check("#customers-owing")
         rows = page.locator(".customer-row")
         await expect(rows).to_have_count(1)
-        row = page.locator(f".customer-row[data-customer='{debtor['id']}']")
+        row = page.locator(f".customer-row[data-customer='{debtor}']")
         await expect(row.locator(".debt")).to_have_text("269.70")
         # A bank transfer: the debt falls, no drawer is involved.
         await row.locator(".repay").click()
@@ -639,9 +630,9 @@ async def test_a_manager_finds_who_owes_takes_a_transfer_and_downloads_a_stateme
         await page.fill("#credit-limit", "1000")
         await page.click("#credit-limit-save")
         await expect(page.locator(".toast").last).to_contain_text("credit limit 1")
-    view = await http_customer(live_hub, kit, debtor["id"])
+    view = await http_customer(live_hub, kit, debtor)
     assert (view["debt"], view["credit_limit"]) == ("69.70", "1000.00")
-    assert (await http_customer(live_hub, kit, payer["id"]))["debt"] == "0.00"
+    assert (await http_customer(live_hub, kit, payer))["debt"] == "0.00"
 
 
 async def http_customer(hub: LiveHub, kit: TenantKit, customer: str) -> dict[str, Any]:
