@@ -1,6 +1,7 @@
 """A demo business for trying the hub: an owner, a manager, a cashier, a stockkeeper,
-a small catalogue with stock in the shop, a cash register, a task for the stockkeeper
-and the cashiers' daily opening checklist."""
+a small catalogue with stock in the shop, a cash register, two customers (one in a VIP
+group, one with prepaid money and credit), a task for the stockkeeper and the cashiers'
+daily opening checklist."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hub.domain.accounts import normalise_username
 from hub.domain.catalogue import Unit, gtin_check_digit
 from hub.domain.permissions import Role
 from hub.domain.tasks import TaskPriority
-from hub.services import auth, catalogue, shifts, stock, tasks, users
+from hub.services import auth, catalogue, customers, shifts, stock, tasks, users
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 
@@ -96,6 +97,30 @@ class Demo:
     created: bool
 
 
+async def _add_customers(deps: Deps, owner: Principal) -> None:
+    async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+        vip = await customers.create_group(
+            uow, owner, customers.GroupFields(name="VIP", discount_percent=Decimal("10"))
+        )
+        await customers.create_customer(
+            uow,
+            owner,
+            customers.CustomerFields(name="Анна Петрова", phone="+7 916 123-45-67", group=vip.id),
+        )
+    async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+        regular = await customers.create_customer(
+            uow,
+            owner,
+            customers.CustomerFields(
+                name="Борис Смирнов", phone="+7 903 555-12-34", credit_limit=Decimal("5000")
+            ),
+        )
+    async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
+        await customers.top_up(
+            uow, owner, regular.id, customers.Payment(Decimal("500"), reference="demo")
+        )
+
+
 async def _add_tasks(deps: Deps, owner: Principal, shop_id: uuid.UUID) -> None:
     async with UnitOfWork(deps.db, owner.tenant_id, write=True) as uow:
         stockkeepers, _ = await uow.users.find(PageRequest(0, 1), role=Role.STOCKKEEPER.value)
@@ -164,5 +189,6 @@ async def ensure_demo(deps: Deps) -> Demo:
     await _fill_catalogue(deps, owner, registered.shop.id)
     async with UnitOfWork(deps.db, registered.tenant.id, write=True) as uow:
         await shifts.create_register(uow, owner, registered.shop.id, REGISTER_NAME)
+    await _add_customers(deps, owner)
     await _add_tasks(deps, owner, registered.shop.id)
     return Demo(TENANT_NAME, SHOP_NAME, PASSWORD, logins, created=True)

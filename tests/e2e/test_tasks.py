@@ -358,6 +358,19 @@ async def test_the_demo_shop_has_a_till_a_task_and_an_opening_checklist(
         "/api/sales/cash-registers/", headers=await as_user("demo.cashier")
     )
     assert [r["name"] for r in registers.json()["results"]] == ["Касса 1"]
+    found = await client.get(
+        "/api/customers/customers/", params={"search": "916"}, headers=await as_user("demo.cashier")
+    )
+    assert [(c["name"], c["group"] is not None) for c in found.json()["results"]] == [
+        ("Анна Петрова", True)
+    ]
+    boris = await client.get(
+        "/api/customers/customers/",
+        params={"search": "Борис"},
+        headers=await as_user("demo.cashier"),
+    )
+    (regular,) = boris.json()["results"]
+    assert (regular["balance"], regular["credit_limit"]) == ("500.00", "5000.00")
     templates = await client.get("/api/tasks/templates/", headers=await as_user("demo.manager"))
     (checklist,) = templates.json()["results"]
     assert (checklist["assignee_role"], checklist["at"], checklist["weekdays"]) == (
