@@ -3,6 +3,7 @@ token into a principal."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,8 +34,11 @@ from hub.domain.permissions import Role
 from hub.domain.tenant_settings import TenantSettings
 from hub.services.deps import Deps
 from hub.services.principal import Principal
+from hub.settings import MAIN_CLUSTER
 from protocol import channels
 from protocol.errors import ErrorCode
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,45 +140,86 @@ async def register(deps: Deps, reg: Registration, client: ClientInfo) -> Registe
             raise UsernameTaken()
     password_hash = await deps.passwords.hash(reg.password)
 
+    owner = User(
+        id=new_id(),
+        username=reg.username,
+        username_key=username_key,
+        email=reg.email,
+        full_name=reg.full_name,
+        password_hash=password_hash,
+        role=Role.OWNER.value,
+        last_login_at=utcnow(),
+    )
     tenant_id = new_id()
+    cluster = MAIN_CLUSTER
+    store_on_its_own = False  # committed apart from the shared rows (another cluster)
     try:
         cluster = await deps.db.place_new_tenant(tenant_id)
+        tenant = Tenant(
+            id=tenant_id,
+            name=reg.tenant_name.strip(),
+            schema_name=tenant_schema_name(tenant_id),
+            cluster=cluster,
+        )
         async with UnitOfWork(deps.db, tenant_id, write=True) as uow:
-            await create_tenant_at_head(deps.db, await uow.connection(), tenant_id)
-            tenant = Tenant(
-                id=tenant_id,
-                name=reg.tenant_name.strip(),
-                schema_name=tenant_schema_name(tenant_id),
-                cluster=cluster,
-            )
-            uow.tenants.add(tenant)
-            await uow.session.flush()
-            user = User(
-                id=new_id(),
-                username=reg.username,
-                username_key=username_key,
-                email=reg.email,
-                full_name=reg.full_name,
-                password_hash=password_hash,
-                role=Role.OWNER.value,
-            )
-            uow.users.add(user)
-            shop = Shop(id=new_id(), name=reg.shop_name.strip(), timezone=settings.timezone)
-            uow.shops.add(shop)
-            await uow.session.flush()
-            await uow.users.set_shops(user.id, [shop.id])
-            for key, value in settings.as_json().items():
-                await uow.tenants.put_setting(key, value)
-            user.last_login_at = utcnow()
-            tokens = await _open_session(deps, uow, user, [shop.id], client)
+            shop = await _open_store(deps, uow, reg.shop_name, settings, owner.id)
+            if cluster == MAIN_CLUSTER:  # one transaction holds it all
+                tokens = await _enrol(deps, uow, tenant, owner, shop, client)
             await uow.commit()
+        if cluster != MAIN_CLUSTER:
+            # Through postgres_fdw, one transaction would commit its main-cluster part
+            # just before the tenant cluster's: a failure between would leave a login
+            # for a business with no store. So the store first, then the shared rows
+            # straight on the main cluster: a failure between leaves an unused schema.
+            store_on_its_own = True
+            async with UnitOfWork(deps.db, tenant_id, write=True, on_main=True) as main:
+                tokens = await _enrol(deps, main, tenant, owner, shop, client)
+                await main.commit()
     except IntegrityError as exc:
-        deps.db.discard_tenant_store(tenant_id)
+        await _discard_store(deps, tenant_id, cluster if store_on_its_own else None)
         raise UsernameTaken() from exc
     except BaseException:
-        deps.db.discard_tenant_store(tenant_id)
+        await _discard_store(deps, tenant_id, cluster if store_on_its_own else None)
         raise
-    return Registered(tokens, tenant, user, shop)
+    return Registered(tokens, tenant, owner, shop)
+
+
+async def _open_store(
+    deps: Deps, uow: UnitOfWork, shop_name: str, settings: TenantSettings, owner_id: uuid.UUID
+) -> Shop:
+    """A new tenant's store at head, with its first shop, its owner bound to it, and the
+    settings."""
+    await create_tenant_at_head(deps.db, await uow.connection(), uow.tenant_id)
+    shop = Shop(id=new_id(), name=shop_name.strip(), timezone=settings.timezone)
+    uow.shops.add(shop)
+    await uow.session.flush()
+    await uow.users.set_shops(owner_id, [shop.id])
+    for key, value in settings.as_json().items():
+        await uow.tenants.put_setting(key, value)
+    return shop
+
+
+async def _enrol(
+    deps: Deps, uow: UnitOfWork, tenant: Tenant, owner: User, shop: Shop, client: ClientInfo
+) -> TokenPair:
+    """The new tenant's shared rows: the tenant, its owner's login, a first session."""
+    uow.tenants.add(tenant)
+    await uow.session.flush()
+    uow.users.add(owner)
+    await uow.session.flush()
+    return await _open_session(deps, uow, owner, [shop.id], client)
+
+
+async def _discard_store(deps: Deps, tenant_id: uuid.UUID, committed_on: str | None) -> None:
+    """What a failed registration left: a store committed on its own (on the cluster
+    `committed_on`) is dropped; should that fail too, it stays unused, as no login leads
+    to it."""
+    if committed_on is not None:
+        try:
+            await deps.db.drop_tenant_store(tenant_id, committed_on)
+        except Exception:  # the cluster that failed the registration may be away
+            log.warning("could not drop the store of failed registration %s", tenant_id)
+    deps.db.discard_tenant_store(tenant_id)
 
 
 def sessions_ended(

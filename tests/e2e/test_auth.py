@@ -343,3 +343,75 @@ async def test_device_token_identifies_the_device_and_is_revocable(
     assert with_revoked.json()["results"][0]["revoked_at"] is not None
     unknown = await client.get(ME, headers=bearer("dt_unknown"))
     assert unknown.status_code == 401
+
+
+async def _stores(client: httpx.AsyncClient) -> set[str]:
+    """Every tenant store there is: schemas on each PostgreSQL cluster, or files."""
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    if db.is_sqlite:
+        return {path.name for path in db.tenants_dir.glob("*.db")}
+    found: set[str] = set()
+    for name, engine in db.cluster_engines.items():
+        async with engine.connect() as conn:
+            rows = await conn.exec_driver_sql(
+                "SELECT schema_name FROM information_schema.schemata"
+                " WHERE schema_name LIKE 'tenant\\_%'"
+            )
+            found |= {f"{name}:{row[0]}" for row in rows}
+    return found
+
+
+async def test_a_registration_failing_part_way_leaves_no_login_and_no_store(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With several clusters the store is committed first and the login after, on the
+    # main cluster: the failure comes between the two.
+    from hub.services import auth
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("the main cluster went away")
+
+    before = await _stores(client)
+    monkeypatch.setattr(auth, "_open_session", broken)
+    username = unique("owner")
+    body = {"tenant_name": "T", "username": username, "password": PASSWORD, "shop_name": "S"}
+    failed = await client.post("/api/users/auth/register/", json=body)
+    assert failed.status_code == 500
+    assert await _stores(client) == before
+    monkeypatch.undo()
+    # Nothing holds the username: registering again succeeds.
+    again = await client.post("/api/users/auth/register/", json=body)
+    assert again.status_code == 201, again.text
+    assert len(await _stores(client) - before) == 1
+
+
+async def test_a_store_left_behind_by_a_failed_registration_leads_to_no_login(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the process died between the store's commit and the login's: the store
+    # stays (on another cluster; elsewhere both are one transaction), no login leads
+    # to it, and the username is free.
+    from hub.adapters.db.database import Database
+    from hub.services import auth
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("gone")
+
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    before = await _stores(client)
+    monkeypatch.setattr(auth, "_open_session", broken)
+    monkeypatch.setattr(Database, "drop_tenant_store", broken)
+    username = unique("owner")
+    body = {"tenant_name": "T", "username": username, "password": PASSWORD, "shop_name": "S"}
+    assert (await client.post("/api/users/auth/register/", json=body)).status_code == 500
+    assert len(await _stores(client) - before) == (1 if db.clustered else 0)
+    monkeypatch.undo()
+    tenants = await client.get(
+        "/api/core/tenant/", headers=bearer((await register(client))["access"])
+    )
+    assert tenants.status_code == 200
+    assert (await client.post("/api/users/auth/register/", json=body)).status_code == 201
+    denied = await client.post(
+        "/api/users/auth/login/", json={"username": unique("nobody"), "password": PASSWORD}
+    )
+    assert denied.status_code == 401

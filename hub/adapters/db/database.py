@@ -258,12 +258,24 @@ class Database:
         if not self.is_sqlite:
             await conn.execute(text(f'CREATE SCHEMA "{tenant_schema_name(tenant_id)}"'))
 
+    async def drop_tenant_store(self, tenant_id: uuid.UUID, cluster: str) -> None:
+        """Drop a tenant's committed schema on a cluster (SQLite: see
+        `discard_tenant_store`)."""
+        if self.is_sqlite:
+            return
+        async with self.cluster_engines[cluster].begin() as conn:
+            await conn.exec_driver_sql(
+                f'DROP SCHEMA IF EXISTS "{tenant_schema_name(tenant_id)}" CASCADE'
+            )
+
     def discard_tenant_store(self, tenant_id: uuid.UUID) -> None:
         """Remove what a failed registration left behind (SQLite files; PostgreSQL rolls
         the schema back with the transaction)."""
         engine = self._tenant_engines.pop(tenant_id, None)
         self._placement.pop(tenant_id, None)
-        if engine is not None:
+        if self.is_sqlite and engine is not None:
+            # Its own engine on SQLite; on PostgreSQL a view of its cluster's pool, which
+            # other tenants go on using.
             engine.sync_engine.dispose()
         if self.is_sqlite:
             for suffix in ("", "-wal", "-shm", "-journal"):

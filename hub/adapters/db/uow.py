@@ -91,9 +91,14 @@ class SharedUnitOfWork:
 class UnitOfWork(SharedUnitOfWork):
     """Everything a use case touches, for one tenant, in one transaction."""
 
-    def __init__(self, db: Database, tenant_id: uuid.UUID, *, write: bool = False) -> None:
+    def __init__(
+        self, db: Database, tenant_id: uuid.UUID, *, write: bool = False, on_main: bool = False
+    ) -> None:
+        """`on_main`: on the main cluster whatever the tenant's, for the tenant's shared
+        rows only (registration writes them there apart from the tenant's store)."""
         super().__init__(db, write=write)
         self.tenant_id = tenant_id
+        self._on_main = on_main
         self._emitted: list[dict[str, Any]] = []
 
     def emit(self, channel: Channel, type_: str, payload: dict[str, Any]) -> None:
@@ -142,6 +147,8 @@ class UnitOfWork(SharedUnitOfWork):
             await self._db.after_commit(self.tenant_id, committed)
 
     def _engine(self) -> object:
+        if self._on_main:
+            return self._db.shared_engine
         return self._db.tenant_engine(self.tenant_id)
 
     async def __aexit__(
@@ -174,7 +181,8 @@ class UnitOfWork(SharedUnitOfWork):
         return bool(self._db.settings.smtp_url)
 
     async def __aenter__(self) -> Self:
-        self.cluster = await self._db.locate(self.tenant_id)  # asked once per process
+        # Asked once per process.
+        self.cluster = MAIN_CLUSTER if self._on_main else await self._db.locate(self.tenant_id)
         await super().__aenter__()
         if self._write and self._db.clustered:
             # Through the tenant's write gate: a move of the tenant to another cluster
