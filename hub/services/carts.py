@@ -114,10 +114,6 @@ class CartView:
                 "name": customer.name,
                 "phone": customer.phone,
                 "group_discount_percent": str(self.group_percent),
-                # What the till tells the customer, and offers to settle.
-                "balance": str(customer.balance),
-                "debt": str(customer.debt),
-                "bonus": str(customer.bonus),
             },
             "lines": lines,
             "discount_percent": _text(cart.discount_percent),

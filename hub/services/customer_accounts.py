@@ -95,6 +95,7 @@ def post(
     return_id: uuid.UUID | None = None,
     operation: str | None = None,
     idempotency_key: str | None = None,
+    shift_id: uuid.UUID | None = None,
     reference: str = "",
     note: str = "",
 ) -> CustomerLedgerEntry:
@@ -120,6 +121,7 @@ def post(
         return_id=return_id,
         operation=operation,
         idempotency_key=idempotency_key,
+        shift_id=shift_id,
         reference=reference,
         note=note,
         user_id=user_id,

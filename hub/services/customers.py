@@ -369,22 +369,25 @@ async def _desk(
     account, sign, permission = _DESK[kind]
     principal.require(permission)
     amount = positive_money(payment.amount)
-    # The order of locks of a sale: the shift, then the customer.
     drawer = None
     if payment.session is not None:
-        drawer = await shifts.shift_for_cash(uow, principal, payment.session)
+        # Locked first, as a sale locks its shift before the customer; checked after the
+        # key, so a retry whose answer was lost finds its entry even after the shift closed.
+        drawer = await shifts.get_shift(uow, principal, payment.session, for_update=True)
     customer, now = await lock_customer(uow, customer_id)
     if payment.idempotency_key is not None:
         earlier = await uow.customer_ledger.by_idempotency_key(payment.idempotency_key)
         if earlier is not None:
-            same = (earlier.customer_id, earlier.kind, abs(earlier.amount))
-            if same != (customer.id, kind.value, amount):
+            same = (earlier.customer_id, earlier.kind, abs(earlier.amount), earlier.shift_id)
+            if same != (customer.id, kind.value, amount, payment.session):
                 raise IdempotencyKeyReused(
                     "this Idempotency-Key was used for another request",
                     fields={"Idempotency-Key": "already used"},
                 )
             await uow.commit()  # the expiry written by lock_customer, if any
             return earlier
+    if drawer is not None:
+        shifts.check_drawer(principal, drawer)
     if kind is LedgerKind.TOP_UP and not customer.is_active:
         raise Conflict("the customer is deactivated", fields={"customer": "inactive"})
     if kind is LedgerKind.BALANCE_REFUND:
@@ -394,6 +397,11 @@ async def _desk(
             f"the customer owes {customer.debt}",
             fields={"amount": f"at most {max(customer.debt, ZERO)}"},
         )
+    if drawer is not None:  # refused before anything is written when the drawer is short
+        refund = kind is LedgerKind.BALANCE_REFUND
+        direction = CashMovementKind.OUT if refund else CashMovementKind.IN
+        reason = f"{kind.value}: {customer.name}"
+        await shifts.record_cash(uow, principal, drawer, direction, amount, reason)
     entry = post(
         uow,
         customer,
@@ -403,14 +411,10 @@ async def _desk(
         now=now,
         user_id=principal.user_id,
         idempotency_key=payment.idempotency_key,
+        shift_id=payment.session,
         reference=payment.reference,
         note=payment.note,
     )
-    if drawer is not None:
-        refund = kind is LedgerKind.BALANCE_REFUND
-        direction = CashMovementKind.OUT if refund else CashMovementKind.IN
-        reason = f"{kind.value}: {customer.name}"
-        await shifts.record_cash(uow, principal, drawer, direction, amount, reason)
     try:
         await uow.commit()
     except IntegrityError as exc:  # the same key, at the same moment, on another customer

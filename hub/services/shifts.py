@@ -218,10 +218,16 @@ async def move_cash(
 async def shift_for_cash(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> Shift:
     """The shift, locked, open, and one the principal may take cash on."""
     shift = await get_shift(uow, principal, shift_id, for_update=True)
+    check_drawer(principal, shift)
+    return shift
+
+
+def check_drawer(principal: Principal, shift: Shift) -> None:
+    """Cash may go into or out of the shift's drawer: the shift is open, and the
+    principal's own (a manager's: any in their shops)."""
     _require_own_or_manager(principal, shift)
     if shift.status != ShiftStatus.OPEN:
         raise ShiftClosed("the shift is closed", fields={"session": "closed"})
-    return shift
 
 
 async def record_cash(

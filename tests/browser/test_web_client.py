@@ -630,6 +630,13 @@ async def test_a_manager_finds_who_owes_takes_a_transfer_and_downloads_a_stateme
         await page.fill("#credit-limit", "1000")
         await page.click("#credit-limit-save")
         await expect(page.locator(".toast").last).to_contain_text("credit limit 1")
+        # A cashier finds the customer too, but takes money only at the till (a drawer).
+        cashier = await new_page(browser)
+        await sign_in(cashier, live_hub, kit, "cashier")
+        await cashier.goto(live_hub.http + "/#/customers")
+        listed = cashier.locator(f".customer-row[data-customer='{debtor}']")
+        await expect(listed.locator(".debt")).to_have_text("69.70")
+        await expect(listed.locator(".repay, .top-up, .limit")).to_have_count(0)
     view = await http_customer(live_hub, kit, debtor)
     assert (view["debt"], view["credit_limit"]) == ("69.70", "1000.00")
     assert (await http_customer(live_hub, kit, payer))["debt"] == "0.00"

@@ -52,6 +52,13 @@ async def test_a_debt_repaid_in_cash_goes_into_the_drawer_once(
     again = await desk(client, kit, customer, "repay", body, key=key)
     assert again.json() == paid.json()
     assert await drawer(client, kit, shift) == ("120.50", "0.00", "1120.50")
+    assert paid.json()["entry"]["session"] == shift
+    # The same key on the same debt, but now "by card" (no drawer): not the same request.
+    switched = await desk(client, kit, customer, "repay", {"amount": "120.50"}, key=key)
+    assert (switched.status_code, switched.json()["error"]["code"]) == (
+        409,
+        "idempotency_key_reused",
+    )
     # Paid by card at the till: the debt falls, the drawer does not move.
     card = await desk(client, kit, customer, "repay", {"amount": "79.50", "reference": "card"})
     assert card.json()["debt"] == "100.00"
@@ -63,6 +70,9 @@ async def test_a_debt_repaid_in_cash_goes_into_the_drawer_once(
         headers=kit.token("cashier"),
     )
     assert (closed.json()["expected_cash"], closed.json()["difference"]) == ("1120.50", "0.00")
+    # An answer lost just before closing: the retry still finds its repayment.
+    late = await desk(client, kit, customer, "repay", body, key=key)
+    assert late.json() == paid.json()
 
 
 async def test_top_up_and_balance_refund_move_the_drawer_both_ways(

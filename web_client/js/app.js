@@ -95,20 +95,27 @@ function showConnection(state) {
   }
 }
 
+let connectingHub = null; // one connection under way, shared by routes that need it
+
 async function ensureHub() {
   if (hub) return hub;
-  const connecting = new Hub();
-  connecting.onState(showConnection);
-  connecting.onSignedOut = signedOut;
-  try {
-    await connecting.connect();
-  } catch (error) {
-    connecting.close(); // no half-made hub: the next route connects afresh
-    throw error;
-  }
-  hub = connecting;
-  showConnection("online");
-  return hub;
+  connectingHub ??= (async () => {
+    const connecting = new Hub();
+    connecting.onState(showConnection);
+    connecting.onSignedOut = signedOut;
+    try {
+      await connecting.connect();
+    } catch (error) {
+      connecting.close(); // no half-made hub: the next route connects afresh
+      throw error;
+    } finally {
+      connectingHub = null;
+    }
+    hub = connecting;
+    showConnection("online");
+    return hub;
+  })();
+  return connectingHub;
 }
 
 function signedOut() {

@@ -108,6 +108,8 @@ class CustomerLedgerEntry(TenantBase):
     bonus_after: Mapped[Decimal] = mapped_column(MONEY)
     sale_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
     return_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # A desk operation's cash at a till: the shift whose drawer took (or paid) it.
+    shift_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     # The sales operation (customer_operations.key) that wrote the row, if any.
     operation: Mapped[str | None] = mapped_column(String(120), index=True, default=None)
     # A client's Idempotency-Key (top-ups, repayments, refunds over HTTP).

@@ -31,9 +31,6 @@ class CartCustomerOut(BaseModel):
     name: str
     phone: str | None
     group_discount_percent: Decimal
-    balance: Decimal = Field(description="prepaid money")
-    debt: Decimal = Field(description="owed for goods bought on credit")
-    bonus: Decimal = Field(description="bonus points")
 
 
 class CartOut(BaseModel):

@@ -172,6 +172,9 @@ class LedgerEntryOut(BaseModel):
     bonus_after: Decimal
     sale: uuid.UUID | None
     sale_return: uuid.UUID | None
+    session: uuid.UUID | None = Field(
+        description="a desk operation's cash at a till: the shift whose drawer took it"
+    )
     reference: str
     note: str
     user: uuid.UUID | None
@@ -190,6 +193,7 @@ class LedgerEntryOut(BaseModel):
             bonus_after=e.bonus_after,
             sale=e.sale_id,
             sale_return=e.return_id,
+            session=e.shift_id,
             reference=e.reference,
             note=e.note,
             user=e.user_id,

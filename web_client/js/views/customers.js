@@ -1,7 +1,8 @@
 // Customers away from the till: find one by name or phone (or everyone who owes), see
-// debt, prepaid balance and points, take a repayment or a top-up that did not pass
-// through a drawer (a bank transfer, a card at the office), read the ledger, download a
-// statement, register a customer, and (managers) set a credit limit.
+// debt, prepaid balance and points, read the ledger, download a statement, register a
+// customer; managers and owners also enter a repayment or a top-up that did not pass
+// through a drawer (a bank transfer, a card at the office) and set credit limits.
+// Cashiers take money at the till, where cash goes into their shift's drawer.
 
 import { api } from "../api.js";
 import { clear, dateTime, decimal, formDialog, h, modal, money, newKey, quantity, toCents, toast } from "../dom.js";
@@ -9,13 +10,6 @@ import { t } from "../i18n.js";
 
 const CUSTOMERS = "/api/customers/customers/";
 
-/**
- * The customer pays off debt (`action` "repay", the debt offered) or puts money on their
- * balance ("top-up"): a dialog with the amount and one more `field` ([id, label, input]);
- * `details()` adds to the request what that field says. One Idempotency-Key per dialog,
- * so a retry after a lost answer changes the account once. Resolves to the hub's answer
- * (balances after, and the ledger entry), or null.
- */
 /** Register a customer with a name and a phone (`typed`, when it looks like one, is
  * offered); resolves to the new customer, or null. */
 export function registerCustomer(typed) {
@@ -32,6 +26,13 @@ export function registerCustomer(typed) {
   );
 }
 
+/**
+ * The customer pays off debt (`action` "repay", the debt offered) or puts money on their
+ * balance ("top-up"): a dialog with the amount and one more `field` ([id, label, input]);
+ * `details()` adds to the request what that field says. One Idempotency-Key per dialog,
+ * so a retry after a lost answer changes the account once. Resolves to the hub's answer
+ * (balances after, and the ledger entry), or null.
+ */
 export function deskPayment(customer, action, field, details) {
   const repay = action === "repay";
   const amount = h("input", { id: "desk-amount", inputmode: "decimal", required: true, value: repay ? customer.debt : "" });
@@ -53,7 +54,8 @@ export async function mountCustomers(root, ctx) {
 class Customers {
   constructor(root, ctx) {
     this.root = root;
-    this.desk = ctx.me.permissions.includes("customers.create");
+    this.registers = ctx.me.permissions.includes("customers.create");
+    // Money with no drawer behind it leaves no cash trail: a manager's call.
     this.credit = ctx.me.permissions.includes("customers.credit");
   }
 
@@ -68,7 +70,7 @@ class Customers {
           "div",
           { class: "row" },
           h("h1", {}, t("customers.title")),
-          this.desk ? h("button", { type: "button", class: "primary", id: "customer-add", onclick: () => this.register() }, t("till.new_customer")) : null,
+          this.registers ? h("button", { type: "button", class: "primary", id: "customer-add", onclick: () => this.register() }, t("till.new_customer")) : null,
         ),
         h(
           "form",
@@ -118,10 +120,10 @@ class Customers {
       h(
         "td",
         { class: "actions" },
-        this.desk && owes ? h("button", { type: "button", class: "secondary repay", onclick: () => this.pay(customer, "repay") }, t("till.repay")) : null,
-        this.desk ? h("button", { type: "button", class: "secondary top-up", onclick: () => this.pay(customer, "top-up") }, t("customers.top_up")) : null,
-        h("button", { type: "button", class: "secondary history", onclick: () => this.history(customer) }, t("customers.history")),
-        h("button", { type: "button", class: "secondary statement", onclick: () => this.statement(customer) }, t("customers.statement")),
+        this.credit && owes ? h("button", { type: "button", class: "secondary repay", onclick: () => this.pay(customer, "repay") }, t("till.repay")) : null,
+        this.credit ? h("button", { type: "button", class: "secondary top-up", onclick: () => this.pay(customer, "top-up") }, t("customers.top_up")) : null,
+        h("button", { type: "button", class: "secondary history", onclick: () => this.history(customer).catch((e) => toast(e.message, "error")) }, t("customers.history")),
+        h("button", { type: "button", class: "secondary statement", onclick: () => this.statement(customer).catch((e) => toast(e.message, "error")) }, t("customers.statement")),
         this.credit ? h("button", { type: "button", class: "secondary limit", onclick: () => this.limit(customer) }, t("customers.credit_limit")) : null,
       ),
     );

@@ -178,6 +178,7 @@ class Till {
 
   setCart(cart) {
     if (!this.cart || this.cart.id !== cart.id) {
+      this.accounts = null; // a sale may have changed them: read afresh for the next cart
       this.leaveCart();
       const name = channels.cart(this.ctx.tenant, cart.shop, cart.id);
       let left = false;
@@ -396,23 +397,30 @@ class Till {
   customerBox() {
     const customer = this.cart.customer;
     if (customer) {
+      // Debt, balance and points are read from the customer (the cart does not carry
+      // them: a cart's channel reaches devices such as a customer display).
+      const accounts = this.accounts?.id === customer.id ? this.accounts : null;
+      if (!accounts) this.loadAccounts(customer.id);
+      const owes = accounts && toCents(accounts.debt) > 0n;
       return h(
         "div",
         { class: "card customer", id: "customer" },
         h("strong", { id: "customer-name" }, customer.name),
         h("div", { class: "muted" }, customer.phone || ""),
         Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: quantity(customer.group_discount_percent) })) : null,
-        h(
-          "div",
-          { class: "accounts small" },
-          toCents(customer.debt) > 0n ? h("span", { class: "error", id: "customer-debt" }, t("till.debt", { amount: money(customer.debt) })) : null,
-          toCents(customer.balance) > 0n ? h("span", { id: "customer-balance" }, t("till.balance", { amount: money(customer.balance) })) : null,
-          toCents(customer.bonus) > 0n ? h("span", { id: "customer-bonus" }, t("till.bonus_points", { points: quantity(customer.bonus) })) : null,
-        ),
+        accounts
+          ? h(
+              "div",
+              { class: "accounts small" },
+              owes ? h("span", { class: "error", id: "customer-debt" }, t("till.debt", { amount: money(accounts.debt) })) : null,
+              toCents(accounts.balance) > 0n ? h("span", { id: "customer-balance" }, t("till.balance", { amount: money(accounts.balance) })) : null,
+              toCents(accounts.bonus) > 0n ? h("span", { id: "customer-bonus" }, t("till.bonus_points", { points: quantity(accounts.bonus) })) : null,
+            )
+          : null,
         h(
           "div",
           { class: "row" },
-          toCents(customer.debt) > 0n ? h("button", { type: "button", class: "secondary", id: "repay", onclick: () => this.deskPayment("repay") }, t("till.repay")) : null,
+          owes ? h("button", { type: "button", class: "secondary", id: "repay", onclick: () => this.deskPayment("repay") }, t("till.repay")) : null,
           h("button", { type: "button", class: "secondary", id: "top-up", onclick: () => this.deskPayment("top-up") }, t("customers.top_up")),
           h("button", { type: "button", class: "secondary", id: "bonus", onclick: () => this.redeemBonus() }, t("till.redeem_bonus")),
           h("button", { type: "button", class: "secondary", id: "customer-detach", onclick: () => this.change("cart.customer", { customer: null }) }, t("till.detach")),
@@ -468,8 +476,25 @@ class Till {
 
   /** The attached customer repays debt or tops up their balance, in cash into this
    * shift's drawer (its expected cash grows by it) or by card. */
+  /** The attached customer's debt, balance and points; the side is drawn again with
+   * them (unless another customer was attached meanwhile). */
+  async loadAccounts(id) {
+    if (this.loadingAccounts === id) return;
+    this.loadingAccounts = id;
+    try {
+      const found = await api.get(`/api/customers/customers/${id}/`);
+      if (this.cart?.customer?.id !== id) return;
+      this.accounts = found;
+      if (!this.receipt) this.render();
+    } catch (failure) {
+      toast(failure.message, "error");
+    } finally {
+      this.loadingAccounts = null;
+    }
+  }
+
   async deskPayment(action) {
-    const customer = this.cart.customer;
+    const customer = { ...this.cart.customer, ...this.accounts };
     const method = h(
       "select",
       { id: "desk-method" },
@@ -481,7 +506,8 @@ class Till {
     }));
     if (!paid) return;
     toast(t("customers.saved", { name: customer.name, debt: money(paid.debt), balance: money(paid.balance) }));
-    await this.reloadCart();
+    this.accounts = { ...this.accounts, debt: paid.debt, balance: paid.balance, bonus: paid.bonus };
+    this.render();
   }
 
   async redeemBonus() {
