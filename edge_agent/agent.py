@@ -74,6 +74,7 @@ class Agent:
             devices=devices.describe,
             on_job=self.runner.accept,
             max_backoff=max_backoff,
+            on_clock=self.runner.set_hub_clock,
         )
 
     def _outbox_changed(self) -> None:

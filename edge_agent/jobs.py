@@ -20,6 +20,11 @@ is retried every `retry_seconds`; its status goes to the hub as it changes.
 A shop with several tills: a job goes to the devices of its till (the document's
 `register`) when the configuration binds some to it (`TillDevices`), else to the shop's
 unbound ones. A till's held job holds that till's later jobs only.
+
+A job asked for at a till (open the drawer, show lines on the display) is wanted now or
+never: one older than `REQUESTED_JOB_TTL` by the hub's clock when its turn comes (the
+agent was offline, or a printer out of paper held it) fails as expired, so a drawer
+never springs open long after, with nobody at the till.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -40,6 +47,8 @@ log = logging.getLogger("edge.jobs")
 RECEIPT_JOB = "receipt"
 DRAWER_JOB = "open_drawer"
 DISPLAY_JOB = "display"
+REQUESTED_JOBS = (DRAWER_JOB, DISPLAY_JOB)
+REQUESTED_JOB_TTL = 120.0  # seconds from being asked for at the till
 
 
 class DeviceNotReady(Exception):
@@ -126,6 +135,11 @@ class JobRunner:
         self._retry_seconds = retry_seconds
         self._wake = asyncio.Event()
         self._held: dict[str, str] = {}  # device → the status it last reported
+        self._hub_clock_offset = 0.0
+
+    def set_hub_clock(self, offset: float) -> None:
+        """How far the hub's clock is ahead of this machine's, in seconds."""
+        self._hub_clock_offset = offset
 
     async def accept(self, job: dict[str, Any]) -> None:
         """A job from the hub: on disk first, then worked on."""
@@ -137,7 +151,11 @@ class JobRunner:
         ):
             log.warning("a malformed job from the hub was skipped: %r", job)
             return
-        if await self._store.accept(job_id, kind, payload):
+        state = {}
+        if kind in REQUESTED_JOBS and isinstance(job.get("created_at"), str):
+            with contextlib.suppress(ValueError):  # unreadable: treated as just asked
+                state["asked_at"] = datetime.fromisoformat(job["created_at"]).timestamp()
+        if await self._store.accept(job_id, kind, payload, state=state):
             log.info("job %s (%s) accepted", job_id, kind)
             self._wake.set()
 
@@ -212,8 +230,17 @@ class JobRunner:
         await self._device_ok()
         return {"printed": printed, "fiscal": fiscal}
 
-    async def _open_drawer(self, _job: Job, devices: TillDevices) -> dict[str, Any]:
+    def _still_wanted(self, job: Job) -> None:
+        asked_at = job.state.get("asked_at")
+        if not isinstance(asked_at, int | float):
+            return
+        age = time.time() + self._hub_clock_offset - asked_at
+        if age > REQUESTED_JOB_TTL:
+            raise DeviceRefused(f"expired: asked for {age:.0f} s ago, nobody waits for it now")
+
+    async def _open_drawer(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Kick the drawer of the till's printer."""
+        self._still_wanted(job)
         if devices.printer is None:
             raise DeviceRefused("no printer with a drawer here")
         await devices.printer.open_drawer()
@@ -221,6 +248,7 @@ class JobRunner:
 
     async def _show_on_display(self, job: Job, _devices: TillDevices) -> dict[str, Any]:
         """Show the job's lines on the customer display."""
+        self._still_wanted(job)
         if self._display is None:
             raise DeviceRefused("no customer display here")
         lines = [str(line) for line in job.payload.get("lines") or []]

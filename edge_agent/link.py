@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -54,12 +55,16 @@ class HubLink:
         devices: Announcement,
         on_job: JobHandler,
         max_backoff: float = 30.0,
+        on_clock: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_clock` hears, at each connection, how far the hub's clock is ahead of
+        this machine's (seconds; negative: behind)."""
         self._url = url
         self._token = token
         self._store = store
         self._devices = devices
         self._on_job = on_job
+        self._on_clock = on_clock
         self._max_backoff = max_backoff
         self._client: HubClient | None = None
         self._outbox_changed = asyncio.Event()
@@ -89,7 +94,10 @@ class HubLink:
     async def _session(self) -> None:
         client = HubClient(self._url, self._token, codec=MSGPACK)
         self._client = client
-        await client.connect()
+        hello = await client.connect()
+        server_time = hello.get("server_time")
+        if self._on_clock is not None and isinstance(server_time, int | float):
+            self._on_clock(float(server_time) - time.time())
         data = await client.request(
             "agent.announce",
             {"version": __version__, "epoch": self.epoch, "devices": self._devices()},

@@ -201,13 +201,30 @@ class AgentStore:
 
     # --- jobs ----------------------------------------------------------------------
 
-    async def accept(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
-        """Persist a job from the hub before acknowledging it; False if already known."""
+    async def accept(
+        self,
+        job_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        state: dict[str, Any] | None = None,
+    ) -> bool:
+        """Persist a job from the hub before acknowledging it (with the `state` it starts
+        with); False if already known."""
         now = _now()
         cursor = await self.db.execute(
-            "INSERT OR IGNORE INTO jobs (id, kind, payload, status, received_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (job_id, kind, json.dumps(payload, ensure_ascii=False), JobStatus.RECEIVED, now, now),
+            "INSERT OR IGNORE INTO jobs"
+            " (id, kind, payload, status, state, received_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                kind,
+                json.dumps(payload, ensure_ascii=False),
+                JobStatus.RECEIVED,
+                json.dumps(state or {}),
+                now,
+                now,
+            ),
         )
         return cursor.rowcount == 1
 

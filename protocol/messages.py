@@ -296,6 +296,9 @@ class Hello(Message):
     idle_timeout_seconds: float
     max_frame_bytes: int
     token_expires_in: float | None = None
+    # The hub's clock (seconds since the epoch) as it said hello: a device tells by it
+    # how old a job is, whatever its own clock says.
+    server_time: float | None = None
 
 
 class Ok(Message):

@@ -176,6 +176,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                     token_expires_in=None
                     if expires_at is None
                     else round(expires_at - time.time(), 1),
+                    server_time=round(time.time(), 3),
                 )
             )
         )

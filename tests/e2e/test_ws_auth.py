@@ -3,6 +3,7 @@ codecs, refusals (4001), the auth timeout (4002), devices and their revocation (
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +47,8 @@ async def test_each_way_of_giving_the_token_authenticates(
         assert client.hello["tenant"] == kit.tenant_id
         assert client.hello["protocol"] == messages.PROTOCOL_VERSION
         assert 0 < client.hello["token_expires_in"] <= 900
+        # The hub's clock, by which devices tell a job's age.
+        assert abs(client.hello["server_time"] - time.time()) < 60
         # The connection is usable: a ping gets its reply, a subscribe its position.
         assert "time" in await client.request("ping")
         shop = channels.shop(uuid.UUID(kit.tenant_id), uuid.UUID(kit.shop_id)).name

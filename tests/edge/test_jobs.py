@@ -272,3 +272,36 @@ async def test_each_tills_receipts_go_to_its_own_devices(tmp_path: Path) -> None
     assert printed == registered == {"till-a": [1, 4], "till-b": [2], "shared": [3]}
     kicks = {till: p.drawer_kicks for till, p in printers.items()}
     assert kicks == {"till-a": 2, "till-b": 1, "shared": 0}  # drawer=False for the shared
+
+
+async def test_a_drawer_asked_for_long_ago_never_opens(tmp_path: Path) -> None:
+    """Asked for at the till while the agent was away: by the time it could open the
+    drawer nobody waits at the till, so the job fails as expired. The age is read by the
+    hub's clock: a job just asked for opens even on a machine whose clock is an hour
+    behind the hub's."""
+    from datetime import UTC, datetime, timedelta
+
+    printer = Printer()
+    hub_now = datetime.now(UTC) + timedelta(hours=1)
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=None, printer=printer, drawer=True, display=Display(),
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        work.set_hub_clock(3600.0)
+        for job_id, kind, asked in (
+            ("old", "open_drawer", hub_now - timedelta(minutes=30)),
+            ("stale", "display", hub_now - timedelta(minutes=3)),
+            ("now", "open_drawer", hub_now - timedelta(seconds=5)),
+        ):
+            payload = {"reason": "change"} if kind == "open_drawer" else {"lines": ["x"]}
+            await work.accept(
+                {"id": job_id, "kind": kind, "payload": payload, "created_at": asked.isoformat()}
+            )
+        await work.work_once()
+        outcomes = {e.payload["job"]: e.payload for e in await store.pending()}
+    assert printer.drawer_kicks == 1
+    assert outcomes["now"]["status"] == "done"
+    for stale in ("old", "stale"):
+        assert outcomes[stale]["status"] == "failed"
+        assert outcomes[stale]["result"]["error"].startswith("expired")
