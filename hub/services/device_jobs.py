@@ -122,13 +122,34 @@ async def request_job(
         register = await uow.registers.get(uuid.UUID(payload["register"]))
         if register is None or register.shop_id != shop_id:
             raise ValidationFailed("no such till", fields={"cash_register": "not in this shop"})
+    job = await _queue_requested(uow, shop_id, kind, payload, principal.user_id)
+    await uow.commit()
+    return job
+
+
+async def open_till_drawer(
+    uow: UnitOfWork, shop_id: uuid.UUID, register_id: uuid.UUID, reason: str, by: uuid.UUID | None
+) -> DeviceJob:
+    """Cash goes into or out of a till's drawer: the shop's agent opens it (when asked
+    in time; see the edge agent's `REQUESTED_JOB_TTL`). The caller commits."""
+    payload = {"reason": reason[:200], "register": str(register_id)}
+    return await _queue_requested(uow, shop_id, JobKind.OPEN_DRAWER, payload, by)
+
+
+async def _queue_requested(
+    uow: UnitOfWork,
+    shop_id: uuid.UUID,
+    kind: JobKind,
+    payload: dict[str, Any],
+    by: uuid.UUID | None,
+) -> DeviceJob:
     now = utcnow()
     job = DeviceJob(
         id=new_id(),
         shop_id=shop_id,
         kind=kind.value,
         ref_id=new_id(),  # no document: the job is its own
-        payload={**payload, "requested_by": str(principal.user_id)},
+        payload={**payload, "requested_by": str(by) if by else None},
         status=JobStatus.PENDING.value,
         attempts=0,
         created_at=now,
@@ -138,7 +159,6 @@ async def request_job(
     uow.device_jobs.add(job)
     await uow.session.flush()
     uow.emit(channels.shop(uow.tenant_id, shop_id), "job.updated", updated_event(job))
-    await uow.commit()
     return job
 
 

@@ -29,6 +29,7 @@ from hub.domain.shifts import (
     ShiftTotals,
     check_cash_out,
 )
+from hub.services import device_jobs
 from hub.services.principal import Principal
 from protocol import channels
 
@@ -260,6 +261,10 @@ async def record_cash(
         )
     )
     _announce(uow, shift, "shift.cash", {"kind": kind.value, "amount": str(amount)})
+    # The cash goes in or out through the till's drawer.
+    await device_jobs.open_till_drawer(
+        uow, shift.shop_id, shift.register_id, reason, principal.user_id
+    )
 
 
 async def x_report(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> ShiftView:

@@ -63,6 +63,14 @@ async def test_a_debt_repaid_in_cash_goes_into_the_drawer_once(
     card = await desk(client, kit, customer, "repay", {"amount": "79.50", "reference": "card"})
     assert card.json()["debt"] == "100.00"
     assert await drawer(client, kit, shift) == ("120.50", "0.00", "1120.50")
+    # The till's drawer was asked to open once, for the cash; not for the card.
+    jobs = await client.get(
+        "/api/devices/jobs/", params={"kind": "open_drawer"}, headers=kit.token("manager")
+    )
+    (drawer_job,) = jobs.json()["results"]
+    till = (await client.get(f"/api/sales/sessions/{shift}/", headers=kit.token("manager"))).json()
+    assert drawer_job["payload"]["register"] == till["cash_register"]
+    assert drawer_job["payload"]["reason"] == "repayment: Иван Петров"
     # Closing the shift counts the repayment in the cash expected.
     closed = await client.post(
         f"/api/sales/sessions/{shift}/close/",
