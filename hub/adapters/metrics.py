@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import Message, Scope, Send
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -53,11 +54,32 @@ EVENTS_RELAYED = Counter("pos_outbox_events_relayed", "Outbox events published t
 
 def exposition() -> tuple[bytes, str]:
     """The current values in the text format, and its content type."""
-    if os.environ.get(MULTIPROCESS_DIR):
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if directory:
+        forget_dead_workers(Path(directory))
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers(directory: Path) -> None:
+    """A worker that died (and was replaced) leaves its live gauges behind: its open
+    websockets would be counted for ever. Its counters stay: they are totals."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        if not _alive(pid):
+            mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def route_label(scope: Scope) -> str:
