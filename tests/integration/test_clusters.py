@@ -179,11 +179,11 @@ async def test_migrate_reaches_tenants_on_every_cluster_and_readiness_sees_a_sta
             head = await conn.scalar(text(f'SELECT version_num FROM "{schema}".alembic_version'))
             await conn.execute(
                 text(f'UPDATE "{schema}".alembic_version SET version_num = :v'),
-                {"v": "0014_analytics"},
+                {"v": "0015_mail_outbox"},
             )
-            await conn.execute(text(f'DROP TABLE "{schema}".mail_outbox'))
+            await conn.execute(text(f'ALTER TABLE "{schema}".customer_ledger DROP shift_id'))
         assert await pending_migrations(db) == [
-            f"tenant {tenant_id} at 0014_analytics, head is {head}"
+            f"tenant {tenant_id} at 0015_mail_outbox, head is {head}"
         ]
         # The shared schema as the second cluster sees it, gone: found before tenants.
         async with engine.begin() as conn:
@@ -194,7 +194,8 @@ async def test_migrate_reaches_tenants_on_every_cluster_and_readiness_sees_a_sta
         await migrate_all(db)
         assert await pending_migrations(db) == []
         async with engine.connect() as conn:
-            assert await conn.scalar(text(f'SELECT count(*) FROM "{schema}".mail_outbox')) == 0
+            ledger = f'SELECT count(shift_id) FROM "{schema}".customer_ledger'
+            assert await conn.scalar(text(ledger)) == 0
         await engine.dispose()
     finally:
         await db.dispose()
