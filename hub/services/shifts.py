@@ -239,8 +239,9 @@ async def record_cash(
     amount: Decimal,
     reason: str,
 ) -> None:
-    """Cash into or out of the drawer of a shift that `shift_for_cash` gave; never more
-    out than the drawer holds. The caller commits."""
+    """Cash into or out of the drawer of a locked shift that passed `check_drawer`
+    (`shift_for_cash` does both); never more out than the drawer holds, and the till's
+    drawer is asked to open. The caller commits."""
     amount = money(amount, field="amount", allow_zero=False)
     reason = reason.strip()
     if not reason:
