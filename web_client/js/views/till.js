@@ -474,8 +474,6 @@ class Till {
     if (made) await this.change("cart.customer", { customer: made.id });
   }
 
-  /** The attached customer repays debt or tops up their balance, in cash into this
-   * shift's drawer (its expected cash grows by it) or by card. */
   /** The attached customer's debt, balance and points; the side is drawn again with
    * them (unless another customer was attached meanwhile). */
   async loadAccounts(id) {
@@ -487,12 +485,15 @@ class Till {
       this.accounts = found;
       if (!this.receipt) this.render();
     } catch (failure) {
+      this.accounts = { id }; // shown without figures; not asked again for this cart
       toast(failure.message, "error");
     } finally {
       this.loadingAccounts = null;
     }
   }
 
+  /** The attached customer repays debt or tops up their balance, in cash into this
+   * shift's drawer (its expected cash grows by it) or by card. */
   async deskPayment(action) {
     const customer = { ...this.cart.customer, ...this.accounts };
     const method = h(
@@ -506,8 +507,8 @@ class Till {
     }));
     if (!paid) return;
     toast(t("customers.saved", { name: customer.name, debt: money(paid.debt), balance: money(paid.balance) }));
-    this.accounts = { ...this.accounts, debt: paid.debt, balance: paid.balance, bonus: paid.bonus };
-    this.render();
+    this.accounts = { ...customer, debt: paid.debt, balance: paid.balance, bonus: paid.bonus };
+    if (!this.receipt) this.render();
   }
 
   async redeemBonus() {
