@@ -268,6 +268,15 @@ async def record_cash(
     )
 
 
+async def cash_movements(
+    uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID
+) -> list[CashMovement]:
+    """The shift's cash movements in order (its cashier's, or a manager's to read)."""
+    shift = await get_shift(uow, principal, shift_id)
+    _require_own_or_manager(principal, shift)
+    return await uow.shifts.cash_movements(shift.id)
+
+
 async def x_report(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> ShiftView:
     shift = await get_shift(uow, principal, shift_id)
     _require_own_or_manager(principal, shift)

@@ -570,6 +570,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/sales/sessions/{shift_id}/cash/"): Case(
         SHIFT_ROLES, on_cashiers_shift("cash/", {"kind": "in", "amount": "5", "reason": "change"})
     ),
+    ("GET", "/api/sales/sessions/{shift_id}/cash/"): Case(SHIFT_ROLES, on_cashiers_shift("cash/")),
     ("GET", "/api/sales/sessions/{shift_id}/x-report/"): Case(
         SHIFT_ROLES, on_cashiers_shift("x-report/")
     ),

@@ -71,6 +71,12 @@ async def test_a_debt_repaid_in_cash_goes_into_the_drawer_once(
     till = (await client.get(f"/api/sales/sessions/{shift}/", headers=kit.token("manager"))).json()
     assert drawer_job["payload"]["register"] == till["cash_register"]
     assert drawer_job["payload"]["reason"] == "repayment: Иван Петров"
+    # The shift's cash movements say why its cash_in is what it is.
+    moved = await client.get(f"/api/sales/sessions/{shift}/cash/", headers=kit.token("cashier"))
+    assert [(m["kind"], m["amount"], m["reason"]) for m in moved.json()["results"]] == [
+        ("in", "120.50", "repayment: Иван Петров")
+    ]
+    assert moved.json()["results"][0]["user"] == kit.members["cashier"].id
     # Closing the shift counts the repayment in the cash expected.
     closed = await client.post(
         f"/api/sales/sessions/{shift}/close/",

@@ -20,6 +20,8 @@ from hub.web.export import ExportQuery, table_response
 from hub.web.schemas.common import Page
 from hub.web.schemas.shifts import (
     CashMovementIn,
+    CashMovementOut,
+    CashMovementsOut,
     RegisterCreateIn,
     RegisterOut,
     RegisterQuery,
@@ -193,6 +195,14 @@ async def move_cash(ctx: Ctx, shift_id: uuid.UUID, body: CashMovementIn) -> Shif
         ctx.uow, ctx.principal, shift_id, body.kind, body.amount, body.reason
     )
     return ShiftOut.of(found)
+
+
+@api.get("/api/sales/sessions/{shift_id}/cash/", tag=TAG, permission=Permission.SHIFTS_OPERATE)
+async def list_cash_movements(ctx: Ctx, shift_id: uuid.UUID) -> CashMovementsOut:
+    """The cash brought into and taken out of the shift's drawer other than by sales and
+    returns, in order, with each reason: what the report's `cash_in` and `cash_out` add."""
+    found = await shifts.cash_movements(ctx.uow, ctx.principal, shift_id)
+    return CashMovementsOut(results=[CashMovementOut.of(m) for m in found])
 
 
 @api.get("/api/sales/sessions/{shift_id}/x-report/", tag=TAG, permission=Permission.SHIFTS_OPERATE)

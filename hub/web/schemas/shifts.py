@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from hub.adapters.db.sales_tables import CashRegister
+from hub.adapters.db.sales_tables import CashMovement, CashRegister
 from hub.domain.shifts import CashMovementKind, MethodTotals, PaymentMethod, ShiftStatus
 from hub.services.shifts import ShiftView
 from hub.web.export import ExportQuery
@@ -135,6 +135,30 @@ class CashMovementIn(In):
     kind: CashMovementKind
     amount: Money
     reason: str = Field(min_length=1, max_length=500)
+
+
+class CashMovementOut(BaseModel):
+    id: uuid.UUID
+    kind: CashMovementKind
+    amount: Decimal
+    reason: str = Field(description="as given; a desk operation's: its kind and the customer")
+    user: uuid.UUID | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: CashMovement) -> CashMovementOut:
+        return cls(
+            id=m.id,
+            kind=CashMovementKind(m.kind),
+            amount=m.amount,
+            reason=m.reason,
+            user=m.user_id,
+            created_at=m.created_at,
+        )
+
+
+class CashMovementsOut(BaseModel):
+    results: list[CashMovementOut]
 
 
 class ShiftCloseIn(In):
