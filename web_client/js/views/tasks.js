@@ -88,7 +88,7 @@ class Tasks {
     }
     this.loadList();
     // The open task is redrawn, unless that would wipe what the user is typing.
-    if (this.selected === task.id && !this.typing()) this.open(task.id);
+    if (this.selected === task.id && !this.typing()) this.open(task.id, { redraw: true });
   }
 
   typing() {
@@ -130,9 +130,15 @@ class Tasks {
     this.photoUrls = [];
   }
 
-  async open(taskId) {
-    this.selected = taskId;
+  /** Show a task. Of several opens under way the last one started draws, the others
+   * give way; a `redraw` (an event about the task shown) also gives way when, by the
+   * time the task has come, the user has moved to another or started typing. */
+  async open(taskId, { redraw = false } = {}) {
+    if (!redraw) this.selected = taskId;
+    const turn = (this.opening = (this.opening || 0) + 1);
     const task = await api.get(`/api/tasks/tasks/${taskId}/`);
+    if (turn !== this.opening) return;
+    if (redraw && (this.selected !== taskId || this.typing())) return;
     this.dropPhotos();
     const detail = clear(this.root.querySelector("#task-detail"));
     const comment = h("textarea", { id: "task-comment", rows: 2, placeholder: t("tasks.comment") });
