@@ -648,3 +648,39 @@ async def http_customer(hub: LiveHub, kit: TenantKit, customer: str) -> dict[str
         assert found.status_code == 200, found.text
         result: dict[str, Any] = found.json()
         return result
+
+
+async def test_a_cashier_brings_change_takes_a_pick_up_and_reads_the_x_report(
+    live_hub: LiveHub, browser: Browser
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        page = await new_page(browser)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)  # 100.00 in the drawer
+        for kind, amount, reason in (("in", "50", "change"), ("out", "30", "to the safe")):
+            await page.click("#cash-move")
+            await page.select_option("#cash-kind", kind)
+            await page.fill("#cash-amount", amount)
+            await page.fill("#cash-reason", reason)
+            await page.click("#cash-confirm")
+            await expect(page.locator("dialog")).to_have_count(0)
+        # More out than the drawer holds stays in the dialog, refused.
+        await page.click("#cash-move")
+        await page.select_option("#cash-kind", "out")
+        await page.fill("#cash-amount", "1000")
+        await page.fill("#cash-reason", "too much")
+        await page.click("#cash-confirm")
+        await expect(page.locator("dialog .error")).not_to_be_empty()
+        await page.click("dialog header button")
+        await page.click("#x-report")
+        await expect(page.locator("#x-expected")).to_have_text("120.00")
+        await expect(page.locator("#x-cash-in")).to_have_text("50.00")
+        await expect(page.locator("#x-cash-out")).to_have_text("30.00")
+        moves = page.locator("#x-movements li")
+        await expect(moves).to_have_count(2)
+        await expect(moves.last).to_contain_text("to the safe")
+        shift = await current_shift(http, kit, goods)
+        x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("manager"))
+        assert x.json()["expected_cash"] == "120.00"

@@ -7,6 +7,7 @@ import { api } from "../api.js";
 import {
   clear,
   decimal,
+  formDialog,
   fromCents,
   fromThousandths,
   h,
@@ -547,6 +548,12 @@ class Till {
         h("button", { type: "button", class: "secondary", id: "return", onclick: () => this.returnGoods() }, t("till.return")),
         h("button", { type: "button", class: "secondary", id: "close-shift", onclick: () => this.closeShift() }, t("till.close_shift")),
       ),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "button", class: "secondary", id: "cash-move", onclick: () => this.moveCash() }, t("till.cash_move")),
+        h("button", { type: "button", class: "secondary", id: "x-report", onclick: () => this.xReport().catch((e) => toast(e.message, "error")) }, t("till.x_report")),
+      ),
       h("div", { class: "muted small" }, `${this.register.name} · ${t("till.shift")} ${this.shift.number ?? ""}`),
     );
   }
@@ -609,6 +616,57 @@ class Till {
   async returnGoods() {
     const made = await returnDialog(this.ctx.me, this.registers, this.register, this.shift);
     if (made) toast(t("return.done", { number: made.number, total: money(made.refund_total) }));
+  }
+
+  /** Cash into the drawer (change brought in) or out of it (a pick-up to the safe),
+   * with the reason; never more out than the drawer should hold. */
+  async moveCash() {
+    const kind = h("select", { id: "cash-kind" }, ["in", "out"].map((k) => h("option", { value: k }, t(`till.cash_${k}`))));
+    const amount = h("input", { id: "cash-amount", inputmode: "decimal", required: true });
+    const reason = h("input", { id: "cash-reason", required: true, maxlength: 500 });
+    const moved = await formDialog(
+      t("till.cash_move"),
+      [
+        ["cash-kind", t("till.cash_kind"), kind],
+        ["cash-amount", t("customers.amount"), amount],
+        ["cash-reason", t("stock.reason"), reason],
+      ],
+      ["cash-confirm", t("ok")],
+      () => api.post(`/api/sales/sessions/${this.shift.id}/cash/`, { kind: kind.value, amount: decimal(amount.value), reason: reason.value.trim() }),
+    );
+    if (moved) toast(t("till.cash_moved", { expected: money(moved.expected_cash) }));
+  }
+
+  /** The shift so far: receipts, sales, returns, the cash the drawer should hold, and
+   * every cash movement with its reason. */
+  async xReport() {
+    const [report, moves] = await Promise.all([
+      api.get(`/api/sales/sessions/${this.shift.id}/x-report/`),
+      api.get(`/api/sales/sessions/${this.shift.id}/cash/`),
+    ]);
+    const row = (key, value, id) => h("div", { class: "total-row" }, h("span", {}, t(key)), h("span", { id }, value));
+    await modal(t("x.title", { number: report.number }), (close) =>
+      h(
+        "div",
+        { id: "x-report-view" },
+        row("z.receipts", report.receipts, "x-receipts"),
+        row("z.sales", money(report.sales_total)),
+        row("z.returns", money(report.returns_total)),
+        row("till.cash_in", money(report.cash_in), "x-cash-in"),
+        row("till.cash_out", money(report.cash_out), "x-cash-out"),
+        row("z.expected", money(report.expected_cash), "x-expected"),
+        moves.results.length
+          ? h(
+              "ul",
+              { class: "results", id: "x-movements" },
+              moves.results.map((m) =>
+                h("li", {}, `${time(m.created_at)} ${t(`till.cash_${m.kind}`)} ${money(m.amount)} · ${m.reason}`),
+              ),
+            )
+          : null,
+        h("button", { type: "button", class: "secondary", id: "x-close", onclick: () => close(null) }, t("close")),
+      ),
+    );
   }
 
   async closeShift() {
