@@ -650,7 +650,7 @@ async def http_customer(hub: LiveHub, kit: TenantKit, customer: str) -> dict[str
         return result
 
 
-async def test_a_cashier_brings_change_takes_a_pick_up_and_reads_the_x_report(
+async def test_a_cashier_moves_cash_reads_the_x_report_and_closes_the_shift(
     live_hub: LiveHub, browser: Browser
 ) -> None:
     kit = await tenant(live_hub)
@@ -684,3 +684,11 @@ async def test_a_cashier_brings_change_takes_a_pick_up_and_reads_the_x_report(
         shift = await current_shift(http, kit, goods)
         x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("manager"))
         assert x.json()["expected_cash"] == "120.00"
+        # Closing with 5.00 short: the Z-report says so.
+        await page.click("#x-close")
+        await page.click("#close-shift")
+        await page.fill("#closing-cash", "115")
+        await page.click("#close-shift-confirm")
+        await expect(page.locator("#z-report")).to_contain_text("-5.00")
+        closed = await http.get(f"/api/sales/sessions/{shift}/", headers=kit.token("manager"))
+        assert (closed.json()["status"], closed.json()["difference"]) == ("closed", "-5.00")

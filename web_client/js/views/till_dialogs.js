@@ -3,7 +3,7 @@
 // null when dismissed.
 
 import { api } from "../api.js";
-import { clear, decimal, fromCents, h, modal, money, newKey, quantity, toCents, toThousandths } from "../dom.js";
+import { clear, decimal, formDialog, fromCents, h, modal, money, newKey, quantity, toCents, toThousandths } from "../dom.js";
 import { t } from "../i18n.js";
 
 export function askValue(title, label, value) {
@@ -172,25 +172,11 @@ export function returnDialog(me, registers, register, shift) {
 }
 
 export function closeShiftDialog(shift) {
-  return modal(t("till.close_shift"), (close) => {
-    const counted = h("input", { id: "closing-cash", inputmode: "decimal", required: true });
-    const error = h("p", { class: "error", role: "alert" });
-    return h(
-      "form",
-      {
-        onsubmit: async (event) => {
-          event.preventDefault();
-          try {
-            close(await api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: decimal(counted.value) }));
-          } catch (failure) {
-            error.textContent = failure.message;
-          }
-        },
-      },
-      h("label", { for: "closing-cash" }, t("till.counted_cash")),
-      counted,
-      h("button", { type: "submit", class: "primary", id: "close-shift-confirm" }, t("till.close_shift")),
-      error,
-    );
-  });
+  const counted = h("input", { id: "closing-cash", inputmode: "decimal", required: true });
+  return formDialog(
+    t("till.close_shift"),
+    [["closing-cash", t("till.counted_cash"), counted]],
+    ["close-shift-confirm", t("till.close_shift")],
+    () => api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: decimal(counted.value) }),
+  );
 }
