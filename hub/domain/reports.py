@@ -91,47 +91,28 @@ class DaySums:
         )
 
     def figures(self, zone: ZoneInfo) -> DayFigures:
-        return day_figures(
-            zone,
-            self.slots,
-            (self.returns, self.refunds),
-            self.cost_of_sales,
-            self.cost_returned,
-            self.paid,
-            self.refunded,
+        """The day's report: `slots` are (start, receipts, totals, discounts) of each
+        quarter hour that had sales, counted in the local hour of `zone` they start in."""
+        day = DayFigures(
+            returns=self.returns,
+            refunds=self.refunds,
+            cost_of_sales=self.cost_of_sales,
+            cost_returned=self.cost_returned,
+            paid=dict(self.paid),
+            refunded=dict(self.refunded),
         )
+        for start, receipts, total, discount in self.slots:
+            day.receipts += receipts
+            day.revenue += total
+            day.discounts += discount
+            hour = day.hours[start.astimezone(zone).hour]
+            hour.receipts += receipts
+            hour.revenue += total
+        return day
 
 
 def _added(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
     return {key: a.get(key, ZERO) + b.get(key, ZERO) for key in a.keys() | b.keys()}
-
-
-def day_figures(
-    zone: ZoneInfo,
-    slots: Iterable[tuple[datetime, int, Decimal, Decimal]],
-    returns: tuple[int, Decimal],
-    cost_of_sales: Decimal,
-    cost_returned: Decimal,
-    paid: Mapping[str, Decimal],
-    refunded: Mapping[str, Decimal],
-) -> DayFigures:
-    """`slots`: (start, receipts, totals, discounts) of each quarter hour that had sales;
-    `returns`: how many, and their refunds."""
-    day = DayFigures(
-        cost_of_sales=cost_of_sales,
-        cost_returned=cost_returned,
-        paid=dict(paid),
-        refunded=dict(refunded),
-    )
-    for start, receipts, total, discount in slots:
-        day.receipts += receipts
-        day.revenue += total
-        day.discounts += discount
-        hour = day.hours[start.astimezone(zone).hour]
-        hour.receipts += receipts
-        hour.revenue += total
-    day.returns, day.refunds = returns
-    return day
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.domain.reports import ProductFigures, day_figures, margin_percent, rank_products
+from hub.domain.reports import DaySums, ProductFigures, margin_percent, rank_products
 
 D = Decimal
 
@@ -20,15 +20,15 @@ def test_a_day_from_its_quarter_hours() -> None:
         (datetime(2026, 11, 24, 10, 45, tzinfo=UTC), 2, D("30.00"), D("1.00")),
         (datetime(2026, 11, 24, 11, 0, tzinfo=UTC), 1, D("10.01"), D("0.00")),
     ]
-    day = day_figures(
-        ZoneInfo("Asia/Kolkata"),  # UTC+5:30: 10:45 UTC is 16:15, 11:00 is 16:30
-        slots,
-        (1, D("5.00")),
+    day = DaySums(
+        tuple(slots),
+        1,
+        D("5.00"),
         D("20.00"),
         D("2.00"),
         {"cash": D("40.01")},
         {"cash": D("5.00")},
-    )
+    ).figures(ZoneInfo("Asia/Kolkata"))  # UTC+5:30: 10:45 UTC is 16:15, 11:00 is 16:30
     assert (day.receipts, day.revenue, day.discounts) == (3, D("40.01"), D("1.00"))
     assert day.hours[16].receipts == 3
     assert day.hours[16].revenue == D("40.01")
@@ -43,7 +43,7 @@ def test_a_day_from_its_quarter_hours() -> None:
 
 
 def test_no_receipts_no_average_and_no_margin_percent() -> None:
-    day = day_figures(ZoneInfo("UTC"), [], (0, D("0.00")), D("0"), D("0"), {}, {})
+    day = DaySums().figures(ZoneInfo("UTC"))
     assert day.average_ticket is None
     assert margin_percent(day.gross_margin, day.net_revenue) is None
 
