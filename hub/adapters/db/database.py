@@ -273,11 +273,11 @@ class Database:
         the schema back with the transaction)."""
         engine = self._tenant_engines.pop(tenant_id, None)
         self._placement.pop(tenant_id, None)
-        if self.is_sqlite and engine is not None:
-            # Its own engine on SQLite; on PostgreSQL a view of its cluster's pool, which
-            # other tenants go on using.
-            engine.sync_engine.dispose()
+        # On PostgreSQL the engine is a view of its cluster's pool, which other tenants
+        # go on using; on SQLite it is the tenant's own, and so is the file.
         if self.is_sqlite:
+            if engine is not None:
+                engine.sync_engine.dispose()
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{self.tenant_file(tenant_id)}{suffix}").unlink(missing_ok=True)
 
