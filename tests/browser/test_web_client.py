@@ -115,6 +115,11 @@ async def test_a_cashier_sells_with_a_scanner_and_cash_change(
         await expect(page.locator("#to-pay")).to_have_text("89.90")
         await page.reload()
         await expect(page.locator("#to-pay")).to_have_text("89.90")
+        # A 10 % receipt discount, typed with a comma as a Russian keyboard gives it.
+        await page.click("#receipt-discount")
+        await page.fill("#ask-value", "10,0")
+        await page.click("#ask-ok")
+        await expect(page.locator("#to-pay")).to_have_text("80.91")
 
 
 async def test_search_by_name_and_a_customer_with_a_group_discount(

@@ -6,17 +6,10 @@ import { api } from "../api.js";
 import { clear, decimal, formDialog, fromCents, h, modal, money, newKey, quantity, toCents, toThousandths } from "../dom.js";
 import { t } from "../i18n.js";
 
+/** One decimal asked for (a discount, points), as the hub reads it; null if dismissed. */
 export function askValue(title, label, value) {
-  return modal(title, (close) => {
-    const input = h("input", { id: "ask-value", inputmode: "decimal", value });
-    return h(
-      "form",
-      { onsubmit: (event) => (event.preventDefault(), close(decimal(input.value))) },
-      h("label", { for: "ask-value" }, label),
-      input,
-      h("button", { type: "submit", class: "primary", id: "ask-ok" }, t("ok")),
-    );
-  });
+  const input = h("input", { id: "ask-value", inputmode: "decimal", value });
+  return formDialog(title, [["ask-value", label, input]], ["ask-ok", t("ok")], async () => decimal(input.value));
 }
 
 /** The payments for `cart.pay`, or null. Cash is what the customer hands over. */
