@@ -23,7 +23,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.adapters.broker.base import Event
+from hub.adapters.broker.base import Event, Outgoing
 from hub.adapters.broker.redis import RedisBroker
 from tests import services
 from tests.private_redis import PrivateRedis
@@ -271,6 +271,64 @@ async def test_event_id_is_published_once(redis: Redis, channel: str) -> None:
             assert [e.payload()["n"] for e in history] == [1, 2, 3, 3]
     finally:
         await redis.delete(f"pos:dedup:{event_id}")
+
+
+async def _script_calls(admin: Redis) -> dict[str, int]:
+    stats = await admin.info("commandstats")
+    return {
+        name: int(stats[key]["calls"])
+        for name, key in (("exists", "cmdstat_script|exists"), ("evalsha", "cmdstat_evalsha"))
+        if key in stats
+    }
+
+
+async def test_a_batch_is_published_in_order_in_one_round_trip(
+    private_redis: PrivateRedis,
+) -> None:
+    """`publish_many` calls the script by its hash: no `SCRIPT EXISTS` before each batch."""
+    admin = Redis.from_url(private_redis.url)
+    channel = new_channel()
+    try:
+        async with broker(private_redis.url) as b:
+            await b.publish(channel, "x", {"n": 0})  # loads the script
+            before = await _script_calls(admin)
+            for start in (1, 4):
+                await b.publish_many(
+                    [
+                        Outgoing(channel, "x", {"n": n}, str(uuid.uuid4()))
+                        for n in range(start, start + 3)
+                    ]
+                )
+            after = await _script_calls(admin)
+            assert after.get("exists", 0) == before.get("exists", 0)
+            assert after["evalsha"] - before.get("evalsha", 0) == 6
+            epoch, _ = await b.position(channel)
+            assert epoch is not None
+            history = await b.history(channel, epoch, 0)
+            assert history is not None
+            assert [(e.seq, e.payload()["n"]) for e in history] == [(n + 1, n) for n in range(7)]
+    finally:
+        await admin.aclose()
+
+
+async def test_a_batch_after_redis_lost_its_scripts_goes_out_once(
+    private_redis: PrivateRedis,
+) -> None:
+    admin = Redis.from_url(private_redis.url)
+    channel = new_channel()
+    events = [Outgoing(channel, "x", {"n": n}, str(uuid.uuid4())) for n in range(3)]
+    try:
+        async with broker(private_redis.url) as b:
+            await b.publish_many(events[:2])  # the script is loaded
+            await admin.script_flush()
+            await b.publish_many(events)  # the first two were published already
+            epoch, _ = await b.position(channel)
+            assert epoch is not None
+            history = await b.history(channel, epoch, 0)
+            assert history is not None
+            assert [(e.seq, e.payload()["n"]) for e in history] == [(1, 0), (2, 1), (3, 2)]
+    finally:
+        await admin.aclose()
 
 
 # --- listening ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ import msgpack
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.adapters.broker.base import Broker, Event, Outgoing, new_epoch, pack_payload
@@ -128,15 +128,26 @@ class RedisBroker(Broker):
 
     async def publish_many(self, events: list[Outgoing]) -> None:
         """One round trip for the batch: the scripts run in order on one connection, so
-        each channel's sequence follows the batch's order."""
+        each channel's sequence follows the batch's order. The script is called by its
+        hash (a registered script in a pipeline costs a `SCRIPT EXISTS` round trip
+        first); when Redis has lost it, it is loaded and the batch sent again, and the
+        events that did go out are dropped by their de-duplication keys."""
         if len(events) < 2:
             await super().publish_many(events)
             return
+        calls = [
+            self._script_call(e.channel, e.type, pack_payload(e.payload), e.id) for e in events
+        ]
+        try:
+            await self._evaluate(calls)
+        except NoScriptError:
+            await self._redis.script_load(_PUBLISH)
+            await self._evaluate(calls)
+
+    async def _evaluate(self, calls: list[tuple[list[str], list[Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for event in events:
-                body = pack_payload(event.payload)
-                keys, args = self._script_call(event.channel, event.type, body, event.id)
-                await self._script(keys=keys, args=args, client=pipe)
+            for keys, args in calls:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             await pipe.execute()
 
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
