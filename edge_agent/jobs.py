@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from edge_agent.store import AgentStore, Job, JobStatus
-from protocol.jobs import till_of
+from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 log = logging.getLogger("edge.jobs")
 
@@ -48,7 +48,6 @@ RECEIPT_JOB = "receipt"
 DRAWER_JOB = "open_drawer"
 DISPLAY_JOB = "display"
 REQUESTED_JOBS = (DRAWER_JOB, DISPLAY_JOB)
-REQUESTED_JOB_TTL = 120.0  # seconds from being asked for at the till
 
 
 class DeviceNotReady(Exception):

@@ -26,7 +26,7 @@ from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import LocalDiskStorage
 from hub.analytics_worker import AnalyticsWorker
-from hub.cart_expiry import CartExpiry
+from hub.expiry import Expiry
 from hub.mail_worker import MailWorker
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.deps = deps
         app.state.realtime = realtime
         app.state.relay = relay
-        expiry = CartExpiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
+        expiry = Expiry(deps.db, sweep_seconds=settings.cart_sweep_seconds)
         scheduler = TaskScheduler(deps.db, every_seconds=settings.task_schedule_seconds)
         worker = AnalyticsWorker(deps.db, every_seconds=settings.analytics_seconds)
         mail_worker = None

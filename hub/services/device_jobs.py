@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,7 +38,7 @@ from hub.domain.pricing import CENT, ZERO, cents, included_vat
 from hub.domain.shifts import PaymentMethod
 from hub.services.principal import Principal
 from protocol import channels
-from protocol.jobs import till_of
+from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 if TYPE_CHECKING:  # sales.py and returns.py call this module: a runtime import is circular
     from hub.services.returns import ReturnView
@@ -131,7 +131,7 @@ async def open_till_drawer(
     uow: UnitOfWork, shop_id: uuid.UUID, register_id: uuid.UUID, reason: str, by: uuid.UUID | None
 ) -> DeviceJob:
     """Cash goes into or out of a till's drawer: the shop's agent opens it (when asked
-    in time; see the edge agent's `REQUESTED_JOB_TTL`). The caller commits."""
+    in time: `REQUESTED_JOB_TTL`; see `expire_unclaimed`). The caller commits."""
     payload = {"reason": reason[:200], "register": str(register_id)}
     return await _queue_requested(uow, shop_id, JobKind.OPEN_DRAWER, payload, by)
 
@@ -411,6 +411,32 @@ async def give_away_jobs(uow: UnitOfWork, agent_id: uuid.UUID, shop_id: uuid.UUI
     agents = await uow.devices.agents_in_shop(shop_id)  # the revoked one is not among them
     for job in await uow.device_jobs.pending_of(agent_id):
         _give(uow, job, agents)
+
+
+# --- expiry (the hub's sweep) ---------------------------------------------------------
+
+# A till's request still pending this long was never done and never will be: the agent
+# refuses it after REQUESTED_JOB_TTL; the minute beyond lets a report on its way arrive.
+UNCLAIMED_AFTER = timedelta(seconds=REQUESTED_JOB_TTL + 60)
+EXPIRY_BATCH = 100
+
+
+async def expire_unclaimed(uow: UnitOfWork, now: datetime | None = None) -> int:
+    """Fail the till's requests (drawer, display) still pending past `UNCLAIMED_AFTER`:
+    in a shop with no agent, or whose agent is offline, they would wait for ever, and the
+    shop's staff would see a drawer "opening" that never will. Commits; returns how
+    many expired. An agent's late report on one is refused (`job_finished`)."""
+    now = now or utcnow()
+    found = await uow.device_jobs.pending_asked_before(
+        [kind.value for kind in REQUESTED_KINDS], now - UNCLAIMED_AFTER, EXPIRY_BATCH
+    )
+    for job in found:
+        job.status = JobStatus.FAILED.value
+        job.result = {"error": f"expired: no agent did it within {UNCLAIMED_AFTER.seconds} s"}
+        job.updated_at = now
+        uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
+    await uow.commit()
+    return len(found)
 
 
 # --- REST: agents and managers --------------------------------------------------------

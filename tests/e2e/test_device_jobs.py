@@ -12,6 +12,10 @@ from typing import Any
 
 import httpx
 
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.expiry import Expiry
+from hub.services import device_jobs
 from protocol import channels
 from tests.conftest import LiveHub
 from tests.e2e.ws_support import api, drain_events, hub_client, no_more_events, tenant, wait_for
@@ -692,3 +696,46 @@ async def test_staff_ask_the_agent_to_open_the_drawer_or_show_lines(
     )
     assert elsewhere.status_code == 400
     assert "cash_register" in elsewhere.json()["error"]["fields"]
+
+
+async def test_a_till_request_nobody_does_expires_on_the_hub(live_hub: LiveHub) -> None:
+    """A drawer request in a shop whose agent never comes does not stay pending for
+    ever: a minute after no agent would do it, the sweep fails it and tells the shop. A
+    receipt job waits for its agent however old it is."""
+    kit = await tenant(live_hub)
+    t = uuid.UUID(kit.tenant_id)
+    db = live_hub.app.state.deps.db
+    async with api(live_hub) as http:
+        sold = await sell(http, kit, await open_shift(http, kit))
+        asked = await http.post(
+            JOBS,
+            json={"kind": "open_drawer", "shop": kit.shop_id, "reason": "change"},
+            headers=kit.token("cashier"),
+        )
+        assert asked.status_code == 201, asked.text
+        drawer = asked.json()
+        assert await Expiry(db, sweep_seconds=60).sweep() == 0  # asked just now
+        async with hub_client(live_hub, kit.members["manager"].token) as manager:
+            await manager.subscribe(channels.shop(t, uuid.UUID(kit.shop_id)).name)
+            async with UnitOfWork(db, t, write=True) as uow:
+                almost = utcnow() + device_jobs.UNCLAIMED_AFTER - timedelta(seconds=5)
+                assert await device_jobs.expire_unclaimed(uow, almost) == 0
+            async with UnitOfWork(db, t, write=True) as uow:
+                later = utcnow() + timedelta(days=2)
+                assert await device_jobs.expire_unclaimed(uow, later) == 1
+            updated = await next_job_event(manager)
+            assert (updated["type"], updated["payload"]["id"]) == ("job.updated", drawer["id"])
+            assert updated["payload"]["status"] == "failed"
+            assert updated["payload"]["result"]["error"].startswith("expired")
+            await no_more_job_events(manager)
+        jobs = {j["id"]: j for j in await jobs_of(http, kit.token("manager"))}
+        assert jobs[drawer["id"]]["status"] == "failed"
+        assert jobs[drawer["id"]]["attempts"] == 0  # no agent tried it
+        receipt = await job_of(http, kit, sold["id"])
+        assert jobs[receipt["id"]]["status"] == "pending"
+        # The agent, back after all that time, is told the request is over.
+        late = await http.post(
+            f"{JOBS}{drawer['id']}/done/", json={"note": "opened"}, headers=bearer(kit.device_token)
+        )
+        assert late.status_code == 409
+        assert late.json()["error"]["code"] == "job_finished"

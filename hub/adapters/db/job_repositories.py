@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +14,9 @@ from hub.adapters.db.repositories import PageRequest, _page
 
 
 class DeviceJobs:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, skip_locked: bool) -> None:
         self._session = session
+        self._skip_locked = skip_locked
 
     def add(self, job: DeviceJob) -> None:
         self._session.add(job)
@@ -32,6 +35,25 @@ class DeviceJobs:
                 select(DeviceJob)
                 .where(DeviceJob.device_id == agent_id, DeviceJob.status == "pending")
                 .order_by(DeviceJob.created_at, DeviceJob.id)
+            )
+        )
+
+    async def pending_asked_before(
+        self, kinds: Sequence[str], before: datetime, limit: int
+    ) -> list[DeviceJob]:
+        """Pending jobs of `kinds` made before `before`, oldest first, locked; those
+        another transaction holds (an agent reporting one) are skipped."""
+        return list(
+            await self._session.scalars(
+                select(DeviceJob)
+                .where(
+                    DeviceJob.status == "pending",
+                    DeviceJob.kind.in_(kinds),
+                    DeviceJob.created_at < before,
+                )
+                .order_by(DeviceJob.created_at, DeviceJob.id)
+                .limit(limit)
+                .with_for_update(skip_locked=self._skip_locked)
             )
         )
 

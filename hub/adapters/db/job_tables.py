@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.adapters.db.tables import Shop, TenantBase
@@ -23,6 +23,13 @@ class DeviceJob(TenantBase):
         # One job of a kind per document: a replayed sale never prints twice.
         UniqueConstraint("kind", "ref_id"),
         Index(None, "shop_id", "status", "created_at"),
+        # The expiry sweep's pending jobs of every shop, few among many done.
+        Index(
+            "ix_device_jobs_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

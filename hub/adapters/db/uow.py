@@ -206,7 +206,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.shifts = Shifts(self.session)
         self.sales = Sales(self.session)
         self.carts = Carts(self.session, skip_locked=not self._db.is_sqlite)
-        self.device_jobs = DeviceJobs(self.session)
+        self.device_jobs = DeviceJobs(self.session, skip_locked=not self._db.is_sqlite)
         self.tasks = Tasks(self.session)
         self.analytics = Analytics(self.session, postgres=not self._db.is_sqlite)
         self.mailbox = Mailbox(self.session, skip_locked=not self._db.is_sqlite)
