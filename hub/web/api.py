@@ -205,6 +205,8 @@ async def _read_json(request: Request, model: type[BaseModel], limit: int) -> Ba
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(ErrorCode.MALFORMED_JSON, "body is not valid JSON") from exc
+    except RecursionError as exc:  # arrays or objects nested thousands deep
+        raise ApiError(ErrorCode.MALFORMED_JSON, "body is nested too deeply") from exc
     if not isinstance(document, dict):
         raise ApiError(
             ErrorCode.VALIDATION_ERROR,

@@ -44,7 +44,8 @@ async def test_malformed_and_non_object_json(
     for endpoint in _body_endpoints(client):
         path = _path(endpoint.path, ids)
         headers = {**auth, "content-type": "application/json"}
-        for raw in (b'{"username": ', b"\xff\xfe{}", b"{'single': 'quotes'}", b"NaN-ish"):
+        nested = b"[" * 5000 + b"]" * 5000  # json's recursion limit, not a 500
+        for raw in (b'{"username": ', b"\xff\xfe{}", b"{'single': 'quotes'}", b"NaN-ish", nested):
             response = await client.request(endpoint.method, path, content=raw, headers=headers)
             _error(response, 400, "malformed_json")
         for raw in (b"[]", b'"text"', b"42", b"null"):
@@ -325,3 +326,40 @@ async def test_edge_agents_bad_reports_and_queries(client: httpx.AsyncClient) ->
     ):
         response = await client.get("/api/devices/jobs/", params=params, headers=agent)
         assert field in _error(response, 400, "validation_error")["fields"], params
+
+
+async def test_dates_at_the_calendars_edges_are_field_errors(
+    client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """A date or time beyond what a shop means (year 1 in +14:00 is year 0 in UTC; a
+    day after 9999-12-31 does not exist) is a 400 naming the field, not a 500."""
+    ids, auth = ids_and_auth
+    shop = (await client.get("/api/core/shops/", headers=auth)).json()["results"][0]["id"]
+    customer = f"/api/customers/customers/{ids['customer_id']}"
+    for path, params in (
+        ("/api/sales/sales/", {"date_from": "0001-01-01T00:00:00+14:00"}),
+        ("/api/sales/sessions/", {"date_to": "9999-12-31T23:59:59-12:00"}),
+        ("/api/products/stock/movements/", {"date_to": "9999-12-31T23:59:59-12:00"}),
+        ("/api/tasks/tasks/", {"due_before": "9999-12-31T23:59:59-12:00"}),
+        (f"{customer}/statement/", {"date_to": "9999-12-31"}),
+        (f"{customer}/ledger/", {"date_from": "0001-01-01"}),
+        ("/api/analytics/daily/", {"shop": shop, "date": "0001-01-01"}),
+        ("/api/analytics/top-products/", {"date_to": "9999-12-31"}),
+        ("/api/products/batches/", {"expiring_before": "9999-12-31"}),
+    ):
+        response = await client.get(path, params=params, headers=auth)
+        error = _error(response, 400, "validation_error")
+        assert set(params) - {"shop"} <= set(error["fields"]), (path, error)
+    due = {
+        "title": "t",
+        "shop": shop,
+        "assignee": ids["user_id"],
+        "due_at": "9999-12-31T23:59:59-12:00",
+    }
+    response = await client.post("/api/tasks/tasks/", json=due, headers=auth)
+    assert "due_at" in _error(response, 400, "validation_error")["fields"]
+    for edge in ("1900-01-01", "2999-12-31"):  # the bounds themselves are days like any other
+        response = await client.get(
+            f"{customer}/statement/", params={"date_from": edge, "date_to": edge}, headers=auth
+        )
+        assert response.status_code == 200, response.text

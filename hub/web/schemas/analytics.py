@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -12,19 +12,20 @@ from hub.domain.reports import ProductFigures
 from hub.domain.rfm import LABELS, Segment
 from hub.services.analytics import RfmResult, RfmRow, SlowMover
 from hub.web.export import ExportQuery
+from hub.web.schemas.common import Day
 
 # --- daily reports ------------------------------------------------------------------------
 
 
 class DailyQuery(ExportQuery):
     shop: uuid.UUID
-    date: dt.date | None = Field(default=None, description="default: today in the shop")
+    date: Day | None = Field(default=None, description="default: today in the shop")
 
 
 class DailyRangeQuery(ExportQuery):
     shop: uuid.UUID
-    date_from: date
-    date_to: date
+    date_from: Day
+    date_to: Day
 
 
 class MethodTotals(BaseModel):
@@ -119,8 +120,8 @@ def daily_table(reports: list[DailyReportOut]) -> tuple[list[str], list[list[Any
 
 class ProductsQuery(ExportQuery):
     shop: uuid.UUID | None = Field(default=None, description="default: every shop you see")
-    date_from: date | None = Field(default=None, description="default: 29 days before date_to")
-    date_to: date | None = Field(default=None, description="default: today")
+    date_from: Day | None = Field(default=None, description="default: 29 days before date_to")
+    date_to: Day | None = Field(default=None, description="default: today")
     order_by: Literal["revenue", "units", "margin"] = "revenue"
     limit: int = Field(default=10, ge=1, le=1000)
 
@@ -263,7 +264,7 @@ def rfm_rows(out: RfmOut) -> list[list[Any]]:
 
 class SnapshotQuery(ExportQuery):
     shop: uuid.UUID
-    date: dt.date
+    date: Day
 
 
 class SnapshotRowOut(BaseModel):

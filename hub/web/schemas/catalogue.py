@@ -13,7 +13,7 @@ from hub.domain.catalogue import QUANTITY_STEP, BarcodeKind, Unit
 from hub.services.catalogue import ProductView
 from hub.services.stock import StockView
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, Instant, PageQuery
+from hub.web.schemas.common import Day, In, Instant, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("99999999999.999"), decimal_places=3)]
@@ -236,7 +236,7 @@ class BatchCreateIn(In):
     quantity: Quantity
     cost: Money | None = Field(default=None, description="the product's cost if absent")
     batch_number: str = Field(default="", max_length=64)
-    expiry_date: date | None = None
+    expiry_date: Day | None = None
     supplier: uuid.UUID | None = None
     reason: Reason = ""
 
@@ -245,7 +245,7 @@ class BatchQuery(PageQuery):
     shop: uuid.UUID | None = None
     product: uuid.UUID | None = None
     remaining: bool = Field(default=False, description="only batches with stock left")
-    expiring_before: date | None = None
+    expiring_before: Day | None = None
 
 
 class StockOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -37,13 +37,27 @@ class _NoNul(BaseModel):
         return value
 
 
+# Dates and times a client sends lie within years that mean something to a shop: period
+# arithmetic (a day added, a time zone applied) never reaches the calendar's edges.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _plausible_day(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"a date from {EARLIEST} to {LATEST}")
+    return value
+
+
 def _as_utc(value: datetime) -> datetime:
+    _plausible_day(value.date())
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 # A point in time from a client: ISO 8601; without an offset (or a bare date) it is UTC,
 # as every time in this API is.
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
+# A calendar day from a client.
+Day = Annotated[date, AfterValidator(_plausible_day)]
 
 
 class In(_NoNul):

@@ -12,7 +12,7 @@ from hub.adapters.db.customer_tables import Customer, CustomerGroup, CustomerLed
 from hub.domain.customers import CustomerKind, LedgerAccount, LedgerKind
 from hub.services.customers import Balances, Statement
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, PageQuery
+from hub.web.schemas.common import Day, In, PageQuery
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
@@ -224,13 +224,13 @@ class MovementOut(BaseModel):
 class LedgerQuery(PageQuery):
     kind: LedgerKind | None = None
     account: LedgerAccount | None = None
-    date_from: date | None = Field(default=None, description="first day, tenant's zone")
-    date_to: date | None = Field(default=None, description="last day, inclusive")
+    date_from: Day | None = Field(default=None, description="first day, tenant's zone")
+    date_to: Day | None = Field(default=None, description="last day, inclusive")
 
 
 class StatementQuery(ExportQuery):
-    date_from: date | None = Field(default=None, description="default: first of the month")
-    date_to: date | None = Field(default=None, description="default: today")
+    date_from: Day | None = Field(default=None, description="default: first of the month")
+    date_to: Day | None = Field(default=None, description="default: today")
 
 
 class BalancesOut(BaseModel):
