@@ -328,11 +328,12 @@ async def test_edge_agents_bad_reports_and_queries(client: httpx.AsyncClient) ->
         assert field in _error(response, 400, "validation_error")["fields"], params
 
 
-async def test_dates_at_the_calendars_edges_are_field_errors(
+async def test_numbers_and_dates_beyond_their_range_are_field_errors(
     client: httpx.AsyncClient, ids_and_auth: tuple[dict[str, str], dict[str, str]]
 ) -> None:
-    """A date or time beyond what a shop means (year 1 in +14:00 is year 0 in UTC; a
-    day after 9999-12-31 does not exist) is a 400 naming the field, not a 500."""
+    """A receipt number beyond the column's range, or a date or time beyond what a shop
+    means (year 1 in +14:00 is year 0 in UTC; a day after 9999-12-31 does not exist), is
+    a 400 naming the field, not a 500."""
     ids, auth = ids_and_auth
     shop = (await client.get("/api/core/shops/", headers=auth)).json()["results"][0]["id"]
     customer = f"/api/customers/customers/{ids['customer_id']}"
@@ -346,6 +347,7 @@ async def test_dates_at_the_calendars_edges_are_field_errors(
         ("/api/analytics/daily/", {"shop": shop, "date": "0001-01-01"}),
         ("/api/analytics/top-products/", {"date_to": "9999-12-31"}),
         ("/api/products/batches/", {"expiring_before": "9999-12-31"}),
+        ("/api/sales/sales/", {"number": str(2**63)}),  # beyond any integer column
     ):
         response = await client.get(path, params=params, headers=auth)
         error = _error(response, 400, "validation_error")

@@ -133,7 +133,10 @@ class SaleQuery(PageQuery, ExportQuery):
         default=None, description="sales with a payment by this method"
     )
     number: int | None = Field(
-        default=None, ge=1, description="the receipt number (per register: add cash_register)"
+        default=None,
+        ge=1,
+        le=2**31 - 1,  # the column's range
+        description="the receipt number (per register: add cash_register)",
     )
     date_from: Instant | None = Field(default=None, description="from this time, inclusive")
     date_to: Instant | None = Field(default=None, description="until this time, exclusive")
