@@ -278,6 +278,8 @@ async def cash_movements(
 
 
 async def x_report(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) -> ShiftView:
+    """The shift with its report so far (the Z-report once closed): a cashier's own
+    shifts; managers and owners any in their shops."""
     shift = await get_shift(uow, principal, shift_id)
     _require_own_or_manager(principal, shift)
     return await view(uow, shift)
@@ -326,7 +328,13 @@ async def list_shifts(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> tuple[list[ShiftView], int]:
+    """Shifts of the principal's shops, a cashier's own only (seeing every shift is
+    `shifts.manage`)."""
     principal.require(Permission.SHIFTS_OPERATE)
+    if not principal.has(Permission.SHIFTS_MANAGE):
+        if cashier not in (None, principal.user_id):
+            return [], 0
+        cashier = principal.user_id
     found, count = await uow.shifts.find(
         page,
         shops=principal.visible_shops(),

@@ -147,11 +147,14 @@ async def test_whose_shift_it_is(client: httpx.AsyncClient) -> None:
     register = await new_register(client, kit)
     shift = await open_shift(client, kit, register, role="manager")
     path = f"/api/sales/sessions/{shift['id']}/"
-    # A cashier may not close or move cash in a manager's (another person's) shift...
+    # A cashier may not close, move cash in or even read a manager's (another person's)
+    # shift: seeing every shift is `shifts.manage`...
     for method, suffix, body in (
         ("POST", "close/", {"closing_cash": "0"}),
         ("POST", "cash/", {"kind": "in", "amount": "1", "reason": "x"}),
         ("GET", "x-report/", None),
+        ("GET", "", None),
+        ("GET", "cash/", None),
     ):
         response = await client.request(
             method, path + suffix, json=body, headers=kit.token("cashier")
@@ -165,6 +168,23 @@ async def test_whose_shift_it_is(client: httpx.AsyncClient) -> None:
         headers=kit.token("manager"),
     )
     assert closed.json()["difference"] == "0.00"
+    # The list: a cashier's own shifts; managers every shift of their shops.
+    for role, params, expected in (
+        ("cashier", {}, [mine["id"]]),
+        ("cashier", {"cashier": kit.members["manager"].id}, []),
+        ("cashier", {"cash_register": register}, []),
+        ("manager", {}, [shift["id"], mine["id"]]),
+    ):
+        for table in ({}, {"format": "csv"}):
+            listed = await client.get(
+                "/api/sales/sessions/", params=params | table, headers=kit.token(role)
+            )
+            assert listed.status_code == 200, listed.text
+            if table:
+                assert listed.text.count("\n") - 1 == len(expected), (role, params, listed.text)
+            else:
+                found = sorted(s["id"] for s in listed.json()["results"])
+                assert found == sorted(expected), (role, params)
     refused = await client.post(
         "/api/sales/sessions/",
         json={"cash_register": register, "opening_cash": "0"},

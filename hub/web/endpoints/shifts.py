@@ -181,8 +181,7 @@ async def open_shift(ctx: Ctx, body: ShiftOpenIn) -> ShiftOut:
 async def get_shift(ctx: Ctx, shift_id: uuid.UUID, query: ExportQuery) -> ShiftOut | Response:
     """A shift with its report so far (X) or final (Z); `format=csv|xlsx` downloads the
     report, one row per figure."""
-    shift = await shifts.get_shift(ctx.uow, ctx.principal, shift_id)
-    found = await shifts.view(ctx.uow, shift)
+    found = await shifts.x_report(ctx.uow, ctx.principal, shift_id)
     if query.table_format is not None:
         return await _report_file(ctx.uow, query.table_format, found)
     return ShiftOut.of(found)
