@@ -516,35 +516,22 @@ async def pay_cart(
     if cart.status == CartStatus.PAID:
         earlier = await uow.sales.by_key(idempotency_key)
         if earlier is not None and earlier.id == cart.sale_id:
-            return await render(uow, cart), await read_sale(uow, earlier, replayed=True)
+            view = await render(uow, cart)
+            if not _sale_request(view, payments).matches(earlier.request_digest):
+                raise Conflict(
+                    "this idempotency key paid the cart with other payments",
+                    code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                )
+            return view, await read_sale(uow, earlier, replayed=True)
     rules.check_open(cart.status)
     await _check_version(uow, cart, version)
     if any(t.method == PaymentMethod.BONUS for t in payments):
         raise ValidationFailed(
             "points are redeemed on the cart", fields={"payments": "no bonus here; cart.bonus"}
         )
-    lines = rules.lines_from_json(cart.lines)
-    if not lines:
+    if not cart.lines:
         raise ValidationFailed("an empty cart", fields={"lines": "at least one line"})
-    view = await render(uow, cart)
-    bonus = (Tender(PaymentMethod.BONUS, view.bonus),) if view.bonus > 0 else ()
-    request = SaleRequest(
-        shift_id=cart.shift_id,
-        items=tuple(
-            SaleItem(
-                x.product_id,
-                x.quantity,
-                x.discount.percent,
-                x.discount.amount,
-                price=_price_of(x, view.products),
-            )
-            for x in lines
-        ),
-        payments=(*payments, *bonus),
-        customer_id=cart.customer_id,
-        discount_percent=cart.discount_percent,
-        discount_amount=cart.discount_amount,
-    )
+    request = _sale_request(await render(uow, cart), payments)
     sale = await record_sale(uow, principal, request, idempotency_key, cart_id=cart.id)
     if sale.replayed:  # the key committed an identical sale through another door
         raise Conflict(
@@ -555,6 +542,30 @@ async def pay_cart(
     closed = await _close(uow, cart, CartStatus.PAID)
     await uow.commit()
     return closed, sale
+
+
+def _sale_request(view: CartView, payments: tuple[Tender, ...]) -> SaleRequest:
+    """The sale a paid cart makes: its lines at their prices, its discounts and customer,
+    the payments given and the points the cart redeems."""
+    cart = view.cart
+    bonus = (Tender(PaymentMethod.BONUS, view.bonus),) if view.bonus > 0 else ()
+    return SaleRequest(
+        shift_id=cart.shift_id,
+        items=tuple(
+            SaleItem(
+                x.product_id,
+                x.quantity,
+                x.discount.percent,
+                x.discount.amount,
+                price=_price_of(x, view.products),
+            )
+            for x in view.lines
+        ),
+        payments=(*payments, *bonus),
+        customer_id=cart.customer_id,
+        discount_percent=cart.discount_percent,
+        discount_amount=cart.discount_amount,
+    )
 
 
 async def close_shift(

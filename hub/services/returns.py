@@ -19,10 +19,8 @@ the PIN never is, in any form.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,6 +34,7 @@ from hub.adapters.db.sales_tables import (
 )
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
+from hub.domain import fingerprints
 from hub.domain.accounts import check_pin_shape
 from hub.domain.customers import LedgerKind
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -66,9 +65,17 @@ class ReturnRequest:
     shift_id: uuid.UUID | None = None
 
     def digest(self) -> str:
+        """What a retry must repeat to be the same return (`hub.domain.fingerprints`)."""
+        return fingerprints.digest(self._shape(fingerprints.by_value))
+
+    def matches(self, stored: str) -> bool:
+        """Whether `stored` is this request's digest, as written now or before decimals
+        counted by value."""
+        return stored in (self.digest(), fingerprints.digest(self._shape(str)))
+
+    def _shape(self, text: Callable[[object], str]) -> list[str]:
         shape = [str(self.sale_id), str(self.shift_id)]
-        shape += [f"{i.product_id}:{i.quantity}" for i in self.items]
-        return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+        return shape + [f"{i.product_id}:{text(i.quantity)}" for i in self.items]
 
 
 @dataclass(frozen=True)
@@ -230,7 +237,7 @@ async def make_return(
     assert sale is not None
     existing = await uow.sales.return_by_key(idempotency_key)
     if existing is not None:
-        if existing.request_digest != request.digest():
+        if not request.matches(existing.request_digest):
             raise Conflict(
                 "this Idempotency-Key was used for another return",
                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED,

@@ -11,16 +11,17 @@ the first attempt and then finds its sale.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from hub.adapters.db.catalogue_tables import Product
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment, Shift
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import SALE_COMPLETED, UnitOfWork
+from hub.domain import fingerprints
 from hub.domain.catalogue import Unit
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
@@ -65,24 +66,31 @@ class SaleRequest:
     discount_amount: Decimal | None = None
 
     def digest(self) -> str:
-        """What a retry must repeat exactly to be the same sale."""
-        shape = {
+        """What a retry must repeat to be the same sale (`hub.domain.fingerprints`)."""
+        return fingerprints.digest(self._shape(fingerprints.by_value))
+
+    def matches(self, stored: str) -> bool:
+        """Whether `stored` is this request's digest: as written now, or as it was
+        written before decimals counted by value (a sale committed then, retried now)."""
+        return stored in (self.digest(), fingerprints.digest(self._shape(str)))
+
+    def _shape(self, text: Callable[[object], str]) -> dict[str, Any]:
+        return {
             "shift": str(self.shift_id),
             "items": [
                 [
                     str(i.product_id),
-                    str(i.quantity),
-                    str(i.discount_percent),
-                    str(i.discount_amount),
-                    *([] if i.price is None else [str(i.price)]),
+                    text(i.quantity),
+                    text(i.discount_percent),
+                    text(i.discount_amount),
+                    *([] if i.price is None else [text(i.price)]),
                 ]
                 for i in self.items
             ],
-            "payments": [[t.method.value, str(t.amount)] for t in self.payments],
+            "payments": [[t.method.value, text(t.amount)] for t in self.payments],
             "customer": str(self.customer_id),
-            "discount": [str(self.discount_percent), str(self.discount_amount)],
+            "discount": [text(self.discount_percent), text(self.discount_amount)],
         }
-        return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -227,7 +235,7 @@ async def record_sale(
     if existing is not None:
         # Before the shift's state: a retry whose reply was lost finds its sale even
         # after the shift was closed.
-        if existing.request_digest != request.digest():
+        if not request.matches(existing.request_digest):
             raise Conflict(
                 "this Idempotency-Key was used for another sale",
                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED,

@@ -335,11 +335,23 @@ async def test_fifty_retries_of_one_payment_make_one_sale(live_hub: LiveHub) -> 
             "/api/sales/sales/", params={"session": till.shift}, headers=kit.token("owner")
         )
         level = await stock_of(http, kit, milk)
+        async with hub_client(live_hub, kit.members["cashier"].token) as ws:
+            # The same payment written another way is the same request...
+            again = await ws.request(
+                "cart.pay", pay | {"payments": [{"method": "cash", "amount": "20"}]}
+            )
+            # ...other payments under the key are not: the first sale was paid in cash.
+            with pytest.raises(RequestFailed) as other:
+                await ws.request(
+                    "cart.pay", pay | {"payments": [{"method": "card", "amount": "20.00"}]}
+                )
     assert len(replies) == 50
     assert len({r["sale"]["id"] for r in replies}) == 1
     assert sum(not r["sale"]["replayed"] for r in replies) == 1
     assert sales.json()["count"] == 1
     assert (level["on_hand"], level["reserved"]) == ("8.000", "0.000")
+    assert (again["sale"]["id"], again["sale"]["replayed"]) == (replies[0]["sale"]["id"], True)
+    assert other.value.code == "idempotency_key_reused"
 
 
 async def test_bonus_points_are_redeemed_from_the_cart(live_hub: LiveHub) -> None:

@@ -194,6 +194,13 @@ async def test_a_retried_sale_is_one_sale(client: httpx.AsyncClient) -> None:
         assert again.status_code == 201
         assert again.json()["id"] == first.json()["id"]
         assert again.headers["idempotent-replayed"] == "true"
+    # The same decimals written another way are the same sale.
+    same = await till.sell(
+        [{"product": milk, "quantity": "1.000"}],
+        [{"method": "card", "amount": "10"}],
+        key="till-1-sale-42",
+    )
+    assert (same.status_code, same.json()["id"]) == (201, first.json()["id"])
     assert (await stock_of(client, kit, milk))["on_hand"] == "99.000"
     other = await till.sell(items, [{"method": "cash", "amount": "20"}], key="till-1-sale-42")
     assert other.status_code == 409
