@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     CART_CLOSED = "cart_closed"
     JOB_FINISHED = "job_finished"
     INVALID_TRANSITION = "invalid_transition"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
     # realtime
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -86,6 +87,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CART_CLOSED: 409,
     ErrorCode.JOB_FINISHED: 409,
     ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.VALUE_OUT_OF_RANGE: 409,
     ErrorCode.MALFORMED_FRAME: 400,
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,

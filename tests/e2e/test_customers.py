@@ -262,6 +262,30 @@ async def test_cashiers_may_not_set_groups_limits_or_deactivate(client: httpx.As
 # ---------------------------------------------------------------- the money desk
 
 
+async def test_a_balance_beyond_what_the_books_hold_is_refused(client: httpx.AsyncClient) -> None:
+    """Each top-up is within the largest amount, but a hundred of the largest make the
+    most a balance can hold: one more is 409 `value_out_of_range` and writes nothing,
+    on SQLite as on PostgreSQL (not a 500 on one and a silent success on the other)."""
+    kit = await build_tenant(client)
+    customer = await new_customer(client, kit)
+    path = f"{CUSTOMERS}{customer['id']}/"
+    owner = kit.token("owner")
+    for _ in range(100):
+        topped = await client.post(
+            path + "top-up/", json={"amount": "9999999999.99"}, headers=owner
+        )
+        assert topped.status_code == 200, topped.text
+    assert topped.json()["balance"] == "999999999999.00"
+    refused = await client.post(path + "top-up/", json={"amount": "1.00"}, headers=owner)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "value_out_of_range"
+    assert refused.json()["error"]["message"]
+    after = await client.get(path, headers=owner)
+    assert after.json()["balance"] == "999999999999.00"
+    ledger = await client.get(path + "ledger/", headers=owner)
+    assert ledger.json()["count"] == 100
+
+
 async def test_top_up_refund_and_idempotency(client: httpx.AsyncClient) -> None:
     kit = await build_tenant(client)
     customer = await new_customer(client, kit)

@@ -24,12 +24,13 @@ from typing import Any
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from hub.adapters.broker.base import Outgoing
 from hub.adapters.db.tables import SHARED_SCHEMA, Tenant
+from hub.adapters.db.types import ValueOutOfRange
 from hub.settings import MAIN_CLUSTER, Settings
 
 WRITE_OPTION = "pos_write"
@@ -61,11 +62,21 @@ def lost_a_race(exc: BaseException) -> bool:
 
 # No such table or schema: in a tenant's unit of work, its schema is not on that cluster.
 _MISSING_SQLSTATES = frozenset({"42P01", "3F000"})
+_NUMERIC_OUT_OF_RANGE = "22003"
 
 
 class TenantRelocated(Exception):
     """The tenant's tables were not where this process looked: the tenant is being (or
     was) moved to another cluster. Nothing was done; the same request may be sent again."""
+
+
+def value_out_of_range(exc: BaseException) -> bool:
+    """Whether a statement failed on a number beyond what its column holds (a running
+    total grown past it): our bind check, or PostgreSQL's numeric overflow in SQL."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(exc, StatementError) and isinstance(orig, ValueOutOfRange):
+        return True
+    return getattr(orig, "sqlstate", None) == _NUMERIC_OUT_OF_RANGE
 
 
 def schema_missing(exc: BaseException) -> bool:

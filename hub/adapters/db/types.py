@@ -42,6 +42,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class ValueOutOfRange(ValueError):
+    """A number with more integer digits than its column keeps."""
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """Money and quantities: NUMERIC on PostgreSQL; on SQLite, whose numbers are binary
     floats, an integer count of the smallest unit (cents, grams), so sums and comparisons
@@ -67,6 +71,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
         exact = amount.quantize(Decimal(1).scaleb(-self.scale))
         if exact != amount:
             raise ValueError(f"{amount} has more than {self.scale} decimals")
+        # PostgreSQL refuses it too (numeric overflow); SQLite's integer would not: both
+        # stores refuse the same amounts.
+        if abs(exact) >= Decimal(10) ** (self.precision - self.scale):
+            raise ValueOutOfRange(f"{amount} does not fit NUMERIC({self.precision}, {self.scale})")
         return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

@@ -24,6 +24,7 @@ from hub.adapters.db.database import (
     Database,
     TenantRelocated,
     schema_missing,
+    value_out_of_range,
     write_gate_key,
 )
 from hub.adapters.db.job_repositories import DeviceJobs
@@ -40,9 +41,11 @@ from hub.adapters.db.sales_repositories import Registers, Sales, Shifts
 from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.task_repositories import Tasks, TaskTemplates
 from hub.adapters.db.types import utcnow
+from hub.domain.errors import Conflict
 from hub.domain.ids import new_id
 from hub.settings import MAIN_CLUSTER
 from protocol.channels import Channel
+from protocol.errors import ErrorCode
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
 _INSERT_OUTBOX = insert(OUTBOX)
@@ -80,6 +83,13 @@ class SharedUnitOfWork:
         # Closing rolls back what was not committed; unlike rollback() it leaves loaded
         # objects readable (detached), so results can outlive the unit of work.
         await self.session.close()
+        if exc is not None and value_out_of_range(exc):
+            # A balance or a total that would outgrow what the books can hold: the
+            # request is refused whole, with a code, rather than failing as a 500.
+            raise Conflict(
+                "an amount or a total would exceed what can be recorded",
+                code=ErrorCode.VALUE_OUT_OF_RANGE,
+            ) from exc
 
     async def commit(self) -> None:
         await self.session.commit()
