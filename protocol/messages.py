@@ -198,10 +198,11 @@ class PaymentIn(BaseModel):
 
 class CartPay(CartChange):
     """Commit the cart as a sale; `ok` data {"cart", "sale"}. A retry with the same
-    key returns the same sale."""
+    key returns the same sale. `payments` is empty when nothing is left to pay (the
+    points redeemed or a whole-receipt discount cover the total)."""
 
     TYPE = "cart.pay"
-    payments: list[PaymentIn] = Field(min_length=1, max_length=8)
+    payments: list[PaymentIn] = Field(max_length=8)
     idempotency_key: IdempotencyKey
 
 

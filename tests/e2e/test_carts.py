@@ -354,6 +354,28 @@ async def test_fifty_retries_of_one_payment_make_one_sale(live_hub: LiveHub) -> 
     assert other.value.code == "idempotency_key_reused"
 
 
+async def test_a_cart_with_nothing_left_to_pay_is_paid_with_no_payments(
+    live_hub: LiveHub,
+) -> None:
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        milk = await stocked(http, kit, "10.00", "10")
+        till = await Till(http, kit).open()
+        async with hub_client(live_hub, kit.members["cashier"].token) as ws:
+            cart = await Cart.open(ws, till.shift)
+            await cart.do("cart.add", product=milk, quantity="2")
+            with pytest.raises(RequestFailed) as unpaid:
+                await cart.do("cart.pay", payments=[], idempotency_key="gift")
+            await cart.do("cart.discount", percent="100")
+            assert (cart.doc["total"], cart.doc["to_pay"]) == ("0.00", "0.00")
+            paid = await cart.do("cart.pay", payments=[], idempotency_key="gift")
+        level = await stock_of(http, kit, milk)
+    assert unpaid.value.code == "validation_error"
+    assert "payments" in unpaid.value.fields
+    assert (paid["sale"]["total"], paid["sale"]["payments"]) == ("0.00", {})
+    assert (level["on_hand"], level["reserved"]) == ("8.000", "0.000")
+
+
 async def test_bonus_points_are_redeemed_from_the_cart(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     async with api(live_hub) as http:

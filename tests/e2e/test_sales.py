@@ -239,6 +239,9 @@ async def test_refusals_leave_nothing_behind(client: httpx.AsyncClient) -> None:
         [{"product": milk, "quantity": "1"}], [{"method": "cash", "amount": "599.99"}]
     )
     assert short.status_code == 400
+    unpaid = await till.sell([{"product": milk, "quantity": "1"}], [])
+    assert unpaid.status_code == 400
+    assert "payments" in unpaid.json()["error"]["fields"]
     assert (await stock_of(client, kit, milk))["on_hand"] == "5.000"
     customer = await client.get(f"/api/customers/customers/{anna}/", headers=kit.token("owner"))
     assert customer.json()["debt"] == "0.00"
@@ -247,6 +250,11 @@ async def test_refusals_leave_nothing_behind(client: httpx.AsyncClient) -> None:
         [{"product": milk, "quantity": "1"}], [{"method": "card", "amount": "600"}]
     )
     assert ok.json()["number"] == 1
+    # Nothing left to pay after a whole-receipt discount: a sale with no payments.
+    given = await till.sell([{"product": milk, "quantity": "1"}], [], discount_percent="100")
+    assert given.status_code == 201, given.text
+    assert (given.json()["total"], given.json()["payments"]) == ("0.00", [])
+    assert (await stock_of(client, kit, milk))["on_hand"] == "3.000"
 
 
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)

@@ -35,7 +35,9 @@ class PaymentIn(In):
 class SaleCreateIn(In):
     session: uuid.UUID = Field(description="the open shift (Appendix A calls it session)")
     items: list[SaleItemIn] = Field(min_length=1, max_length=500)
-    payments: list[PaymentIn] = Field(min_length=1, max_length=10)
+    payments: list[PaymentIn] = Field(
+        max_length=10, description="empty only when the total is 0.00 (a 100 % discount)"
+    )
     customer: uuid.UUID | None = None
     discount_percent: Percent | None = None
     discount_amount: Money | None = None
