@@ -169,11 +169,19 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _unescaped(value: str) -> str:
+    """A cell as it was before export quoted it to keep it text (`'=1+1` was `=1+1`), so
+    an exported table imports back unchanged."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
 def _row(headers: list[str], values: Sequence[str]) -> dict[str, str]:
     row = {}
     for index, header in enumerate(headers):
         if header:
-            row[header] = values[index].strip() if index < len(values) else ""
+            row[header] = _unescaped(values[index]).strip() if index < len(values) else ""
     return row
 
 

@@ -195,3 +195,24 @@ async def test_export_reads_back_in(client: httpx.AsyncClient) -> None:
     again = await send(client, kit, response.content, XLSX)
     assert again.status_code == 200, again.text
     assert again.json()["updated"] == 1
+
+
+async def test_text_quoted_as_formulas_reads_back_as_it_was(client: httpx.AsyncClient) -> None:
+    """Export quotes text that starts like a formula (`'=1+1`); import takes the quote
+    off again, so the same products are updated, not copied under a quoted SKU."""
+    kit = await build_tenant(client)
+    await create_product(client, kit, name="+Promo pack", sku="=1+1", price="3.00")
+    await create_product(client, kit, name="-50% shelf", sku="@home", price="4.00")
+    for fmt, media in (("csv", "text/csv"), ("xlsx", XLSX)):
+        exported = await client.get(
+            "/api/products/products/", params={"format": fmt}, headers=kit.token("owner")
+        )
+        assert exported.status_code == 200
+        again = await send(client, kit, exported.content, media)
+        assert again.status_code == 200, again.text
+        assert (again.json()["created"], again.json()["updated"]) == (0, 2), (fmt, again.json())
+    listed = await client.get("/api/products/products/", headers=kit.token("owner"))
+    assert sorted((p["sku"], p["name"]) for p in listed.json()["results"]) == [
+        ("=1+1", "+Promo pack"),
+        ("@home", "-50% shelf"),
+    ]
