@@ -155,7 +155,7 @@ async def _task(
 async def _check_shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> None:
     shop = await uow.shops.get(shop_id)
     if shop is None or not principal.sees_shop(shop_id):
-        raise ValidationFailed("no such shop", fields={"shop": "not one of your shops"})
+        raise NotFound("no such shop", fields={"shop": "not one of your shops"})
 
 
 async def _check_assignment(uow: UnitOfWork, shop_id: uuid.UUID, assignment: Assignment) -> None:
@@ -168,7 +168,7 @@ async def _check_assignment(uow: UnitOfWork, shop_id: uuid.UUID, assignment: Ass
         return
     user = await uow.users.get(assignment.user)
     if user is None or not user.is_active:
-        raise ValidationFailed("no such user", fields={"assignee": "no active user with this id"})
+        raise NotFound("no such user", fields={"assignee": "no active user with this id"})
     if user.role != Role.OWNER.value:
         shops = (await uow.users.shops_of([user.id]))[user.id]
         if shop_id not in shops:
@@ -722,7 +722,7 @@ async def fire_due_templates(
         template.last_fired_for = instant
         try:
             await _check_assignment(uow, template.shop_id, _assignment_of(template))
-        except ValidationFailed as exc:
+        except (ValidationFailed, NotFound) as exc:
             # Its person left or moved shop: the template waits for a manager to fix it.
             template.is_active = False
             uow.emit(

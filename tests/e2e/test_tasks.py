@@ -188,19 +188,29 @@ async def test_bad_photos_and_bad_tasks_are_refused_with_clear_codes(
             },
             "assignee",
         ),  # both
-        ({"title": "x", "shop": kit.shop_id, "assignee": str(uuid.uuid4())}, "assignee"),
         ({"title": "x", "shop": kit.shop_id, "assignee_role": "janitor"}, "assignee_role"),
         (
             {"title": "x", "shop": kit.shop_id, "assignee_role": "cashier", "priority": "asap"},
             "priority",
         ),
         ({"title": "", "shop": kit.shop_id, "assignee_role": "cashier"}, "title"),
-        ({"title": "x", "shop": str(uuid.uuid4()), "assignee_role": "cashier"}, "shop"),
     ]
     for body, field in cases:
         response = await client.post(TASKS, json=body, headers=kit.token("manager"))
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["code"] == "validation_error"
+        assert field in response.json()["error"]["fields"], (body, response.text)
+    # An id that names nothing in the business (or another business's) is 404, as
+    # everywhere in the API, with the field named.
+    other = await build_tenant(client)
+    for body, field in (
+        ({"title": "x", "shop": kit.shop_id, "assignee": str(uuid.uuid4())}, "assignee"),
+        ({"title": "x", "shop": kit.shop_id, "assignee": other.members["cashier"].id}, "assignee"),
+        ({"title": "x", "shop": str(uuid.uuid4()), "assignee_role": "cashier"}, "shop"),
+        ({"title": "x", "shop": other.shop_id, "assignee_role": "cashier"}, "shop"),
+    ):
+        response = await client.post(TASKS, json=body, headers=kit.token("manager"))
+        assert response.status_code == 404, (body, response.text)
         assert field in response.json()["error"]["fields"], (body, response.text)
 
     # The cashier works only in the first shop: no task for them in the second.
