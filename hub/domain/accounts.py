@@ -55,7 +55,7 @@ def check_password(password: str, *, username: str, field: str = "password") -> 
 
 def ensure_can_manage(actor: Role, target: Role) -> None:
     if not can_manage_role(actor, target):
-        raise PermissionDenied(f"a {actor.value} cannot manage a {target.value}")
+        raise PermissionDenied(f"{_article(actor.value)} cannot manage {_article(target.value)}")
 
 
 class InvalidPin(PermissionDenied):
@@ -92,3 +92,7 @@ def check_pin(pin: str, *, field: str = "pin") -> None:
         raise ValidationFailed(
             "PIN too easy to guess", fields={field: "not one digit repeated or a run like 1234"}
         )
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"

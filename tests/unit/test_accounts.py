@@ -190,3 +190,9 @@ def test_ensure_can_manage_refuses(actor: Role, target: Role) -> None:
     assert info.value.code is ErrorCode.PERMISSION_DENIED
     assert actor.value in info.value.message
     assert target.value in info.value.message
+
+
+def test_the_refusal_reads_as_english() -> None:
+    with pytest.raises(PermissionDenied) as info:
+        ensure_can_manage(Role.MANAGER, Role.OWNER)
+    assert info.value.message == "a manager cannot manage an owner"

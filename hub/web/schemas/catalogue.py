@@ -7,9 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from hub.domain.catalogue import QUANTITY_STEP, BarcodeKind, Unit
+from hub.domain.catalogue import MONEY_STEP, QUANTITY_STEP, BarcodeKind, Unit
 from hub.services.catalogue import ProductView
 from hub.services.stock import StockView
 from hub.web.export import ExportQuery
@@ -228,6 +228,13 @@ class BatchOut(BaseModel):
     cost: Decimal
     quantity: Decimal
     remaining: Decimal
+
+    @field_validator("cost", "quantity", "remaining")
+    @classmethod
+    def _decimals(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # A batch just received still holds the figures as the client typed them ("10"):
+        # the answer shows them as every read does ("10.000").
+        return value.quantize(MONEY_STEP if info.field_name == "cost" else QUANTITY_STEP)
 
 
 class BatchCreateIn(In):
