@@ -6,6 +6,7 @@ expiry. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
@@ -226,6 +228,17 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert (debtor.json()["debt"], debtor.json()["available_credit"]) == ("40.00", "60.00")
     bad = await client.get(f"{CUSTOMERS}?has_debt=maybe", headers=kit.token("owner"))
     assert bad.status_code == 400
+    # Who owes, as a file.
+    owing = await client.get(f"{CUSTOMERS}?has_debt=true&format=csv", headers=kit.token("owner"))
+    assert owing.headers["content-type"].startswith("text/csv")
+    header, row, *rest = owing.content.decode("utf-8-sig").splitlines()
+    assert header.split(",")[:3] == ["id", "name", "phone"]
+    assert (row.split(",")[0], row.split(",")[7], rest) == (person["id"], "40.00", [])
+    book = await client.get(f"{CUSTOMERS}?kind=company&format=xlsx", headers=kit.token("owner"))
+    sheet = load_workbook(io.BytesIO(book.content)).worksheets[0]
+    assert [r[:2] for r in sheet.iter_rows(min_row=2, values_only=True)] == [
+        (company["id"], "Corp")
+    ]
 
 
 async def test_cashiers_may_not_set_groups_limits_or_deactivate(client: httpx.AsyncClient) -> None:

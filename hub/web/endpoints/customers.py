@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
+from hub.adapters.db.customer_tables import Customer
 from hub.adapters.tabular import Cell
 from hub.domain.permissions import Permission
 from hub.services import customers
@@ -97,13 +98,44 @@ async def delete_customer_group(ctx: Ctx, group_id: uuid.UUID) -> None:
 # --- customers ------------------------------------------------------------------------
 
 
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "phone",
+    "kind",
+    "tax_id",
+    "group",
+    "credit_limit",
+    "debt",
+    "balance",
+    "bonus",
+    "is_active",
+)
+
+
+def _customer_row(c: Customer) -> list[Cell]:
+    return [
+        str(c.id),
+        c.name,
+        c.phone,
+        c.kind,
+        c.tax_id,
+        str(c.group_id) if c.group_id else None,
+        c.credit_limit,
+        c.debt,
+        c.balance,
+        c.bonus,
+        c.is_active,
+    ]
+
+
 # Customer reads are write units of work: they write off expired bonus points (lazily,
 # with a ledger row) before showing the accounts.
 @api.get(CUSTOMERS, tag=TAG, permission=Permission.CUSTOMERS_VIEW, write=True)
-async def list_customers(ctx: Ctx, query: CustomerQuery) -> Page[CustomerOut]:
+async def list_customers(ctx: Ctx, query: CustomerQuery) -> Page[CustomerOut] | Response:
     """Find customers: `search` matches any part of the name (any case) or of the
     phone's digits (for RU, a leading 8 also matches +7); filters by group, kind,
-    activity, debt."""
+    activity, debt. `?format=csv|xlsx` downloads the page's rows (e.g. who owes)."""
     found, count = await customers.list_customers(
         ctx.uow,
         ctx.principal,
@@ -116,6 +148,10 @@ async def list_customers(ctx: Ctx, query: CustomerQuery) -> Page[CustomerOut]:
             has_debt=query.has_debt,
         ),
     )
+    if query.table_format is not None:
+        return table_response(
+            query.table_format, "customers", CUSTOMER_COLUMNS, map(_customer_row, found)
+        )
     return Page[CustomerOut].build(ctx.request, query, [CustomerOut.of(c) for c in found], count)
 
 

@@ -137,7 +137,7 @@ class CustomerUpdateIn(In):
     is_active: bool | None = None
 
 
-class CustomerQuery(PageQuery):
+class CustomerQuery(PageQuery, ExportQuery):
     search: str | None = Field(
         default=None, max_length=100, description="a fragment of the name or of the phone"
     )
