@@ -1,10 +1,13 @@
 """What the web client tells its user: the hub's refusals in the user's language and in
 the dialog that caused them, no error for the till's own cancel or close, long names and
-comments, amounts typed with thousands spaces, the cash handed over on the receipt."""
+comments, amounts typed with thousands spaces, the cash handed over on the receipt, a
+header that fits a 768 px tablet, and the dashboard's feed on the shop's clock."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, Page, expect
 
@@ -201,3 +204,58 @@ async def test_the_receipt_shows_the_cash_handed_over(live_hub: LiveHub, browser
         await expect(page.locator("#receipt-total")).to_have_text("89.90")
         await expect(page.locator("#receipt-tendered")).to_have_text(f"1{NNBSP}000.00")
         await expect(page.locator("#receipt-change")).to_have_text("910.10")
+
+
+async def test_the_header_fits_a_768_pixel_tablet(live_hub: LiveHub, browser: Browser) -> None:
+    kit = await tenant(live_hub)
+    wide = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    for role, views in (
+        ("manager", ("dashboard", "stock", "customers", "tasks")),
+        ("cashier", ("till", "stock", "customers", "tasks")),
+    ):
+        page = await new_page(browser, locale="ru-RU", size=(768, 1024))
+        await sign_in(page, live_hub, kit, role)
+        for view in views:
+            await page.click(f"[data-view='{view}']")
+            await expect(page.locator(f"[data-view='{view}']")).to_have_class("active")
+            await expect(page.locator(".loading")).to_have_count(0)
+            assert await page.evaluate(wide) == 0, f"{role}: {view} scrolls sideways"
+            box = await page.locator("#logout").bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= 768
+
+
+async def test_the_feed_tells_the_shops_time(live_hub: LiveHub, browser: Browser) -> None:
+    """A manager in New York watching a shop in Moscow: the feed's times are Moscow's, as
+    the hourly chart's are."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        shop = await http.patch(
+            f"/api/core/shops/{kit.shop_id}/",
+            json={"timezone": "Europe/Moscow"},
+            headers=kit.token("owner"),
+        )
+        assert shop.status_code == 200, shop.text
+        shift = await http.post(
+            "/api/sales/sessions/",
+            json={"cash_register": goods["register"], "opening_cash": "0"},
+            headers=kit.token("cashier"),
+        )
+        sale = await http.post(
+            "/api/sales/sales/",
+            json={
+                "session": shift.json()["id"],
+                "items": [{"product": goods["product"], "quantity": "1"}],
+                "payments": [{"method": "card", "amount": "89.90"}],
+            },
+            headers=kit.token("cashier"),
+        )
+        assert sale.status_code == 201, sale.text
+        created = datetime.fromisoformat(sale.json()["created_at"])
+        moscow = created.astimezone(ZoneInfo("Europe/Moscow")).strftime("%H:%M")
+        assert created.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") != moscow
+        page = await new_page(browser, locale="ru-RU", timezone="America/New_York")
+        await sign_in(page, live_hub, kit, "manager")
+        when = page.locator(f"#feed [data-sale='{sale.json()['id']}'] .when")
+        await expect(when).to_have_text(moscow)

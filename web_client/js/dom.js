@@ -91,8 +91,9 @@ export function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`.replace(".", "");
 }
 
-export function time(iso) {
-  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+/** The time of day of `iso`; in `timeZone` (a shop's) when given, else the browser's. */
+export function time(iso, timeZone = undefined) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone }) : "";
 }
 
 export function dateTime(iso) {
