@@ -123,6 +123,15 @@ class Connection:
     def send(self, frame: dict[str, Any]) -> None:
         self.enqueue(self.codec.encode(frame))
 
+    async def send_alone(self, frame: dict[str, Any]) -> None:
+        """Send one frame as a frame of its own, now: the `hello`, before the connection
+        is registered, so nothing can be queued with it into a batch (clients wait for a
+        bare `hello` first)."""
+        assert self._queue is None, "send_alone before anything is queued"
+        await self._send(self.codec.encode(frame))
+        self.frames_sent += 1
+        self.last_sent = time.monotonic()
+
     def deliver(self, event: Event) -> None:
         subscription = self.subscriptions.get(event.channel)
         if subscription is None:

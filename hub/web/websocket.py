@@ -161,25 +161,28 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         token_expires_at=expires_at,
         flusher=realtime.flusher,
     )
+    hello = messages.message_frame(
+        messages.Hello(
+            connection=connection.id,
+            kind="device" if principal.is_device else "user",
+            tenant=str(principal.tenant_id),
+            heartbeat_seconds=realtime.settings.heartbeat_seconds,
+            idle_timeout_seconds=realtime.settings.idle_timeout_seconds,
+            max_frame_bytes=limit,
+            token_expires_in=None if expires_at is None else round(expires_at - time.time(), 1),
+            server_time=round(time.time(), 3),
+        )
+    )
+    try:
+        # Alone and first, before the connection is registered and anything can be
+        # queued with it into a batch (docs/protocol.md: a client may wait for it bare).
+        await connection.send_alone(hello)
+    except Exception as exc:  # the peer left during the handshake
+        log.debug("connection %s: hello not delivered: %r", connection.id, exc)
+        return
     realtime.add(connection)
     metrics.WS_CONNECTIONS.inc()
     try:
-        connection.send(
-            messages.message_frame(
-                messages.Hello(
-                    connection=connection.id,
-                    kind="device" if principal.is_device else "user",
-                    tenant=str(principal.tenant_id),
-                    heartbeat_seconds=realtime.settings.heartbeat_seconds,
-                    idle_timeout_seconds=realtime.settings.idle_timeout_seconds,
-                    max_frame_bytes=limit,
-                    token_expires_in=None
-                    if expires_at is None
-                    else round(expires_at - time.time(), 1),
-                    server_time=round(time.time(), 3),
-                )
-            )
-        )
         # A connection always hears its own channel: an agent's queue and revocation, a
         # user's ended sessions.
         await realtime.subscribe(connection, own_channel(principal), None, None)

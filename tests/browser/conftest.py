@@ -33,11 +33,22 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def new_page(browser: Browser, *, locale: str = "en-US", tablet: bool = False) -> Page:
-    """A page in a fresh context: its own storage, so its own login."""
-    viewport = {"width": 1024, "height": 768} if tablet else {"width": 1366, "height": 900}
+async def new_page(
+    browser: Browser,
+    *,
+    locale: str = "en-US",
+    tablet: bool = False,
+    size: tuple[int, int] | None = None,
+    timezone: str | None = None,
+) -> Page:
+    """A page in a fresh context: its own storage, so its own login. `size` (width,
+    height) overrides the screen; `timezone` is the browser's (the machine's otherwise)."""
+    width, height = size or ((1024, 768) if tablet else (1366, 900))
     context: BrowserContext = await browser.new_context(
-        locale=locale, viewport=viewport, has_touch=tablet
+        locale=locale,
+        viewport={"width": width, "height": height},
+        has_touch=tablet,
+        timezone_id=timezone,
     )
     page = await context.new_page()
     page.set_default_timeout(10_000)

@@ -67,6 +67,25 @@ async def test_frames_use_the_negotiated_codec(live_hub: LiveHub, codec: Codec) 
         assert reply["type"] == "ok"
 
 
+@pytest.mark.parametrize("codec", CODECS, ids=CODEC_IDS)
+async def test_the_hello_comes_alone_when_the_user_is_already_connected(
+    live_hub: LiveHub, codec: Codec
+) -> None:
+    """A second connection of the same user (a second tab, a phone): its own channel is
+    already heard, so the subscription's `ok` was once ready at once and went out in one
+    batch with the hello, which a browser waiting for a bare hello never saw."""
+    kit = await tenant(live_hub)
+    token = kit.members["manager"].token
+    async with raw(live_hub, token=token, codec=codec) as first:
+        await hello(first, codec)
+        for _ in range(3):
+            async with raw(live_hub, token=token, codec=codec) as again:
+                frame = codec.decode(await again.recv())
+                assert frame["type"] == "hello", frame
+                own = codec.decode(await again.recv())
+                assert (own["type"], "id" in own) == ("ok", False), own
+
+
 async def test_no_codec_offered_means_json_without_subprotocol(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     async with raw(live_hub, token=kit.members["owner"].token, subprotocols=[]) as ws:

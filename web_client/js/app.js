@@ -6,7 +6,7 @@
 import { api, login, logout, session, whenSignedOut } from "./api.js";
 import { h, clear, toast } from "./dom.js";
 import { Hub } from "./hub.js";
-import { language, setLanguage, t, LANGUAGES } from "./i18n.js";
+import { errorText, language, setLanguage, t, LANGUAGES } from "./i18n.js";
 import { mountLogin } from "./views/login.js";
 import { mountTill } from "./views/till.js";
 import { mountDashboard } from "./views/dashboard.js";
@@ -169,7 +169,7 @@ async function route() {
       h(
         "div",
         { class: "card narrow" },
-        h("p", { class: "error" }, `${t("error.load")}: ${error.message}`),
+        h("p", { class: "error" }, `${t("error.load")}: ${errorText(error)}`),
         h("button", { type: "button", class: "primary", id: "retry", onclick: () => route() }, t("retry")),
       ),
     );

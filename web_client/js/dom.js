@@ -2,6 +2,8 @@
 // exact decimal strings (the hub computes every total; the till only adds up what the
 // customer hands over, in whole cents, with BigInt).
 
+import { errorText } from "./i18n.js";
+
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -39,9 +41,14 @@ export function toast(message, kind = "info") {
   setTimeout(() => note.remove(), kind === "error" ? 6000 : 3500);
 }
 
-/** "12.50" → 1250n; accepts "12", "12.5", "12,50". */
+/** A refusal (a hub error, or anything thrown) as an error toast in the user's language. */
+export function toastError(failure, context = "") {
+  toast(errorText(failure, context), "error");
+}
+
+/** "12.50" → 1250n; accepts "12", "12.5", "12,50", "1 586,96". */
 export function toCents(text) {
-  const clean = String(text ?? "").trim().replace(",", ".");
+  const clean = decimal(String(text ?? ""));
   if (!/^-?\d+(\.\d{0,2})?$/.test(clean)) return null;
   const negative = clean.startsWith("-");
   const [whole, fraction = ""] = clean.replace("-", "").split(".");
@@ -84,8 +91,9 @@ export function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`.replace(".", "");
 }
 
-export function time(iso) {
-  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+/** The time of day of `iso`; in `timeZone` (a shop's) when given, else the browser's. */
+export function time(iso, timeZone = undefined) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone }) : "";
 }
 
 export function dateTime(iso) {
@@ -116,14 +124,15 @@ export function modal(title, build) {
   });
 }
 
-/** A typed decimal as the hub reads it: "12,5 " → "12.5". */
+/** A typed decimal as the hub reads it: "12,5 " → "12.5", "1 586,96" → "1586.96". Spaces
+ * (the no-break ones the client itself prints money with too) separate thousands. */
 export function decimal(text) {
-  return text.trim().replace(",", ".");
+  return text.replace(/\s/g, "").replace(",", ".");
 }
 
 /** A dialog with labelled fields; `submit()` resolves with what the dialog returns, and
  * a refusal stays on screen with the fields the hub named. */
-export function formDialog(title, fields, [buttonId, buttonLabel], submit) {
+export function formDialog(title, fields, [buttonId, buttonLabel], submit, context = "") {
   return modal(title, (close) => {
     const error = h("p", { class: "error", role: "alert" });
     return h(
@@ -134,8 +143,7 @@ export function formDialog(title, fields, [buttonId, buttonLabel], submit) {
           try {
             close(await submit());
           } catch (failure) {
-            const named = Object.values(failure.fields || {}).join("; ");
-            error.textContent = named ? `${failure.message}: ${named}` : failure.message;
+            error.textContent = errorText(failure, context);
           }
         },
       },

@@ -49,13 +49,17 @@ export class Hub {
       let greeted = false;
       ws.onmessage = (message) => {
         const frame = JSON.parse(message.data);
-        if (!greeted && frame.type === "hello") {
+        // The hello comes first, alone or (from an older hub) as the first frame of a
+        // batch with what followed it: the rest of that batch is dispatched after it.
+        const first = frame.type === "batch" ? frame.payload[0] : frame;
+        if (!greeted && first?.type === "hello") {
           greeted = true;
-          this.hello = frame.payload;
+          this.hello = first.payload;
           this.attempt = 0;
           this._afterHello();
           this._state("online");
-          resolve(frame.payload);
+          resolve(first.payload);
+          if (frame.type === "batch") for (const inner of frame.payload.slice(1)) this._dispatch(inner);
           return;
         }
         this._dispatch(frame);

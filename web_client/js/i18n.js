@@ -13,6 +13,62 @@ const EN = {
   cancel: "Cancel",
   "error.load": "Could not load",
   "retry": "Try again",
+  "error.validation_error": "Check what was entered",
+  "error.malformed_json": "Check what was entered",
+  "error.not_authenticated": "Your session has ended: please log in again",
+  "error.token_expired": "Your session has ended: please log in again",
+  "error.token_invalid": "Your session has ended: please log in again",
+  "error.token_revoked": "Your session has ended: please log in again",
+  "error.invalid_credentials": "Wrong login or password",
+  "error.too_many_attempts": "Too many attempts: wait a little and try again",
+  "error.permission_denied": "Your role may not do this",
+  "error.invalid_pin": "The manager's PIN was not accepted",
+  "error.not_found": "Not found: it may have been removed",
+  "error.conflict": "Someone changed this at the same moment: try again",
+  "error.conflict.session": "The shift is closed",
+  "error.insufficient_stock": "Not enough in stock",
+  "error.insufficient_stock.quantity": "Not enough in stock: only {value} available",
+  "error.insufficient_stock.items": "Not enough in stock: only {value} available",
+  "error.barcode_taken": "This barcode belongs to another product",
+  "error.sku_taken": "This SKU belongs to another product",
+  "error.phone_taken": "A customer with this phone is already registered",
+  "error.in_use": "It is in use and cannot be removed",
+  "error.invalid_image": "Not a photo that can be read (JPEG, PNG or WebP)",
+  "error.payload_too_large": "Too large",
+  "error.unsupported_media_type": "This kind of file is not accepted",
+  "error.credit_limit_exceeded": "Over the customer's credit limit",
+  "error.insufficient_balance": "Not enough on the customer's balance",
+  "error.insufficient_bonus": "The customer has fewer points",
+  "error.bonus_cap_exceeded": "More points than may pay for this receipt",
+  "error.idempotency_key_reused": "This was already done with other figures: start again",
+  "error.stale_version": "The cart was changed on another screen",
+  "error.cart_closed": "This sale is already closed",
+  "error.invalid_transition": "The task cannot move this way now",
+  "error.service_unavailable": "The hub is busy for a moment: try again",
+  "error.internal_error": "The hub failed to do it: try again",
+  "error.disconnected": "No connection to the hub: wait a moment and try again",
+  "error.return.quantity": "More than was sold: at most {value} more can come back",
+  "error.cash.amount": "Not that much cash: the drawer should hold {value}",
+  "error.field.amount": "Check the amount",
+  "error.field.quantity": "Check the quantity",
+  "error.field.reason": "Say why",
+  "error.field.percent": "A percent from 0 to 100, at most 2 decimals",
+  "error.field.discount_percent": "A percent from 0 to 100, at most 2 decimals",
+  "error.field.search": "The search text is too long",
+  "error.field.name": "Check the name",
+  "error.field.phone": "Check the phone number",
+  "error.field.barcodes": "Check the barcode",
+  "error.field.price": "Check the price",
+  "error.field.cost": "Check the cost",
+  "error.field.body": "The comment is empty or too long",
+  "error.field.comment": "The comment is too long",
+  "error.field.title": "Check the title",
+  "error.field.manager_pin": "Enter the manager's PIN",
+  "error.field.opening_cash": "Check the amount of cash",
+  "error.field.closing_cash": "Check the amount of cash",
+  "error.field.credit_limit": "Check the credit limit",
+  "discount.range": "A percent from 0 to 100",
+  "discount.decimals": "At most 2 decimals",
   "session.ended": "Your session has ended: please log in again",
   "connection.state": "Connection to the hub",
   "connection.online": "online",
@@ -214,6 +270,7 @@ const EN = {
   "tasks.photo_added": "Photo added",
   "tasks.comment": "Comment (the reason, when returning)",
   "tasks.send": "Send",
+  "tasks.too_long": "At most {max} characters",
   "tasks.assigned_toast": "New task: {title}",
   "tasks.template_paused": "Template \"{title}\" paused: {reason}",
   "tasks.everyone": "Everyone",
@@ -255,6 +312,62 @@ const RU = {
   cancel: "Отмена",
   "error.load": "Не удалось загрузить",
   "retry": "Повторить",
+  "error.validation_error": "Проверьте введённые данные",
+  "error.malformed_json": "Проверьте введённые данные",
+  "error.not_authenticated": "Сеанс завершён: войдите снова",
+  "error.token_expired": "Сеанс завершён: войдите снова",
+  "error.token_invalid": "Сеанс завершён: войдите снова",
+  "error.token_revoked": "Сеанс завершён: войдите снова",
+  "error.invalid_credentials": "Неверный логин или пароль",
+  "error.too_many_attempts": "Слишком много попыток: подождите немного и повторите",
+  "error.permission_denied": "Вашей роли это не разрешено",
+  "error.invalid_pin": "PIN менеджера не принят",
+  "error.not_found": "Не найдено: возможно, уже удалено",
+  "error.conflict": "Это изменили одновременно с вами: повторите",
+  "error.conflict.session": "Смена закрыта",
+  "error.insufficient_stock": "Недостаточно товара",
+  "error.insufficient_stock.quantity": "Недостаточно товара: доступно только {value}",
+  "error.insufficient_stock.items": "Недостаточно товара: доступно только {value}",
+  "error.barcode_taken": "Этот штрихкод уже у другого товара",
+  "error.sku_taken": "Этот артикул уже у другого товара",
+  "error.phone_taken": "Покупатель с этим телефоном уже есть",
+  "error.in_use": "Используется, удалить нельзя",
+  "error.invalid_image": "Не удалось прочитать фото (нужен JPEG, PNG или WebP)",
+  "error.payload_too_large": "Слишком большой объём",
+  "error.unsupported_media_type": "Такой файл не принимается",
+  "error.credit_limit_exceeded": "Превышен кредитный лимит покупателя",
+  "error.insufficient_balance": "Недостаточно средств на балансе покупателя",
+  "error.insufficient_bonus": "У покупателя меньше баллов",
+  "error.bonus_cap_exceeded": "Баллами можно оплатить меньшую часть чека",
+  "error.idempotency_key_reused": "Это уже сделано с другими суммами: начните заново",
+  "error.stale_version": "Корзину изменили на другом экране",
+  "error.cart_closed": "Эта продажа уже закрыта",
+  "error.invalid_transition": "Задачу сейчас нельзя перевести в это состояние",
+  "error.service_unavailable": "Сервер ненадолго занят: повторите",
+  "error.internal_error": "Сервер не смог это сделать: повторите",
+  "error.disconnected": "Нет связи с сервером: подождите немного и повторите",
+  "error.return.quantity": "Больше, чем продано: можно вернуть ещё не более {value}",
+  "error.cash.amount": "Столько наличных нет: в ящике должно быть {value}",
+  "error.field.amount": "Проверьте сумму",
+  "error.field.quantity": "Проверьте количество",
+  "error.field.reason": "Укажите причину",
+  "error.field.percent": "Процент от 0 до 100, не более 2 знаков после запятой",
+  "error.field.discount_percent": "Процент от 0 до 100, не более 2 знаков после запятой",
+  "error.field.search": "Слишком длинный текст поиска",
+  "error.field.name": "Проверьте название",
+  "error.field.phone": "Проверьте номер телефона",
+  "error.field.barcodes": "Проверьте штрихкод",
+  "error.field.price": "Проверьте цену",
+  "error.field.cost": "Проверьте себестоимость",
+  "error.field.body": "Комментарий пустой или слишком длинный",
+  "error.field.comment": "Комментарий слишком длинный",
+  "error.field.title": "Проверьте заголовок",
+  "error.field.manager_pin": "Введите PIN менеджера",
+  "error.field.opening_cash": "Проверьте сумму наличных",
+  "error.field.closing_cash": "Проверьте сумму наличных",
+  "error.field.credit_limit": "Проверьте кредитный лимит",
+  "discount.range": "Процент от 0 до 100",
+  "discount.decimals": "Не более 2 знаков после запятой",
   "session.ended": "Сеанс завершён: войдите снова",
   "connection.state": "Связь с сервером",
   "connection.online": "на связи",
@@ -456,6 +569,7 @@ const RU = {
   "tasks.photo_added": "Фото добавлено",
   "tasks.comment": "Комментарий (причина при возврате)",
   "tasks.send": "Отправить",
+  "tasks.too_long": "Не более {max} символов",
   "tasks.assigned_toast": "Новая задача: {title}",
   "tasks.template_paused": "Шаблон «{title}» приостановлен: {reason}",
   "tasks.everyone": "Все",
@@ -503,4 +617,38 @@ export function setLanguage(code) {
 export function t(key, values = {}) {
   const text = DICTIONARIES[language()][key] ?? EN[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+/**
+ * A hub error (REST or websocket: `code`, `fields`, `message`) in the user's language:
+ * first by a field it names (in `context`, then for its code), then by its code, then
+ * by the field alone; the hub's own text when none is known. A number in the field's
+ * problem ("the drawer should hold 120.00") fills {value}.
+ */
+export function errorText(failure, context = "") {
+  if (!failure) return "";
+  const dictionary = DICTIONARIES[language()];
+  const fields = Object.entries(failure.fields || {}).map(([path, problem]) => ({
+    // "items.0.quantity" → "quantity"
+    name: path.split(".").filter((part) => !/^\d+$/.test(part)).pop() || path,
+    value: number(problem),
+  }));
+  const keys = [
+    ...fields.flatMap((f) => [context && [`error.${context}.${f.name}`, f], [`error.${failure.code}.${f.name}`, f]]),
+    failure.code !== "validation_error" && [`error.${failure.code}`, {}],
+    ...fields.map((f) => [`error.field.${f.name}`, f]),
+    [`error.${failure.code}`, {}],
+  ].filter(Boolean);
+  for (const [key, { value }] of keys) {
+    const text = dictionary[key];
+    if (text && (value !== undefined || !text.includes("{value}"))) return t(key, { value });
+  }
+  const named = Object.values(failure.fields || {}).join("; ");
+  return named ? `${failure.message}: ${named}` : failure.message || String(failure);
+}
+
+// The last number in a hub's problem text, quantities without their trailing zeros.
+function number(problem) {
+  const found = String(problem ?? "").match(/-?\d+(?:\.\d+)?(?!.*\d)/)?.[0];
+  return found && /\.\d{3}$/.test(found) ? found.replace(/\.?0+$/, "") : found;
 }

@@ -181,8 +181,9 @@ class ProductUpdateIn(In):
 
 
 class ProductQuery(PageQuery, ExportQuery):
+    # As long as a product's name, so a name copied whole finds its product.
     search: str | None = Field(
-        default=None, max_length=100, description="name fragment, exact SKU or barcode"
+        default=None, max_length=300, description="name fragment, exact SKU or barcode"
     )
     barcode: str | None = Field(default=None, max_length=48)
     sku: str | None = Field(default=None, max_length=64)

@@ -5,7 +5,7 @@
 // Cashiers take money at the till, where cash goes into their shift's drawer.
 
 import { api } from "../api.js";
-import { clear, dateTime, decimal, formDialog, h, modal, money, newKey, quantity, toCents, toast } from "../dom.js";
+import { clear, dateTime, decimal, formDialog, h, modal, money, newKey, quantity, toCents, toast, toastError } from "../dom.js";
 import { t } from "../i18n.js";
 
 const CUSTOMERS = "/api/customers/customers/";
@@ -60,8 +60,8 @@ class Customers {
   }
 
   async start() {
-    const search = h("input", { id: "customers-search", type: "search", placeholder: t("customers.search"), "aria-label": t("customers.search") });
-    const owing = h("input", { id: "customers-owing", type: "checkbox", onchange: () => this.load() });
+    const search = h("input", { id: "customers-search", type: "search", maxlength: 100, placeholder: t("customers.search"), "aria-label": t("customers.search") });
+    const owing = h("input", { id: "customers-owing", type: "checkbox", onchange: () => this.load().catch((e) => toastError(e)) });
     clear(this.root).append(
       h(
         "div",
@@ -74,7 +74,7 @@ class Customers {
         ),
         h(
           "form",
-          { class: "row", onsubmit: (event) => (event.preventDefault(), this.load()) },
+          { class: "row", onsubmit: (event) => (event.preventDefault(), this.load().catch((e) => toastError(e))) },
           search,
           h("label", { class: "check" }, owing, t("customers.owing")),
           h("button", { type: "submit", class: "secondary", id: "customers-find" }, t("till.find")),
@@ -122,8 +122,8 @@ class Customers {
         { class: "actions" },
         this.credit && owes ? h("button", { type: "button", class: "secondary repay", onclick: () => this.pay(customer, "repay") }, t("till.repay")) : null,
         this.credit ? h("button", { type: "button", class: "secondary top-up", onclick: () => this.pay(customer, "top-up") }, t("customers.top_up")) : null,
-        h("button", { type: "button", class: "secondary history", onclick: () => this.history(customer).catch((e) => toast(e.message, "error")) }, t("customers.history")),
-        h("button", { type: "button", class: "secondary statement", onclick: () => this.statement(customer).catch((e) => toast(e.message, "error")) }, t("customers.statement")),
+        h("button", { type: "button", class: "secondary history", onclick: () => this.history(customer).catch((e) => toastError(e)) }, t("customers.history")),
+        h("button", { type: "button", class: "secondary statement", onclick: () => this.statement(customer).catch((e) => toastError(e)) }, t("customers.statement")),
         this.credit ? h("button", { type: "button", class: "secondary limit", onclick: () => this.limit(customer) }, t("customers.credit_limit")) : null,
       ),
     );

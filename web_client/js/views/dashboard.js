@@ -147,7 +147,8 @@ class Dashboard {
     return h(
       "li",
       { class: "feed-item", "data-sale": sale.sale },
-      h("span", { class: "when" }, time(sale.created_at)),
+      // The shop's clock, as the hourly chart's: not the browser's, which may be elsewhere.
+      h("span", { class: "when" }, time(sale.created_at, this.shop.timezone || undefined)),
       h("span", {}, `${this.registers.get(sale.register) || t("dashboard.till")} · №${sale.number}`),
       h("span", { class: "methods muted" }, Object.keys(sale.payments).map((m) => t(`method.${m}`)).join(", ")),
       h("strong", { class: "num" }, money(sale.total)),

@@ -1,5 +1,5 @@
 import { h, clear } from "../dom.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 
 export function mountLogin(root, { onLogin }) {
   const error = h("p", { class: "error", id: "login-error", role: "alert" });
@@ -20,7 +20,7 @@ export function mountLogin(root, { onLogin }) {
           error.textContent =
             failure.code === "invalid_credentials" ? t("login.invalid")
             : failure.code === "too_many_attempts" ? t("login.throttled")
-            : failure.message;
+            : errorText(failure);
           submit.disabled = false;
         }
       },

@@ -5,11 +5,12 @@
 // everyone may look.
 
 import { api } from "../api.js";
-import { clear, decimal, formDialog, h, money, quantity, toast } from "../dom.js";
+import { clear, decimal, formDialog, h, money, quantity, toast, toastError } from "../dom.js";
 import { t } from "../i18n.js";
 
 const SHOP_KEY = "pos.stock.shop";
 const BARCODE = /^\d{6,14}$/;
+const SEARCH_MAX = 300; // a product name's longest: the search accepts as much
 
 export async function mountStock(root, ctx) {
   const view = new Stock(root, ctx);
@@ -28,7 +29,7 @@ class Stock {
     this.shops = (await api.get("/api/core/shops/", { is_active: true, page_size: 200 })).results;
     const saved = localStorage.getItem(SHOP_KEY);
     this.shop = this.shops.find((s) => s.id === saved) || this.shops[0];
-    const search = h("input", { id: "stock-search", type: "search", placeholder: t("stock.search"), "aria-label": t("stock.search") });
+    const search = h("input", { id: "stock-search", type: "search", maxlength: SEARCH_MAX, placeholder: t("stock.search"), "aria-label": t("stock.search") });
     clear(this.root).append(
       h(
         "div",
@@ -71,13 +72,20 @@ class Stock {
     search.focus();
   }
 
+  /** The products found by `text`; a refusal is told and leaves the list as it was. */
   async load(text) {
-    const term = text.trim();
+    const term = text.trim().slice(0, SEARCH_MAX);
     const params = BARCODE.test(term) ? { barcode: term } : { search: term || undefined };
-    const products = (await api.get("/api/products/products/", { ...params, page_size: 50 })).results;
-    const levels = await Promise.all(
-      products.map((p) => api.get("/api/products/stock/", { shop: this.shop.id, product: p.id })),
-    );
+    let products, levels;
+    try {
+      products = (await api.get("/api/products/products/", { ...params, page_size: 50 })).results;
+      levels = await Promise.all(
+        products.map((p) => api.get("/api/products/stock/", { shop: this.shop.id, product: p.id })),
+      );
+    } catch (failure) {
+      toastError(failure);
+      return;
+    }
     const table = clear(this.root.querySelector("#stock-table"));
     table.append(
       h("thead", {}, h("tr", {}, ["stock.product", "stock.price", "stock.on_hand", "stock.reserved", "stock.available", ""].map((k) => h("th", {}, k ? t(k) : "")))),

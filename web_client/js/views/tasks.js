@@ -3,11 +3,12 @@
 // phone's camera. New tasks and changes arrive at once on the user's tasks channel.
 
 import { accessToken, api } from "../api.js";
-import { clear, dateTime, h, toast } from "../dom.js";
+import { clear, dateTime, h, toast, toastError } from "../dom.js";
 import { channels } from "../hub.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 
 const PRIORITIES = ["low", "normal", "high", "urgent"];
+const TEXT_MAX = 4000; // the hub's longest comment or description
 
 export async function mountTasks(root, ctx) {
   const view = new Tasks(root, ctx);
@@ -141,7 +142,8 @@ class Tasks {
     if (redraw && (this.selected !== taskId || this.typing())) return;
     this.dropPhotos();
     const detail = clear(this.root.querySelector("#task-detail"));
-    const comment = h("textarea", { id: "task-comment", rows: 2, placeholder: t("tasks.comment") });
+    const comment = h("textarea", { id: "task-comment", rows: 2, maxlength: TEXT_MAX, placeholder: t("tasks.comment") });
+    const commentError = h("p", { class: "error", role: "alert", id: "task-comment-error" });
     const photo = h("input", { id: "task-photo", type: "file", accept: "image/jpeg,image/png,image/webp", capture: "environment", class: "visually-hidden" });
     photo.addEventListener("change", () => this.upload(task, photo));
     const open = !["done", "cancelled"].includes(task.status);
@@ -169,8 +171,19 @@ class Tasks {
           class: "row",
           onsubmit: async (event) => {
             event.preventDefault();
-            if (!comment.value.trim()) return;
-            await api.post(`/api/tasks/tasks/${task.id}/comments/`, { body: comment.value.trim() });
+            const body = comment.value.trim();
+            if (!body) return;
+            // maxlength stops typing, not a paste by script: say so rather than send it.
+            if (body.length > TEXT_MAX) {
+              commentError.textContent = t("tasks.too_long", { max: TEXT_MAX });
+              return;
+            }
+            try {
+              await api.post(`/api/tasks/tasks/${task.id}/comments/`, { body });
+            } catch (failure) {
+              commentError.textContent = errorText(failure);
+              return;
+            }
             comment.value = "";
             await this.open(task.id);
           },
@@ -178,6 +191,7 @@ class Tasks {
         comment,
         h("button", { type: "submit", class: "secondary", id: "task-comment-send" }, t("tasks.send")),
       ),
+      commentError,
     ));
     for (const button of this.root.querySelectorAll(".task-item")) button.classList.toggle("selected", button.dataset.task === task.id);
   }
@@ -204,7 +218,7 @@ class Tasks {
       await api.upload(`/api/tasks/tasks/${task.id}/photos/`, file);
       toast(t("tasks.photo_added"));
     } catch (failure) {
-      toast(failure.message, "error");
+      toastError(failure);
     }
     input.value = "";
     await this.open(task.id);
@@ -215,7 +229,7 @@ class Tasks {
       await api.post(`/api/tasks/tasks/${task.id}/status/`, { status, comment: comment.value.trim() });
       comment.value = "";
     } catch (failure) {
-      toast(failure.message, "error");
+      toastError(failure);
     }
     await this.open(task.id);
     await this.loadList();
@@ -228,7 +242,7 @@ class Tasks {
     const detail = clear(this.root.querySelector("#task-detail"));
     const field = (id, label, input) => [h("label", { for: id }, label), input];
     const title = h("input", { id: "new-title", required: true, maxlength: 200 });
-    const description = h("textarea", { id: "new-description", rows: 3 });
+    const description = h("textarea", { id: "new-description", rows: 3, maxlength: TEXT_MAX });
     const shop = h("select", { id: "new-shop" }, shops.map((s) => h("option", { value: s.id }, s.name)));
     const assignee = h(
       "select",
@@ -262,7 +276,7 @@ class Tasks {
               await this.loadList();
               await this.open(made.id);
             } catch (failure) {
-              error.textContent = failure.message;
+              error.textContent = errorText(failure);
             }
           },
         },

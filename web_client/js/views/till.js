@@ -16,17 +16,19 @@ import {
   quantity,
   time,
   toast,
+  toastError,
   toCents,
   toThousandths,
 } from "../dom.js";
 import { channels } from "../hub.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { cameraScan } from "./camera.js";
 import { deskPayment, registerCustomer } from "./customers.js";
-import { askValue, closeShiftDialog, payDialog, returnDialog } from "./till_dialogs.js";
+import { askPercent, askValue, closeShiftDialog, payDialog, returnDialog } from "./till_dialogs.js";
 
 const REGISTER_KEY = "pos.register";
 const BARCODE = /^\d{6,14}$/;
+const SEARCH_MAX = 300; // a product name's longest: the search accepts as much
 
 export async function mountTill(root, ctx) {
   const till = new Till(root, ctx);
@@ -43,6 +45,7 @@ class Till {
     this.cart = null;
     this.receipt = null;
     this.payKey = null;
+    this.closing = null; // the cart this till itself is cancelling or expiring
     this.leaveCart = () => {};
     this.queue = Promise.resolve(); // cart changes go one at a time, in order
     this.onKey = (event) => this.refocus(event);
@@ -94,7 +97,7 @@ class Till {
                     onclick: () => {
                       localStorage.setItem(REGISTER_KEY, register.id);
                       this.register = register;
-                      this.loadShift().catch((failure) => toast(failure.message, "error"));
+                      this.loadShift().catch((failure) => toastError(failure));
                     },
                   },
                   register.name,
@@ -114,7 +117,7 @@ class Till {
       return await this.openCart();
     } catch (failure) {
       // e.g. another cashier's shift is open on this till
-      return this.blocked(failure.message);
+      return this.blocked(errorText(failure));
     }
   }
 
@@ -143,11 +146,11 @@ class Till {
             try {
               this.shift = await api.post("/api/sales/sessions/", {
                 cash_register: this.register.id,
-                opening_cash: cash.value.replace(",", "."),
+                opening_cash: decimal(cash.value),
               });
               await this.openCart();
             } catch (failure) {
-              error.textContent = failure.message;
+              error.textContent = errorText(failure);
             }
           },
         },
@@ -201,8 +204,12 @@ class Till {
     if (!this.cart || cart.id !== this.cart.id || cart.version <= this.cart.version) return;
     this.cart = cart;
     if (type === "cart.closed" && cart.status !== "paid") {
+      // Its event may come before the reply: a close this till asked for (cancel, closing
+      // the shift) goes on where it was asked. One from elsewhere (another screen, the
+      // idle expiry, the shift closed elsewhere) is news: say so, then the shift as it is.
+      if (cart.id === this.closing) return;
       toast(t("till.cart_closed", { status: t(`cart.status.${cart.status}`) }), "error");
-      this.openCart();
+      this.loadShift().catch((failure) => toastError(failure));
       return;
     }
     if (!this.receipt) this.render();
@@ -241,7 +248,7 @@ class Till {
         const retry = failure.code === "stale_version" && failure.data?.cart && attempt === 0 && type !== "cart.pay";
         if (retry) continue;
         if (failure.code === "stale_version" && type === "cart.pay") toast(t("pay.cart_changed"), "error");
-        else if (failure.code !== "not_found" || type !== "cart.add") toast(failure.message, "error");
+        else if (failure.code !== "not_found" || type !== "cart.add") toastError(failure);
         if (!this.receipt) this.render();
         return { error: failure };
       }
@@ -261,7 +268,13 @@ class Till {
 
   async search(text) {
     const results = this.root.querySelector("#search-results");
-    const found = await api.get("/api/products/products/", { search: text, is_active: true, page_size: 12 });
+    let found;
+    try {
+      found = await api.get("/api/products/products/", { search: text.slice(0, SEARCH_MAX), is_active: true, page_size: 12 });
+    } catch (failure) {
+      toastError(failure);
+      return;
+    }
     clear(results);
     if (!found.results.length) {
       results.append(h("li", { class: "muted" }, t("till.nothing_found")));
@@ -298,6 +311,7 @@ class Till {
     const scan = h("input", {
       id: "scan",
       autocomplete: "off",
+      maxlength: SEARCH_MAX,
       placeholder: t("till.scan_placeholder"),
       "aria-label": t("till.scan_placeholder"),
       onkeydown: async (event) => {
@@ -390,7 +404,7 @@ class Till {
   }
 
   async lineDiscount(line) {
-    const percent = await askValue(t("till.line_discount"), t("till.percent"), line.discount_percent || "");
+    const percent = await askPercent(t("till.line_discount"), line.discount_percent || "");
     if (percent === null) return;
     await this.change("cart.discount_line", percent === "" ? { product: line.product } : { product: line.product, percent });
   }
@@ -428,7 +442,7 @@ class Till {
         ),
       );
     }
-    const phone = h("input", { id: "customer-phone", inputmode: "tel", placeholder: t("till.customer_phone") });
+    const phone = h("input", { id: "customer-phone", inputmode: "tel", maxlength: 100, placeholder: t("till.customer_phone") });
     const results = h("ul", { class: "results", id: "customer-results" });
     return h(
       "form",
@@ -436,7 +450,13 @@ class Till {
         class: "card customer",
         onsubmit: async (event) => {
           event.preventDefault();
-          const found = await api.get("/api/customers/customers/", { search: phone.value.trim(), page_size: 8 });
+          let found;
+          try {
+            found = await api.get("/api/customers/customers/", { search: phone.value.trim(), page_size: 8 });
+          } catch (failure) {
+            toastError(failure);
+            return;
+          }
           clear(results);
           if (!found.results.length) {
             results.append(
@@ -487,7 +507,7 @@ class Till {
       if (!this.receipt) this.render();
     } catch (failure) {
       this.accounts = { id }; // shown without figures; not asked again for this cart
-      toast(failure.message, "error");
+      toastError(failure);
     } finally {
       this.loadingAccounts = null;
     }
@@ -552,20 +572,22 @@ class Till {
         "div",
         { class: "row" },
         h("button", { type: "button", class: "secondary", id: "cash-move", onclick: () => this.moveCash() }, t("till.cash_move")),
-        h("button", { type: "button", class: "secondary", id: "x-report", onclick: () => this.xReport().catch((e) => toast(e.message, "error")) }, t("till.x_report")),
+        h("button", { type: "button", class: "secondary", id: "x-report", onclick: () => this.xReport().catch((e) => toastError(e)) }, t("till.x_report")),
       ),
       h("div", { class: "muted small" }, `${this.register.name} · ${t("till.shift")} ${this.shift.number ?? ""}`),
     );
   }
 
   async receiptDiscount() {
-    const percent = await askValue(t("till.receipt_discount"), t("till.percent"), this.cart.discount_percent || "");
+    const percent = await askPercent(t("till.receipt_discount"), this.cart.discount_percent || "");
     if (percent !== null) await this.change("cart.discount", percent === "" ? {} : { percent });
   }
 
   async cancelCart() {
+    this.closing = this.cart.id;
     const { data } = await this.change("cart.cancel");
-    if (data) await this.openCart();
+    if (data) await this.openCart().catch((failure) => toastError(failure));
+    this.closing = null;
   }
 
   async camera() {
@@ -601,6 +623,10 @@ class Till {
         ),
         h("div", { class: "total-row grand" }, h("span", {}, t("receipt.total")), h("span", { id: "receipt-total" }, money(sale.total))),
         Object.entries(sale.payments).map(([method, amount]) => h("div", { class: "total-row" }, h("span", {}, t(`method.${method}`)), h("span", {}, money(amount)))),
+        // What the customer handed over, when it was more than the cash part of the sale.
+        toCents(sale.tendered_cash) > toCents(sale.payments.cash ?? "0")
+          ? h("div", { class: "total-row" }, h("span", {}, t("pay.cash_given")), h("span", { id: "receipt-tendered" }, money(sale.tendered_cash)))
+          : null,
         h("div", { class: "total-row change" }, h("span", {}, t("receipt.change")), h("span", { id: "receipt-change" }, money(sale.change))),
         h(
           "div",
@@ -633,6 +659,7 @@ class Till {
       ],
       ["cash-confirm", t("ok")],
       () => api.post(`/api/sales/sessions/${this.shift.id}/cash/`, { kind: kind.value, amount: decimal(amount.value), reason: reason.value.trim() }),
+      "cash",
     );
     if (moved) toast(t("till.cash_moved", { expected: money(moved.expected_cash) }));
   }
@@ -670,8 +697,12 @@ class Till {
   }
 
   async closeShift() {
-    const report = await closeShiftDialog(this.shift);
-    if (!report) return;
+    // The shift's close expires its cart: that cart.closed is ours.
+    const report = await closeShiftDialog(this.shift, () => (this.closing = this.cart?.id));
+    if (!report) {
+      this.closing = null;
+      return;
+    }
     this.leaveCart();
     this.cart = null;
     this.shift = null;

@@ -4,12 +4,26 @@
 
 import { api } from "../api.js";
 import { clear, decimal, formDialog, fromCents, h, modal, money, newKey, quantity, toCents, toThousandths } from "../dom.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 
 /** One decimal asked for (a discount, points), as the hub reads it; null if dismissed. */
 export function askValue(title, label, value) {
   const input = h("input", { id: "ask-value", inputmode: "decimal", value });
   return formDialog(title, [["ask-value", label, input]], ["ask-ok", t("ok")], async () => decimal(input.value));
+}
+
+/** A discount's percent: "" (none) or 0–100 with at most 2 decimals, checked here so a
+ * wrong one is corrected in the dialog (the hub would refuse it after it closed); null
+ * if dismissed. */
+export function askPercent(title, value) {
+  const input = h("input", { id: "ask-value", inputmode: "decimal", value });
+  return formDialog(title, [["ask-value", t("till.percent"), input]], ["ask-ok", t("ok")], async () => {
+    const percent = decimal(input.value).replace(/%$/, "");
+    if (percent === "") return "";
+    if (/^\d+\.\d{3,}$/.test(percent)) throw new Error(t("discount.decimals"));
+    if (!/^\d+(\.\d{1,2})?$/.test(percent) || Number(percent) > 100) throw new Error(t("discount.range"));
+    return percent;
+  });
 }
 
 /** The payments for `cart.pay`, or null. Cash is what the customer hands over. */
@@ -109,7 +123,13 @@ export function returnDialog(me, registers, register, shift) {
     const find = async (event) => {
       event.preventDefault();
       error.textContent = "";
-      const found = await api.get("/api/sales/sales/", { cash_register: till.value, number: number.value.trim() });
+      let found;
+      try {
+        found = await api.get("/api/sales/sales/", { cash_register: till.value, number: number.value.trim() });
+      } catch (failure) {
+        error.textContent = errorText(failure);
+        return;
+      }
       clear(body);
       const sale = found.results[0];
       if (!sale) {
@@ -141,7 +161,7 @@ export function returnDialog(me, registers, register, shift) {
               if (pin) request.manager_pin = pin.value;
               close(await api.post("/api/sales/returns/", request, { "Idempotency-Key": key }));
             } catch (failure) {
-              error.textContent = failure.message;
+              error.textContent = errorText(failure, "return");
               confirm.disabled = false;
             }
           },
@@ -164,12 +184,17 @@ export function returnDialog(me, registers, register, shift) {
   });
 }
 
-export function closeShiftDialog(shift) {
+/** `sending()` runs just before the close is sent (the till then knows its cart's
+ * expiry is its own doing). */
+export function closeShiftDialog(shift, sending = () => {}) {
   const counted = h("input", { id: "closing-cash", inputmode: "decimal", required: true });
   return formDialog(
     t("till.close_shift"),
     [["closing-cash", t("till.counted_cash"), counted]],
     ["close-shift-confirm", t("till.close_shift")],
-    () => api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: decimal(counted.value) }),
+    () => {
+      sending();
+      return api.post(`/api/sales/sessions/${shift.id}/close/`, { closing_cash: decimal(counted.value) });
+    },
   );
 }
