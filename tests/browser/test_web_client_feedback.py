@@ -259,3 +259,32 @@ async def test_the_feed_tells_the_shops_time(live_hub: LiveHub, browser: Browser
         await sign_in(page, live_hub, kit, "manager")
         when = page.locator(f"#feed [data-sale='{sale.json()['id']}'] .when")
         await expect(when).to_have_text(moscow)
+
+
+async def test_a_receipt_with_nothing_to_pay_is_sold(live_hub: LiveHub, browser: Browser) -> None:
+    """A 100 % discount leaves 0.00 to pay: the till sells it with no payments (it used
+    to send cash 0.00, which the hub refuses)."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        goods = await shop_with_goods(http, kit)
+        page = await new_page(browser)
+        errors = page_errors(page)
+        await sign_in(page, live_hub, kit, "cashier")
+        await open_till(page, goods)
+        await page.keyboard.type(goods["barcode"] + "\n")
+        await expect(page.locator("#to-pay")).to_have_text("89.90")
+        await page.click("#receipt-discount")
+        await page.fill("#ask-value", "100")
+        await page.click("#ask-ok")
+        await expect(page.locator("#to-pay")).to_have_text("0.00")
+        await page.click("#pay")
+        await page.click("#pay-confirm")
+        await expect(page.locator("#receipt-total")).to_have_text("0.00")
+        sales = await http.get(
+            "/api/sales/sales/",
+            params={"cash_register": goods["register"]},
+            headers=kit.token("manager"),
+        )
+    (sale,) = sales.json()["results"]
+    assert (sale["total"], sale["payments"]) == ("0.00", [])
+    assert errors == []

@@ -93,7 +93,8 @@ export function payDialog(cart) {
             const cents = toCents(inputs[method].value || "0");
             if (cents > 0n) payments.push({ method, amount: fromCents(cents) });
           }
-          if (counted.cash > 0n || !payments.length) payments.unshift({ method: "cash", amount: fromCents(counted.cash) });
+          // Nothing left to pay (a 100 % discount, points for everything): no payments at all.
+          if (counted.cash > 0n) payments.unshift({ method: "cash", amount: fromCents(counted.cash) });
           close(payments);
         },
       },
