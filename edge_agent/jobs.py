@@ -12,6 +12,12 @@ agent killed) the job is found in `fiscalising`; the agent then asks the registe
 it did since that number: a completed receipt is taken as this job's (never a second
 one), an unfinished one is cancelled and the receipt made again.
 
+An error nobody foresaw (a bug, a device's odd answer) never stops the runner: before
+the register may hold the receipt it fails the job with the reason, for a manager to see
+and retry; once it may (`fiscalising`), the job is held with the register's status
+reported, and the next attempt asks the register first: the receipt found registered is
+this job's, and otherwise the job fails with that error.
+
 Printing is at-least-once where a printer cannot say what it printed: a receipt that
 printed but whose step was not written down before a crash is printed again on
 restart. A printer that is not ready (paper out, cover open, offline) holds the job and
@@ -61,11 +67,22 @@ class DeviceNotReady(Exception):
 
 
 class DeviceRefused(Exception):
-    """The device refused the job for good (e.g. a receipt it cannot register)."""
+    """The device refused the job for good (e.g. a receipt it cannot register); nothing
+    was registered. `code` is the stable reason the hub is told (`[a-z0-9_.-]`)."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+AGENT_ERROR = "agent_error"  # the code of a failure nobody foresaw
 
 
 class FiscalPort(Protocol):
     """What the runner needs of a fiscal register (see edge_agent.devices)."""
+
+    @property
+    def name(self) -> str: ...
 
     async def last_document_number(self) -> int: ...
 
@@ -78,6 +95,9 @@ class FiscalPort(Protocol):
 
 
 class PrinterPort(Protocol):
+    @property
+    def name(self) -> str: ...
+
     async def print_receipt(
         self, receipt: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
     ) -> None:
@@ -189,7 +209,7 @@ class JobRunner:
         }
         step = steps.get(job.kind)
         if step is None:
-            await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
+            await self._fail(job, f"unknown job kind {job.kind!r}", "unknown_kind")
             return True
         try:
             result = await step(job, devices)
@@ -197,12 +217,29 @@ class JobRunner:
             await self._device_not_ready(exc)
             return False
         except DeviceRefused as exc:
-            await self._finish(job, "failed", {"error": str(exc)[:500]})
+            await self._fail(job, str(exc), exc.code)
             return True
         except (OSError, TimeoutError) as exc:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
+        except Exception as exc:  # one job's surprise must not stop the queue
+            return await self._unforeseen(job, devices, exc)
         await self._finish(job, "done", result)
+        return True
+
+    async def _unforeseen(self, job: Job, devices: TillDevices, exc: Exception) -> bool:
+        """An error nobody foresaw. Once the register may hold the receipt only asking it
+        can say what happened: the job is held (the register's status reported) and the
+        next attempt reconciles; before that, nothing was registered and the job fails."""
+        log.exception("job %s: unforeseen error", job.id)
+        reason = f"{type(exc).__name__}: {exc}"[:400]
+        current = await self._store.job(job.id)
+        if current is not None and current.status is JobStatus.FISCALISING:
+            await self._store.advance(job.id, None, state={"unforeseen": reason})
+            name = devices.fiscal.name if devices.fiscal is not None else "fiscal"
+            await self._device_not_ready(DeviceNotReady(name, "error", reason[:200]))
+            return False
+        await self._fail(job, reason, AGENT_ERROR)
         return True
 
     async def _receipt(self, job: Job, devices: TillDevices) -> dict[str, Any]:
@@ -235,13 +272,15 @@ class JobRunner:
             return
         age = time.time() + self._hub_clock_offset - asked_at
         if age > REQUESTED_JOB_TTL:
-            raise DeviceRefused(f"expired: asked for {age:.0f} s ago, nobody waits for it now")
+            raise DeviceRefused(
+                f"expired: asked for {age:.0f} s ago, nobody waits for it now", "expired"
+            )
 
     async def _open_drawer(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Kick the drawer of the till's printer."""
         self._still_wanted(job)
         if devices.printer is None:
-            raise DeviceRefused("no printer with a drawer here")
+            raise DeviceRefused("no printer with a drawer here", "no_device")
         await devices.printer.open_drawer()
         return {"opened": True}
 
@@ -249,7 +288,7 @@ class JobRunner:
         """Show the job's lines on the customer display."""
         self._still_wanted(job)
         if self._display is None:
-            raise DeviceRefused("no customer display here")
+            raise DeviceRefused("no customer display here", "no_device")
         lines = [str(line) for line in job.payload.get("lines") or []]
         device = job.payload.get("device")
         await self._display.show(lines, device if isinstance(device, str) else None)
@@ -262,13 +301,29 @@ class JobRunner:
             if done is not None:
                 await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": done})
                 return done
+            unforeseen = job.state.get("unforeseen")
+            if unforeseen:
+                # The register holds nothing of it: the error that stopped it stands.
+                await self._store.advance(
+                    job.id, JobStatus.RECEIVED, state={"before": None, "unforeseen": None}
+                )
+                raise DeviceRefused(str(unforeseen), AGENT_ERROR)
         before = await register.last_document_number()
         await self._store.advance(
             job.id, JobStatus.FISCALISING, state={"before": before}, attempt=True
         )
-        fiscal = await register.fiscalise(job.payload)
+        try:
+            fiscal = await register.fiscalise(job.payload)
+        except DeviceRefused:
+            # Refused: nothing registered, nothing left open. A retry starts afresh, not
+            # from `before` (receipts registered meanwhile would look like a conflict).
+            await self._store.advance(job.id, JobStatus.RECEIVED, state={"before": None})
+            raise
         await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": fiscal})
         return fiscal
+
+    async def _fail(self, job: Job, error: str, code: str) -> None:
+        await self._finish(job, "failed", {"error": error[:500], "code": code[:64]})
 
     async def _finish(self, job: Job, outcome: str, result: dict[str, Any]) -> None:
         status = JobStatus.DONE if outcome == "done" else JobStatus.FAILED

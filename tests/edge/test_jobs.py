@@ -20,6 +20,8 @@ SALE = {"number": 7, "total": "90.00", "payments": {"cash": "90.00"}}
 class Register:
     """Documents numbered from 100; can complete a receipt and lose the answer."""
 
+    name = "kkt"
+
     def __init__(self) -> None:
         self.documents: list[dict[str, Any]] = []
         self.lose_next_answer = False
@@ -46,6 +48,8 @@ class Register:
 
 
 class Printer:
+    name = "receipts"
+
     def __init__(self) -> None:
         self.printed: list[tuple[int, dict[str, Any] | None]] = []
         self.copies: list[bool] = []  # whether each print was marked as a copy
@@ -305,3 +309,76 @@ async def test_a_drawer_asked_for_long_ago_never_opens(tmp_path: Path) -> None:
     for stale in ("old", "stale"):
         assert outcomes[stale]["status"] == "failed"
         assert outcomes[stale]["result"]["error"].startswith("expired")
+
+
+class Surprising(Register):
+    """A register whose driver fails in a way nobody foresaw: `when` says at which point
+    (after registering the receipt, before, or before anything at all)."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+
+    async def last_document_number(self) -> int:
+        if self.when == "before anything":
+            raise KeyError("no such field in the answer")
+        return await super().last_document_number()
+
+    async def fiscalise(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        when, self.when = self.when, ""  # once
+        if when == "before registering":
+            raise RuntimeError("bug")
+        result = await super().fiscalise(receipt)
+        if when == "after registering":
+            raise RuntimeError("bug")
+        return result
+
+
+@pytest.mark.parametrize(
+    ("when", "outcome", "documents"),
+    [("after registering", "done", 1), ("before registering", "failed", 0)],
+)
+async def test_an_unforeseen_error_in_fiscalising_is_settled_by_the_register(
+    tmp_path: Path, when: str, outcome: str, documents: int
+) -> None:
+    """The register may hold the receipt: the job is held (the register's status
+    reported) and the next attempt asks it. Registered: the job is done, never
+    registered twice; not registered: the job fails with the error, for a manager."""
+    register = Surprising(when)
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, Printer())
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        await work.work_once()  # returns: the runner goes on
+        held = await store.job("j1")
+        await work.work_once()
+        events = [(e.type, e.payload) for e in await store.pending()]
+    assert held is not None
+    assert held.status is JobStatus.FISCALISING
+    assert events[0] == (
+        "device.status",
+        {"name": "kkt", "status": "error", "detail": "RuntimeError: bug"},
+    )
+    (result,) = [payload for kind, payload in events if kind == "job.result"]
+    assert result["status"] == outcome
+    assert len(register.documents) == documents
+    if outcome == "failed":
+        assert result["result"] == {"error": "RuntimeError: bug", "code": "agent_error"}
+
+
+async def test_an_unforeseen_error_before_fiscalising_fails_that_job_only(
+    tmp_path: Path,
+) -> None:
+    register = Surprising("before anything")
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, Printer())
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        await work.work_once()
+        register.when = ""
+        await work.accept({"id": "j2", "kind": "receipt", "payload": {**SALE, "number": 8}})
+        await work.work_once()
+        results = {e.payload["job"]: e.payload for e in await store.pending()}
+    assert results["j1"]["status"] == "failed"
+    assert results["j1"]["result"]["code"] == "agent_error"
+    assert "KeyError" in results["j1"]["result"]["error"]
+    assert results["j2"]["status"] == "done"
+    assert len(register.documents) == 1
