@@ -28,9 +28,10 @@ A shop with several tills: a job goes to the devices of its till (the document's
 unbound ones. A till's held job holds that till's later jobs only.
 
 A job asked for at a till (open the drawer, show lines on the display) is wanted now or
-never: one older than `REQUESTED_JOB_TTL` by the hub's clock when its turn comes (the
-agent was offline, or a printer out of paper held it) fails as expired, so a drawer
-never springs open long after, with nobody at the till.
+never: its device not ready (the display off, the printer out of paper) fails it at once
+with the reason, and it never waits behind a held receipt nor holds one. One older than
+`REQUESTED_JOB_TTL` by the hub's clock when the agent gets to it (the agent was offline)
+fails as expired, so a drawer never springs open long after, with nobody at the till.
 """
 
 from __future__ import annotations
@@ -190,12 +191,14 @@ class JobRunner:
         return self._tills.get(till, self._unbound) if till else self._unbound
 
     async def work_once(self) -> None:
-        """One pass over the open jobs, oldest first; a held job holds the ones after it
-        on the same devices (each till's receipts come out in the order of its sales)."""
+        """One pass over the open jobs, oldest first; a held receipt holds the ones after
+        it on the same devices (each till's receipts come out in the order of its
+        sales). A till's request (drawer, display) is done or failed at once: it neither
+        waits behind a held receipt nor holds anything."""
         held: set[int] = set()
         for job in await self._store.open_jobs():
             devices = self.devices_for(job)
-            if id(devices) in held:
+            if id(devices) in held and job.kind not in REQUESTED_JOBS:
                 continue
             if not await self._work(job, devices):
                 held.add(id(devices))
@@ -244,9 +247,11 @@ class JobRunner:
 
     async def _receipt(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Fiscalise, then print (each step on disk as it completes); the result."""
+        worked: list[str] = []  # the devices that did their part now: they are fine
         fiscal = job.state.get("fiscal")
         if devices.fiscal is not None and fiscal is None:
             fiscal = await self._fiscalise(job, devices.fiscal)
+            worked.append(devices.fiscal.name)
         printed = bool(job.state.get("printed"))
         if devices.printer is not None and not printed:
             # Noted before printing: a print the agent died in may have come out, so the
@@ -260,10 +265,11 @@ class JobRunner:
                 raise
             job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
             printed = True
+            worked.append(devices.printer.name)
             if devices.drawer and _paid_in_cash(job.payload):
                 with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
                     await devices.printer.open_drawer()
-        await self._device_ok()
+        await self._device_ok(worked)
         return {"printed": printed, "fiscal": fiscal}
 
     def _still_wanted(self, job: Job) -> None:
@@ -281,7 +287,12 @@ class JobRunner:
         self._still_wanted(job)
         if devices.printer is None:
             raise DeviceRefused("no printer with a drawer here", "no_device")
-        await devices.printer.open_drawer()
+        try:
+            await devices.printer.open_drawer()
+        except DeviceNotReady as exc:
+            await self._report_status(exc)  # the receipts' printer: they will hold on it
+            raise _not_now(exc) from exc
+        await self._device_ok([devices.printer.name])
         return {"opened": True}
 
     async def _show_on_display(self, job: Job, _devices: TillDevices) -> dict[str, Any]:
@@ -291,7 +302,11 @@ class JobRunner:
             raise DeviceRefused("no customer display here", "no_device")
         lines = [str(line) for line in job.payload.get("lines") or []]
         device = job.payload.get("device")
-        await self._display.show(lines, device if isinstance(device, str) else None)
+        try:
+            await self._display.show(lines, device if isinstance(device, str) else None)
+        except DeviceNotReady as exc:
+            # The display's own status reaches the hub through the broker (its will).
+            raise _not_now(exc) from exc
         return {"shown": len(lines)}
 
     async def _fiscalise(self, job: Job, register: FiscalPort) -> dict[str, Any]:
@@ -333,15 +348,27 @@ class JobRunner:
         self._on_event()
 
     async def _device_not_ready(self, exc: DeviceNotReady) -> None:
+        await self._report_status(exc)
+        log.info("holding receipts: %s", exc)
+
+    async def _report_status(self, exc: DeviceNotReady) -> None:
+        """The device's status to the hub, once per change."""
         if self._held.get(exc.device) != exc.status:
             self._held[exc.device] = exc.status
             status = {"name": exc.device, "status": exc.status, "detail": exc.detail}
             await self._store.record("device.status", status)
             self._on_event()
-        log.info("holding receipts: %s", exc)
 
-    async def _device_ok(self) -> None:
-        for device in list(self._held):
-            del self._held[device]
-            await self._store.record("device.status", {"name": device, "status": "online"})
-            self._on_event()
+    async def _device_ok(self, worked: list[str]) -> None:
+        """The devices that just did their part are back, if they were reported not
+        ready; the others are as they were reported."""
+        for device in worked:
+            if self._held.pop(device, None) is not None:
+                await self._store.record("device.status", {"name": device, "status": "online"})
+                self._on_event()
+
+
+def _not_now(exc: DeviceNotReady) -> DeviceRefused:
+    """A till's request is wanted now or never: a device not ready fails it at once,
+    with the device's status as its code, instead of holding the till's receipts."""
+    return DeviceRefused(f"{exc.device} is not ready ({exc.status}): {exc.detail}", exc.status)

@@ -65,6 +65,8 @@ class Printer:
         self.copies.append(copy)
 
     async def open_drawer(self) -> None:
+        if not self.paper:  # as the driver: nothing goes to a printer that cannot print
+            raise DeviceNotReady(self.name, "paper_out", "paper end")
         self.drawer_kicks += 1
 
 
@@ -382,3 +384,71 @@ async def test_an_unforeseen_error_before_fiscalising_fails_that_job_only(
     assert "KeyError" in results["j1"]["result"]["error"]
     assert results["j2"]["status"] == "done"
     assert len(register.documents) == 1
+
+
+class OffDisplay(Display):
+    async def show(self, lines: list[str], device: str | None) -> None:
+        raise DeviceNotReady(device or "disp", "offline", "no answer in 5 s")
+
+
+async def test_a_till_request_whose_device_is_not_ready_fails_at_once(tmp_path: Path) -> None:
+    """The display off, the printer out of paper: the request fails now, with the
+    reason; the till's receipts neither wait behind it nor hold it back."""
+    register, printer = Register(), Printer()
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=register, printer=printer, drawer=False, display=OffDisplay(),
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        await work.accept({"id": "show", "kind": "display", "payload": {"lines": ["Итого"]}})
+        await work.accept({"id": "sale", "kind": "receipt", "payload": SALE})
+        await work.work_once()
+        first = [(e.type, e.payload) for e in await store.pending()]
+        printer.paper = False
+        await work.accept({"id": "sale2", "kind": "receipt", "payload": {**SALE, "number": 8}})
+        await work.accept({"id": "drawer", "kind": "open_drawer", "payload": {"reason": "x"}})
+        await work.work_once()  # the receipt held by the paper, the drawer refused now
+        later = [(e.type, e.payload) for e in await store.pending()][len(first) :]
+        sale2 = await store.job("sale2")
+    assert [(p["job"], p["status"]) for _, p in first] == [("show", "failed"), ("sale", "done")]
+    assert first[0][1]["result"] == {
+        "error": "disp is not ready (offline): no answer in 5 s",
+        "code": "offline",
+    }
+    assert [t for t, _ in first] == ["job.result", "job.result"]  # no display status
+    assert later[0] == (
+        "device.status",
+        {"name": "receipts", "status": "paper_out", "detail": "paper end"},
+    )
+    assert later[1][1]["job"] == "drawer"
+    assert (later[1][1]["status"], later[1][1]["result"]["code"]) == ("failed", "paper_out")
+    assert len(later) == 2
+    assert sale2 is not None
+    assert sale2.status is JobStatus.FISCALISED  # held, as receipts are
+
+
+async def test_only_the_devices_a_receipt_used_are_reported_back_online(
+    tmp_path: Path,
+) -> None:
+    """Till A's printer out of paper; till B's receipt does not make it "online"."""
+    printers = {till: NamedPrinter(f"printer-{till}") for till in ("a", "b")}
+    tills = {till: TillDevices(Register(), printers[till]) for till in ("a", "b")}
+    printers["a"].paper = False
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=None, printer=None, drawer=False, tills=tills,
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        for number, till in ((1, "a"), (2, "b")):
+            payload = {**SALE, "number": number, "register": {"id": till, "name": till}}
+            await work.accept({"id": f"j{number}", "kind": "receipt", "payload": payload})
+        await work.work_once()
+        while_out = [e.payload for e in await store.pending() if e.type == "device.status"]
+        printers["a"].paper = True
+        await work.work_once()
+        after = [e.payload for e in await store.pending() if e.type == "device.status"]
+    assert [(s["name"], s["status"]) for s in while_out] == [("printer-a", "paper_out")]
+    assert [(s["name"], s["status"]) for s in after] == [
+        ("printer-a", "paper_out"),
+        ("printer-a", "online"),
+    ]
