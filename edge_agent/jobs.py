@@ -175,8 +175,10 @@ class JobRunner:
         if kind in REQUESTED_JOBS and isinstance(job.get("created_at"), str):
             with contextlib.suppress(ValueError):  # unreadable: treated as just asked
                 state["asked_at"] = datetime.fromisoformat(job["created_at"]).timestamp()
-        if await self._store.accept(job_id, kind, payload, state=state):
-            log.info("job %s (%s) accepted", job_id, kind)
+        attempts = job.get("attempts")
+        attempts = attempts if isinstance(attempts, int) and attempts >= 0 else 0
+        if await self._store.accept(job_id, kind, payload, state=state, attempts=attempts):
+            log.info("job %s (%s) accepted, attempts %d", job_id, kind, attempts)
             self._wake.set()
 
     async def run(self) -> None:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL DEFAULT '{}',
     result TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    announced INTEGER NOT NULL DEFAULT 0,
     received_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -58,6 +59,8 @@ class JobStatus(StrEnum):
 
 
 FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+# Kept in a failed job's state: the step it had reached, where a retry takes it up.
+FAILED_AT = "failed_at"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class Job:
     status: JobStatus
     state: dict[str, Any]
     result: dict[str, Any] | None
-    attempts: int
+    attempts: int  # fiscalisations begun here
+    announced: int = 0  # the hub's `attempts` when it last announced the job
 
 
 def _now() -> str:
@@ -96,6 +100,7 @@ def _job(row: aiosqlite.Row) -> Job:
         state=json.loads(row["state"]),
         result=None if row["result"] is None else json.loads(row["result"]),
         attempts=row["attempts"],
+        announced=row["announced"],
     )
 
 
@@ -111,6 +116,11 @@ class AgentStore:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=FULL")
         await self._db.executescript(SCHEMA)
+        columns = {row[1] for row in await self._db.execute_fetchall("PRAGMA table_info(jobs)")}
+        if "announced" not in columns:  # a store made before retries were told apart
+            await self._db.execute(
+                "ALTER TABLE jobs ADD COLUMN announced INTEGER NOT NULL DEFAULT 0"
+            )
         return self
 
     async def close(self) -> None:
@@ -208,25 +218,61 @@ class AgentStore:
         payload: dict[str, Any],
         *,
         state: dict[str, Any] | None = None,
+        attempts: int = 0,
     ) -> bool:
         """Persist a job from the hub before acknowledging it (with the `state` it starts
-        with); False if already known."""
+        with); True when it is (back) in the queue.
+
+        The hub announces a manager's retry with the same id and more `attempts` (the
+        outcomes it has recorded). A retry of a job that failed here puts it back where
+        it failed: what it did stays done (a receipt registered is never registered
+        again, one the agent may have registered is reconciled first). A retry of a job
+        done here reports its result again (the hub missed it). Any other announcement,
+        a repeat or an older one, changes nothing."""
         now = _now()
-        cursor = await self.db.execute(
-            "INSERT OR IGNORE INTO jobs"
-            " (id, kind, payload, status, state, received_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                job_id,
-                kind,
-                json.dumps(payload, ensure_ascii=False),
-                JobStatus.RECEIVED,
-                json.dumps(state or {}),
-                now,
-                now,
-            ),
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            current = await self.job(job_id)
+            if current is None:
+                await self.db.execute(
+                    "INSERT INTO jobs (id, kind, payload, status, state, announced,"
+                    " received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        kind,
+                        json.dumps(payload, ensure_ascii=False),
+                        JobStatus.RECEIVED,
+                        json.dumps(state or {}),
+                        attempts,
+                        now,
+                        now,
+                    ),
+                )
+                queued = True
+            else:
+                queued = await self._retried(current, attempts, now)
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+        return queued
+
+    async def _retried(self, job: Job, attempts: int, now: str) -> bool:
+        """`accept` of a known job (in its transaction); True when it is requeued."""
+        if attempts <= job.announced:
+            return False
+        status, requeued = job.status, False
+        if job.status is JobStatus.FAILED:
+            status, requeued = JobStatus(job.state.get(FAILED_AT, JobStatus.RECEIVED)), True
+        elif job.status is JobStatus.DONE:
+            report = {"job": job.id, "status": "done", "result": job.result or {}}
+            await self._insert_event("job.result", report)
+        await self.db.execute(
+            "UPDATE jobs SET status = ?, announced = ?, result = CASE WHEN ? THEN NULL"
+            " ELSE result END, updated_at = ? WHERE id = ?",
+            (status, attempts, requeued, now, job.id),
         )
-        return cursor.rowcount == 1
+        return requeued
 
     async def job(self, job_id: str) -> Job | None:
         cursor = await self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -259,6 +305,8 @@ class AgentStore:
             if current is None:
                 raise KeyError(job_id)
             merged = {**current.state, **(state or {})}
+            if status is JobStatus.FAILED:
+                merged[FAILED_AT] = current.status  # where a retry takes it up again
             await self.db.execute(
                 "UPDATE jobs SET status = ?, state = ?, result = COALESCE(?, result),"
                 " attempts = attempts + ?, updated_at = ? WHERE id = ?",
