@@ -77,6 +77,7 @@ class Agent:
             tills=devices.tills,
             on_event=self._outbox_changed,
             retry_seconds=retry_seconds,
+            claim=self._claim,
         )
         self.link = HubLink(
             hub_url,
@@ -87,6 +88,9 @@ class Agent:
             max_backoff=max_backoff,
             on_clock=self.runner.set_hub_clock,
         )
+
+    async def _claim(self, job_id: str) -> bool:
+        return await self.link.claim(job_id)
 
     def _outbox_changed(self) -> None:
         self.link.outbox_changed()

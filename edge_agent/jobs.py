@@ -23,6 +23,12 @@ printed but whose step was not written down before a crash is printed again on
 restart. A printer that is not ready (paper out, cover open, offline) holds the job and
 is retried every `retry_seconds`; its status goes to the hub as it changes.
 
+Exactly one agent works a job. One the hub gave to this agent (`device` in its
+announcement) is its own; one given to no agent (made before any agent said what it
+drives) is claimed on the hub first (`claim`; of agents racing, one gets it), as soon as
+it is announced and again before it is worked: a job another agent has is left to it
+(`taken`, nothing reported), and one that cannot be claimed (the hub away) waits.
+
 A shop with several tills: a job goes to the devices of its till (the document's
 `register`) when the configuration binds some to it (`TillDevices`), else to the shop's
 unbound ones. A till's held job holds that till's later jobs only.
@@ -39,14 +45,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from edge_agent.store import AgentStore, Job, JobStatus
+from edge_agent.store import UNCLAIMED, AgentStore, Job, JobStatus
 from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 log = logging.getLogger("edge.jobs")
@@ -144,9 +151,12 @@ class JobRunner:
         tills: Mapping[str, TillDevices] | None = None,
         on_event: Callable[[], None],
         retry_seconds: float,
+        claim: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         """`fiscal`, `printer` and `drawer` take the jobs of every till not in `tills`
-        (register id → the devices bound to it)."""
+        (register id → the devices bound to it). `claim` takes a job given to no agent
+        on the hub (True: it is ours; OSError: the hub cannot say now); None: every job
+        is this agent's (one agent and no hub, as in tests)."""
         self._store = store
         self._unbound = TillDevices(fiscal, printer, drawer)
         self._tills = dict(tills or {})
@@ -154,6 +164,7 @@ class JobRunner:
         self._on_event = on_event
         self._retry_seconds = retry_seconds
         self._wake = asyncio.Event()
+        self._claim = claim
         self._held: dict[str, str] = {}  # device → the status it last reported
         self._hub_clock_offset = 0.0
 
@@ -177,8 +188,16 @@ class JobRunner:
                 state["asked_at"] = datetime.fromisoformat(job["created_at"]).timestamp()
         attempts = job.get("attempts")
         attempts = attempts if isinstance(attempts, int) and attempts >= 0 else 0
-        if await self._store.accept(job_id, kind, payload, state=state, attempts=attempts):
+        mine = self._claim is None or isinstance(job.get("device"), str)
+        if await self._store.accept(
+            job_id, kind, payload, state=state, attempts=attempts, claimed=mine
+        ):
             log.info("job %s (%s) accepted, attempts %d", job_id, kind, attempts)
+            stored = await self._store.job(job_id)
+            if stored is not None and stored.state.get(UNCLAIMED):
+                # Now, while the hub is there: a job claimed now is worked even if the
+                # hub is away when its turn comes.
+                await self._settle_claim(stored)
             self._wake.set()
 
     async def run(self) -> None:
@@ -212,6 +231,12 @@ class JobRunner:
             DRAWER_JOB: self._open_drawer,
             DISPLAY_JOB: self._show_on_display,
         }
+        if job.state.get(UNCLAIMED):
+            mine = await self._settle_claim(job)
+            if mine is None:
+                return False  # wait until the hub can say whose it is
+            if not mine:
+                return True
         step = steps.get(job.kind)
         if step is None:
             await self._fail(job, f"unknown job kind {job.kind!r}", "unknown_kind")
@@ -227,6 +252,8 @@ class JobRunner:
         except (OSError, TimeoutError) as exc:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
+        except sqlite3.Error:
+            raise  # the agent's own disk, not the job: the runner restarts, the job stays
         except Exception as exc:  # one job's surprise must not stop the queue
             return await self._unforeseen(job, devices, exc)
         await self._finish(job, "done", result)
@@ -246,6 +273,34 @@ class JobRunner:
             return False
         await self._fail(job, reason, AGENT_ERROR)
         return True
+
+    async def _settle_claim(self, job: Job) -> bool | None:
+        """Claim a job given to no agent: True when it is ours now, False when it is
+        another agent's (or none of our devices can do it), None when the hub cannot
+        say now."""
+        if self._claim is None:
+            return True
+        if not self._serves(job):
+            log.info("job %s (%s): no device here for it; left to others", job.id, job.kind)
+            await self._store.advance(job.id, JobStatus.TAKEN)
+            return False
+        try:
+            mine = await self._claim(job.id)
+        except (OSError, TimeoutError) as exc:
+            log.info("job %s waits to be claimed: %s", job.id, exc)
+            return None
+        await self._store.advance(
+            job.id, None if mine else JobStatus.TAKEN, state={UNCLAIMED: False}
+        )
+        return mine
+
+    def _serves(self, job: Job) -> bool:
+        devices = self.devices_for(job)
+        if job.kind == RECEIPT_JOB:
+            return devices.fiscal is not None or devices.printer is not None
+        if job.kind == DRAWER_JOB:
+            return devices.printer is not None
+        return job.kind == DISPLAY_JOB and self._display is not None
 
     async def _receipt(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Fiscalise, then print (each step on disk as it completes); the result."""

@@ -154,6 +154,19 @@ class HubLink:
             for job in jobs.get("jobs", []):
                 await self._on_job(job)
 
+    async def claim(self, job_id: str) -> bool:
+        """Take a job given to no agent on the hub: True when it is this agent's, False
+        when another agent has it or it is over. ConnectionError (an OSError) when the
+        hub cannot say now."""
+        try:
+            await self._request("agent.claim", {"job": job_id})
+        except RequestFailed as exc:
+            if exc.code in ("job_taken", "job_finished", "not_found"):
+                log.info("job %s is not this agent's: %s", job_id, exc)
+                return False
+            raise ConnectionError(f"the hub did not settle the claim: {exc}") from exc
+        return True
+
     async def _request(self, type_: str, payload: dict[str, Any]) -> dict[str, Any]:
         if self._client is None:
             raise ConnectionError("not connected")
