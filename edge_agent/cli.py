@@ -49,6 +49,7 @@ def run_agent(config_path: Path, log_level: str) -> int:
     try:
         config = agent_config.load(config_path)
         token = config.hub.read_token()
+        agent_config.prepare_data_dir(config.agent.data_dir)
     except (agent_config.ConfigError, OSError) as exc:
         print(f"pos-edge: {exc}", file=sys.stderr)
         return 2

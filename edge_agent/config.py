@@ -276,6 +276,18 @@ class ConfigError(ValueError):
     pass
 
 
+def prepare_data_dir(path: Path) -> None:
+    """Make `agent.data_dir` if need be and check the agent can write there;
+    ConfigError naming the setting otherwise (before anything starts)."""
+    probe = path / ".pos-edge-probe"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"agent.data_dir: cannot use {path}: {exc.strerror or exc}") from exc
+
+
 def load(path: Path) -> AgentConfig:
     """The checked configuration; ConfigError saying what is wrong and where."""
     try:

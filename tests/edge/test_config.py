@@ -186,3 +186,18 @@ def test_bad_tax_groups_are_named(tmp_path: Path, table: str, named: str) -> Non
         load(write(tmp_path, TILLS.replace(KKT_1, KKT_1 + f"tax_groups = {table}\n")))
     assert "fiscal.0" in str(refused.value)
     assert named in str(refused.value)
+
+
+def test_an_unusable_data_dir_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named, exit status 2, no traceback; checked before anything starts."""
+    from edge_agent.cli import main
+
+    path = write(
+        tmp_path, GOOD.replace('data_dir = "/tmp/pos-edge"', 'data_dir = "/proc/forbidden"')
+    )
+    assert main(["run", "--config", str(path)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("pos-edge: agent.data_dir: cannot use /proc/forbidden")
+    assert "Traceback" not in said
