@@ -1,22 +1,32 @@
 """The agent: its store, its link to the hub, the job runner and the scanners, run
 together until stopped. Any part failing is logged and restarted; none takes the others
-down."""
+down. A refused device token (revoked, unknown) stops them all at once: `run` raises
+`TokenRefused`, and the store remembers it, so a restart with the same token stops
+before working any job."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge_agent.jobs import DisplayPort, FiscalPort, JobRunner, PrinterPort, TillDevices
-from edge_agent.link import HubLink
+from edge_agent.link import HubLink, TokenRefused
 from edge_agent.store import AgentStore
 
 log = logging.getLogger("edge.agent")
 
 RESTART_DELAY = 1.0
+FIRST_CONTACT_WAIT = 15.0  # seconds jobs wait for the hub's word on the token at start
+REFUSED_KEY = "refused_token"  # the store's note of a token the hub refused
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
@@ -57,6 +67,7 @@ class Agent:
     ) -> None:
         self.store = store
         self.devices = devices
+        self._token = _fingerprint(token)
         self.runner = JobRunner(
             store,
             fiscal=devices.fiscal,
@@ -66,6 +77,7 @@ class Agent:
             tills=devices.tills,
             on_event=self._outbox_changed,
             retry_seconds=retry_seconds,
+            claim=self._claim,
         )
         self.link = HubLink(
             hub_url,
@@ -77,19 +89,44 @@ class Agent:
             on_clock=self.runner.set_hub_clock,
         )
 
+    async def _claim(self, job_id: str) -> bool:
+        return await self.link.claim(job_id)
+
     def _outbox_changed(self) -> None:
         self.link.outbox_changed()
 
     async def run(self) -> None:
+        """Until cancelled; TokenRefused when the hub refuses the device token."""
+        refused = await self.store.get_meta(REFUSED_KEY)
+        if refused is not None and refused.startswith(self._token + " "):
+            raise TokenRefused(refused.split(" ", 1)[1] + " (remembered from an earlier run)")
         parts: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("hub link", self.link.run),
-            ("jobs", self.runner.run),
+            ("jobs", self._jobs),
         ]
         for scanner in self.devices.scanners:
             parts.append((f"scanner {scanner.name}", self._scanner_loop(scanner)))
         for index, extra in enumerate(self.devices.extra):
             parts.append((f"extra {index}", self._bind(extra)))
-        await asyncio.gather(*(self._keep_running(name, part) for name, part in parts))
+        tasks = [asyncio.create_task(self._keep_running(name, part)) for name, part in parts]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # only TokenRefused gets out of _keep_running
+        except TokenRefused as exc:
+            log.error("stopping: %s", exc)
+            await self.store.set_meta(REFUSED_KEY, f"{self._token} {exc}")
+            raise
+        finally:
+            # Every part stops now, the job runner first of all: not one more receipt.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _jobs(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.link.first_contact.wait(), FIRST_CONTACT_WAIT)
+        await self.runner.run()
 
     def _bind(
         self, extra: Callable[[AgentStore, Callable[[], None]], Awaitable[None]]
@@ -116,7 +153,7 @@ class Agent:
             try:
                 await part()
                 log.warning("%s stopped; restarting", name)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, TokenRefused):
                 raise
             except SystemExit:
                 raise

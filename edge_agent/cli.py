@@ -27,8 +27,11 @@ def check_token(hub_url: str, token: str, timeout: float = 10.0) -> dict[str, ob
     return document
 
 
+TOKEN_REFUSED = 3  # exit status: the hub refused the device token (see docs/edge-agent.md)
+
+
 def run_agent(config_path: Path, log_level: str) -> int:
-    """Run until SIGINT/SIGTERM; 2 on a bad config."""
+    """Run until SIGINT/SIGTERM; 2 on a bad config, 3 when the hub refuses the token."""
     import asyncio
     import contextlib
     import logging
@@ -37,6 +40,7 @@ def run_agent(config_path: Path, log_level: str) -> int:
     from edge_agent import config as agent_config
     from edge_agent import devices
     from edge_agent.agent import Agent
+    from edge_agent.link import TokenRefused
     from edge_agent.store import AgentStore
 
     logging.basicConfig(
@@ -45,6 +49,7 @@ def run_agent(config_path: Path, log_level: str) -> int:
     try:
         config = agent_config.load(config_path)
         token = config.hub.read_token()
+        agent_config.prepare_data_dir(config.agent.data_dir)
     except (agent_config.ConfigError, OSError) as exc:
         print(f"pos-edge: {exc}", file=sys.stderr)
         return 2
@@ -69,8 +74,16 @@ def run_agent(config_path: Path, log_level: str) -> int:
         finally:
             await store.close()
 
-    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-        asyncio.run(serve())
+    try:
+        with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+            asyncio.run(serve())
+    except TokenRefused as exc:
+        print(
+            f"pos-edge: {exc}. No job is worked with this token; give the agent a new"
+            " device token ([hub] token or token_file) and start it again.",
+            file=sys.stderr,
+        )
+        return TOKEN_REFUSED
     return 0
 
 

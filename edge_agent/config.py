@@ -20,6 +20,8 @@ name = "kkt"
 transport = "serial:///dev/ttyACM0?baud=115200"
 password = 30
 cash_register = "…"                 # optional, as for a printer
+tax_groups = { "22" = 1, "10" = 2, "0" = 3, "none" = 4 }   # VAT rate → the register's
+                                    # tax group (its table 6); this is the default
 
 A till's receipts go to the printer and the fiscal register bound to it, or else to the
 unbound ones (at most one of each); without any binding the shop has one of each.
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import tomllib
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlparse
@@ -56,6 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge_agent.drivers.escpos import PrinterConfig
 from edge_agent.drivers.mqtt import MqttConfig, MqttDevice
 from edge_agent.drivers.scanner import ScannerConfig
+from edge_agent.drivers.shtrih import DEFAULT_TAX_GROUPS, MAX_TAX_GROUP, vat_key
 from edge_agent.transport import TransportSpec
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -133,11 +137,42 @@ class FiscalSection(_Section):
     transport: str
     password: int = Field(default=30, ge=0, le=99999999)
     cash_register: uuid.UUID | None = None  # the till whose receipts it registers
+    # VAT rate ("22", "10", "0", "none"…) → the register's tax group; replaces the
+    # default table (DEFAULT_TAX_GROUPS) when given. A rate missing here fails its receipt.
+    tax_groups: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TAX_GROUPS))
 
     @model_validator(mode="after")
     def _checked(self) -> Self:
         _transport(self.transport)
+        object.__setattr__(self, "tax_groups", _tax_groups(self.tax_groups))
         return self
+
+
+def _tax_groups(table: dict[str, int]) -> dict[str, int]:
+    """The table with its rates normalised ("22.00" is "22"); ValueError naming the
+    first bad entry."""
+    if not table:
+        raise ValueError('tax_groups: give at least one rate, e.g. { "22" = 1 }')
+    checked: dict[str, int] = {}
+    for rate, group in table.items():
+        key = vat_key(rate)
+        if key != "none":
+            try:
+                value = Decimal(key)
+            except ArithmeticError:
+                value = Decimal(-1)
+            if not value.is_finite() or not 0 <= value <= 100 or value != round(value, 2):
+                raise ValueError(
+                    f'tax_groups: {rate!r} is not a VAT rate (a percent such as "22", or "none")'
+                )
+        if not 1 <= group <= MAX_TAX_GROUP:
+            raise ValueError(
+                f"tax_groups: the group of {rate!r} must be 1-{MAX_TAX_GROUP}, not {group}"
+            )
+        if key in checked:
+            raise ValueError(f"tax_groups: the rate {key!r} is given twice")
+        checked[key] = group
+    return checked
 
 
 class ScannerSection(_Section):
@@ -239,6 +274,18 @@ class AgentConfig(_Section):
 
 class ConfigError(ValueError):
     pass
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Make `agent.data_dir` if need be and check the agent can write there;
+    ConfigError naming the setting otherwise (before anything starts)."""
+    probe = path / ".pos-edge-probe"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"agent.data_dir: cannot use {path}: {exc.strerror or exc}") from exc
 
 
 def load(path: Path) -> AgentConfig:

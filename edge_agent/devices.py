@@ -27,15 +27,18 @@ from edge_agent.drivers.shtrih import (
     ReconcileConflict,
     ReconcileOutcome,
     RegisterOptions,
+    UnmappedVatRate,
 )
 from edge_agent.drivers.shtrih_errors import (
     DeviceBusy,
     DeviceError,
+    FiscalStorageError,
     NoPaper,
     PrintSuspended,
     ShiftExpired,
     ShiftNotOpen,
     ShtrihLinkError,
+    WrongPassword,
 )
 from edge_agent.jobs import DeviceNotReady, DeviceRefused, TillDevices
 from edge_agent.receipt import Fiscal, Receipt, ReceiptError
@@ -50,7 +53,7 @@ def receipt_of(job: dict[str, Any], fiscal: dict[str, Any] | None) -> Receipt:
         receipt = Receipt.from_job(job)
         return receipt if fiscal is None else receipt.with_fiscal(Fiscal.from_json(fiscal))
     except ReceiptError as exc:
-        raise DeviceRefused(f"unreadable receipt: {exc}") from exc
+        raise DeviceRefused(f"unreadable receipt: {exc}", "unreadable_receipt") from exc
 
 
 class PrinterDevice:
@@ -58,6 +61,7 @@ class PrinterDevice:
 
     def __init__(self, section: PrinterSection) -> None:
         self.section = section
+        self.name = section.name
         self.printer = Printer(PrinterConfig.from_mapping(section.driver_settings()))
         self.last_status = "unknown"
 
@@ -120,7 +124,7 @@ def fiscal_receipt(receipt: Receipt) -> FiscalReceipt:
                 name=line.name,
                 quantity=line.quantity,
                 price=line.price,
-                vat="none" if line.vat_rate is None else str(line.vat_rate.normalize()),
+                vat="none" if line.vat_rate is None else format(line.vat_rate.normalize(), "f"),
             )
             for line in receipt.lines
         ],
@@ -149,14 +153,20 @@ class FiscalDevice:
 
     def __init__(self, section: FiscalSection) -> None:
         self.section = section
+        self.name = section.name
         self._register: FiscalRegister | None = None
         self.last_status = "unknown"
 
     async def _connected(self) -> FiscalRegister:
         if self._register is None:
-            options = RegisterOptions(password=self.section.password)
+            options = RegisterOptions(
+                password=self.section.password, tax_groups=self.section.tax_groups
+            )
             self._register = await FiscalRegister.connect(self.section.transport, options)
         return self._register
+
+    async def close(self) -> None:
+        await self._drop()
 
     async def _drop(self) -> None:
         if self._register is not None:
@@ -170,6 +180,10 @@ class FiscalDevice:
         except ShtrihLinkError:
             await self._drop()
             raise
+        except DeviceError as exc:
+            # Before a receipt is opened: whatever the register says, it is the device's
+            # trouble (a wrong password, a failing fiscal storage), not this receipt's.
+            raise self._out_of_order(exc) from exc
 
     async def fiscalise(self, job: dict[str, Any]) -> dict[str, Any]:
         receipt = receipt_of(job, None)
@@ -186,6 +200,13 @@ class FiscalDevice:
             raise
         except DeviceError as exc:
             raise self._refusal(exc) from exc
+        except UnmappedVatRate as exc:  # raised before anything is sent
+            raise DeviceRefused(
+                f"{exc}: give the rate its tax group in [[fiscal]] {self.name} tax_groups",
+                "vat_rate_unmapped",
+            ) from exc
+        except ValueError as exc:  # the register could not take it: nothing was sent
+            raise DeviceRefused(f"the register cannot take it: {exc}", "receipt_refused") from exc
         self.last_status = "online"
         return hub_fiscal(result, receipt)
 
@@ -197,15 +218,21 @@ class FiscalDevice:
             await self._drop()
             raise
         except ReconcileConflict as exc:
-            raise DeviceRefused(f"the register holds other receipts since: {exc}") from exc
+            raise DeviceRefused(
+                f"the register holds other receipts since: {exc}", exc.reason
+            ) from exc
+        except DeviceError as exc:
+            # Asking cannot be skipped: the job waits until the register answers.
+            raise self._out_of_order(exc) from exc
         if found.outcome is ReconcileOutcome.COMPLETED and found.result is not None:
             return hub_fiscal(found.result, receipt)
         return None
 
     def _refusal(self, exc: DeviceError) -> DeviceNotReady | DeviceRefused:
-        """Paper and an over-long shift wait for a person at the till; anything else
-        the register refused fails the job with its reason."""
-        name = self.section.name
+        """Paper and an over-long shift wait for a person at the till, and so does a
+        register out of order; anything else it refused fails the job with its reason
+        (it registered nothing, and cancelled what it had opened)."""
+        name = self.name
         if isinstance(exc, NoPaper | PrintSuspended):
             self.last_status = "paper_out"
             return DeviceNotReady(name, "paper_out", str(exc))
@@ -214,7 +241,19 @@ class FiscalDevice:
         if isinstance(exc, ShiftExpired):
             self.last_status = "error"
             return DeviceNotReady(name, "error", "the shift is over 24 hours: run a Z-report")
-        return DeviceRefused(f"{exc.reason}: {exc}")
+        if isinstance(exc, WrongPassword | FiscalStorageError):
+            return self._out_of_order(exc)
+        return DeviceRefused(f"{exc.reason}: {exc}", exc.reason)
+
+    def _out_of_order(self, exc: DeviceError) -> DeviceNotReady:
+        """The register cannot register any receipt until a person sees to it (its
+        password in the config, its fiscal storage): hold the till's receipts and say
+        why in the device's status."""
+        self.last_status = "error"
+        detail = str(exc)
+        if isinstance(exc, WrongPassword):
+            detail = f"wrong password: check [[fiscal]] {self.name} password ({exc})"
+        return DeviceNotReady(self.name, "error", detail[:200])
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -253,7 +292,7 @@ class MqttDisplay:
             (d["name"] for d in self.bridge.describe() if d.get("kind") == "display"), None
         )
         if name is None:
-            raise DeviceRefused("no customer display on the broker")
+            raise DeviceRefused("no customer display on the broker", "no_device")
         try:
             answer = await self.bridge.show(name, lines)
         except CommandTimeout as exc:
@@ -261,9 +300,9 @@ class MqttDisplay:
         except BrokerUnavailable as exc:
             raise DeviceNotReady("mqtt", "offline", str(exc)) from exc
         except ValueError as exc:
-            raise DeviceRefused(str(exc)) from exc
+            raise DeviceRefused(str(exc), "display_refused") from exc
         if not answer.ok:
-            raise DeviceRefused(f"{name}: {answer.error}")
+            raise DeviceRefused(f"{name}: {answer.error}", "display_refused")
 
 
 def build(config: AgentConfig) -> Devices:

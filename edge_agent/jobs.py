@@ -12,19 +12,32 @@ agent killed) the job is found in `fiscalising`; the agent then asks the registe
 it did since that number: a completed receipt is taken as this job's (never a second
 one), an unfinished one is cancelled and the receipt made again.
 
+An error nobody foresaw (a bug, a device's odd answer) never stops the runner: before
+the register may hold the receipt it fails the job with the reason, for a manager to see
+and retry; once it may (`fiscalising`), the job is held with the register's status
+reported, and the next attempt asks the register first: the receipt found registered is
+this job's, and otherwise the job fails with that error.
+
 Printing is at-least-once where a printer cannot say what it printed: a receipt that
 printed but whose step was not written down before a crash is printed again on
 restart. A printer that is not ready (paper out, cover open, offline) holds the job and
 is retried every `retry_seconds`; its status goes to the hub as it changes.
+
+Exactly one agent works a job. One the hub gave to this agent (`device` in its
+announcement) is its own; one given to no agent (made before any agent said what it
+drives) is claimed on the hub first (`claim`; of agents racing, one gets it), as soon as
+it is announced and again before it is worked: a job another agent has is left to it
+(`taken`, nothing reported), and one that cannot be claimed (the hub away) waits.
 
 A shop with several tills: a job goes to the devices of its till (the document's
 `register`) when the configuration binds some to it (`TillDevices`), else to the shop's
 unbound ones. A till's held job holds that till's later jobs only.
 
 A job asked for at a till (open the drawer, show lines on the display) is wanted now or
-never: one older than `REQUESTED_JOB_TTL` by the hub's clock when its turn comes (the
-agent was offline, or a printer out of paper held it) fails as expired, so a drawer
-never springs open long after, with nobody at the till.
+never: its device not ready (the display off, the printer out of paper) fails it at once
+with the reason, and it never waits behind a held receipt nor holds one. One older than
+`REQUESTED_JOB_TTL` by the hub's clock when the agent gets to it (the agent was offline)
+fails as expired, so a drawer never springs open long after, with nobody at the till.
 """
 
 from __future__ import annotations
@@ -32,14 +45,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from edge_agent.store import AgentStore, Job, JobStatus
+from edge_agent.store import UNCLAIMED, AgentStore, Job, JobStatus
 from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 log = logging.getLogger("edge.jobs")
@@ -61,11 +75,22 @@ class DeviceNotReady(Exception):
 
 
 class DeviceRefused(Exception):
-    """The device refused the job for good (e.g. a receipt it cannot register)."""
+    """The device refused the job for good (e.g. a receipt it cannot register); nothing
+    was registered. `code` is the stable reason the hub is told (`[a-z0-9_.-]`)."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+AGENT_ERROR = "agent_error"  # the code of a failure nobody foresaw
 
 
 class FiscalPort(Protocol):
     """What the runner needs of a fiscal register (see edge_agent.devices)."""
+
+    @property
+    def name(self) -> str: ...
 
     async def last_document_number(self) -> int: ...
 
@@ -78,6 +103,9 @@ class FiscalPort(Protocol):
 
 
 class PrinterPort(Protocol):
+    @property
+    def name(self) -> str: ...
+
     async def print_receipt(
         self, receipt: dict[str, Any], fiscal: dict[str, Any] | None, *, copy: bool = False
     ) -> None:
@@ -123,9 +151,12 @@ class JobRunner:
         tills: Mapping[str, TillDevices] | None = None,
         on_event: Callable[[], None],
         retry_seconds: float,
+        claim: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         """`fiscal`, `printer` and `drawer` take the jobs of every till not in `tills`
-        (register id → the devices bound to it)."""
+        (register id → the devices bound to it). `claim` takes a job given to no agent
+        on the hub (True: it is ours; OSError: the hub cannot say now); None: every job
+        is this agent's (one agent and no hub, as in tests)."""
         self._store = store
         self._unbound = TillDevices(fiscal, printer, drawer)
         self._tills = dict(tills or {})
@@ -133,6 +164,7 @@ class JobRunner:
         self._on_event = on_event
         self._retry_seconds = retry_seconds
         self._wake = asyncio.Event()
+        self._claim = claim
         self._held: dict[str, str] = {}  # device → the status it last reported
         self._hub_clock_offset = 0.0
 
@@ -154,8 +186,18 @@ class JobRunner:
         if kind in REQUESTED_JOBS and isinstance(job.get("created_at"), str):
             with contextlib.suppress(ValueError):  # unreadable: treated as just asked
                 state["asked_at"] = datetime.fromisoformat(job["created_at"]).timestamp()
-        if await self._store.accept(job_id, kind, payload, state=state):
-            log.info("job %s (%s) accepted", job_id, kind)
+        attempts = job.get("attempts")
+        attempts = attempts if isinstance(attempts, int) and attempts >= 0 else 0
+        mine = self._claim is None or isinstance(job.get("device"), str)
+        if await self._store.accept(
+            job_id, kind, payload, state=state, attempts=attempts, claimed=mine
+        ):
+            log.info("job %s (%s) accepted, attempts %d", job_id, kind, attempts)
+            stored = await self._store.job(job_id)
+            if stored is not None and stored.state.get(UNCLAIMED):
+                # Now, while the hub is there: a job claimed now is worked even if the
+                # hub is away when its turn comes.
+                await self._settle_claim(stored)
             self._wake.set()
 
     async def run(self) -> None:
@@ -170,12 +212,14 @@ class JobRunner:
         return self._tills.get(till, self._unbound) if till else self._unbound
 
     async def work_once(self) -> None:
-        """One pass over the open jobs, oldest first; a held job holds the ones after it
-        on the same devices (each till's receipts come out in the order of its sales)."""
+        """One pass over the open jobs, oldest first; a held receipt holds the ones after
+        it on the same devices (each till's receipts come out in the order of its
+        sales). A till's request (drawer, display) is done or failed at once: it neither
+        waits behind a held receipt nor holds anything."""
         held: set[int] = set()
         for job in await self._store.open_jobs():
             devices = self.devices_for(job)
-            if id(devices) in held:
+            if id(devices) in held and job.kind not in REQUESTED_JOBS:
                 continue
             if not await self._work(job, devices):
                 held.add(id(devices))
@@ -187,9 +231,15 @@ class JobRunner:
             DRAWER_JOB: self._open_drawer,
             DISPLAY_JOB: self._show_on_display,
         }
+        if job.state.get(UNCLAIMED):
+            mine = await self._settle_claim(job)
+            if mine is None:
+                return False  # wait until the hub can say whose it is
+            if not mine:
+                return True
         step = steps.get(job.kind)
         if step is None:
-            await self._finish(job, "failed", {"error": f"unknown job kind {job.kind!r}"})
+            await self._fail(job, f"unknown job kind {job.kind!r}", "unknown_kind")
             return True
         try:
             result = await step(job, devices)
@@ -197,19 +247,68 @@ class JobRunner:
             await self._device_not_ready(exc)
             return False
         except DeviceRefused as exc:
-            await self._finish(job, "failed", {"error": str(exc)[:500]})
+            await self._fail(job, str(exc), exc.code)
             return True
         except (OSError, TimeoutError) as exc:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
+        except sqlite3.Error:
+            raise  # the agent's own disk, not the job: the runner restarts, the job stays
+        except Exception as exc:  # one job's surprise must not stop the queue
+            return await self._unforeseen(job, devices, exc)
         await self._finish(job, "done", result)
         return True
 
+    async def _unforeseen(self, job: Job, devices: TillDevices, exc: Exception) -> bool:
+        """An error nobody foresaw. Once the register may hold the receipt only asking it
+        can say what happened: the job is held (the register's status reported) and the
+        next attempt reconciles; before that, nothing was registered and the job fails."""
+        log.exception("job %s: unforeseen error", job.id)
+        reason = f"{type(exc).__name__}: {exc}"[:400]
+        current = await self._store.job(job.id)
+        if current is not None and current.status is JobStatus.FISCALISING:
+            await self._store.advance(job.id, None, state={"unforeseen": reason})
+            name = devices.fiscal.name if devices.fiscal is not None else "fiscal"
+            await self._device_not_ready(DeviceNotReady(name, "error", reason[:200]))
+            return False
+        await self._fail(job, reason, AGENT_ERROR)
+        return True
+
+    async def _settle_claim(self, job: Job) -> bool | None:
+        """Claim a job given to no agent: True when it is ours now, False when it is
+        another agent's (or none of our devices can do it), None when the hub cannot
+        say now."""
+        if self._claim is None:
+            return True
+        if not self._serves(job):
+            log.info("job %s (%s): no device here for it; left to others", job.id, job.kind)
+            await self._store.advance(job.id, JobStatus.TAKEN)
+            return False
+        try:
+            mine = await self._claim(job.id)
+        except (OSError, TimeoutError) as exc:
+            log.info("job %s waits to be claimed: %s", job.id, exc)
+            return None
+        await self._store.advance(
+            job.id, None if mine else JobStatus.TAKEN, state={UNCLAIMED: False}
+        )
+        return mine
+
+    def _serves(self, job: Job) -> bool:
+        devices = self.devices_for(job)
+        if job.kind == RECEIPT_JOB:
+            return devices.fiscal is not None or devices.printer is not None
+        if job.kind == DRAWER_JOB:
+            return devices.printer is not None
+        return job.kind == DISPLAY_JOB and self._display is not None
+
     async def _receipt(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Fiscalise, then print (each step on disk as it completes); the result."""
+        worked: list[str] = []  # the devices that did their part now: they are fine
         fiscal = job.state.get("fiscal")
         if devices.fiscal is not None and fiscal is None:
             fiscal = await self._fiscalise(job, devices.fiscal)
+            worked.append(devices.fiscal.name)
         printed = bool(job.state.get("printed"))
         if devices.printer is not None and not printed:
             # Noted before printing: a print the agent died in may have come out, so the
@@ -223,10 +322,11 @@ class JobRunner:
                 raise
             job = await self._store.advance(job.id, JobStatus.PRINTING, state={"printed": True})
             printed = True
+            worked.append(devices.printer.name)
             if devices.drawer and _paid_in_cash(job.payload):
                 with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
                     await devices.printer.open_drawer()
-        await self._device_ok()
+        await self._device_ok(worked)
         return {"printed": printed, "fiscal": fiscal}
 
     def _still_wanted(self, job: Job) -> None:
@@ -235,24 +335,35 @@ class JobRunner:
             return
         age = time.time() + self._hub_clock_offset - asked_at
         if age > REQUESTED_JOB_TTL:
-            raise DeviceRefused(f"expired: asked for {age:.0f} s ago, nobody waits for it now")
+            raise DeviceRefused(
+                f"expired: asked for {age:.0f} s ago, nobody waits for it now", "expired"
+            )
 
     async def _open_drawer(self, job: Job, devices: TillDevices) -> dict[str, Any]:
         """Kick the drawer of the till's printer."""
         self._still_wanted(job)
         if devices.printer is None:
-            raise DeviceRefused("no printer with a drawer here")
-        await devices.printer.open_drawer()
+            raise DeviceRefused("no printer with a drawer here", "no_device")
+        try:
+            await devices.printer.open_drawer()
+        except DeviceNotReady as exc:
+            await self._report_status(exc)  # the receipts' printer: they will hold on it
+            raise _not_now(exc) from exc
+        await self._device_ok([devices.printer.name])
         return {"opened": True}
 
     async def _show_on_display(self, job: Job, _devices: TillDevices) -> dict[str, Any]:
         """Show the job's lines on the customer display."""
         self._still_wanted(job)
         if self._display is None:
-            raise DeviceRefused("no customer display here")
+            raise DeviceRefused("no customer display here", "no_device")
         lines = [str(line) for line in job.payload.get("lines") or []]
         device = job.payload.get("device")
-        await self._display.show(lines, device if isinstance(device, str) else None)
+        try:
+            await self._display.show(lines, device if isinstance(device, str) else None)
+        except DeviceNotReady as exc:
+            # The display's own status reaches the hub through the broker (its will).
+            raise _not_now(exc) from exc
         return {"shown": len(lines)}
 
     async def _fiscalise(self, job: Job, register: FiscalPort) -> dict[str, Any]:
@@ -262,13 +373,29 @@ class JobRunner:
             if done is not None:
                 await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": done})
                 return done
+            unforeseen = job.state.get("unforeseen")
+            if unforeseen:
+                # The register holds nothing of it: the error that stopped it stands.
+                await self._store.advance(
+                    job.id, JobStatus.RECEIVED, state={"before": None, "unforeseen": None}
+                )
+                raise DeviceRefused(str(unforeseen), AGENT_ERROR)
         before = await register.last_document_number()
         await self._store.advance(
             job.id, JobStatus.FISCALISING, state={"before": before}, attempt=True
         )
-        fiscal = await register.fiscalise(job.payload)
+        try:
+            fiscal = await register.fiscalise(job.payload)
+        except DeviceRefused:
+            # Refused: nothing registered, nothing left open. A retry starts afresh, not
+            # from `before` (receipts registered meanwhile would look like a conflict).
+            await self._store.advance(job.id, JobStatus.RECEIVED, state={"before": None})
+            raise
         await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": fiscal})
         return fiscal
+
+    async def _fail(self, job: Job, error: str, code: str) -> None:
+        await self._finish(job, "failed", {"error": error[:500], "code": code[:64]})
 
     async def _finish(self, job: Job, outcome: str, result: dict[str, Any]) -> None:
         status = JobStatus.DONE if outcome == "done" else JobStatus.FAILED
@@ -278,15 +405,27 @@ class JobRunner:
         self._on_event()
 
     async def _device_not_ready(self, exc: DeviceNotReady) -> None:
+        await self._report_status(exc)
+        log.info("holding receipts: %s", exc)
+
+    async def _report_status(self, exc: DeviceNotReady) -> None:
+        """The device's status to the hub, once per change."""
         if self._held.get(exc.device) != exc.status:
             self._held[exc.device] = exc.status
             status = {"name": exc.device, "status": exc.status, "detail": exc.detail}
             await self._store.record("device.status", status)
             self._on_event()
-        log.info("holding receipts: %s", exc)
 
-    async def _device_ok(self) -> None:
-        for device in list(self._held):
-            del self._held[device]
-            await self._store.record("device.status", {"name": device, "status": "online"})
-            self._on_event()
+    async def _device_ok(self, worked: list[str]) -> None:
+        """The devices that just did their part are back, if they were reported not
+        ready; the others are as they were reported."""
+        for device in worked:
+            if self._held.pop(device, None) is not None:
+                await self._store.record("device.status", {"name": device, "status": "online"})
+                self._on_event()
+
+
+def _not_now(exc: DeviceNotReady) -> DeviceRefused:
+    """A till's request is wanted now or never: a device not ready fails it at once,
+    with the device's status as its code, instead of holding the till's receipts."""
+    return DeviceRefused(f"{exc.device} is not ready ({exc.status}): {exc.detail}", exc.status)

@@ -25,11 +25,18 @@ from edge_agent import __version__
 from edge_agent.store import AgentStore
 from protocol.client import HubClient, RequestFailed, backoff_delays
 from protocol.codec import MSGPACK
+from protocol.messages import CLOSE_REVOKED
 
 log = logging.getLogger("edge.link")
 
 BATCH = 100
 EPOCH_KEY = "epoch"
+
+
+class TokenRefused(Exception):
+    """The hub refused this agent's device token (revoked, or unknown to it). Unlike a
+    network error this never heals by reconnecting: the agent must stop."""
+
 
 JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 Announcement = Callable[[], list[dict[str, Any]]]
@@ -69,6 +76,10 @@ class HubLink:
         self._client: HubClient | None = None
         self._outbox_changed = asyncio.Event()
         self.connected = asyncio.Event()
+        # Set once the first connection succeeded or failed for a reason that may heal:
+        # jobs are not worked before, so a token revoked while the agent was down never
+        # gets one more receipt made.
+        self.first_contact = asyncio.Event()
         self.epoch = ""
 
     def outbox_changed(self) -> None:
@@ -84,6 +95,7 @@ class HubLink:
                 delays = backoff_delays(cap=self._max_backoff)
             except (OSError, websockets.WebSocketException, RequestFailed, TimeoutError) as exc:
                 log.warning("hub link down: %s", exc)
+                self.first_contact.set()
             finally:
                 self.connected.clear()
                 if self._client is not None:
@@ -94,7 +106,11 @@ class HubLink:
     async def _session(self) -> None:
         client = HubClient(self._url, self._token, codec=MSGPACK)
         self._client = client
-        hello = await client.connect()
+        try:
+            hello = await client.connect()
+        except RequestFailed as exc:
+            # Only a refused token gets an error instead of `hello` (and close 4001).
+            raise TokenRefused(f"the hub refused this agent's device token: {exc}") from exc
         server_time = hello.get("server_time")
         if self._on_clock is not None and isinstance(server_time, int | float):
             self._on_clock(float(server_time) - time.time())
@@ -104,6 +120,7 @@ class HubLink:
         )
         await self._store.acknowledge(int(data.get("acked", 0)))
         self.connected.set()
+        self.first_contact.set()
         log.info("connected to the hub; it has applied up to %s", data.get("acked"))
         jobs = await client.request("agent.jobs", {})
         for job in jobs.get("jobs", []):
@@ -122,19 +139,33 @@ class HubLink:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
-        raise ConnectionError("the hub closed the connection")
+        if client.close_code == CLOSE_REVOKED:
+            raise TokenRefused("the hub revoked this agent's device token (close 4004)")
+        raise ConnectionError(f"the hub closed the connection ({client.close_code})")
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "job.created":
             await self._on_job(event.get("payload") or {})
         elif kind == "device.revoked":
-            log.error("the hub revoked this agent's token; stopping")
-            raise SystemExit(2)
+            raise TokenRefused("the hub revoked this agent's device token")
         elif kind == "resync":
             jobs = await self._request("agent.jobs", {})
             for job in jobs.get("jobs", []):
                 await self._on_job(job)
+
+    async def claim(self, job_id: str) -> bool:
+        """Take a job given to no agent on the hub: True when it is this agent's, False
+        when another agent has it or it is over. ConnectionError (an OSError) when the
+        hub cannot say now."""
+        try:
+            await self._request("agent.claim", {"job": job_id})
+        except RequestFailed as exc:
+            if exc.code in ("job_taken", "job_finished", "not_found"):
+                log.info("job %s is not this agent's: %s", job_id, exc)
+                return False
+            raise ConnectionError(f"the hub did not settle the claim: {exc}") from exc
+        return True
 
     async def _request(self, type_: str, payload: dict[str, Any]) -> dict[str, Any]:
         if self._client is None:

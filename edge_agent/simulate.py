@@ -15,6 +15,7 @@ from pathlib import Path
 from edge_agent import config as agent_config
 from edge_agent import devices
 from edge_agent.agent import Agent
+from edge_agent.link import TokenRefused
 from edge_agent.simulators.printer import SimulatedPrinter
 from edge_agent.simulators.scanner import SimulatedScanner
 from edge_agent.simulators.shtrih import ShtrihSimulator
@@ -99,6 +100,10 @@ async def simulate(hub: str, token: str, data_dir: Path, cash_register: uuid.UUI
 
 def run(hub: str, token: str, data_dir: Path, cash_register: uuid.UUID | None) -> int:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(simulate(hub, token, data_dir, cash_register))
+    try:
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(simulate(hub, token, data_dir, cash_register))
+    except TokenRefused as exc:
+        print(f"pos-edge simulate: {exc}", file=sys.stderr)
+        return 3
     return 0

@@ -12,8 +12,11 @@ de-duplicates by event id, so a resend after a lost acknowledgement is harmless.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL DEFAULT '{}',
     result TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    announced INTEGER NOT NULL DEFAULT 0,
     received_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -55,9 +59,14 @@ class JobStatus(StrEnum):
     PRINTING = "printing"  # held here while the printer cannot print
     DONE = "done"
     FAILED = "failed"
+    TAKEN = "taken"  # another agent of the shop claimed it first: not ours to report
 
 
-FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.TAKEN)
+# Kept in a failed job's state: the step it had reached, where a retry takes it up.
+FAILED_AT = "failed_at"
+# Kept in a job's state while it is given to no agent and not yet claimed by this one.
+UNCLAIMED = "unclaimed"
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,8 @@ class Job:
     status: JobStatus
     state: dict[str, Any]
     result: dict[str, Any] | None
-    attempts: int
+    attempts: int  # fiscalisations begun here
+    announced: int = 0  # the hub's `attempts` when it last announced the job
 
 
 def _now() -> str:
@@ -96,6 +106,7 @@ def _job(row: aiosqlite.Row) -> Job:
         state=json.loads(row["state"]),
         result=None if row["result"] is None else json.loads(row["result"]),
         attempts=row["attempts"],
+        announced=row["announced"],
     )
 
 
@@ -103,6 +114,9 @@ class AgentStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # One connection for every part of the agent (link, job runner, scanners): one
+        # transaction at a time, or a second BEGIN lands inside the first.
+        self._lock = asyncio.Lock()
 
     async def open(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +125,11 @@ class AgentStore:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=FULL")
         await self._db.executescript(SCHEMA)
+        columns = {row[1] for row in await self._db.execute_fetchall("PRAGMA table_info(jobs)")}
+        if "announced" not in columns:  # a store made before retries were told apart
+            await self._db.execute(
+                "ALTER TABLE jobs ADD COLUMN announced INTEGER NOT NULL DEFAULT 0"
+            )
         return self
 
     async def close(self) -> None:
@@ -132,6 +151,17 @@ class AgentStore:
             raise RuntimeError("the store is not open")
         return self._db
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
     async def _insert_event(self, type_: str, payload: dict[str, Any]) -> str:
         event_id = uuid.uuid4().hex
         await self.db.execute(
@@ -144,14 +174,8 @@ class AgentStore:
 
     async def record(self, type_: str, payload: dict[str, Any]) -> str:
         """An event for the hub (a scan, a device status); its id."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            event_id = await self._insert_event(type_, payload)
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
-        return event_id
+        async with self._transaction():
+            return await self._insert_event(type_, payload)
 
     async def record_once(
         self, key: str, type_: str, payload: dict[str, Any], *, keep: int = 10_000
@@ -160,8 +184,7 @@ class AgentStore:
         recorded before: then nothing is written and None returned. The key and the event
         are written in one transaction, so a device's redelivery after a crash is never
         recorded twice nor lost; only the newest `keep` keys are remembered."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             cursor = await self.db.execute(
                 "INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)", (key, _now())
             )
@@ -174,10 +197,6 @@ class AgentStore:
                     " WHERE rowid <= (SELECT MAX(rowid) FROM seen_events) - ?",
                     (keep,),
                 )
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
         return event_id
 
     async def pending(self, limit: int = 100) -> list[OutboxEvent]:
@@ -196,7 +215,8 @@ class AgentStore:
 
     async def acknowledge(self, seq: int) -> int:
         """The hub has applied every event up to `seq`: forget them. Returns how many."""
-        cursor = await self.db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+        async with self._lock:
+            cursor = await self.db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
         return cursor.rowcount
 
     # --- jobs ----------------------------------------------------------------------
@@ -208,25 +228,63 @@ class AgentStore:
         payload: dict[str, Any],
         *,
         state: dict[str, Any] | None = None,
+        attempts: int = 0,
+        claimed: bool = True,
     ) -> bool:
         """Persist a job from the hub before acknowledging it (with the `state` it starts
-        with); False if already known."""
+        with); True when it is (back) in the queue.
+
+        The hub announces a manager's retry with the same id and more `attempts` (the
+        outcomes it has recorded). A retry of a job that failed here puts it back where
+        it failed: what it did stays done (a receipt registered is never registered
+        again, one the agent may have registered is reconciled first). A retry of a job
+        done here reports its result again (the hub missed it), and one another agent
+        had claimed is queued afresh. Any other announcement, a repeat or an older one,
+        changes nothing. `claimed`: the hub gave the job to this agent (no claim needed)."""
         now = _now()
-        cursor = await self.db.execute(
-            "INSERT OR IGNORE INTO jobs"
-            " (id, kind, payload, status, state, received_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                job_id,
-                kind,
-                json.dumps(payload, ensure_ascii=False),
-                JobStatus.RECEIVED,
-                json.dumps(state or {}),
-                now,
-                now,
-            ),
+        async with self._transaction():
+            current = await self.job(job_id)
+            if current is None:
+                await self.db.execute(
+                    "INSERT INTO jobs (id, kind, payload, status, state, announced,"
+                    " received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        kind,
+                        json.dumps(payload, ensure_ascii=False),
+                        JobStatus.RECEIVED,
+                        json.dumps({**(state or {}), **({} if claimed else {UNCLAIMED: True})}),
+                        attempts,
+                        now,
+                        now,
+                    ),
+                )
+                queued = True
+            else:
+                queued = await self._retried(current, attempts, now, claimed)
+        return queued
+
+    async def _retried(self, job: Job, attempts: int, now: str, claimed: bool) -> bool:
+        """`accept` of a known job (in its transaction); True when it is requeued."""
+        if attempts <= job.announced:
+            return False
+        status, requeued, state = job.status, False, dict(job.state)
+        if job.status is JobStatus.FAILED:
+            status, requeued = JobStatus(job.state.get(FAILED_AT, JobStatus.RECEIVED)), True
+        elif job.status is JobStatus.TAKEN:
+            status, requeued = JobStatus.RECEIVED, True
+        if requeued:  # a retry is routed anew: ours, or to be claimed again
+            state.pop(UNCLAIMED, None)
+            state.update({} if claimed else {UNCLAIMED: True})
+        elif job.status is JobStatus.DONE:
+            report = {"job": job.id, "status": "done", "result": job.result or {}}
+            await self._insert_event("job.result", report)
+        await self.db.execute(
+            "UPDATE jobs SET status = ?, state = ?, announced = ?, result = CASE WHEN ?"
+            " THEN NULL ELSE result END, updated_at = ? WHERE id = ?",
+            (status, json.dumps(state, ensure_ascii=False), attempts, requeued, now, job.id),
         )
-        return cursor.rowcount == 1
+        return requeued
 
     async def job(self, job_id: str) -> Job | None:
         cursor = await self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -236,7 +294,8 @@ class AgentStore:
     async def open_jobs(self) -> list[Job]:
         """Jobs not finished, in the order they came."""
         cursor = await self.db.execute(
-            "SELECT * FROM jobs WHERE status NOT IN (?, ?) ORDER BY received_at, id", FINISHED
+            "SELECT * FROM jobs WHERE status NOT IN (?, ?, ?) ORDER BY received_at, id",
+            FINISHED,
         )
         return [_job(row) for row in await cursor.fetchall()]
 
@@ -253,12 +312,13 @@ class AgentStore:
         """Move a job on (`status` None: it stays where it is); `state` is merged into
         what the job keeps between steps, and `event`, if given, is queued for the hub in
         the same transaction."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             current = await self.job(job_id)
             if current is None:
                 raise KeyError(job_id)
             merged = {**current.state, **(state or {})}
+            if status is JobStatus.FAILED:
+                merged[FAILED_AT] = current.status  # where a retry takes it up again
             await self.db.execute(
                 "UPDATE jobs SET status = ?, state = ?, result = COALESCE(?, result),"
                 " attempts = attempts + ?, updated_at = ? WHERE id = ?",
@@ -273,10 +333,6 @@ class AgentStore:
             )
             if event is not None:
                 await self._insert_event(*event)
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
         updated = await self.job(job_id)
         assert updated is not None
         return updated
@@ -289,8 +345,9 @@ class AgentStore:
         return None if row is None else str(row["value"])
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self.db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        async with self._lock:
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     STALE_VERSION = "stale_version"
     CART_CLOSED = "cart_closed"
     JOB_FINISHED = "job_finished"
+    JOB_TAKEN = "job_taken"
     INVALID_TRANSITION = "invalid_transition"
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     # realtime
@@ -86,6 +87,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.STALE_VERSION: 409,
     ErrorCode.CART_CLOSED: 409,
     ErrorCode.JOB_FINISHED: 409,
+    ErrorCode.JOB_TAKEN: 409,
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.VALUE_OUT_OF_RANGE: 409,
     ErrorCode.MALFORMED_FRAME: 400,

@@ -274,7 +274,15 @@ class AgentJobs(Message):
     TYPE = "agent.jobs"
 
 
-AGENT_REQUESTS: tuple[type[Message], ...] = (AgentAnnounce, AgentEvents, AgentJobs)
+class AgentClaim(Message):
+    """Take a job given to no agent before working it; `ok` data {"job": {...}} (as
+    `job.created` carries it); `job_taken` when another agent has it."""
+
+    TYPE = "agent.claim"
+    job: uuid.UUID
+
+
+AGENT_REQUESTS: tuple[type[Message], ...] = (AgentAnnounce, AgentEvents, AgentJobs, AgentClaim)
 
 _BASIC_REQUESTS: tuple[type[Message], ...] = (Auth, Subscribe, Unsubscribe, Ping)
 REQUESTS: dict[str, type[Message]] = {

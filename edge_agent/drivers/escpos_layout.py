@@ -90,10 +90,16 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
+# The hub's units (hub.domain.catalogue.Unit) as a Russian receipt names them; any
+# other text is printed as it comes.
+UNIT_NAMES = {"piece": "шт", "kg": "кг", "l": "л", "m": "м"}
+
+
 def _item(index: int, line: ReceiptLine, width: int) -> list[PrintLine]:
     text = _wrap(f"{index}. {line.name}", width, hanging=INDENT)
+    unit = UNIT_NAMES.get(line.unit, line.unit)
     text += _columns(
-        f"{line.quantity} {line.unit} x {_money(line.price)}",  # 2, or 0.350 as weighed
+        f"{line.quantity} {unit} x {_money(line.price)}",  # 2, or 0.350 as weighed
         _money(line.amount),
         width,
         INDENT,

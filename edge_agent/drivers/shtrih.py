@@ -98,8 +98,12 @@ class PaymentMethod(enum.StrEnum):
     OTHER = "other"
 
 
-# The register's tax groups (its table 6) by our VAT rate, as factory-set for 54-FZ.
-DEFAULT_TAX_GROUPS: Mapping[str, int] = {"20": 1, "10": 2, "0": 3, "none": 4}
+# The register's tax groups (its table 6) by our VAT rate. Group 1 is the standard rate:
+# 22% since 2026 (the registers' 2026 firmware renamed it from 20%), so 20% has no group
+# by default; 5% and 7% have none either (each register's table says where they are).
+# `[[fiscal]] tax_groups` replaces this table (edge_agent/config.py).
+DEFAULT_TAX_GROUPS: Mapping[str, int] = {"22": 1, "10": 2, "0": 3, "none": 4}
+MAX_TAX_GROUP = 6  # the rows of the register's tax table
 # Which of the four payment sums of command 0x85 each method goes to (type 1 is cash;
 # types 2-4 are named in the register's table 5, type 2 being "electronic" out of the box).
 DEFAULT_PAYMENT_TYPES: Mapping[PaymentMethod, int] = {
@@ -119,7 +123,7 @@ class FiscalLine:
     name: str
     quantity: Decimal
     price: Decimal  # per unit
-    vat: str = "none"  # "20", "10", "0" ("20.00" will do) or "none"
+    vat: str = "none"  # "22", "10", "0" ("22.00" will do) or "none"
 
     @property
     def amount(self) -> Decimal:
@@ -379,6 +383,9 @@ class FiscalRegister:
         """Register `receipt`: open (0x8D), one 0x80/0x82 per line, the discount (0x86),
         close with the payment sums (0x85); then read its number and fiscal sign.
 
+        A receipt the register could not take as it is (`FiscalReceipt.check`, a VAT rate
+        without a tax group) raises ValueError before anything is sent.
+
         Not safe to repeat by itself: after a `ShtrihLinkError` the receipt may have been
         registered. Use `ensure_fiscalised` (or `reconcile`) before any retry. When the
         register refuses a line, the discount or the close (`DeviceError`), the receipt it
@@ -528,13 +535,10 @@ class FiscalRegister:
             log.warning("shtrih: could not cancel the receipt: %s", exc)
 
     def _tax_group(self, vat: str) -> int:
-        key = vat
-        with contextlib.suppress(ArithmeticError):
-            key = format(Decimal(vat).normalize(), "f")  # the hub's "20.00" is "20"
         try:
-            return self.options.tax_groups[key]
+            return self.options.tax_groups[vat_key(vat)]
         except KeyError:
-            raise ValueError(f"no tax group for VAT rate {vat!r}") from None
+            raise UnmappedVatRate(vat) from None
 
     def _payment_sums(self, receipt: FiscalReceipt) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         sums = [ZERO, ZERO, ZERO, ZERO]
@@ -544,6 +548,23 @@ class FiscalRegister:
                 raise ValueError(f"no payment type for {method!r}")
             sums[slot - 1] += amount
         return sums[0], sums[1], sums[2], sums[3]
+
+
+class UnmappedVatRate(ValueError):
+    """A line's VAT rate has no tax group in `RegisterOptions.tax_groups`; raised, like
+    every ValueError of `fiscalise`, before anything is sent."""
+
+    def __init__(self, vat: str) -> None:
+        super().__init__(f"no tax group for VAT rate {vat!r}")
+        self.vat = vat
+
+
+def vat_key(vat: str) -> str:
+    """A VAT rate as the tax-group table names it: the hub's "22.00" is "22"."""
+    key = vat.strip().lower()
+    with contextlib.suppress(ArithmeticError):
+        key = format(Decimal(key).normalize(), "f")
+    return key
 
 
 def _parse(parser: Callable[[bytes], T], answer: Answer) -> T:
@@ -594,6 +615,7 @@ def _document(found: FnDocument, fn_number: str) -> FiscalDocument:
 __all__ = [
     "DEFAULT_PAYMENT_TYPES",
     "DEFAULT_TAX_GROUPS",
+    "MAX_TAX_GROUP",
     "ExchangeSettings",
     "FiscalDocument",
     "FiscalLine",
@@ -607,4 +629,6 @@ __all__ = [
     "Reconciliation",
     "RegisterOptions",
     "RegisterState",
+    "UnmappedVatRate",
+    "vat_key",
 ]

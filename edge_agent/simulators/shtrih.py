@@ -23,6 +23,8 @@ Faults for tests and demos, each used up as it fires:
 - `lose_answer(command, executed=...)`: a power cut when that command arrives, before or
   after it runs; its answer never comes;
 - `fail_next(command, code)`: the next such command is refused with that error code;
+  `faults.standing_errors[command] = code`: every such command, until removed (a
+  fiscal storage that has failed);
 - `register.paper = False`: out of paper; `inject_noise(data)`: garbage on the line now.
 """
 
@@ -68,6 +70,7 @@ class ShtrihFaults:
     noise_before_answer: bytes = b""
     lost_answers: list[LostAnswer] = field(default_factory=list)
     errors: dict[int, int] = field(default_factory=dict)  # command -> error code, once
+    standing_errors: dict[int, int] = field(default_factory=dict)  # ... until removed
 
 
 class ShtrihSimulator:
@@ -220,7 +223,7 @@ class ShtrihSimulator:
         if lost is not None and not lost.executed:
             log.info("shtrih simulator: power cut before %#x ran", command)
             return
-        forced = self.faults.errors.pop(command, None)
+        forced = self.faults.errors.pop(command, None) or self.faults.standing_errors.get(command)
         if forced is not None:
             answer = command_bytes(command) + bytes([forced])
         else:

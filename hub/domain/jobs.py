@@ -64,6 +64,26 @@ def accepts_report(
     raise JobFinished(f"the job is already {status.value}", fields={"status": status.value})
 
 
+class JobTaken(Conflict):
+    """Another agent of the shop has the job."""
+
+    code = ErrorCode.JOB_TAKEN
+
+
+def claims(status: JobStatus, given_to: uuid.UUID | None, agent: uuid.UUID) -> bool:
+    """Whether `agent`'s claim gives it the job: yes for a pending job given to no agent
+    (it becomes the agent's), no change for one already its own; JobTaken when another
+    agent has it, JobFinished when it is no longer pending. So at most one agent ever
+    works (prints, fiscalises) a job."""
+    if status is not JobStatus.PENDING:
+        raise JobFinished(f"the job is already {status.value}", fields={"status": status.value})
+    if given_to is None:
+        return True
+    if given_to == agent:
+        return False
+    raise JobTaken("another agent of the shop has the job")
+
+
 def accepts_retry(status: JobStatus) -> bool:
     """Whether a retry puts the job back in the queue: yes for a failed job; a pending
     job is already there (a repeated retry changes nothing); a done job is final."""

@@ -31,6 +31,7 @@ from hub.domain.jobs import (
     JobStatus,
     accepts_report,
     accepts_retry,
+    claims,
     route,
 )
 from hub.domain.permissions import Permission
@@ -364,11 +365,14 @@ async def _customer(uow: UnitOfWork, customer_id: uuid.UUID | None) -> dict[str,
 
 
 def created_event(job: DeviceJob) -> dict[str, Any]:
+    """`device`: the agent the job is given to (the one told), or null when it is every
+    agent's: then an agent claims it (`claim`) before doing anything irreversible."""
     return {
         "id": str(job.id),
         "kind": job.kind,
         "payload": job.payload,
         "attempts": job.attempts,
+        "device": str(job.device_id) if job.device_id else None,
         "created_at": job.created_at.isoformat(),
     }
 
@@ -581,6 +585,23 @@ def _tell(
     uow.emit(channels.sales(uow.tenant_id, shop_id), type_, notice)
     if user_id is not None:
         uow.emit(channels.user(uow.tenant_id, user_id), type_, notice)
+
+
+async def claim(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:
+    """An agent takes a pending job given to no agent (one made before any agent said
+    which devices it drives), before printing or fiscalising it: the row is locked, so
+    of two agents racing exactly one gets it; the other gets `job_taken`. A job already
+    the agent's is simply returned; one no longer pending is `job_finished`. Commits."""
+    _require_reader(principal)
+    if principal.device_id is None:
+        raise PermissionDenied("only the shop's edge agent claims a job")
+    job = await _job(uow, principal, job_id, for_update=True)
+    if claims(JobStatus(job.status), job.device_id, principal.device_id):
+        job.device_id = principal.device_id
+        job.updated_at = utcnow()
+        uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
+    await uow.commit()
+    return job
 
 
 async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:

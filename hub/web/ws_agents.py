@@ -1,11 +1,12 @@
-"""The websocket door for edge agents: `agent.announce`, `agent.events`, `agent.jobs`."""
+"""The websocket door for edge agents: `agent.announce`, `agent.events`, `agent.jobs`,
+`agent.claim`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hub.adapters.db.uow import UnitOfWork
-from hub.services import agents
+from hub.services import agents, device_jobs
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 from protocol import messages as m
@@ -30,4 +31,8 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
         case m.AgentJobs():
             async with UnitOfWork(deps.db, tenant) as uow:
                 return {"jobs": await agents.pending_jobs(uow, principal)}
+        case m.AgentClaim(job=job_id):
+            async with UnitOfWork(deps.db, tenant, write=True) as uow:
+                job = await device_jobs.claim(uow, principal, job_id)
+                return {"job": device_jobs.created_event(job)}
     raise AssertionError(type(request).__name__)

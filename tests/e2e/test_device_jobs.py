@@ -455,7 +455,8 @@ async def test_job_created_goes_to_every_active_agent_of_the_shop(
     )
     job = await job_of(client, kit, sold["id"])
     for _, payload in created:
-        assert set(payload) == {"id", "kind", "payload", "attempts", "created_at"}
+        assert set(payload) == {"id", "kind", "payload", "attempts", "device", "created_at"}
+        assert payload["device"] is None  # no agent announced devices: every agent's
         assert (payload["id"], payload["payload"]) == (job["id"], job["payload"])
     # The sale's own event still goes out, once.
     assert [k for _, k, _ in published].count("sale.completed") == 1
@@ -739,3 +740,45 @@ async def test_a_till_request_nobody_does_expires_on_the_hub(live_hub: LiveHub) 
         )
         assert late.status_code == 409
         assert late.json()["error"]["code"] == "job_finished"
+
+
+async def test_of_two_agents_claiming_a_job_given_to_none_exactly_one_gets_it(
+    live_hub: LiveHub,
+) -> None:
+    """A sale made before any agent announced its devices is every agent's job: each
+    claims it before working it, and the hub gives it to exactly one."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        shift = await open_shift(http, kit)
+        spare = await second_device(http, kit, kit.shop_id)
+        sold = await sell(http, kit, shift)
+        (job,) = await jobs_of(http, kit.token("manager"), ref=sold["id"])
+        assert job["device"] is None
+        tokens = {kit.device_id: kit.device_token, spare["id"]: spare["token"]}
+        claimed = await asyncio.gather(
+            *(
+                http.post(f"{JOBS}{job['id']}/claim/", headers=bearer(token))
+                for token in tokens.values()
+            )
+        )
+        codes = sorted(r.status_code for r in claimed)
+        winner = next(r.json() for r in claimed if r.status_code == 200)["device"]
+        loser = next(r.json() for r in claimed if r.status_code == 409)
+        again = await http.post(f"{JOBS}{job['id']}/claim/", headers=bearer(tokens[winner]))
+        (listed,) = await jobs_of(http, kit.token("manager"), ref=sold["id"])
+        async with hub_client(live_hub, tokens[winner]) as agent:
+            over_ws = await agent.request("agent.claim", {"job": job["id"]})
+        staff = await http.post(f"{JOBS}{job['id']}/claim/", headers=kit.token("manager"))
+        done = await http.post(
+            f"{JOBS}{job['id']}/done/", json={"fiscal": FISCAL}, headers=bearer(tokens[winner])
+        )
+        late = await http.post(f"{JOBS}{job['id']}/claim/", headers=bearer(tokens[winner]))
+    assert codes == [200, 409]
+    assert loser["error"]["code"] == "job_taken"
+    assert winner in tokens
+    assert (again.status_code, again.json()["device"]) == (200, winner)  # already its own
+    assert listed["device"] == winner
+    assert (over_ws["job"]["id"], over_ws["job"]["device"]) == (job["id"], winner)
+    assert staff.status_code == 403
+    assert done.status_code == 200, done.text
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "job_finished")

@@ -157,3 +157,47 @@ def test_one_device_of_a_kind_per_till(tmp_path: Path, old: str, new: str) -> No
     with pytest.raises(ConfigError) as refused:
         load(write(tmp_path, TILLS.replace(old, new)))
     assert "per cash_register, and one" in str(refused.value)
+
+
+def test_the_registers_tax_groups(tmp_path: Path) -> None:
+    """The 2026 default (22 % is the standard rate, group 1), or the shop's own table,
+    its rates read as the hub writes them."""
+    default = load(write(tmp_path, TILLS)).fiscal[0].tax_groups
+    own = load(
+        write(tmp_path, TILLS.replace(KKT_1, KKT_1 + 'tax_groups = { "20.00" = 1, "5" = 6 }\n'))
+    ).fiscal[0]
+    assert default == {"22": 1, "10": 2, "0": 3, "none": 4}
+    assert own.tax_groups == {"20": 1, "5": 6}
+    assert FiscalDevice(own).name == "kkt-1"
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('{ "22" = 7 }', "the group of '22' must be 1-6"),
+        ('{ "twenty" = 1 }', "'twenty' is not a VAT rate"),
+        ('{ "22" = 1, "22.00" = 2 }', "the rate '22' is given twice"),
+        ('{ "101" = 1 }', "'101' is not a VAT rate"),
+        ("{}", "give at least one rate"),
+    ],
+)
+def test_bad_tax_groups_are_named(tmp_path: Path, table: str, named: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(write(tmp_path, TILLS.replace(KKT_1, KKT_1 + f"tax_groups = {table}\n")))
+    assert "fiscal.0" in str(refused.value)
+    assert named in str(refused.value)
+
+
+def test_an_unusable_data_dir_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named, exit status 2, no traceback; checked before anything starts."""
+    from edge_agent.cli import main
+
+    path = write(
+        tmp_path, GOOD.replace('data_dir = "/tmp/pos-edge"', 'data_dir = "/proc/forbidden"')
+    )
+    assert main(["run", "--config", str(path)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("pos-edge: agent.data_dir: cannot use /proc/forbidden")
+    assert "Traceback" not in said

@@ -121,6 +121,16 @@ def test_lines_of_a_fiscalised_receipt(width: int, expected: list[str]) -> None:
     assert max(len(line) for line in lines) == width
 
 
+def test_the_hubs_units_print_in_russian() -> None:
+    """The hub sends `piece`, `kg`, `l`, `m`; the receipt is Russian."""
+    payload = sample_payload()
+    payload["lines"][0]["unit"], payload["lines"][1]["unit"] = "piece", "kg"
+    lines = receipt_text(Receipt.from_job(payload).with_fiscal(FISCAL), 48)
+    assert "  2 шт x 89.90                            179.80" in lines
+    assert "  0.350 кг x 899.00                       314.65" in lines
+    assert not any("piece" in line or " kg " in line for line in lines)
+
+
 def test_without_discounts_fiscal_fields_or_change_those_lines_are_left_out() -> None:
     assert receipt_text(Receipt.from_job(card_payload()), 42) == CARD_42
 

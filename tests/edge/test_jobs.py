@@ -20,6 +20,8 @@ SALE = {"number": 7, "total": "90.00", "payments": {"cash": "90.00"}}
 class Register:
     """Documents numbered from 100; can complete a receipt and lose the answer."""
 
+    name = "kkt"
+
     def __init__(self) -> None:
         self.documents: list[dict[str, Any]] = []
         self.lose_next_answer = False
@@ -46,6 +48,8 @@ class Register:
 
 
 class Printer:
+    name = "receipts"
+
     def __init__(self) -> None:
         self.printed: list[tuple[int, dict[str, Any] | None]] = []
         self.copies: list[bool] = []  # whether each print was marked as a copy
@@ -61,6 +65,8 @@ class Printer:
         self.copies.append(copy)
 
     async def open_drawer(self) -> None:
+        if not self.paper:  # as the driver: nothing goes to a printer that cannot print
+            raise DeviceNotReady(self.name, "paper_out", "paper end")
         self.drawer_kicks += 1
 
 
@@ -305,3 +311,144 @@ async def test_a_drawer_asked_for_long_ago_never_opens(tmp_path: Path) -> None:
     for stale in ("old", "stale"):
         assert outcomes[stale]["status"] == "failed"
         assert outcomes[stale]["result"]["error"].startswith("expired")
+
+
+class Surprising(Register):
+    """A register whose driver fails in a way nobody foresaw: `when` says at which point
+    (after registering the receipt, before, or before anything at all)."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+
+    async def last_document_number(self) -> int:
+        if self.when == "before anything":
+            raise KeyError("no such field in the answer")
+        return await super().last_document_number()
+
+    async def fiscalise(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        when, self.when = self.when, ""  # once
+        if when == "before registering":
+            raise RuntimeError("bug")
+        result = await super().fiscalise(receipt)
+        if when == "after registering":
+            raise RuntimeError("bug")
+        return result
+
+
+@pytest.mark.parametrize(
+    ("when", "outcome", "documents"),
+    [("after registering", "done", 1), ("before registering", "failed", 0)],
+)
+async def test_an_unforeseen_error_in_fiscalising_is_settled_by_the_register(
+    tmp_path: Path, when: str, outcome: str, documents: int
+) -> None:
+    """The register may hold the receipt: the job is held (the register's status
+    reported) and the next attempt asks it. Registered: the job is done, never
+    registered twice; not registered: the job fails with the error, for a manager."""
+    register = Surprising(when)
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, Printer())
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        await work.work_once()  # returns: the runner goes on
+        held = await store.job("j1")
+        await work.work_once()
+        events = [(e.type, e.payload) for e in await store.pending()]
+    assert held is not None
+    assert held.status is JobStatus.FISCALISING
+    assert events[0] == (
+        "device.status",
+        {"name": "kkt", "status": "error", "detail": "RuntimeError: bug"},
+    )
+    (result,) = [payload for kind, payload in events if kind == "job.result"]
+    assert result["status"] == outcome
+    assert len(register.documents) == documents
+    if outcome == "failed":
+        assert result["result"] == {"error": "RuntimeError: bug", "code": "agent_error"}
+
+
+async def test_an_unforeseen_error_before_fiscalising_fails_that_job_only(
+    tmp_path: Path,
+) -> None:
+    register = Surprising("before anything")
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, Printer())
+        await work.accept({"id": "j1", "kind": "receipt", "payload": SALE})
+        await work.work_once()
+        register.when = ""
+        await work.accept({"id": "j2", "kind": "receipt", "payload": {**SALE, "number": 8}})
+        await work.work_once()
+        results = {e.payload["job"]: e.payload for e in await store.pending()}
+    assert results["j1"]["status"] == "failed"
+    assert results["j1"]["result"]["code"] == "agent_error"
+    assert "KeyError" in results["j1"]["result"]["error"]
+    assert results["j2"]["status"] == "done"
+    assert len(register.documents) == 1
+
+
+class OffDisplay(Display):
+    async def show(self, lines: list[str], device: str | None) -> None:
+        raise DeviceNotReady(device or "disp", "offline", "no answer in 5 s")
+
+
+async def test_a_till_request_whose_device_is_not_ready_fails_at_once(tmp_path: Path) -> None:
+    """The display off, the printer out of paper: the request fails now, with the
+    reason; the till's receipts neither wait behind it nor hold it back."""
+    register, printer = Register(), Printer()
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=register, printer=printer, drawer=False, display=OffDisplay(),
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        await work.accept({"id": "show", "kind": "display", "payload": {"lines": ["Итого"]}})
+        await work.accept({"id": "sale", "kind": "receipt", "payload": SALE})
+        await work.work_once()
+        first = [(e.type, e.payload) for e in await store.pending()]
+        printer.paper = False
+        await work.accept({"id": "sale2", "kind": "receipt", "payload": {**SALE, "number": 8}})
+        await work.accept({"id": "drawer", "kind": "open_drawer", "payload": {"reason": "x"}})
+        await work.work_once()  # the receipt held by the paper, the drawer refused now
+        later = [(e.type, e.payload) for e in await store.pending()][len(first) :]
+        sale2 = await store.job("sale2")
+    assert [(p["job"], p["status"]) for _, p in first] == [("show", "failed"), ("sale", "done")]
+    assert first[0][1]["result"] == {
+        "error": "disp is not ready (offline): no answer in 5 s",
+        "code": "offline",
+    }
+    assert [t for t, _ in first] == ["job.result", "job.result"]  # no display status
+    assert later[0] == (
+        "device.status",
+        {"name": "receipts", "status": "paper_out", "detail": "paper end"},
+    )
+    assert later[1][1]["job"] == "drawer"
+    assert (later[1][1]["status"], later[1][1]["result"]["code"]) == ("failed", "paper_out")
+    assert len(later) == 2
+    assert sale2 is not None
+    assert sale2.status is JobStatus.FISCALISED  # held, as receipts are
+
+
+async def test_only_the_devices_a_receipt_used_are_reported_back_online(
+    tmp_path: Path,
+) -> None:
+    """Till A's printer out of paper; till B's receipt does not make it "online"."""
+    printers = {till: NamedPrinter(f"printer-{till}") for till in ("a", "b")}
+    tills = {till: TillDevices(Register(), printers[till]) for till in ("a", "b")}
+    printers["a"].paper = False
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = JobRunner(
+            store, fiscal=None, printer=None, drawer=False, tills=tills,
+            on_event=lambda: None, retry_seconds=0.01,
+        )  # fmt: skip
+        for number, till in ((1, "a"), (2, "b")):
+            payload = {**SALE, "number": number, "register": {"id": till, "name": till}}
+            await work.accept({"id": f"j{number}", "kind": "receipt", "payload": payload})
+        await work.work_once()
+        while_out = [e.payload for e in await store.pending() if e.type == "device.status"]
+        printers["a"].paper = True
+        await work.work_once()
+        after = [e.payload for e in await store.pending() if e.type == "device.status"]
+    assert [(s["name"], s["status"]) for s in while_out] == [("printer-a", "paper_out")]
+    assert [(s["name"], s["status"]) for s in after] == [
+        ("printer-a", "paper_out"),
+        ("printer-a", "online"),
+    ]

@@ -43,7 +43,7 @@ async def shift_open() -> AsyncIterator[tuple[FiscalRegister, ShtrihSimulator]]:
 
 def sale(total_items: int = 3) -> FiscalReceipt:
     lines = [
-        FiscalLine("Кофе зерновой", D("1"), D("649.00"), "20"),
+        FiscalLine("Кофе зерновой", D("1"), D("649.00"), "22"),
         FiscalLine("Яблоки, кг", D("1.234"), D("99.90"), "10"),  # 123.2766 -> 123.28
         FiscalLine("Хлеб", D("2"), D("45.00"), "10"),
     ][:total_items]

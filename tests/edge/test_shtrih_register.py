@@ -59,7 +59,7 @@ def groceries() -> FiscalReceipt:
         ReceiptKind.SALE,
         [
             FiscalLine("Сыр Российский, кг", D("1.5"), D("45.99"), "10"),  # 68.985 -> 68.99
-            FiscalLine("Молоко 3,2%", D("2"), D("89.90"), "20"),  # 179.80
+            FiscalLine("Молоко 3,2%", D("2"), D("89.90"), "22"),  # 179.80
             FiscalLine("Пакет", D("0.25"), D("120.00"), "none"),  # 30.00
         ],
         {CASH: D("200.00"), CARD: D("100.00")},
@@ -108,7 +108,7 @@ async def test_a_day_of_trade() -> None:
 
         refund = FiscalReceipt(
             ReceiptKind.RETURN,
-            [FiscalLine("Молоко 3,2%", D("1"), D("89.90"), "20")],
+            [FiscalLine("Молоко 3,2%", D("1"), D("89.90"), "22")],
             {CARD: D("89.90")},
         )
         returned = await register.fiscalise(refund)
@@ -152,7 +152,7 @@ async def test_the_result_reads_as_the_receipts_fiscal_fields() -> None:
         result = await register.fiscalise(
             FiscalReceipt(
                 ReceiptKind.SALE,
-                [FiscalLine("Вода", D("3"), D("39.90"), "20.00")],  # the hub's rate spelling
+                [FiscalLine("Вода", D("3"), D("39.90"), "22.00")],  # the hub's rate spelling
                 {CASH: D("120.00")},
             )
         )
@@ -255,13 +255,15 @@ async def test_a_receipt_the_register_cannot_take_is_refused_before_any_byte() -
     async with connected() as (register, simulator):
         await register.open_shift()
         sent = len(simulator.frames_received)
-        line = FiscalLine("Чай", D("1"), D("10.00"), "20")
+        line = FiscalLine("Чай", D("1"), D("10.00"), "22")
         bad = [
             FiscalReceipt(ReceiptKind.SALE, [], {CASH: D(1)}),
             FiscalReceipt(ReceiptKind.SALE, [line], {CASH: D("9.99")}),
             FiscalReceipt(ReceiptKind.SALE, [line], {CARD: D("10.01")}),
             FiscalReceipt(ReceiptKind.SALE, [FiscalLine("Чай", D("1"), D("0.001"))], {CASH: D(1)}),
             FiscalReceipt(ReceiptKind.SALE, [FiscalLine("Чай", D(1), D(10), "18")], {CASH: D(10)}),
+            # 2026: group 1 is 22%, and 20% has no group unless the config gives it one
+            FiscalReceipt(ReceiptKind.SALE, [FiscalLine("Чай", D(1), D(10), "20")], {CASH: D(10)}),
         ]
         for receipt in bad:
             with pytest.raises(ValueError):

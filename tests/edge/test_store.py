@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,66 @@ async def test_a_failed_step_leaves_neither_the_change_nor_the_event(tmp_path: P
         assert job is not None
         assert job.status == JobStatus.RECEIVED
         assert await store.pending() == []
+
+
+async def test_a_retry_puts_a_failed_job_back_where_it_failed(tmp_path: Path) -> None:
+    """The hub tells a manager's retry from a repeat by (id, attempts): a retry takes the
+    failed job up where it stopped; a repeat or an older announcement changes nothing."""
+    async with AgentStore(tmp_path / "agent.db") as store:
+        assert await store.accept("j1", "receipt", {"number": 7})
+        await store.advance("j1", JobStatus.FISCALISING, state={"before": 41}, attempt=True)
+        report = ("job.result", {"job": "j1", "status": "failed"})
+        await store.advance("j1", JobStatus.FAILED, result={"error": "x"}, event=report)
+        assert not await store.accept("j1", "receipt", {"number": 7})  # a repeat
+        assert await store.open_jobs() == []
+        assert await store.accept("j1", "receipt", {"number": 7}, attempts=1)  # the retry
+        (retried,) = await store.open_jobs()
+        assert not await store.accept("j1", "receipt", {"number": 7}, attempts=1)
+        assert not await store.accept("j1", "receipt", {"number": 7}, attempts=0)
+        again = await store.job("j1")
+    assert (retried.status, retried.result, retried.announced) == (
+        JobStatus.FISCALISING,  # the register is asked before anything is registered
+        None,
+        1,
+    )
+    assert retried.state["before"] == 41
+    assert again == retried
+
+
+async def test_a_retry_of_a_job_done_here_reports_it_again(tmp_path: Path) -> None:
+    async with AgentStore(tmp_path / "agent.db") as store:
+        await store.accept("j1", "open_drawer", {})
+        done = {"job": "j1", "status": "done", "result": {"opened": True}}
+        await store.advance(
+            "j1", JobStatus.DONE, result={"opened": True}, event=("job.result", done)
+        )
+        await store.acknowledge((await store.pending())[-1].seq)
+        assert not await store.accept("j1", "open_drawer", {}, attempts=1)  # not redone
+        events = [(e.type, e.payload) for e in await store.pending()]
+        job = await store.job("j1")
+    assert events == [("job.result", done)]
+    assert job is not None
+    assert job.status is JobStatus.DONE
+
+
+async def test_a_store_from_before_retries_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,"
+            " status TEXT NOT NULL, state TEXT NOT NULL DEFAULT '{}', result TEXT,"
+            " attempts INTEGER NOT NULL DEFAULT 0, received_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL)"
+        )
+        old.execute(
+            "INSERT INTO jobs (id, kind, payload, status, received_at, updated_at)"
+            " VALUES ('j1', 'receipt', '{}', 'failed', 'now', 'now')"
+        )
+    async with AgentStore(path) as store:
+        assert await store.accept("j1", "receipt", {}, attempts=1)
+        job = await store.job("j1")
+    assert job is not None
+    assert (job.status, job.announced) == (JobStatus.RECEIVED, 1)
 
 
 def _write_then_die(path: str, ready: multiprocessing.synchronize.Event) -> None:

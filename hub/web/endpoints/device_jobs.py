@@ -64,6 +64,15 @@ async def report_job_failed(ctx: Ctx, job_id: uuid.UUID, body: JobFailedIn) -> J
     )
 
 
+@api.post("/api/devices/jobs/{job_id}/claim/", tag=TAG, auth=Auth.ANY)
+async def claim_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
+    """An agent takes a pending job given to no agent, before working it: of agents
+    racing, exactly one gets it (200, `device` is theirs); the others get 409
+    `job_taken`. A job already the agent's is returned as it is; one no longer pending is
+    409 `job_finished`."""
+    return JobOut.of(await device_jobs.claim(ctx.uow, ctx.principal, job_id))
+
+
 @api.post("/api/devices/jobs/{job_id}/retry/", tag=TAG, permission=Permission.DEVICES_MANAGE)
 async def retry_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
     """Put a failed job back in its shop's queue (managers and owners). A pending job is
