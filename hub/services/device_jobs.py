@@ -593,9 +593,9 @@ async def claim(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> Dev
     of two agents racing exactly one gets it; the other gets `job_taken`. A job already
     the agent's is simply returned; one no longer pending is `job_finished`. Commits."""
     _require_reader(principal)
+    job = await _job(uow, principal, job_id, for_update=True)  # another's job: 404 first
     if principal.device_id is None:
         raise PermissionDenied("only the shop's edge agent claims a job")
-    job = await _job(uow, principal, job_id, for_update=True)
     if claims(JobStatus(job.status), job.device_id, principal.device_id):
         job.device_id = principal.device_id
         job.updated_at = utcnow()

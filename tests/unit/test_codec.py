@@ -135,6 +135,7 @@ AGENT_MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]
         ),
     ),
     messages.AgentJobs: st.builds(messages.AgentJobs),
+    messages.AgentClaim: st.builds(messages.AgentClaim, job=st.uuids()),
 }
 
 MESSAGES: dict[type[messages.Message], st.SearchStrategy[messages.Message]] = {
