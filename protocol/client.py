@@ -92,6 +92,9 @@ class HubClient:
             compression=None,
             max_size=2**24,
             ping_interval=None,
+            # Closing waits this long for the hub's answer, not websockets' 10 s: an
+            # agent told to stop (systemd, a revoked token) stops even if the hub is mute.
+            close_timeout=CLOSE_WAIT,
         )
         if self.token_via == "frame":
             await self._send({"type": "auth", "payload": {"token": self.token}})
