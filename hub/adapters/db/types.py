@@ -58,6 +58,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         super().__init__()
         self.precision = precision
         self.scale = scale
+        # Computed once: every money and quantity bound or read passes here.
+        self._step = Decimal(1).scaleb(-scale)
+        self._limit = Decimal(10) ** (precision - scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -68,22 +71,21 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         amount = value if isinstance(value, Decimal) else Decimal(value)
-        exact = amount.quantize(Decimal(1).scaleb(-self.scale))
+        exact = amount.quantize(self._step)
         if exact != amount:
             raise ValueError(f"{amount} has more than {self.scale} decimals")
         # PostgreSQL refuses it too (numeric overflow); SQLite's integer would not: both
         # stores refuse the same amounts.
-        if abs(exact) >= Decimal(10) ** (self.precision - self.scale):
+        if not -self._limit < exact < self._limit:
             raise ValueOutOfRange(f"{amount} does not fit NUMERIC({self.precision}, {self.scale})")
         return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        step = Decimal(1).scaleb(-self.scale)
         if dialect.name == "sqlite":
-            return (Decimal(int(value)).scaleb(-self.scale)).quantize(step)
-        return Decimal(value).quantize(step)
+            return (Decimal(int(value)).scaleb(-self.scale)).quantize(self._step)
+        return Decimal(value).quantize(self._step)
 
 
 def Money() -> ExactDecimal:
