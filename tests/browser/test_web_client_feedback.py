@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, Page, expect
@@ -15,7 +16,7 @@ from tests.browser.conftest import new_page
 from tests.browser.test_web_client import current_shift, open_till, shop_with_goods, sign_in
 from tests.conftest import LiveHub
 from tests.e2e.ws_support import api, hub_client, tenant
-from tests.helpers import create_product, ean13, set_pin
+from tests.helpers import TenantKit, create_product, ean13, set_pin
 
 NNBSP = "\u202f"  # the client's thousands separator in money
 
@@ -25,6 +26,19 @@ def page_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
+
+
+async def selling_one_milk(
+    browser: Browser, live_hub: LiveHub, kit: TenantKit, goods: dict[str, Any]
+) -> tuple[Page, list[str]]:
+    """A cashier's till with one milk (89.90) scanned; the page and its uncaught errors."""
+    page = await new_page(browser)
+    errors = page_errors(page)
+    await sign_in(page, live_hub, kit, "cashier")
+    await open_till(page, goods)
+    await page.keyboard.type(goods["barcode"] + "\n")
+    await expect(page.locator("#to-pay")).to_have_text("89.90")
+    return page, errors
 
 
 async def test_refusals_are_told_in_russian_where_they_happen(
@@ -110,12 +124,7 @@ async def test_the_tills_own_cancel_and_close_are_not_errors(
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         goods = await shop_with_goods(http, kit)
-        page = await new_page(browser)
-        errors = page_errors(page)
-        await sign_in(page, live_hub, kit, "cashier")
-        await open_till(page, goods)
-        await page.keyboard.type(goods["barcode"] + "\n")
-        await expect(page.locator("#to-pay")).to_have_text("89.90")
+        page, errors = await selling_one_milk(browser, live_hub, kit, goods)
         await page.click("#cancel-cart")
         await expect(page.locator("#to-pay")).to_have_text("0.00")
         await expect(page.locator("#cancel-cart")).to_be_disabled()  # the new, empty cart
@@ -193,10 +202,7 @@ async def test_the_receipt_shows_the_cash_handed_over(live_hub: LiveHub, browser
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         goods = await shop_with_goods(http, kit)
-        page = await new_page(browser)
-        await sign_in(page, live_hub, kit, "cashier")
-        await open_till(page, goods)
-        await page.keyboard.type(goods["barcode"] + "\n")
+        page, _ = await selling_one_milk(browser, live_hub, kit, goods)
         await page.click("#pay")
         await page.fill("#pay-cash", "1 000")  # as the client prints money
         await expect(page.locator("#change")).to_have_text("910.10")
@@ -267,12 +273,7 @@ async def test_a_receipt_with_nothing_to_pay_is_sold(live_hub: LiveHub, browser:
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         goods = await shop_with_goods(http, kit)
-        page = await new_page(browser)
-        errors = page_errors(page)
-        await sign_in(page, live_hub, kit, "cashier")
-        await open_till(page, goods)
-        await page.keyboard.type(goods["barcode"] + "\n")
-        await expect(page.locator("#to-pay")).to_have_text("89.90")
+        page, errors = await selling_one_milk(browser, live_hub, kit, goods)
         await page.click("#receipt-discount")
         await page.fill("#ask-value", "100")
         await page.click("#ask-ok")

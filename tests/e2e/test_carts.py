@@ -360,9 +360,7 @@ async def test_a_cart_with_nothing_left_to_pay_is_paid_with_no_payments(
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
         milk = await stocked(http, kit, "10.00", "10")
-        till = await Till(http, kit).open()
-        async with hub_client(live_hub, kit.members["cashier"].token) as ws:
-            cart = await Cart.open(ws, till.shift)
+        async with till_on(live_hub, kit, http) as cart:
             await cart.do("cart.add", product=milk, quantity="2")
             with pytest.raises(RequestFailed) as unpaid:
                 await cart.do("cart.pay", payments=[], idempotency_key="gift")
