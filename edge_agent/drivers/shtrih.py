@@ -419,10 +419,18 @@ class FiscalRegister:
         except DeviceError:
             await self._cancel_quietly()
             raise
-        change = _parse(parse_change, closed)
-
-        document = await self._required_last_document(FnDocumentType.RECEIPT)
-        state = await self.state()
+        # The receipt is registered now: what follows only reads what it became. A refusal
+        # here must not read as "nothing registered" (the job would fail, and a retry
+        # register it again): it is a link-level surprise, so the job waits and the next
+        # attempt asks the register what it registered.
+        try:
+            change = _parse(parse_change, closed)
+            document = await self._required_last_document(FnDocumentType.RECEIPT)
+            state = await self.state()
+        except (DeviceError, ValueError) as exc:
+            raise UnexpectedAnswer(
+                f"after the receipt was closed: {exc}", command_may_have_run=True
+            ) from exc
         return FiscalResult(
             kind=receipt.kind,
             document_number=document.number,

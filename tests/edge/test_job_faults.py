@@ -23,6 +23,8 @@ from tests.edge.test_receipt import card_payload
 
 FN_STATUS = 0xFF01
 FN_FAILED = 0x03
+FN_FIND_DOCUMENT = 0xFF0A
+BAD_PARAMETERS = 0x33
 
 
 def receipt(number: int, vat: str | None, price: str = "45.00") -> dict[str, Any]:
@@ -175,3 +177,26 @@ async def test_a_failed_fiscal_storage_holds_the_receipt_until_it_answers(
     assert "ФН" in reported[0]["detail"]
     assert outcomes["j1"]["status"] == "done"
     assert len(bench.simulator.register.receipts) == 1
+
+
+async def test_a_refusal_after_the_receipt_closed_is_settled_by_asking_the_register(
+    tmp_path: Path,
+) -> None:
+    """The register closed (registered) the receipt, then refused to say which document
+    it became: that is no "nothing registered" refusal (the job would fail and a retry
+    register it again). The job waits in `fiscalising`; the next attempt asks the
+    register and takes the receipt it finds."""
+    async with register_on_a_pty() as bench, AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, bench.device())
+        await work.accept({"id": "j1", "kind": "receipt", "payload": receipt(1, "22")})
+        bench.simulator.fail_next(FN_FIND_DOCUMENT, BAD_PARAMETERS)
+        await work.work_once()
+        held = await store.job("j1")
+        reported_then = await results(store)
+        await work.work_once()
+        outcomes = dict(await results(store))
+    assert held is not None
+    assert held.status is JobStatus.FISCALISING
+    assert reported_then == []
+    assert outcomes["j1"]["status"] == "done"
+    assert len(bench.simulator.register.receipts) == 1  # registered once
