@@ -605,17 +605,24 @@ async def claim(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> Dev
 
 
 async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:
-    """A manager puts a failed job back in the queue; the shop's agents hear of it again
-    (`job.created`, with the attempts so far). A pending job stays as it is."""
+    """A manager puts a failed job back in the queue (`job.created`, with the attempts so
+    far). It goes back to the agent that failed it while that agent's token stands: only
+    its register can say whether it registered the receipt after all, so another agent
+    must not make it afresh. A pending job stays as it is."""
     principal.require(Permission.DEVICES_MANAGE)
     job = await _job(uow, principal, job_id, for_update=True)
     if accepts_retry(JobStatus(job.status)):
         job.status = JobStatus.PENDING.value
         job.result = None
-        job.device_id = None
         job.done_at = None
         job.updated_at = utcnow()
         uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
-        await _announce(uow, job)
+        agents = await uow.devices.agents_in_shop(job.shop_id)
+        if job.device_id in agents:
+            uow.emit(
+                channels.device(uow.tenant_id, job.device_id), "job.created", created_event(job)
+            )
+        else:  # its agent was revoked (or it never had one): routed as if new
+            _give(uow, job, agents)
     await uow.commit()
     return job

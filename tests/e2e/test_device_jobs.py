@@ -397,7 +397,8 @@ async def test_done_failed_and_retry(client: httpx.AsyncClient) -> None:
     retried = await client.post(f"{JOBS}{jammed['id']}/retry/", headers=kit.token("manager"))
     assert retried.status_code == 200, retried.text
     assert (retried.json()["status"], retried.json()["attempts"]) == ("pending", 1)
-    assert (retried.json()["result"], retried.json()["device"]) == (None, None)
+    # Back to the agent that failed it: only its register knows what it registered.
+    assert (retried.json()["result"], retried.json()["device"]) == (None, kit.device_id)
     twice = await client.post(f"{JOBS}{jammed['id']}/retry/", headers=kit.token("owner"))
     assert twice.json() == retried.json()  # already queued: unchanged
     assert [j["id"] for j in await jobs_of(client, agent, status="pending")] == [jammed["id"]]
@@ -605,29 +606,38 @@ async def test_agents_hear_of_jobs_and_managers_of_outcomes(live_hub: LiveHub) -
             assert updated["payload"]["device"] == kit.device_id
             assert "payload" not in updated["payload"]
 
+            # The retry goes back to the agent that failed it, and to no other: only its
+            # register can say whether it registered the receipt after all.
             retried = await http.post(f"{JOBS}{job['id']}/retry/", headers=kit.token("manager"))
             assert retried.status_code == 200, retried.text
             (again,) = await drain_events(agent, 1)
-            (spare_again,) = await drain_events(spare_agent, 1)
             assert again["type"] == "job.created"
-            assert spare_again["payload"] == again["payload"]
             assert (again["payload"]["id"], again["payload"]["attempts"]) == (job["id"], 1)
+            assert again["payload"]["device"] == kit.device_id
             assert again["payload"]["payload"] == job["payload"]
             pending = await next_job_event(manager)
             assert (pending["payload"]["status"], pending["payload"]["attempts"]) == (
                 "pending", 1
             )  # fmt: skip
+            stolen = await http.post(
+                f"{JOBS}{job['id']}/done/", json={"fiscal": FISCAL}, headers=bearer(spare["token"])
+            )
+            assert stolen.status_code == 403, stolen.text
 
             done = await http.post(
-                f"{JOBS}{job['id']}/done/", json={"fiscal": FISCAL}, headers=bearer(spare["token"])
+                f"{JOBS}{job['id']}/done/",
+                json={"fiscal": FISCAL},
+                headers=bearer(kit.device_token),
             )
             assert done.status_code == 200, done.text
             finished = await next_job_event(manager)
             assert finished["payload"]["status"] == "done"
-            assert finished["payload"]["device"] == spare["id"]
+            assert finished["payload"]["device"] == kit.device_id
             # A repeated report publishes nothing.
             repeat = await http.post(
-                f"{JOBS}{job['id']}/done/", json={"fiscal": FISCAL}, headers=bearer(spare["token"])
+                f"{JOBS}{job['id']}/done/",
+                json={"fiscal": FISCAL},
+                headers=bearer(kit.device_token),
             )
             assert repeat.status_code == 200
             await asyncio.gather(
