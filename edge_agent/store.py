@@ -266,8 +266,12 @@ class AgentStore:
 
     async def _retried(self, job: Job, attempts: int, now: str, claimed: bool) -> bool:
         """`accept` of a known job (in its transaction); True when it is requeued."""
-        if attempts <= job.announced:
+        # Left to another agent and now given to this one (that agent's token was
+        # revoked): announced with the same attempts, and ours to do.
+        given_back = job.status is JobStatus.TAKEN and claimed
+        if attempts <= job.announced and not given_back:
             return False
+        attempts = max(attempts, job.announced)
         status, requeued, state = job.status, False, dict(job.state)
         if job.status is JobStatus.FAILED:
             status, requeued = JobStatus(job.state.get(FAILED_AT, JobStatus.RECEIVED)), True

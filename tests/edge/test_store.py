@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.store import AgentStore, JobStatus
+from edge_agent.store import UNCLAIMED, AgentStore, JobStatus
 
 
 async def test_events_keep_their_order_until_acknowledged(tmp_path: Path) -> None:
@@ -108,6 +108,25 @@ async def test_a_retry_of_a_job_done_here_reports_it_again(tmp_path: Path) -> No
     assert events == [("job.result", done)]
     assert job is not None
     assert job.status is JobStatus.DONE
+
+
+async def test_a_job_left_to_another_agent_and_given_back_is_queued(tmp_path: Path) -> None:
+    """The job was claimed by another agent (`taken` here); that agent's token was
+    revoked and the hub gives the job to this one, announced with the same attempts: it
+    is ours to do now, not a repeat to ignore. A retry after it fails here still counts."""
+    async with AgentStore(tmp_path / "agent.db") as store:
+        assert await store.accept("j1", "receipt", {}, claimed=False)
+        await store.advance("j1", JobStatus.TAKEN)
+        assert not await store.accept("j1", "receipt", {}, claimed=False)  # a repeat
+        assert await store.accept("j1", "receipt", {}, claimed=True)  # given to us
+        queued = await store.job("j1")
+        await store.advance("j1", JobStatus.FAILED, result={"error": "paper"})
+        assert await store.accept("j1", "receipt", {}, attempts=1)  # a manager's retry
+        again = await store.job("j1")
+    assert queued is not None
+    assert (queued.status, queued.state.get(UNCLAIMED)) == (JobStatus.RECEIVED, None)
+    assert again is not None
+    assert again.status is JobStatus.RECEIVED
 
 
 async def test_a_store_from_before_retries_is_upgraded(tmp_path: Path) -> None:
