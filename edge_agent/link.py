@@ -165,6 +165,8 @@ class HubLink:
                 log.info("job %s is not this agent's: %s", job_id, exc)
                 return False
             raise ConnectionError(f"the hub did not settle the claim: {exc}") from exc
+        except websockets.ConnectionClosed as exc:  # not an OSError: the link dropped
+            raise ConnectionError(f"the hub went away during the claim: {exc}") from exc
         return True
 
     async def _request(self, type_: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""The agent's claim of a job over its hub link: what the runner gets back when the hub
+answers, refuses, or goes away during the claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from edge_agent.link import HubLink
+from edge_agent.store import AgentStore
+from protocol.client import RequestFailed
+
+
+async def _noop(_: dict[str, Any]) -> None:
+    return None
+
+
+def link_answering(store: AgentStore, answer: BaseException | None) -> HubLink:
+    link = HubLink("ws://hub.invalid/ws", "token", store, devices=list, on_job=_noop)
+
+    async def request(_type: str, _payload: dict[str, Any]) -> dict[str, Any]:
+        if answer is not None:
+            raise answer
+        return {"job": {}}
+
+    link._request = request  # type: ignore[method-assign]
+    return link
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (None, True),
+        (RequestFailed("job_taken", "another agent has it"), False),
+        (RequestFailed("job_finished", "done"), False),
+        (RequestFailed("internal_error", "boom"), ConnectionError),
+        # The socket closing mid-claim is no OSError: it must still read as "cannot say
+        # now" (the job waits), not crash the job runner.
+        (websockets.ConnectionClosedError(None, None), ConnectionError),
+    ],
+)
+async def test_a_claims_answer(tmp_path: Path, answer: BaseException | None, outcome: Any) -> None:
+    async with AgentStore(tmp_path / "a.db") as store:
+        link = link_answering(store, answer)
+        if outcome is ConnectionError:
+            with pytest.raises(ConnectionError):
+                await link.claim("j1")
+        else:
+            assert await link.claim("j1") is outcome
