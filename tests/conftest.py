@@ -193,6 +193,9 @@ async def serve(settings: Settings) -> AsyncIterator[LiveHub]:
         log_level="warning",
         ws_per_message_deflate=False,
         lifespan="on",
+        # A connection a failed test left open (an agent's websocket) must not hold the
+        # hub's shutdown, and the whole run, for ever.
+        timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

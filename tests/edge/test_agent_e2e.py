@@ -22,7 +22,7 @@ from edge_agent.config import load
 from edge_agent.simulators.printer import SimulatedPrinter
 from edge_agent.simulators.scanner import SimulatedScanner
 from edge_agent.simulators.shtrih import ShtrihSimulator
-from edge_agent.store import AgentStore
+from edge_agent.store import UNCLAIMED, AgentStore
 from protocol import channels
 from tests.conftest import LiveHub
 from tests.e2e.test_sales import Till, stocked
@@ -201,6 +201,9 @@ async def test_reports_made_while_the_hub_is_away_arrive_once(
         async with running_agent(config) as agent:
             await wait_for(lambda: len(register.register.receipts) == 1, 20)
             assert len(await agent.store.open_jobs()) == 3
+            # Made before any agent announced itself, the jobs are claimed on the hub
+            # first; one not yet claimed when the hub goes away would wait for it.
+            await _claimed(agent.store)
         # The hub is away: the agent is pointed at a port where nobody answers.
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -229,6 +232,15 @@ async def test_reports_made_while_the_hub_is_away_arrive_once(
     assert len(register.register.receipts) == 3
     assert len(printer.state.receipts) == 3  # nothing printed twice
     assert left == []
+
+
+async def _claimed(store: AgentStore, tries: int = 400) -> None:
+    """Until none of the agent's open jobs waits to be claimed on the hub."""
+    for _ in range(tries):
+        if not any(job.state.get(UNCLAIMED) for job in await store.open_jobs()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the agent's jobs were never claimed")
 
 
 async def _drained(store: AgentStore, tries: int = 200) -> list[Any]:
