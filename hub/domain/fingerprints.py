@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
+
+# A request's fields as texts, each turned to text by the function it is given.
+Shape = Callable[[Callable[[object], str]], object]
 
 
 def by_value(value: object) -> str:
@@ -23,3 +27,15 @@ def by_value(value: object) -> str:
 def digest(shape: object) -> str:
     """SHA-256 of a JSON shape of texts."""
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+
+
+def of(shape: Shape) -> str:
+    """The fingerprint stored with a request: its decimals by value."""
+    return digest(shape(by_value))
+
+
+def matches(shape: Shape, stored: str) -> bool:
+    """Whether `stored` is this request's fingerprint: as written now, or as it was
+    written before decimals counted by value (`str`; a request stored then, retried
+    now)."""
+    return stored in (of(shape), digest(shape(str)))

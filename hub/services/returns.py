@@ -66,12 +66,12 @@ class ReturnRequest:
 
     def digest(self) -> str:
         """What a retry must repeat to be the same return (`hub.domain.fingerprints`)."""
-        return fingerprints.digest(self._shape(fingerprints.by_value))
+        return fingerprints.of(self._shape)
 
     def matches(self, stored: str) -> bool:
         """Whether `stored` is this request's digest, as written now or before decimals
         counted by value."""
-        return stored in (self.digest(), fingerprints.digest(self._shape(str)))
+        return fingerprints.matches(self._shape, stored)
 
     def _shape(self, text: Callable[[object], str]) -> list[str]:
         shape = [str(self.sale_id), str(self.shift_id)]

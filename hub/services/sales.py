@@ -67,12 +67,12 @@ class SaleRequest:
 
     def digest(self) -> str:
         """What a retry must repeat to be the same sale (`hub.domain.fingerprints`)."""
-        return fingerprints.digest(self._shape(fingerprints.by_value))
+        return fingerprints.of(self._shape)
 
     def matches(self, stored: str) -> bool:
         """Whether `stored` is this request's digest: as written now, or as it was
         written before decimals counted by value (a sale committed then, retried now)."""
-        return stored in (self.digest(), fingerprints.digest(self._shape(str)))
+        return fingerprints.matches(self._shape, stored)
 
     def _shape(self, text: Callable[[object], str]) -> dict[str, Any]:
         return {
