@@ -19,8 +19,13 @@ from hub.domain.jobs import JobStatus
 from hub.services import agents, device_jobs
 from hub.services.principal import Principal
 from protocol.errors import ErrorCode
+from tests import services
 from tests.e2e.test_device_jobs import FISCAL, JOBS, jobs_of, open_shift, second_device, sell
 from tests.helpers import TenantKit, bearer, build_tenant
+
+# Also with the tenant on a second cluster: the token's row is locked through its
+# foreign table there.
+store = services.stores_with_clusters()
 
 PRINTER = {"name": "p", "kind": "printer", "status": "online"}
 FISCAL_DEVICE = {"name": "f", "kind": "fiscal", "status": "online"}
