@@ -78,6 +78,7 @@ class Agent:
             on_event=self._outbox_changed,
             retry_seconds=retry_seconds,
             claim=self._claim,
+            start=self._start,
         )
         self.link = HubLink(
             hub_url,
@@ -91,6 +92,9 @@ class Agent:
 
     async def _claim(self, job_id: str) -> bool:
         return await self.link.claim(job_id)
+
+    async def _start(self, job_id: str) -> bool | None:
+        return await self.link.start(job_id)
 
     def _outbox_changed(self) -> None:
         self.link.outbox_changed()

@@ -53,7 +53,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from edge_agent.store import UNCLAIMED, AgentStore, Job, JobStatus
+from edge_agent.store import NO_DEVICE, STARTED, UNCLAIMED, AgentStore, Job, JobStatus
 from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 log = logging.getLogger("edge.jobs")
@@ -84,6 +84,15 @@ class DeviceRefused(Exception):
 
 
 AGENT_ERROR = "agent_error"  # the code of a failure nobody foresaw
+
+
+class StopAgent(Exception):
+    """The agent must stop at once (the hub refused its token): never taken for one
+    job's error, it goes through the runner to the agent."""
+
+
+class _NotOurs(Exception):
+    """The hub says the job is not this agent's to do (another's, or over)."""
 
 
 class FiscalPort(Protocol):
@@ -152,11 +161,15 @@ class JobRunner:
         on_event: Callable[[], None],
         retry_seconds: float,
         claim: Callable[[str], Awaitable[bool]] | None = None,
+        start: Callable[[str], Awaitable[bool | None]] | None = None,
     ) -> None:
         """`fiscal`, `printer` and `drawer` take the jobs of every till not in `tills`
         (register id → the devices bound to it). `claim` takes a job given to no agent
         on the hub (True: it is ours; OSError: the hub cannot say now); None: every job
-        is this agent's (one agent and no hub, as in tests)."""
+        is this agent's (one agent and no hub, as in tests). `start` tells the hub the
+        agent is about to fiscalise a job (True: the hub knows; False: not ours; None:
+        the hub is unreachable, and the job is worked offline; OSError: ask again
+        later); None: nobody to tell."""
         self._store = store
         self._unbound = TillDevices(fiscal, printer, drawer)
         self._tills = dict(tills or {})
@@ -165,6 +178,7 @@ class JobRunner:
         self._retry_seconds = retry_seconds
         self._wake = asyncio.Event()
         self._claim = claim
+        self._start = start
         self._held: dict[str, str] = {}  # device → the status it last reported
         self._hub_clock_offset = 0.0
 
@@ -201,6 +215,8 @@ class JobRunner:
             self._wake.set()
 
     async def run(self) -> None:
+        for job_id in await self._store.requeue_unserved():
+            log.info("job %s, left for want of a device, is looked at again", job_id)
         while True:
             await self.work_once()
             self._wake.clear()
@@ -249,6 +265,11 @@ class JobRunner:
         except DeviceRefused as exc:
             await self._fail(job, str(exc), exc.code)
             return True
+        except _NotOurs:
+            await self._store.advance(job.id, JobStatus.TAKEN)
+            return True
+        except StopAgent:
+            raise
         except (OSError, TimeoutError) as exc:
             log.warning("job %s interrupted, will retry: %s", job.id, exc)
             return False
@@ -282,7 +303,8 @@ class JobRunner:
             return True
         if not self._serves(job):
             log.info("job %s (%s): no device here for it; left to others", job.id, job.kind)
-            await self._store.advance(job.id, JobStatus.TAKEN)
+            # Until the next start: a configuration put right may serve it then.
+            await self._store.advance(job.id, JobStatus.TAKEN, state={NO_DEVICE: True})
             return False
         try:
             mine = await self._claim(job.id)
@@ -380,7 +402,8 @@ class JobRunner:
                     job.id, JobStatus.RECEIVED, state={"before": None, "unforeseen": None}
                 )
                 raise DeviceRefused(str(unforeseen), AGENT_ERROR)
-        before = await register.last_document_number()
+        before = await register.last_document_number()  # the register answers
+        job = await self._tell_start(job)
         await self._store.advance(
             job.id, JobStatus.FISCALISING, state={"before": before}, attempt=True
         )
@@ -393,6 +416,23 @@ class JobRunner:
             raise
         await self._store.advance(job.id, JobStatus.FISCALISED, state={"fiscal": fiscal})
         return fiscal
+
+    async def _tell_start(self, job: Job) -> Job:
+        """Before anything is registered: the hub hears that this agent is fiscalising
+        the job, so it never gives it to another agent (a revocation holds it for a
+        person instead). The hub unreachable: the job is worked offline all the same
+        (the shop keeps selling); the hub then cannot know, which docs/edge-agent.md
+        weighs. The hub not settling it now (OSError) holds the job; the hub saying it
+        is not ours (another agent's, or over) leaves it."""
+        if self._start is None or job.state.get(STARTED):
+            return job
+        told = await self._start(job.id)
+        if told is False:
+            raise _NotOurs(job.id)
+        if told is None:
+            log.warning("job %s is fiscalised with the hub away: it cannot be told", job.id)
+            return job
+        return await self._store.advance(job.id, None, state={STARTED: True})
 
     async def _fail(self, job: Job, error: str, code: str) -> None:
         await self._finish(job, "failed", {"error": error[:500], "code": code[:64]})

@@ -22,6 +22,7 @@ from typing import Any
 import websockets
 
 from edge_agent import __version__
+from edge_agent.jobs import StopAgent
 from edge_agent.store import AgentStore
 from protocol.client import HubClient, RequestFailed, backoff_delays
 from protocol.codec import MSGPACK
@@ -33,7 +34,7 @@ BATCH = 100
 EPOCH_KEY = "epoch"
 
 
-class TokenRefused(Exception):
+class TokenRefused(StopAgent):
     """The hub refused this agent's device token (revoked, or unknown to it). Unlike a
     network error this never heals by reconnecting: the agent must stop."""
 
@@ -156,14 +157,31 @@ class HubLink:
 
     async def claim(self, job_id: str) -> bool:
         """Take a job given to no agent on the hub: True when it is this agent's, False
-        when another agent has it or it is over. ConnectionError (an OSError) when the
-        hub cannot say now."""
+        when another agent has it (or should: its devices serve the job's till) or it is
+        over. ConnectionError (an OSError) when the hub cannot say now; TokenRefused
+        when the hub says this agent's token was revoked."""
+        return await self._claim(job_id, start=False)
+
+    async def start(self, job_id: str) -> bool | None:
+        """Tell the hub this agent is about to fiscalise a job (claiming it if it is
+        given to no agent): from then on the hub never gives it to another agent. True
+        when the hub knows, False when the job is not this agent's to do (another's, or
+        over), None when the hub is unreachable (not connected: the agent works offline
+        and the hub cannot know). ConnectionError when connected but the hub could not
+        say; TokenRefused when the token was revoked."""
+        if self._client is None or not self.connected.is_set():
+            return None
+        return await self._claim(job_id, start=True)
+
+    async def _claim(self, job_id: str, *, start: bool) -> bool:
         try:
-            await self._request("agent.claim", {"job": job_id})
+            await self._request("agent.claim", {"job": job_id, "start": start})
         except RequestFailed as exc:
             if exc.code in ("job_taken", "job_finished", "not_found"):
                 log.info("job %s is not this agent's: %s", job_id, exc)
                 return False
+            if exc.code == "token_revoked":
+                raise TokenRefused(f"the hub revoked this agent's device token: {exc}") from exc
             raise ConnectionError(f"the hub did not settle the claim: {exc}") from exc
         except websockets.ConnectionClosed as exc:  # not an OSError: the link dropped
             raise ConnectionError(f"the hub went away during the claim: {exc}") from exc

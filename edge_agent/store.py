@@ -67,6 +67,11 @@ FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.TAKEN)
 FAILED_AT = "failed_at"
 # Kept in a job's state while it is given to no agent and not yet claimed by this one.
 UNCLAIMED = "unclaimed"
+# Kept in a job's state once the hub knows the agent is fiscalising it (`start`).
+STARTED = "started"
+# Kept in a `taken` job's state when it was left because no device here could do it:
+# forgotten at the next start (the configuration may have been put right since).
+NO_DEVICE = "no_device"
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,8 @@ class AgentStore:
             status, requeued = JobStatus.RECEIVED, True
         if requeued:  # a retry is routed anew: ours, or to be claimed again
             state.pop(UNCLAIMED, None)
+            state.pop(STARTED, None)  # the hub forgot it: told again before fiscalising
+            state.pop(NO_DEVICE, None)
             state.update({} if claimed else {UNCLAIMED: True})
         elif job.status is JobStatus.DONE:
             report = {"job": job.id, "status": "done", "result": job.result or {}}
@@ -289,6 +296,26 @@ class AgentStore:
             (status, json.dumps(state, ensure_ascii=False), attempts, requeued, now, job.id),
         )
         return requeued
+
+    async def requeue_unserved(self) -> list[str]:
+        """Jobs left to others only because no device here could do them (`taken` with
+        `no_device`) go back in the queue, to be claimed again if a device here can do
+        them now (the configuration was put right and the agent restarted); the hub
+        settles whose they are. Their ids."""
+        async with self._transaction():
+            cursor = await self.db.execute(
+                "SELECT * FROM jobs WHERE status = ? ORDER BY received_at, id", (JobStatus.TAKEN,)
+            )
+            taken = map(_job, await cursor.fetchall())
+            left = [job for job in taken if job.state.get(NO_DEVICE)]
+            for job in left:
+                state = {**job.state, UNCLAIMED: True}
+                state.pop(NO_DEVICE, None)
+                await self.db.execute(
+                    "UPDATE jobs SET status = ?, state = ?, updated_at = ? WHERE id = ?",
+                    (JobStatus.RECEIVED, json.dumps(state, ensure_ascii=False), _now(), job.id),
+                )
+        return [job.id for job in left]
 
     async def job(self, job_id: str) -> Job | None:
         cursor = await self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))

@@ -276,10 +276,15 @@ class AgentJobs(Message):
 
 class AgentClaim(Message):
     """Take a job given to no agent before working it; `ok` data {"job": {...}} (as
-    `job.created` carries it); `job_taken` when another agent has it."""
+    `job.created` carries it); `job_taken` when another agent has it, or when another
+    agent's devices serve the job's till; `token_revoked` when this agent's token was
+    revoked. `start`: the agent is about to fiscalise the job (its own, or one it takes
+    now): the hub then never gives the job to another agent, even if this one is
+    revoked (the job is held for a person)."""
 
     TYPE = "agent.claim"
     job: uuid.UUID
+    start: bool = False
 
 
 AGENT_REQUESTS: tuple[type[Message], ...] = (AgentAnnounce, AgentEvents, AgentJobs, AgentClaim)

@@ -70,18 +70,54 @@ class JobTaken(Conflict):
     code = ErrorCode.JOB_TAKEN
 
 
-def claims(status: JobStatus, given_to: uuid.UUID | None, agent: uuid.UUID) -> bool:
+def claims(
+    status: JobStatus,
+    given_to: uuid.UUID | None,
+    agent: uuid.UUID,
+    routed_to: uuid.UUID | None = None,
+) -> bool:
     """Whether `agent`'s claim gives it the job: yes for a pending job given to no agent
     (it becomes the agent's), no change for one already its own; JobTaken when another
-    agent has it, JobFinished when it is no longer pending. So at most one agent ever
-    works (prints, fiscalises) a job."""
+    agent has it, or when `route` would now give it to another agent (`routed_to`: one
+    whose devices serve the job's till, where the claimant's do not: the claimant would
+    print the receipt without fiscalising it), JobFinished when it is no longer
+    pending. So at most one agent ever works (prints, fiscalises) a job, and the right
+    one."""
     if status is not JobStatus.PENDING:
         raise JobFinished(f"the job is already {status.value}", fields={"status": status.value})
+    if given_to is None and routed_to not in (None, agent):
+        raise JobTaken(
+            "another agent of the shop drives the devices this job needs",
+            fields={"device": str(routed_to)},
+        )
     if given_to is None:
         return True
     if given_to == agent:
         return False
     raise JobTaken("another agent of the shop has the job")
+
+
+# A started job of a revoked agent is held for a person, failed with this code: only
+# that agent's register can say whether the receipt was registered, and another agent
+# would register it again. A manager checks the register, then retries (another agent
+# makes it) or leaves it.
+AGENT_REVOKED = "agent_revoked"
+
+
+def held_on_revocation(started: bool) -> bool:
+    """Whether a pending job of an agent whose token is revoked is held for a person
+    (True: its agent said it was starting it, so its register may hold the receipt)
+    rather than given to another agent as if new."""
+    return started
+
+
+def revoked_result() -> dict[str, Any]:
+    """The outcome of a job held when its agent was revoked after starting it."""
+    return {
+        "error": "the agent was revoked after it started this job: its register may hold"
+        " the receipt; check it before retrying",
+        "code": AGENT_REVOKED,
+    }
 
 
 def accepts_retry(status: JobStatus) -> bool:

@@ -104,6 +104,9 @@ async def apply_events(
     for event in sorted(events, key=lambda e: e.seq):
         async with UnitOfWork(db, principal.tenant_id, write=True) as uow:
             link = await _locked_link(uow, device_id, epoch)
+            # A revoked agent's events are refused whole, not acknowledged: its outbox
+            # keeps what its devices did (a receipt registered) for a person to find.
+            await device_jobs.live_agent(uow, principal)
             acked = link.acked_seq
             if event.seq <= acked:
                 continue  # applied before: the agent missed our acknowledgement

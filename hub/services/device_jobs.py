@@ -23,7 +23,7 @@ from hub.adapters.db.repositories import PageRequest
 from hub.adapters.db.sales_tables import Sale, SaleLine
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
-from hub.domain.errors import NotFound, PermissionDenied, ValidationFailed
+from hub.domain.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.jobs import (
     REQUESTED_KINDS,
@@ -32,6 +32,8 @@ from hub.domain.jobs import (
     accepts_report,
     accepts_retry,
     claims,
+    held_on_revocation,
+    revoked_result,
     route,
 )
 from hub.domain.permissions import Permission
@@ -39,6 +41,7 @@ from hub.domain.pricing import CENT, ZERO, cents, included_vat
 from hub.domain.shifts import PaymentMethod
 from hub.services.principal import Principal
 from protocol import channels
+from protocol.errors import ErrorCode
 from protocol.jobs import REQUESTED_JOB_TTL, till_of
 
 if TYPE_CHECKING:  # sales.py and returns.py call this module: a runtime import is circular
@@ -391,6 +394,7 @@ def updated_event(job: DeviceJob) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
         "done_at": job.done_at.isoformat() if job.done_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
     }
 
 
@@ -410,11 +414,35 @@ def _give(uow: UnitOfWork, job: DeviceJob, agents: dict[uuid.UUID, list[dict[str
 
 
 async def give_away_jobs(uow: UnitOfWork, agent_id: uuid.UUID, shop_id: uuid.UUID) -> None:
-    """The pending jobs of an agent whose token was revoked go to the shop's other
-    agents, as if new (the caller has revoked it, and commits)."""
+    """The pending jobs of an agent whose token was revoked (the caller has revoked it,
+    holding the token's row locked, and commits): read under that lock, so a report or
+    a claim of the agent is either in (the job is no longer pending, or is its own) or
+    comes after and is refused. A job the agent never started goes to the shop's other
+    agents, as if new; one it said it was starting (`started_at`: its register may hold
+    the receipt) is held for a person, failed with `agent_revoked`, never given away."""
     agents = await uow.devices.agents_in_shop(shop_id)  # the revoked one is not among them
     for job in await uow.device_jobs.pending_of(agent_id):
-        _give(uow, job, agents)
+        if held_on_revocation(job.started_at is not None):
+            job.status = JobStatus.FAILED.value
+            job.result = revoked_result()
+            job.updated_at = utcnow()
+            uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
+            if job.kind == JobKind.RECEIPT:
+                await _store_receipt(uow, job, JobStatus.FAILED, job.result)
+        else:
+            _give(uow, job, agents)
+
+
+async def live_agent(uow: UnitOfWork, principal: Principal) -> uuid.UUID:
+    """The agent's device token, locked FOR SHARE until the transaction ends: a
+    revocation waits for this claim or report, or this one sees it and is refused
+    (`token_revoked`), so none lands between a revocation and its giving jobs away."""
+    if principal.device_id is None:
+        raise PermissionDenied("only the shop's edge agent may do this")
+    device = await uow.devices.get(principal.device_id, share=True)
+    if device is None or device.revoked_at is not None:
+        raise AuthenticationFailed("device token revoked", code=ErrorCode.TOKEN_REVOKED)
+    return device.id
 
 
 # --- expiry (the hub's sweep) ---------------------------------------------------------
@@ -512,9 +540,11 @@ async def record_report(
     event with its effect. A receipt job's outcome is written on its sale and told to
     the sales feed and to the cashier's till."""
     _require_reader(principal)
-    job = await _job(uow, principal, job_id, for_update=True)
     if not principal.is_device:
+        await _job(uow, principal, job_id)  # another shop's job: 404 first
         raise PermissionDenied("only the shop's edge agent reports a job's outcome")
+    await live_agent(uow, principal)  # first: the token's row, then the job's
+    job = await _job(uow, principal, job_id, for_update=True)
     if job.device_id not in (None, principal.device_id):
         raise PermissionDenied("the job was given to another agent of the shop")
     if accepts_report(JobStatus(job.status), outcome, job.result, result):
@@ -526,11 +556,18 @@ async def record_report(
         job.updated_at = now
         job.done_at = now if outcome is JobStatus.DONE else None
         uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
-        if job.kind == JobKind.RECEIPT and job.payload.get("operation") == "return":
-            await _store_on_return(uow, job.ref_id, outcome, result)
-        elif job.kind == JobKind.RECEIPT:
-            await _store_on_sale(uow, job.ref_id, outcome, result)
+        if job.kind == JobKind.RECEIPT:
+            await _store_receipt(uow, job, outcome, result)
     return job
+
+
+async def _store_receipt(
+    uow: UnitOfWork, job: DeviceJob, outcome: JobStatus, result: dict[str, Any]
+) -> None:
+    if job.payload.get("operation") == "return":
+        await _store_on_return(uow, job.ref_id, outcome, result)
+    else:
+        await _store_on_sale(uow, job.ref_id, outcome, result)
 
 
 def _fiscal_outcome(outcome: JobStatus, result: dict[str, Any]) -> dict[str, Any] | None:
@@ -587,17 +624,37 @@ def _tell(
         uow.emit(channels.user(uow.tenant_id, user_id), type_, notice)
 
 
-async def claim(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> DeviceJob:
+async def claim(
+    uow: UnitOfWork, principal: Principal, job_id: uuid.UUID, *, start: bool = False
+) -> DeviceJob:
     """An agent takes a pending job given to no agent (one made before any agent said
     which devices it drives), before printing or fiscalising it: the row is locked, so
-    of two agents racing exactly one gets it; the other gets `job_taken`. A job already
-    the agent's is simply returned; one no longer pending is `job_finished`. Commits."""
+    of two agents racing exactly one gets it; the other gets `job_taken`. So does an
+    agent whose devices do not serve the job as `route` would now give it (another
+    agent drives the till's register): the job stays for that agent. A job already the
+    agent's is simply returned; one no longer pending is `job_finished`; a revoked
+    token is `token_revoked`.
+
+    `start`: the agent is about to do something irreversible (fiscalise): the job is
+    marked started (`started_at`), and from then on a revocation of the agent holds it
+    for a person instead of giving it to another agent. Commits."""
     _require_reader(principal)
-    job = await _job(uow, principal, job_id, for_update=True)  # another's job: 404 first
     if principal.device_id is None:
+        await _job(uow, principal, job_id)  # another shop's job: 404 first
         raise PermissionDenied("only the shop's edge agent claims a job")
-    if claims(JobStatus(job.status), job.device_id, principal.device_id):
-        job.device_id = principal.device_id
+    agent = await live_agent(uow, principal)  # first: the token's row, then the job's
+    job = await _job(uow, principal, job_id, for_update=True)  # another's job: 404 first
+    routed_to = None
+    if job.device_id is None and job.status == JobStatus.PENDING.value:
+        agents = await uow.devices.agents_in_shop(job.shop_id)
+        routed_to = route(JobKind(job.kind), till_of(job.payload), agents)
+    changed = claims(JobStatus(job.status), job.device_id, agent, routed_to)
+    if changed:
+        job.device_id = agent
+    if start and job.started_at is None:
+        job.started_at = utcnow()
+        changed = True
+    if changed:
         job.updated_at = utcnow()
         uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
     await uow.commit()
@@ -615,6 +672,7 @@ async def retry(uow: UnitOfWork, principal: Principal, job_id: uuid.UUID) -> Dev
         job.status = JobStatus.PENDING.value
         job.result = None
         job.done_at = None
+        job.started_at = None  # its agent says so again before fiscalising it
         job.updated_at = utcnow()
         uow.emit(channels.shop(uow.tenant_id, job.shop_id), "job.updated", updated_event(job))
         agents = await uow.devices.agents_in_shop(job.shop_id)

@@ -71,7 +71,12 @@ async def get_device_token(
 
 
 async def revoke_device_token(uow: UnitOfWork, principal: Principal, device_id: uuid.UUID) -> None:
-    device = await get_device_token(uow, principal, device_id)
+    """Revoke an agent's token. Its row is locked (FOR UPDATE) until the commit: the
+    agent's claims and reports under way (which hold it FOR SHARE) finish first, and
+    those after see it revoked; its pending jobs are read under the lock."""
+    await get_device_token(uow, principal, device_id)
+    device = await uow.devices.get(device_id, lock=True)
+    assert device is not None, "a token is never deleted"
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         # Connected agents holding this token are closed by the hub on this event.

@@ -31,8 +31,8 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
         case m.AgentJobs():
             async with UnitOfWork(deps.db, tenant) as uow:
                 return {"jobs": await agents.pending_jobs(uow, principal)}
-        case m.AgentClaim(job=job_id):
+        case m.AgentClaim(job=job_id, start=start):
             async with UnitOfWork(deps.db, tenant, write=True) as uow:
-                job = await device_jobs.claim(uow, principal, job_id)
+                job = await device_jobs.claim(uow, principal, job_id, start=start)
                 return {"job": device_jobs.created_event(job)}
     raise AssertionError(type(request).__name__)

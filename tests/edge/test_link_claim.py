@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import websockets
 
-from edge_agent.link import HubLink
+from edge_agent.link import HubLink, TokenRefused
 from edge_agent.store import AgentStore
 from protocol.client import RequestFailed
 
@@ -50,3 +50,23 @@ async def test_a_claims_answer(tmp_path: Path, answer: BaseException | None, out
                 await link.claim("j1")
         else:
             assert await link.claim("j1") is outcome
+
+
+async def test_a_revoked_token_stops_the_agent_and_a_start_offline_is_unknown(
+    tmp_path: Path,
+) -> None:
+    """The hub answering `token_revoked` to a claim or a start is no "cannot say now":
+    the agent must stop. A start while the link is down cannot tell the hub (None)."""
+    async with AgentStore(tmp_path / "a.db") as store:
+        link = link_answering(store, RequestFailed("token_revoked", "device token revoked"))
+        with pytest.raises(TokenRefused):
+            await link.claim("j1")
+        assert await link.start("j1") is None  # not connected: the hub is unreachable
+        link._client = object()  # type: ignore[assignment]
+        link.connected.set()
+        with pytest.raises(TokenRefused):
+            await link.start("j1")
+        ok = link_answering(store, None)
+        ok._client = object()  # type: ignore[assignment]
+        ok.connected.set()
+        assert await ok.start("j1") is True

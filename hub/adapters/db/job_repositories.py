@@ -29,12 +29,14 @@ class DeviceJobs:
         )
 
     async def pending_of(self, agent_id: uuid.UUID) -> list[DeviceJob]:
-        """The pending jobs given to one agent, oldest first."""
+        """The pending jobs given to one agent, oldest first, locked and re-read."""
         return list(
             await self._session.scalars(
                 select(DeviceJob)
                 .where(DeviceJob.device_id == agent_id, DeviceJob.status == "pending")
                 .order_by(DeviceJob.created_at, DeviceJob.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
 

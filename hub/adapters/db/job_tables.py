@@ -44,6 +44,9 @@ class DeviceJob(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When its agent said it is starting the job (before fiscalising): a started job is
+    # never given to another agent, since the register may hold its receipt.
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AgentLink(TenantBase):

@@ -373,12 +373,19 @@ class Devices:
         device.tenant_id = self._tenant_id
         self._session.add(device)
 
-    async def get(self, device_id: uuid.UUID) -> DeviceToken | None:
-        return await self._session.scalar(
-            select(DeviceToken).where(
-                DeviceToken.id == device_id, DeviceToken.tenant_id == self._tenant_id
-            )
+    async def get(
+        self, device_id: uuid.UUID, *, lock: bool = False, share: bool = False
+    ) -> DeviceToken | None:
+        """`lock`: FOR UPDATE (a revocation), `share`: FOR SHARE (an agent's claim or
+        report), both held until the transaction ends and the row re-read: a revocation
+        waits for the claims and reports under way, and those after it see it. (SQLite
+        has no row locks: its writers are serialised whole.)"""
+        query = select(DeviceToken).where(
+            DeviceToken.id == device_id, DeviceToken.tenant_id == self._tenant_id
         )
+        if lock or share:
+            query = query.with_for_update(read=not lock).execution_options(populate_existing=True)
+        return await self._session.scalar(query)
 
     async def find(
         self,

@@ -73,6 +73,16 @@ async def claim_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
     return JobOut.of(await device_jobs.claim(ctx.uow, ctx.principal, job_id))
 
 
+@api.post("/api/devices/jobs/{job_id}/start/", tag=TAG, auth=Auth.ANY)
+async def start_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
+    """An agent says it is about to fiscalise a job (its own, or one given to no agent,
+    which it claims so): `started_at` is set, and from then on the job is never given
+    to another agent, even when this one's token is revoked: it is then held for a
+    person (failed, `agent_revoked`). Refused as a claim is (`job_taken`,
+    `job_finished`, 401 `token_revoked`)."""
+    return JobOut.of(await device_jobs.claim(ctx.uow, ctx.principal, job_id, start=True))
+
+
 @api.post("/api/devices/jobs/{job_id}/retry/", tag=TAG, permission=Permission.DEVICES_MANAGE)
 async def retry_device_job(ctx: Ctx, job_id: uuid.UUID) -> JobOut:
     """Put a failed job back in its shop's queue (managers and owners). A pending job is

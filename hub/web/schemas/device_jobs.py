@@ -56,6 +56,11 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     done_at: datetime | None
+    started_at: datetime | None = Field(
+        default=None,
+        description="when its agent said it was about to fiscalise it: a started job is"
+        " never given to another agent (revoked, its agent's job is held, `agent_revoked`)",
+    )
 
     @classmethod
     def of(cls, job: DeviceJob) -> JobOut:
@@ -72,6 +77,7 @@ class JobOut(BaseModel):
             created_at=job.created_at,
             updated_at=job.updated_at,
             done_at=job.done_at,
+            started_at=job.started_at,
         )
 
 
