@@ -13,6 +13,7 @@ import {
   modal,
   money,
   newKey,
+  percent,
   quantity,
   time,
   toast,
@@ -377,7 +378,7 @@ class Till {
         return { product: line.product, quantity: next > 0n ? fromThousandths(next) : "0" };
       });
     const discount = line.discount_percent
-      ? `−${quantity(line.discount_percent)}%`
+      ? `−${percent(line.discount_percent)}%`
       : line.discount_amount
         ? `−${money(line.discount_amount)}`
         : "";
@@ -422,7 +423,7 @@ class Till {
         { class: "card customer", id: "customer" },
         h("strong", { id: "customer-name" }, customer.name),
         h("div", { class: "muted" }, customer.phone || ""),
-        Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: quantity(customer.group_discount_percent) })) : null,
+        Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: percent(customer.group_discount_percent) })) : null,
         accounts
           ? h(
               "div",
