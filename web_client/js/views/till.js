@@ -42,6 +42,7 @@ class Till {
     this.root = root;
     this.ctx = ctx;
     this.register = null;
+    this.zone = null; // the register's shop's time zone: receipts and reports tell its time
     this.shift = null;
     this.cart = null;
     this.receipt = null;
@@ -111,7 +112,11 @@ class Till {
   }
 
   async loadShift() {
-    const open = await api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" });
+    const [open, shop] = await Promise.all([
+      api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" }),
+      api.get(`/api/core/shops/${this.register.shop}/`),
+    ]);
+    this.zone = shop.timezone;
     this.shift = open.results[0] || null;
     if (!this.shift) return this.openShiftForm();
     try {
@@ -616,7 +621,7 @@ class Till {
         "section",
         { class: "card receipt", id: "receipt" },
         h("h1", {}, t("receipt.title", { number: sale.number })),
-        h("div", { class: "muted" }, `${this.register.name} · ${time(sale.created_at)}`),
+        h("div", { class: "muted", id: "receipt-when" }, `${this.register.name} · ${time(sale.created_at, this.zone)}`),
         h(
           "table",
           { class: "lines" },
@@ -688,7 +693,7 @@ class Till {
               "ul",
               { class: "results", id: "x-movements" },
               moves.results.map((m) =>
-                h("li", {}, `${time(m.created_at)} ${t(`till.cash_${m.kind}`)} ${money(m.amount)} · ${m.reason}`),
+                h("li", {}, `${time(m.created_at, this.zone)} ${t(`till.cash_${m.kind}`)} ${money(m.amount)} · ${m.reason}`),
               ),
             )
           : null,
