@@ -25,7 +25,7 @@ import { channels } from "../hub.js";
 import { errorText, t } from "../i18n.js";
 import { cameraScan } from "./camera.js";
 import { deskPayment, registerCustomer } from "./customers.js";
-import { askPercent, askValue, closeShiftDialog, payDialog, returnDialog } from "./till_dialogs.js";
+import { askValue, closeShiftDialog, discountDialog, payDialog, returnDialog } from "./till_dialogs.js";
 
 const REGISTER_KEY = "pos.register";
 const BARCODE = /^\d{6,14}$/;
@@ -232,15 +232,16 @@ class Till {
    * a function of the cart as it is when the change is sent (so +1 counts from the
    * latest quantity). A stale version (another screen changed the cart) re-applies the
    * intent once on the current cart, except for a payment: that is never re-sent on a
-   * cart the cashier did not see. Resolves to {data} or {error}.
+   * cart the cashier did not see. Resolves to {data} or {error}; a refusal is toasted
+   * unless `quiet` (the caller's dialog tells it).
    */
-  change(type, intent = {}) {
-    const run = this.queue.then(() => this._change(type, intent));
+  change(type, intent = {}, { quiet = false } = {}) {
+    const run = this.queue.then(() => this._change(type, intent, quiet));
     this.queue = run.catch(() => {});
     return run;
   }
 
-  async _change(type, intent) {
+  async _change(type, intent, quiet) {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const payload = typeof intent === "function" ? intent(this.cart) : intent;
       if (payload === null) return { error: null };
@@ -254,7 +255,7 @@ class Till {
         const retry = failure.code === "stale_version" && failure.data?.cart && attempt === 0 && type !== "cart.pay";
         if (retry) continue;
         if (failure.code === "stale_version" && type === "cart.pay") toast(t("pay.cart_changed"), "error");
-        else if (failure.code !== "not_found" || type !== "cart.add") toastError(failure);
+        else if (!quiet && (failure.code !== "not_found" || type !== "cart.add")) toastError(failure);
         if (!this.receipt) this.render();
         return { error: failure };
       }
@@ -410,9 +411,9 @@ class Till {
   }
 
   async lineDiscount(line) {
-    const percent = await askPercent(t("till.line_discount"), line.discount_percent || "");
-    if (percent === null) return;
-    await this.change("cart.discount_line", percent === "" ? { product: line.product } : { product: line.product, percent });
+    await discountDialog(t("till.line_discount"), line, (discount) =>
+      this.change("cart.discount_line", { product: line.product, ...discount }, { quiet: true }),
+    );
   }
 
   customerBox() {
@@ -585,8 +586,9 @@ class Till {
   }
 
   async receiptDiscount() {
-    const percent = await askPercent(t("till.receipt_discount"), this.cart.discount_percent || "");
-    if (percent !== null) await this.change("cart.discount", percent === "" ? {} : { percent });
+    await discountDialog(t("till.receipt_discount"), this.cart, (discount) =>
+      this.change("cart.discount", discount, { quiet: true }),
+    );
   }
 
   async cancelCart() {
