@@ -43,6 +43,7 @@ from hub.domain.rfm import AT_RISK_SEGMENTS, LABELS, Purchases, Segment, score
 from hub.services.customer_accounts import settings_of
 from hub.services.principal import Principal
 from hub.services.settled_sums import SETTLE, Settled, SettledSums, settled_until
+from hub.services.shops import get_shop
 
 MAX_PERIOD_DAYS = 366
 # Days a missed close reaches back (a hub down longer closes the last week only).
@@ -67,10 +68,7 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 async def _shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> Shop:
-    shop = await uow.shops.get(shop_id)
-    if shop is None or not principal.sees_shop(shop_id):
-        raise NotFound("no such shop")
-    return shop
+    return await get_shop(uow, principal, shop_id)
 
 
 def _money(value: Decimal | None) -> str | None:

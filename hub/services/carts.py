@@ -42,6 +42,7 @@ from hub.services import customer_accounts, shifts, stock
 from hub.services.principal import Principal
 from hub.services.sales import SaleItem, SaleRequest, SaleView, read_sale, record_sale
 from hub.services.shifts import ShiftView
+from hub.services.shops import check_shop_filter
 from protocol import channels
 from protocol.errors import ErrorCode
 
@@ -187,6 +188,7 @@ async def list_carts(
     """Carts of the principal's shops, newest first: a dashboard's live carts."""
     if not (principal.has(Permission.SALES_SELL) or principal.has(Permission.LIVE_WATCH)):
         raise PermissionDenied("your role may not see carts")
+    await check_shop_filter(uow, principal, shop)
     found, total = await uow.carts.find(
         page,
         shops=principal.visible_shops(),

@@ -40,6 +40,7 @@ from hub.domain.permissions import Permission
 from hub.domain.pricing import CENT, ZERO, cents, included_vat
 from hub.domain.shifts import PaymentMethod
 from hub.services.principal import Principal
+from hub.services.shops import check_shop_filter, get_shop
 from protocol import channels
 from protocol.errors import ErrorCode
 from protocol.jobs import REQUESTED_JOB_TTL, till_of
@@ -119,9 +120,7 @@ async def request_job(
     principal.require(Permission.SALES_SELL)
     if kind not in REQUESTED_KINDS:
         raise ValidationFailed("not a job staff may ask for", fields={"kind": kind.value})
-    shop = await uow.shops.get(shop_id)
-    if shop is None or not principal.sees_shop(shop_id):
-        raise NotFound("no such shop", fields={"shop": "not one of yours"})
+    await get_shop(uow, principal, shop_id)
     if "register" in payload:
         register = await uow.registers.get(uuid.UUID(payload["register"]))
         if register is None or register.shop_id != shop_id:
@@ -495,6 +494,7 @@ async def list_jobs(
     ref: uuid.UUID | None = None,
 ) -> tuple[list[DeviceJob], int]:
     _require_reader(principal)
+    await check_shop_filter(uow, principal, shop)
     return await uow.device_jobs.find(
         page,
         shops=_visible_shops(principal),

@@ -15,7 +15,7 @@ from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.services import device_jobs
 from hub.services.principal import Principal
-from hub.services.shops import get_shop
+from hub.services.shops import check_shop_filter, get_shop
 from protocol import channels
 
 
@@ -55,6 +55,7 @@ async def list_device_tokens(
     include_revoked: bool = False,
 ) -> tuple[list[DeviceToken], int]:
     principal.require(Permission.DEVICES_MANAGE)
+    await check_shop_filter(uow, principal, shop)
     return await uow.devices.find(
         page, in_shops=principal.visible_shops(), shop=shop, include_revoked=include_revoked
     )

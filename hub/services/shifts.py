@@ -31,15 +31,14 @@ from hub.domain.shifts import (
 )
 from hub.services import device_jobs
 from hub.services.principal import Principal
+from hub.services.shops import check_shop_filter, get_shop
 from protocol import channels
 
 # --- registers -------------------------------------------------------------------------
 
 
 async def _visible_shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> None:
-    shop = await uow.shops.get(shop_id)
-    if shop is None or not principal.sees_shop(shop_id):
-        raise NotFound("no such shop", fields={"shop": "no such shop"})
+    shop = await get_shop(uow, principal, shop_id)
     if not shop.is_active:
         raise ValidationFailed("the shop is closed", fields={"shop": "an active shop"})
 
@@ -331,6 +330,7 @@ async def list_shifts(
     """Shifts of the principal's shops, a cashier's own only (seeing every shift is
     `shifts.manage`)."""
     principal.require(Permission.SHIFTS_OPERATE)
+    await check_shop_filter(uow, principal, shop)
     if not principal.has(Permission.SHIFTS_MANAGE):
         if cashier not in (None, principal.user_id):
             return [], 0

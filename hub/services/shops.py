@@ -36,10 +36,21 @@ def _check(fields: ShopFields) -> None:
 
 
 async def get_shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> Shop:
+    """The shop if the principal sees it. Every shop a request names (in its body or as a
+    list's `?shop=` filter) is checked here, so an unknown shop, another business's or
+    one outside the principal's shops answers the same 404 everywhere."""
     shop = await uow.shops.get(shop_id)
     if shop is None or not principal.sees_shop(shop_id):
-        raise NotFound("no such shop")
+        raise NotFound("no such shop", fields={"shop": "no such shop"})
     return shop
+
+
+async def check_shop_filter(
+    uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID | None
+) -> None:
+    """A list's `?shop=`: 404 rather than an empty page for a shop one cannot see."""
+    if shop_id is not None:
+        await get_shop(uow, principal, shop_id)
 
 
 async def list_shops(

@@ -43,6 +43,7 @@ from hub.domain.stock import (
 )
 from hub.domain.tenant_settings import TenantSettings
 from hub.services.principal import Principal
+from hub.services.shops import get_shop
 from protocol import channels
 
 
@@ -88,8 +89,11 @@ def _view(batch: Batch) -> BatchView:
 
 
 async def _shop(uow: UnitOfWork, principal: Principal | None, shop_id: uuid.UUID) -> Shop:
+    """The shop as `principal` may see it; without one (the hub's own work), any shop."""
+    if principal is not None:
+        return await get_shop(uow, principal, shop_id)
     shop = await uow.shops.get(shop_id)
-    if shop is None or (principal is not None and not principal.sees_shop(shop_id)):
+    if shop is None:
         raise NotFound("no such shop", fields={"shop": "no such shop"})
     return shop
 

@@ -37,6 +37,7 @@ from hub.domain.tasks import (
 from hub.services import mail, pictures
 from hub.services.pictures import ImageLimits
 from hub.services.principal import Principal
+from hub.services.shops import check_shop_filter, get_shop
 from protocol import channels
 
 MAX_PHOTOS_PER_TASK = 10
@@ -153,9 +154,7 @@ async def _task(
 
 
 async def _check_shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> None:
-    shop = await uow.shops.get(shop_id)
-    if shop is None or not principal.sees_shop(shop_id):
-        raise NotFound("no such shop", fields={"shop": "not one of your shops"})
+    await get_shop(uow, principal, shop_id)
 
 
 async def _check_assignment(uow: UnitOfWork, shop_id: uuid.UUID, assignment: Assignment) -> None:
@@ -358,6 +357,7 @@ async def list_tasks(
     uow: UnitOfWork, principal: Principal, filters: TaskQuery, page: PageRequest
 ) -> tuple[list[Task], int]:
     principal.require(Permission.TASKS_VIEW)
+    await check_shop_filter(uow, principal, filters.shop)
     return await uow.tasks.find(scope_of(principal), filters, page)
 
 
@@ -637,6 +637,7 @@ async def list_templates(
     uow: UnitOfWork, principal: Principal, page: PageRequest, *, shop: uuid.UUID | None
 ) -> tuple[list[TaskTemplate], int]:
     principal.require(Permission.TASKS_MANAGE)
+    await check_shop_filter(uow, principal, shop)
     return await uow.task_templates.find(principal.visible_shops(), page, shop=shop)
 
 

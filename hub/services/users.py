@@ -27,6 +27,7 @@ from hub.domain.permissions import Permission, Role
 from hub.services.auth import sessions_ended
 from hub.services.deps import Deps
 from hub.services.principal import Principal
+from hub.services.shops import check_shop_filter
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,10 @@ async def list_users(
     shop: uuid.UUID | None = None,
 ) -> tuple[list[StaffMember], int]:
     principal.require(Permission.USERS_VIEW)
+    await check_shop_filter(uow, principal, shop)
     in_shops = principal.visible_shops()
     if shop is not None:
-        in_shops = frozenset({shop}) if in_shops is None else in_shops & {shop}
+        in_shops = frozenset({shop})
     users, count = await uow.users.find(
         page,
         role=role.value if role else None,

@@ -282,9 +282,12 @@ async def test_agents_see_only_their_own_shops_jobs(client: httpx.AsyncClient) -
     assert [j["ref"] for j in first_agent] == [mine["id"]]
     second_agent = await jobs_of(client, bearer(agent2["token"]), status="pending")
     assert [j["ref"] for j in second_agent] == [theirs["id"]]
-    # An agent's shop filter cannot widen its view.
-    widened = await jobs_of(client, bearer(kit.device_token), shop=kit.second_shop_id)
-    assert widened == []
+    # An agent's shop filter cannot widen its view: another shop is no shop to it.
+    widened = await client.get(
+        JOBS, params={"shop": kit.second_shop_id}, headers=bearer(kit.device_token)
+    )
+    assert widened.status_code == 404, widened.text
+    assert widened.json()["error"]["fields"] == {"shop": "no such shop"}
     foreign = await jobs_of(client, bearer(other_tenant.device_token))
     assert [j["ref"] for j in foreign] == [elsewhere["id"]]
 

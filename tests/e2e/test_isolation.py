@@ -200,9 +200,10 @@ async def test_foreign_ids_in_bodies_and_filters(client: httpx.AsyncClient) -> N
     )
     assert move.status_code == 404
     for path in ("/api/users/users/", "/api/users/device-tokens/"):
+        # Another business's shop is no shop of A's (tests/e2e/test_shop_filters.py).
         filtered = await client.get(f"{path}?shop={b.shop_id}", headers=a.token("owner"))
-        assert filtered.status_code == 200
-        assert filtered.json()["count"] == 0
+        assert filtered.status_code == 404
+        assert filtered.json()["error"]["fields"] == {"shop": "no such shop"}
 
     b_customers = await _customer_ids(client, b)
     a_customers = await _customer_ids(client, a)
@@ -340,7 +341,9 @@ async def test_foreign_shifts_and_carts(client: httpx.AsyncClient) -> None:
         "/api/sales/carts/", json={"session": b_ids["shift_id"]}, headers=a.token("owner")
     )
     assert opened.status_code == 404
-    for query in (f"shop={b.shop_id}", f"cash_register={b_ids['register_id']}", ""):
+    foreign_shop = await client.get(f"/api/sales/carts/?shop={b.shop_id}", headers=a.token("owner"))
+    assert foreign_shop.status_code == 404
+    for query in (f"cash_register={b_ids['register_id']}", ""):
         listed = await client.get(f"/api/sales/carts/?{query}", headers=a.token("owner"))
         assert listed.status_code == 200
         assert {c["id"] for c in listed.json()["results"]} <= {a_ids["cart_id"]}

@@ -71,6 +71,14 @@ export function money(text) {
   return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f")}.${fraction}`;
 }
 
+/** A percent (the hub keeps two decimals) printed as money is: "12.5" → "12.50",
+ * "10" → "10.00"; no thousands separator (a percent has no thousands). */
+export function percent(text) {
+  if (text === null || text === undefined || text === "") return "";
+  const hundredths = toCents(text);
+  return hundredths === null ? String(text) : fromCents(hundredths);
+}
+
 /** "2.000" → "2", "1.250" → "1.25", "10" → "10": trailing zeros of the fraction only. */
 export function quantity(text) {
   const value = String(text);

@@ -13,7 +13,7 @@ from hub.adapters.db.uow import UnitOfWork
 from hub.adapters.tabular import Cell, TableFormat
 from hub.domain.permissions import Permission
 from hub.domain.shifts import MethodTotals, PaymentMethod
-from hub.services import carts, shifts
+from hub.services import carts, shifts, shops
 from hub.services.shifts import ShiftView
 from hub.web.api import Api, Ctx
 from hub.web.export import ExportQuery, table_response
@@ -39,6 +39,7 @@ TAG = "shifts"
 @api.get("/api/sales/cash-registers/", tag=TAG, permission=Permission.SHOPS_VIEW)
 async def list_registers(ctx: Ctx, query: RegisterQuery) -> Page[RegisterOut]:
     """Cash registers in the shops one sees."""
+    await shops.check_shop_filter(ctx.uow, ctx.principal, query.shop)
     found, count = await ctx.uow.registers.find(
         query.page_request(),
         shops=ctx.principal.visible_shops(),

@@ -11,7 +11,7 @@ from hub.adapters.db.catalogue_repositories import MovementFilter
 from hub.adapters.tabular import Cell
 from hub.domain.errors import NotFound
 from hub.domain.permissions import Permission
-from hub.services import stock
+from hub.services import shops, stock
 from hub.web.api import Api, Ctx
 from hub.web.export import table_response
 from hub.web.schemas.catalogue import (
@@ -36,6 +36,7 @@ TAG = "stock"
 @api.get("/api/products/batches/", tag=TAG, permission=Permission.STOCK_VIEW)
 async def list_batches(ctx: Ctx, query: BatchQuery) -> Page[BatchOut]:
     """Batches in the shops one sees, newest first."""
+    await shops.check_shop_filter(ctx.uow, ctx.principal, query.shop)
     found, count = await ctx.uow.stock.find_batches(
         query.page_request(),
         shops=ctx.principal.visible_shops(),

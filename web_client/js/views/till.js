@@ -13,6 +13,7 @@ import {
   modal,
   money,
   newKey,
+  percent,
   quantity,
   time,
   toast,
@@ -24,7 +25,7 @@ import { channels } from "../hub.js";
 import { errorText, t } from "../i18n.js";
 import { cameraScan } from "./camera.js";
 import { deskPayment, registerCustomer } from "./customers.js";
-import { askPercent, askValue, closeShiftDialog, payDialog, returnDialog } from "./till_dialogs.js";
+import { askValue, closeShiftDialog, discountDialog, payDialog, returnDialog } from "./till_dialogs.js";
 
 const REGISTER_KEY = "pos.register";
 const BARCODE = /^\d{6,14}$/;
@@ -41,6 +42,7 @@ class Till {
     this.root = root;
     this.ctx = ctx;
     this.register = null;
+    this.zone = null; // the register's shop's time zone: receipts and reports tell its time
     this.shift = null;
     this.cart = null;
     this.receipt = null;
@@ -110,7 +112,11 @@ class Till {
   }
 
   async loadShift() {
-    const open = await api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" });
+    const [open, shop] = await Promise.all([
+      api.get("/api/sales/sessions/", { cash_register: this.register.id, status: "open" }),
+      api.get(`/api/core/shops/${this.register.shop}/`),
+    ]);
+    this.zone = shop.timezone;
     this.shift = open.results[0] || null;
     if (!this.shift) return this.openShiftForm();
     try {
@@ -226,15 +232,16 @@ class Till {
    * a function of the cart as it is when the change is sent (so +1 counts from the
    * latest quantity). A stale version (another screen changed the cart) re-applies the
    * intent once on the current cart, except for a payment: that is never re-sent on a
-   * cart the cashier did not see. Resolves to {data} or {error}.
+   * cart the cashier did not see. Resolves to {data} or {error}; a refusal is toasted
+   * unless `quiet` (the caller's dialog tells it).
    */
-  change(type, intent = {}) {
-    const run = this.queue.then(() => this._change(type, intent));
+  change(type, intent = {}, { quiet = false } = {}) {
+    const run = this.queue.then(() => this._change(type, intent, quiet));
     this.queue = run.catch(() => {});
     return run;
   }
 
-  async _change(type, intent) {
+  async _change(type, intent, quiet) {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const payload = typeof intent === "function" ? intent(this.cart) : intent;
       if (payload === null) return { error: null };
@@ -248,7 +255,7 @@ class Till {
         const retry = failure.code === "stale_version" && failure.data?.cart && attempt === 0 && type !== "cart.pay";
         if (retry) continue;
         if (failure.code === "stale_version" && type === "cart.pay") toast(t("pay.cart_changed"), "error");
-        else if (failure.code !== "not_found" || type !== "cart.add") toastError(failure);
+        else if (!quiet && (failure.code !== "not_found" || type !== "cart.add")) toastError(failure);
         if (!this.receipt) this.render();
         return { error: failure };
       }
@@ -377,7 +384,7 @@ class Till {
         return { product: line.product, quantity: next > 0n ? fromThousandths(next) : "0" };
       });
     const discount = line.discount_percent
-      ? `−${quantity(line.discount_percent)}%`
+      ? `−${percent(line.discount_percent)}%`
       : line.discount_amount
         ? `−${money(line.discount_amount)}`
         : "";
@@ -404,9 +411,9 @@ class Till {
   }
 
   async lineDiscount(line) {
-    const percent = await askPercent(t("till.line_discount"), line.discount_percent || "");
-    if (percent === null) return;
-    await this.change("cart.discount_line", percent === "" ? { product: line.product } : { product: line.product, percent });
+    await discountDialog(t("till.line_discount"), line, (discount) =>
+      this.change("cart.discount_line", { product: line.product, ...discount }, { quiet: true }),
+    );
   }
 
   customerBox() {
@@ -422,7 +429,7 @@ class Till {
         { class: "card customer", id: "customer" },
         h("strong", { id: "customer-name" }, customer.name),
         h("div", { class: "muted" }, customer.phone || ""),
-        Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: quantity(customer.group_discount_percent) })) : null,
+        Number(customer.group_discount_percent) ? h("div", {}, t("till.group_discount", { percent: percent(customer.group_discount_percent) })) : null,
         accounts
           ? h(
               "div",
@@ -579,8 +586,9 @@ class Till {
   }
 
   async receiptDiscount() {
-    const percent = await askPercent(t("till.receipt_discount"), this.cart.discount_percent || "");
-    if (percent !== null) await this.change("cart.discount", percent === "" ? {} : { percent });
+    await discountDialog(t("till.receipt_discount"), this.cart, (discount) =>
+      this.change("cart.discount", discount, { quiet: true }),
+    );
   }
 
   async cancelCart() {
@@ -615,7 +623,7 @@ class Till {
         "section",
         { class: "card receipt", id: "receipt" },
         h("h1", {}, t("receipt.title", { number: sale.number })),
-        h("div", { class: "muted" }, `${this.register.name} · ${time(sale.created_at)}`),
+        h("div", { class: "muted", id: "receipt-when" }, `${this.register.name} · ${time(sale.created_at, this.zone)}`),
         h(
           "table",
           { class: "lines" },
@@ -687,7 +695,7 @@ class Till {
               "ul",
               { class: "results", id: "x-movements" },
               moves.results.map((m) =>
-                h("li", {}, `${time(m.created_at)} ${t(`till.cash_${m.kind}`)} ${money(m.amount)} · ${m.reason}`),
+                h("li", {}, `${time(m.created_at, this.zone)} ${t(`till.cash_${m.kind}`)} ${money(m.amount)} · ${m.reason}`),
               ),
             )
           : null,

@@ -12,17 +12,79 @@ export function askValue(title, label, value) {
   return formDialog(title, [["ask-value", label, input]], ["ask-ok", t("ok")], async () => decimal(input.value));
 }
 
-/** A discount's percent: "" (none) or 0–100 with at most 2 decimals, checked here so a
- * wrong one is corrected in the dialog (the hub would refuse it after it closed); null
- * if dismissed. */
-export function askPercent(title, value) {
-  const input = h("input", { id: "ask-value", inputmode: "decimal", value });
-  return formDialog(title, [["ask-value", t("till.percent"), input]], ["ask-ok", t("ok")], async () => {
-    const percent = decimal(input.value).replace(/%$/, "");
-    if (percent === "") return "";
-    if (/^\d+\.\d{3,}$/.test(percent)) throw new Error(t("discount.decimals"));
-    if (!/^\d+(\.\d{1,2})?$/.test(percent) || Number(percent) > 100) throw new Error(t("discount.range"));
-    return percent;
+/** What the discount dialog typed: {} (none), {percent} or {amount}, as the hub reads
+ * them. The shape is checked here so a wrong one is corrected before it is sent. */
+function typedDiscount(kind, typed) {
+  let value = decimal(typed);
+  if (kind === "percent") value = value.replace(/%$/, "");
+  if (value === "") return {};
+  if (/^\d+\.\d{3,}$/.test(value)) throw new Error(t("discount.decimals"));
+  if (kind === "amount") {
+    if (!/^\d+(\.\d{1,2})?$/.test(value)) throw new Error(t("discount.amount"));
+    return { amount: fromCents(toCents(value)) };
+  }
+  if (!/^\d+(\.\d{1,2})?$/.test(value) || Number(value) > 100) throw new Error(t("discount.range"));
+  return { percent: value };
+}
+
+/**
+ * A line's or the receipt's discount, as a percent or an amount (`current` has the
+ * `discount_percent` and `discount_amount` it carries now). `send(discount)` asks the hub
+ * and resolves to {data} or {error}; a refusal (e.g. more than the line is worth) stays
+ * in the dialog in the user's language. Resolves with what was applied, or null.
+ */
+export function discountDialog(title, current, send) {
+  return modal(title, (close) => {
+    let kind = current.discount_amount ? "amount" : "percent";
+    const shown = { percent: current.discount_percent || "", amount: current.discount_amount || "" };
+    const input = h("input", { id: "ask-value", inputmode: "decimal", value: shown[kind] });
+    const label = h("label", { for: "ask-value" }, t(`till.${kind}`));
+    const error = h("p", { class: "error", role: "alert" });
+    // The dialog focuses its first field, the choice; the cashier types the value first.
+    setTimeout(() => input.select(), 0);
+    const choice = (value) =>
+      h(
+        "label",
+        { class: "check" },
+        h("input", {
+          type: "radio",
+          name: "discount-kind",
+          id: `discount-${value}`,
+          value,
+          checked: value === kind,
+          onchange: () => {
+            shown[kind] = input.value;
+            kind = value;
+            input.value = shown[kind];
+            label.textContent = t(`till.${kind}`);
+            error.textContent = "";
+            input.focus();
+          },
+        }),
+        t(`till.by_${value}`),
+      );
+    return h(
+      "form",
+      {
+        class: "discount",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            const discount = typedDiscount(kind, input.value);
+            const { error: refused } = await send(discount);
+            if (refused) throw refused;
+            close(discount);
+          } catch (failure) {
+            error.textContent = errorText(failure, "discount");
+          }
+        },
+      },
+      h("fieldset", { class: "row kind", id: "discount-kind" }, h("legend", { class: "muted" }, t("till.discount_kind")), choice("percent"), choice("amount")),
+      label,
+      input,
+      h("button", { type: "submit", class: "primary", id: "ask-ok" }, t("ok")),
+      error,
+    );
   });
 }
 
