@@ -65,6 +65,9 @@ class CartView:
     customer: Customer | None
     group_percent: Decimal
     receipt: PricedReceipt | None  # None while the cart is empty
+    # What the customer may redeem on this total now (their points, the tenant's cap);
+    # read only while the cart holds points to redeem.
+    bonus_limit: Decimal | None = None
 
     @property
     def total(self) -> Decimal:
@@ -72,8 +75,11 @@ class CartView:
 
     @property
     def bonus(self) -> Decimal:
-        """Points to redeem, never more than the total."""
-        return min(self.cart.bonus, self.total)
+        """Points to redeem: those chosen, never more than the total nor than the cap on
+        it now. A discount given after the points lowers them with the total (and
+        taking it back restores them), so `to_pay` is always what the sale accepts."""
+        limit = self.total if self.bonus_limit is None else min(self.total, self.bonus_limit)
+        return min(self.cart.bonus, limit)
 
     def document(self) -> dict[str, Any]:
         """The cart as events, replies and the REST snapshot carry it: money and
@@ -160,7 +166,10 @@ async def render(uow: UnitOfWork, cart: Cart) -> CartView:
             receipt_discount=Discount(percent=cart.discount_percent, amount=cart.discount_amount),
             group_discount_percent=group_percent,
         )
-    return CartView(cart, lines, products, customer, group_percent, receipt)
+    bonus_limit = None
+    if customer is not None and cart.bonus > 0 and receipt is not None:
+        bonus_limit = await customer_accounts.redeemable_bonus(uow, customer.id, receipt.total)
+    return CartView(cart, lines, products, customer, group_percent, receipt, bonus_limit)
 
 
 def _may_read(principal: Principal, cart: Cart) -> bool:

@@ -410,6 +410,43 @@ async def test_bonus_points_are_redeemed_from_the_cart(live_hub: LiveHub) -> Non
     assert D(customer.json()["bonus"]) == D("7.20")  # 10 % of the 72.00 paid in money
 
 
+async def test_points_to_redeem_follow_the_cap_when_a_discount_lowers_the_total(
+    live_hub: LiveHub,
+) -> None:
+    """Points chosen before a discount never leave the cart asking for a payment the
+    sale would refuse: what the cart redeems, and so its `to_pay`, follows the cap."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http:
+        milk = await stocked(http, kit, "100.00", "10")
+        vip = await customer_in_vip(http, kit, credit_limit="0")
+        await http.patch(
+            "/api/core/tenant/",
+            json={"settings": {"bonus_accrual_percent": "20"}},
+            headers=kit.token("owner"),
+        )
+        async with till_on(live_hub, kit, http) as cart:
+            await cart.do("cart.add", product=milk, quantity="2")
+            await cart.do("cart.customer", customer=vip)
+            await cart.do(
+                "cart.pay", payments=[{"method": "card", "amount": "180.00"}], idempotency_key="p1"
+            )  # 36.00 points accrued
+            second = await Cart.open(cart.ws, cart.doc["session"])
+            await second.do("cart.add", product=milk)
+            await second.do("cart.customer", customer=vip)
+            await second.do("cart.bonus", amount="36.00")  # the cap: half of 90.00
+            await second.do("cart.discount", percent="70")  # 30.00: the cap is 15.00
+            lowered = dict(second.doc)
+            await second.do("cart.discount")  # no receipt discount: 90.00 again
+            restored = dict(second.doc)
+            await second.do("cart.discount", percent="70")
+            paid = await second.do(
+                "cart.pay", payments=[{"method": "cash", "amount": "15.00"}], idempotency_key="p2"
+            )
+    assert (lowered["total"], lowered["bonus"], lowered["to_pay"]) == ("30.00", "15.00", "15.00")
+    assert (restored["total"], restored["bonus"], restored["to_pay"]) == ("90.00", "36.00", "54.00")
+    assert paid["sale"]["payments"] == {"bonus": "15.00", "cash": "15.00"}
+
+
 async def test_abandoned_carts_expire_and_give_their_goods_back(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     db = live_hub.app.state.deps.db
