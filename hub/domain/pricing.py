@@ -55,14 +55,15 @@ class Discount:
         if self.amount is not None and self.amount < 0:
             raise ValidationFailed("bad discount", fields={"discount_amount": "0 or more"})
 
-    def of(self, base: Decimal) -> Decimal:
-        """The discount on `base`, rounded, never more than `base`."""
+    def of(self, base: Decimal, *, field: str = "discount_amount") -> Decimal:
+        """The discount on `base`, rounded, never more than `base`; an amount larger
+        than `base` is refused, naming `field`."""
         if self.percent is not None:
             return min(base, cents(base * self.percent / HUNDRED))
         if self.amount is not None:
             if self.amount > base:
                 raise ValidationFailed(
-                    "discount larger than the amount", fields={"discount_amount": f"at most {base}"}
+                    "discount larger than the amount", fields={field: f"at most {base}"}
                 )
             return cents(self.amount)
         return ZERO
@@ -136,12 +137,12 @@ def price_receipt(
         raise ValidationFailed("an empty receipt", fields={"items": "at least one line"})
     amounts = []
     own = []
-    for line in lines:
+    for index, line in enumerate(lines):
         if line.price < 0 or line.quantity <= 0:
             raise ValidationFailed("bad line", fields={"items": "price >= 0 and quantity > 0"})
         amount = cents(line.price * line.quantity)
         amounts.append(amount)
-        own.append(line.discount.of(amount))
+        own.append(line.discount.of(amount, field=f"items.{index}.discount_amount"))
     after_own = [a - d for a, d in zip(amounts, own, strict=True)]
     base = sum(after_own, ZERO)
     manual = receipt_discount.of(base)

@@ -75,12 +75,14 @@ class ShiftTotals:
         return self.opening_cash + cash.net + self.cash_in - self.cash_out
 
 
-def check_cash_out(totals: ShiftTotals, amount: Decimal) -> None:
-    """The drawer cannot give out more than it should hold."""
+def check_cash_out(totals: ShiftTotals, amount: Decimal, *, field: str = "amount") -> None:
+    """The drawer cannot give out more than it should hold; refused naming `field`, what
+    the request said that takes the cash out (an amount, or the shift a refund is paid
+    from)."""
     if amount > totals.expected_cash:
         raise ValidationFailed(
             "not that much cash in the drawer",
-            fields={"amount": f"the drawer should hold {totals.expected_cash}"},
+            fields={field: f"the drawer should hold {totals.expected_cash}"},
         )
 
 

@@ -36,6 +36,7 @@ from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain import fingerprints
 from hub.domain.accounts import check_pin_shape
+from hub.domain.catalogue import QUANTITY_STEP, Unit
 from hub.domain.customers import LedgerKind
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
@@ -101,6 +102,7 @@ def _take_lines(
             raise ValidationFailed(
                 "not in the sale", fields={f"items.{index}.product": "was not sold in it"}
             )
+        Unit(lines[0].unit).quantity(item.quantity, field=f"items.{index}.quantity")
         for line in lines:
             sold_qty = line.quantity - done.get(line.id, (ZERO, ZERO))[0]
             refunded = done.get(line.id, (ZERO, ZERO))[1]
@@ -115,9 +117,9 @@ def _take_lines(
             done[line.id] = (done.get(line.id, (ZERO, ZERO))[0] + take, refunded + refund)
             left -= take
         if left > 0:
+            more = (item.quantity - left).quantize(QUANTITY_STEP)
             raise ValidationFailed(
-                "more than was sold",
-                fields={f"items.{index}.quantity": f"at most {item.quantity - left} more"},
+                "more than was sold", fields={f"items.{index}.quantity": f"at most {more} more"}
             )
     return taken
 
@@ -205,7 +207,8 @@ async def _book(
     uow: UnitOfWork, shift: Shift, refund_total: Decimal, refunds: dict[str, Decimal]
 ) -> None:
     if PaymentMethod.CASH.value in refunds:
-        check_cash_out(await shift_totals(uow, shift), refunds[PaymentMethod.CASH.value])
+        cash = refunds[PaymentMethod.CASH.value]
+        check_cash_out(await shift_totals(uow, shift), cash, field="session")
     shift.returns += 1
     shift.returns_total += refund_total
     await add_tenders(uow, shift, refunds, refund=True)

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hub.adapters.db.uow import UnitOfWork
+from hub.domain.errors import ValidationFailed
 from hub.domain.pricing import Discount, Tender
 from hub.domain.shifts import PaymentMethod
 from hub.services import carts
@@ -35,6 +38,23 @@ def sale_summary(view: SaleView) -> dict[str, Any]:
     }
 
 
+_SENT_AS = {"discount_amount": "amount", "discount_percent": "percent"}
+
+
+@contextmanager
+def _discount_fields_as_sent() -> Iterator[None]:
+    """The pricing rule names a refused discount as REST sends it (`discount_amount`,
+    `items.2.discount_amount`); a cart request said `amount` or `percent`."""
+    try:
+        yield
+    except ValidationFailed as refused:
+        refused.fields = {
+            _SENT_AS.get(name.rsplit(".", 1)[-1], name): problem
+            for name, problem in refused.fields.items()
+        }
+        raise
+
+
 async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartView:
     match request:
         case m.CartAdd(cart=cart, version=version, quantity=quantity):
@@ -44,11 +64,13 @@ async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartVi
         case m.CartRemove(cart=cart, version=version):
             return await carts.remove_item(uow, who, cart, version, _ref(request))
         case m.CartDiscountLine(cart=cart, version=version, percent=percent, amount=amount):
-            discount = Discount(percent=percent, amount=amount)
-            return await carts.discount_item(uow, who, cart, version, _ref(request), discount)
+            with _discount_fields_as_sent():
+                discount = Discount(percent=percent, amount=amount)
+                return await carts.discount_item(uow, who, cart, version, _ref(request), discount)
         case m.CartDiscount(cart=cart, version=version, percent=percent, amount=amount):
-            discount = Discount(percent=percent, amount=amount)
-            return await carts.discount_cart(uow, who, cart, version, discount)
+            with _discount_fields_as_sent():
+                discount = Discount(percent=percent, amount=amount)
+                return await carts.discount_cart(uow, who, cart, version, discount)
         case m.CartCustomer(cart=cart, version=version, customer=customer):
             return await carts.set_customer(uow, who, cart, version, customer)
         case m.CartBonus(cart=cart, version=version, amount=amount):

@@ -600,6 +600,11 @@ async def test_domain_refusals_name_the_problem(live_hub: LiveHub) -> None:
             with pytest.raises(RequestFailed) as too_much:
                 await cart.do("cart.discount_line", product=weighed["id"], amount="40.00")
             assert too_much.value.code == "validation_error"
+            # named as the request said it, not as the pricing rule's REST names
+            assert too_much.value.fields == {"amount": "at most 37.50"}
+            with pytest.raises(RequestFailed) as too_much_off:
+                await cart.do("cart.discount", amount="37.51")
+            assert too_much_off.value.fields == {"amount": "at most 37.50"}
             with pytest.raises(RequestFailed) as short:
                 await cart.do(
                     "cart.pay",

@@ -136,6 +136,36 @@ async def test_who_may_return_and_retries(client: httpx.AsyncClient) -> None:
     assert "session" in closed.json()["error"]["fields"]
 
 
+async def test_refusals_name_what_the_request_said(client: httpx.AsyncClient) -> None:
+    """A refused return names the line at fault, or the shift whose drawer would pay."""
+    kit = await build_tenant(client)
+    tea, coffee = await stocked(client, kit, "10.00", "5"), await stocked(client, kit, "8.00", "5")
+    selling, empty = await Till(client, kit).open(), await Till(client, kit).open("0.00")
+    sold = await selling.sell(
+        [{"product": tea, "quantity": "2"}, {"product": coffee, "quantity": "1"}],
+        [{"method": "cash", "amount": "28.00"}],
+    )
+    sale = sold.json()["id"]
+    half = await give_back(
+        client,
+        kit,
+        sale,
+        [{"product": tea, "quantity": "1"}, {"product": coffee, "quantity": "0.5"}],
+    )
+    too_many = await give_back(
+        client, kit, sale, [{"product": tea, "quantity": "1"}, {"product": coffee, "quantity": "2"}]
+    )
+    from_empty = await give_back(
+        client, kit, sale, [{"product": tea, "quantity": "1"}], session=empty.shift
+    )
+    assert half.status_code == 400
+    assert half.json()["error"]["fields"] == {"items.1.quantity": "at most whole units"}
+    assert too_many.json()["error"]["fields"] == {"items.1.quantity": "at most 1.000 more"}
+    assert from_empty.status_code == 400
+    assert from_empty.json()["error"]["fields"] == {"session": "the drawer should hold 0.00"}
+    assert (await stock_of(client, kit, tea))["on_hand"] == "3.000"
+
+
 # --- a cashier's return with a manager's PIN ----------------------------------------------
 
 

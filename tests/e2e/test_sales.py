@@ -242,6 +242,14 @@ async def test_refusals_leave_nothing_behind(client: httpx.AsyncClient) -> None:
     unpaid = await till.sell([{"product": milk, "quantity": "1"}], [])
     assert unpaid.status_code == 400
     assert "payments" in unpaid.json()["error"]["fields"]
+    off_a_line = await till.sell(
+        [
+            {"product": milk, "quantity": "1"},
+            {"product": milk, "quantity": "1", "discount_amount": "600.01"},
+        ],
+        [{"method": "card", "amount": "600.00"}],
+    )  # the line at fault, not the receipt's own discount_amount
+    assert off_a_line.json()["error"]["fields"] == {"items.1.discount_amount": "at most 600.00"}
     assert (await stock_of(client, kit, milk))["on_hand"] == "5.000"
     customer = await client.get(f"/api/customers/customers/{anna}/", headers=kit.token("owner"))
     assert customer.json()["debt"] == "0.00"
