@@ -117,17 +117,27 @@ class GroupWriter:
         self.conn, self.broker, self.catalogue = conn, broker, catalogue
         self.shop_id = uuid.UUID(shop.shop_id)
         self.tenant = uuid.UUID(shop.tenant_id)
-        self.queue: asyncio.Queue[Change] = asyncio.Queue()
+        self.queue: asyncio.Queue[Change | None] = asyncio.Queue()
         self.relayed: list[uuid.UUID] = []  # outbox rows published, deleted next time
         self.groups = 0
         self.changes = 0
         self.unpublished = 0
 
     async def run(self) -> None:
-        while True:
-            group = [await self.queue.get()]
+        """Until `None` is queued (after the last change): the last group's events are
+        published before it returns."""
+        stopping = False
+        while not stopping:
+            first = await self.queue.get()
+            if first is None:
+                return
+            group = [first]
             while not self.queue.empty():
-                group.append(self.queue.get_nowait())
+                change = self.queue.get_nowait()
+                if change is None:
+                    stopping = True
+                    break
+                group.append(change)
             try:
                 events = await self.write(group)
             except Exception as exc:
@@ -535,8 +545,8 @@ async def prototype(
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - started_cpu
         _, database = cpu_used(before, cpu_snapshot(-1))
-        running.cancel()  # a publish cut short leaves its events in the outbox
-        await asyncio.gather(running, return_exceptions=True)
+        writer.queue.put_nowait(None)
+        await running
         made = per_till * tills
         return {
             "phase": f"prototype, {tills} tills, group commit",
@@ -606,8 +616,11 @@ async def run(tills: int, sales: int, count: int) -> list[dict[str, Any]]:
     async with hub_on_scratch_database(1, 5, redis_url=REDIS_URL) as hub:
         shop = await prepare(hub.port, hub.token, tills, hub.pid)
         results = [await baseline(shop, hub.pid, count)]
+        print(json.dumps(results[-1]), flush=True)
         results.append(await prototype(hub.database_url, hub.schema, shop, tills, sales))
+        print(json.dumps(results[-1]), flush=True)
         results.append(await verify(hub.database_url, hub.schema))
+        print(json.dumps(results[-1], default=str), flush=True)
     return results
 
 
@@ -617,9 +630,7 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=1600)
     parser.add_argument("--baseline", type=int, default=200)
     args = parser.parse_args()
-    base, proto, check = asyncio.run(run(args.tills, args.sales, args.baseline))
-    for r in (base, proto, check):
-        print(json.dumps(r, default=str))
+    base, proto, _ = asyncio.run(run(args.tills, args.sales, args.baseline))
     door = DOOR_MS * 6  # open, about four lines, pay
     estimate = proto["python_cpu_ms_per_sale"] + door
     for name, r in (("baseline (hub)", base), ("prototype", proto)):
