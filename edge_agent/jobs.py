@@ -148,6 +148,19 @@ def _paid_in_cash(receipt: dict[str, Any]) -> bool:
         return False
 
 
+def _nothing_to_pay(receipt: dict[str, Any]) -> bool:
+    """A receipt whose total is zero (a gift: a 100 % discount). No money changed hands,
+    so there is no settlement to register (54-FZ registers payments), and the register
+    refuses a receipt whose total is not positive: it is printed, not fiscalised."""
+    totals = receipt.get("totals")
+    if not isinstance(totals, dict):
+        return False
+    try:
+        return Decimal(str(totals.get("total", "1"))) == 0
+    except ArithmeticError:
+        return False
+
+
 class JobRunner:
     def __init__(
         self,
@@ -328,7 +341,8 @@ class JobRunner:
         """Fiscalise, then print (each step on disk as it completes); the result."""
         worked: list[str] = []  # the devices that did their part now: they are fine
         fiscal = job.state.get("fiscal")
-        if devices.fiscal is not None and fiscal is None:
+        unpaid = _nothing_to_pay(job.payload)
+        if devices.fiscal is not None and fiscal is None and not unpaid:
             fiscal = await self._fiscalise(job, devices.fiscal)
             worked.append(devices.fiscal.name)
         printed = bool(job.state.get("printed"))
@@ -349,6 +363,8 @@ class JobRunner:
                 with contextlib.suppress(DeviceNotReady, OSError, TimeoutError):
                     await devices.printer.open_drawer()
         await self._device_ok(worked)
+        if unpaid:
+            return {"printed": printed, "fiscal": None, "not_fiscalised": "nothing to pay"}
         return {"printed": printed, "fiscal": fiscal}
 
     def _still_wanted(self, job: Job) -> None:

@@ -143,6 +143,27 @@ async def test_a_sale_is_fiscalised_printed_and_reported_back(
     assert printer.state.drawer_kicks  # a cash sale opens the drawer
 
 
+async def test_a_gift_is_printed_and_not_fiscalised(live_hub: LiveHub, tmp_path: Path) -> None:
+    """A sale with nothing to pay (a 100 % discount) is no settlement: the register is
+    not asked (it refuses a total that is not positive), the receipt is printed, and
+    the sale's receipt is done, with no fiscal data."""
+    kit = await tenant(live_hub)
+    async with api(live_hub) as http, shop_devices() as (register, printer):
+        milk = await stocked(http, kit, "89.90", "10")
+        till = await Till(http, kit).open()
+        async with running_agent(config_file(tmp_path, live_hub, kit, register.url, printer.url)):
+            given = await till.sell(
+                [{"product": milk, "quantity": "1"}], [], discount_percent="100"
+            )
+            assert given.status_code == 201, given.text
+            sale = await settled(http, kit, given.json()["id"])
+    assert (sale["receipt_status"], sale["fiscal"]) == ("done", None)
+    assert register.register.receipts == []
+    (printed,) = printer.state.receipts
+    assert "89.90" in "\n".join(printed)
+    assert not printer.state.drawer_kicks  # no cash
+
+
 async def test_paper_out_holds_the_receipt_and_is_reported(
     live_hub: LiveHub, tmp_path: Path
 ) -> None:

@@ -97,6 +97,27 @@ async def test_a_receipt_is_fiscalised_printed_and_reported(tmp_path: Path) -> N
     }
 
 
+async def test_a_receipt_with_nothing_to_pay_is_printed_not_fiscalised(tmp_path: Path) -> None:
+    """A gift (a 100 % discount) registers no settlement: the register, which refuses a
+    receipt whose total is not positive, is not asked; the printer prints it."""
+    register, printer = Register(), Printer()
+    gift = {"number": 8, "totals": {"total": "0.00"}, "payments": {}}
+    async with AgentStore(tmp_path / "a.db") as store:
+        work = runner(store, register, printer)
+        await work.accept({"id": "j1", "kind": "receipt", "payload": gift})
+        await work.work_once()
+        job = await store.job("j1")
+        events = await store.pending()
+    assert job is not None
+    assert job.status == JobStatus.DONE
+    assert (register.documents, printer.printed, printer.drawer_kicks) == ([], [(8, None)], 0)
+    assert events[0].payload["result"] == {
+        "printed": True,
+        "fiscal": None,
+        "not_fiscalised": "nothing to pay",
+    }
+
+
 async def test_a_lost_answer_is_reconciled_not_fiscalised_twice(tmp_path: Path) -> None:
     register, printer = Register(), Printer()
     register.lose_next_answer = True
