@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from hub import __version__
-from hub.logs import configure_logging
+from hub.logs import configure_logging, logging_config
 from hub.settings import Environment, InsecureSettings, Settings
 
 log = logging.getLogger("hub.cli")
@@ -200,6 +200,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        # Ours, not uvicorn's plain-text default: applied in every worker process too.
+        log_config=logging_config(settings),
         # permessage-deflate costs 3-4x memory per connection; frames are small.
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_frame_bytes,
