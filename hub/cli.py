@@ -8,9 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from hub import __version__
 from hub.logs import configure_logging, logging_config
-from hub.settings import Environment, InsecureSettings, Settings
+from hub.settings import Environment, InsecureSettings, Settings, settings_problems
 
 log = logging.getLogger("hub.cli")
 
@@ -250,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.check_secure()
     except InsecureSettings as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            print(f"refusing to start: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
     if settings.is_sqlite:
