@@ -8,9 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from hub import __version__
-from hub.logs import configure_logging
-from hub.settings import Environment, InsecureSettings, Settings
+from hub.logs import configure_logging, logging_config
+from hub.settings import Environment, InsecureSettings, Settings, settings_problems
 
 log = logging.getLogger("hub.cli")
 
@@ -200,6 +202,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        # Ours, not uvicorn's plain-text default: applied in every worker process too.
+        log_config=logging_config(settings),
         # permessage-deflate costs 3-4x memory per connection; frames are small.
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_frame_bytes,
@@ -248,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.check_secure()
     except InsecureSettings as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            print(f"refusing to start: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
     if settings.is_sqlite:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEV_SECRET = "dev-insecure-secret-change-me-0123456789"
 MIN_SECRET_LENGTH = 32
 MAIN_CLUSTER = "main"
 _CLUSTER_NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
+ENV_PREFIX = "POS_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 class Environment(StrEnum):
@@ -26,7 +31,7 @@ class InsecureSettings(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     env: Environment = Environment.DEVELOPMENT
     secret_key: str = DEV_SECRET
@@ -100,6 +105,51 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
+    # URLs are checked here, so a wrong one stops the hub before anything starts rather
+    # than when the first connection is made.
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, url: str) -> str:
+        if url:
+            try:
+                backend = make_url(url).get_backend_name()
+            except ArgumentError:
+                raise ValueError("not a database URL") from None
+            if backend not in ("postgresql", "sqlite"):
+                raise ValueError(f"unsupported database {backend!r}: PostgreSQL or SQLite")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, url: str) -> str:
+        if url:
+            _check_url(url, ("redis", "rediss", "unix"), "redis://host[:port][/db]")
+        return url
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, url: str) -> str:
+        if url:
+            _check_url(url, ("smtp", "smtps"), "smtp://host[:port] or smtps://host[:port]")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, level: str) -> str:
+        if level.lower() not in LOG_LEVELS:
+            raise ValueError(f"one of {', '.join(LOG_LEVELS)}")
+        return level.lower()
+
+    @model_validator(mode="after")
+    def _heartbeat_within_idle_timeout(self) -> Settings:
+        # A connection that only answers heartbeats must not be timed out between two.
+        if self.ws_idle_timeout_seconds <= self.ws_heartbeat_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}WS_IDLE_TIMEOUT_SECONDS ({self.ws_idle_timeout_seconds:g}) must be"
+                f" longer than {ENV_PREFIX}WS_HEARTBEAT_SECONDS ({self.ws_heartbeat_seconds:g})"
+            )
+        return self
+
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
         if not self.database_url:
@@ -148,3 +198,27 @@ class Settings(BaseSettings):
                 f"POS_SECRET_KEY must be set to a random value of at least "
                 f"{MIN_SECRET_LENGTH} characters when POS_ENV={self.env.value}"
             )
+
+
+def _check_url(url: str, schemes: tuple[str, ...], shape: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError(f"not a URL: {shape}") from None
+    if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.hostname):
+        raise ValueError(f"not a URL of the right kind: {shape}")
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable; never the value (it may
+    hold a password)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            variable = ENV_PREFIX + str(error["loc"][0]).upper()
+            lines.append(f"{variable}: {message}")
+        else:  # a check across settings names its variables itself
+            lines.append(message)
+    return lines

@@ -7,6 +7,7 @@ smtps://[user:password@]host[:port]      TLS from the first byte (port 465)
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -47,6 +48,12 @@ class SmtpServer:
         )
 
 
+def header_value(text: str) -> str:
+    """One line: a line break in a header value would end the header (or let text
+    forge another), and the email package refuses it."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
+
+
 class SmtpMailer:
     def __init__(self, server: SmtpServer, sender: str, *, timeout: float = 20.0) -> None:
         self._server = server
@@ -54,12 +61,15 @@ class SmtpMailer:
         self._timeout = timeout
 
     async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = message_id
-        message.set_content(body)
+        try:
+            message = EmailMessage()
+            message["From"] = header_value(self._sender)
+            message["To"] = header_value(to)
+            message["Subject"] = header_value(subject)
+            message["Message-ID"] = header_value(message_id)
+            message.set_content(body)
+        except (ValueError, TypeError) as exc:  # a message that cannot be built
+            raise MailError(f"cannot build the message: {exc}") from exc
         server = self._server
         try:
             await aiosmtplib.send(

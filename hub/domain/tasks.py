@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -147,8 +147,8 @@ class Schedule:
         return cls(days, at.replace(second=0, microsecond=0, tzinfo=None))
 
     def latest(self, now: datetime, zone: ZoneInfo) -> datetime:
-        """The most recent scheduled instant at or before `now` (aware, in UTC terms
-        comparable with `now`): at most a week back."""
+        """The most recent scheduled instant at or before `now`, in UTC: at most a
+        week back."""
         local_now = now.astimezone(zone)
         for days_back in range(8):
             day = (local_now - timedelta(days=days_back)).date()
@@ -156,5 +156,5 @@ class Schedule:
                 continue
             fire = datetime.combine(day, self.at, tzinfo=zone)
             if fire <= local_now:
-                return fire
+                return fire.astimezone(UTC)
         raise AssertionError("a non-empty week always fires within 8 days")

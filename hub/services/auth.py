@@ -243,6 +243,9 @@ def _throttle_keys(username_key: str, client: ClientInfo) -> tuple[str, str]:
 
 
 async def _check_throttle(deps: Deps, username_key: str, client: ClientInfo) -> None:
+    """Fails closed: with the limiter (Redis) unreachable its error propagates and the
+    client gets 503, because guessing passwords unthrottled is worse than a login that
+    waits for Redis. (The websocket connect limiter fails open: it only sheds load.)"""
     user_key, ip_key = _throttle_keys(username_key, client)
     s = deps.settings
     for key, limit in ((user_key, s.login_max_failures), (ip_key, s.login_ip_max_failures)):

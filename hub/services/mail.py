@@ -10,6 +10,7 @@ same Message-ID, which mail clients show once); it never loses one."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from hub.adapters.db.mail_tables import OutgoingMail
 from hub.adapters.db.uow import UnitOfWork
 from hub.adapters.mail import MailError
 from hub.domain.ids import new_id
+
+log = logging.getLogger("hub.mail")
 
 # Minutes to wait after each failed attempt; after the last, the mail has failed.
 RETRY_MINUTES = (1, 5, 15, 60, 180, 720)
@@ -85,6 +88,9 @@ async def send_due(
             await mailer.send(mail.to_address, mail.subject, mail.body, message_id=mail.message_id)
         except MailError as exc:
             error = str(exc)[:500] or type(exc).__name__
+        except Exception as exc:  # one bad message must not hold up the others
+            log.warning("mail %s could not be sent", mail.id, exc_info=exc)
+            error = f"{type(exc).__name__}: {exc}"[:500]
         async with open_uow() as uow:
             await _record(uow, mail, error, now)
             await uow.commit()

@@ -116,6 +116,7 @@ async def approve(
     check_pin_shape(approval.pin, field="manager_pin")
     keys = _throttle_keys(principal, approval)
     settings = deps.settings
+    # Fails closed, as login does: a limiter outage propagates (503), PINs are short.
     for key in keys:
         window = await deps.limiter.peek(key)
         if window.count >= settings.pin_max_failures:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,7 +192,9 @@ def task_document(task: Task, now: datetime | None = None) -> dict[str, Any]:
     status = TaskStatus(task.status)
 
     def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
+        # In UTC, as every time the API shows: a task not yet reloaded from the store
+        # may hold the offset it was made with (a shop's zone, a client's offset).
+        return value.astimezone(UTC).isoformat() if value is not None else None
 
     return {
         "id": str(task.id),

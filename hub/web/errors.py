@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -94,25 +96,30 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
 
 RACE_MESSAGE = "another request changed the same records at that moment; send it again"
 UNAVAILABLE_MESSAGE = "the database is unavailable; send the request again shortly"
+REDIS_MESSAGE = "a service the hub needs is unavailable; send the request again shortly"
 MOVING_MESSAGE = "this business's data is moving to another database; send the request again"
 UNAVAILABLE_RETRY_AFTER = 1  # seconds
 
 
 def fault_code(exc: Exception) -> tuple[ErrorCode, str] | None:
     """What a client is told of a fault it can fix by sending the same request again: a
-    lost database race, or a database that is down or restarting. None for the rest."""
+    lost database race, or a database or Redis that is down or restarting. None for the
+    rest."""
     if lost_a_race(exc):
         return ErrorCode.CONFLICT, RACE_MESSAGE
     if isinstance(exc, TenantRelocated):
         return ErrorCode.SERVICE_UNAVAILABLE, MOVING_MESSAGE
     if database_unavailable(exc):
         return ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+    # Redis unreachable or too slow: its errors are not OSError, so name them here.
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return ErrorCode.SERVICE_UNAVAILABLE, REDIS_MESSAGE
     return None
 
 
 def fault_response(exc: Exception, where: str) -> JSONResponse:
     """An exception no handler expected: a lost database race is a conflict, an
-    unreachable database 503, both for the client to retry; anything else is logged and
+    unreachable database or Redis 503, both for the client to retry; anything else is logged and
     answered without its details."""
     retry = fault_code(exc)
     if retry is not None:

@@ -4,6 +4,8 @@ refused with a clear code, a thumbnail is made, and files live behind the storag
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import httpx
 import pytest
@@ -93,3 +95,53 @@ async def test_size_and_pixel_limits(client: httpx.AsyncClient) -> None:
     assert "pixels" in refused.json()["error"]["message"]
     fine = await client.post(path, content=picture("PNG", size=(90, 90)), headers=headers)
     assert fine.status_code == 201, fine.text
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that is all header: any size claimed in a few dozen bytes."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 7)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+async def test_a_huge_canvas_is_too_large_whichever_guard_sees_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """7000x7000 is past the hub's limit (40 Mpx); 10000x10000 is past Pillow's own
+    decompression-bomb guard too, which fires first: one answer for both."""
+    kit = await build_tenant(client)
+    product = await create_product(client, kit)
+    path = f"/api/products/products/{product['id']}/images/"
+    headers = {**kit.token("owner"), "content-type": "image/png"}
+    answers = []
+    for side in (7000, 10000, 20000):
+        response = await client.post(path, content=png_header(side, side), headers=headers)
+        assert response.status_code == 400, response.text
+        answers.append(response.json()["error"])
+    assert answers[0]["code"] == "invalid_image"
+    assert answers[0]["message"] == "picture larger than 40000000 pixels"
+    assert answers[1] == answers[0]
+    assert answers[2] == answers[0]
+
+
+async def test_pictures_are_served_with_nosniff(client: httpx.AsyncClient) -> None:
+    """A PNG with HTML appended is a valid PNG; the browser must not sniff it as a page."""
+    kit = await build_tenant(client)
+    product = await create_product(client, kit)
+    data = picture("PNG") + b"<html><script>alert(1)</script></html>"
+    image = await upload_image(client, kit, product["id"], data)
+    base = f"/api/products/products/{product['id']}/images/{image['id']}/"
+    for params in ({}, {"thumbnail": "true"}):
+        served = await client.get(base, params=params, headers=kit.token("cashier"))
+        assert served.status_code == 200
+        assert served.headers["x-content-type-options"] == "nosniff"

@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from hub.app import create_app
 from hub.settings import Settings
 from tests import services
-from tests.conftest import _migrated, make_settings
+from tests.conftest import _migrated, app_client, make_settings
 from tests.helpers import PASSWORD, register
+from tests.private_redis import free_port
 
 
 @pytest.fixture
@@ -68,3 +69,25 @@ async def test_throttle_is_shared_between_hub_processes(redis_settings: Settings
                 await redis.delete(*keys)
         finally:
             await redis.aclose()
+
+
+async def test_login_answers_503_while_redis_is_down(tmp_path: Path) -> None:
+    """The login throttle fails closed: Redis unreachable is a 503 to retry, not a 500
+    and not a login without a throttle."""
+    settings = make_settings(tmp_path)
+    await _migrated(settings)
+    async with app_client(settings) as hub:
+        username = (await register(hub))["user"]["username"]
+    # The same store, with Redis on a port nothing listens on.
+    dead = make_settings(tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    client = _client(dead, "10.9.8.7")
+    hub = await anext(client)
+    try:
+        login = await hub.post(
+            "/api/users/auth/login/", json={"username": username, "password": PASSWORD}
+        )
+        assert login.status_code == 503, login.text
+        assert login.json()["error"]["code"] == "service_unavailable"
+        assert login.headers["Retry-After"] == "1"
+    finally:
+        await client.aclose()

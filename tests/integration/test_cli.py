@@ -99,6 +99,40 @@ def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"POS_ENV": "staging"}, "POS_ENV"),
+        ({"POS_PORT": "abc"}, "POS_PORT"),
+        ({"POS_WS_HEARTBEAT_SECONDS": "-1"}, "POS_WS_HEARTBEAT_SECONDS"),
+        ({"POS_DATABASE_URL": "mysql://x"}, "POS_DATABASE_URL"),
+        ({"POS_SMTP_URL": "ftp://x"}, "POS_SMTP_URL"),
+        ({"POS_REDIS_URL": "notaurl"}, "POS_REDIS_URL"),
+        ({"POS_LOG_LEVEL": "loud"}, "POS_LOG_LEVEL"),
+        ({"POS_WS_IDLE_TIMEOUT_SECONDS": "10"}, "POS_WS_IDLE_TIMEOUT_SECONDS"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(
+    tmp_path: Path, setting: dict[str, str], named: str
+) -> None:
+    """Refused before anything starts (nothing created, no server), in one line."""
+    result = pos_hub(tmp_path, "serve", "--port", "1", **setting)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"refusing to start: {named}"), line
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+def test_every_bad_setting_is_named(tmp_path: Path) -> None:
+    result = pos_hub(tmp_path, "migrate", POS_PORT="abc", POS_SMTP_URL="ftp://x")
+    assert result.returncode == 2
+    assert [line.split(":")[1].strip() for line in result.stderr.splitlines()] == [
+        "POS_PORT",
+        "POS_SMTP_URL",
+    ]
+
+
 def test_permissions_prints_a_markdown_table(tmp_path: Path) -> None:
     result = pos_hub(tmp_path, "permissions")
     assert result.returncode == 0, result.stderr

@@ -304,3 +304,67 @@ async def test_no_transaction_is_open_while_the_mail_server_answers(
     )
     assert sent == (1, 0, False)
     assert wrote == ["anna@example.com"]
+
+
+async def test_a_title_with_a_line_break_is_refused(client: httpx.AsyncClient) -> None:
+    kit = await build_tenant(client)
+    made = await client.post(
+        TASKS,
+        json={"title": "poison A\r\nX-Evil: 1", "shop": kit.shop_id},
+        headers=kit.token("manager"),
+    )
+    assert made.status_code == 400, made.text
+    assert "title" in made.json()["error"]["fields"]
+
+
+async def queue_mail(client: httpx.AsyncClient, kit: TenantKit, subjects: list[str]) -> None:
+    """Mail queued as older versions (or other paths) may have left it: any subject."""
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    async with UnitOfWork(db, uuid.UUID(kit.tenant_id), write=True) as uow:
+        for subject in subjects:
+            mail.queue(uow, "anna@example.com", subject, "body\n")
+        await uow.commit()
+
+
+async def test_a_subject_with_line_breaks_is_sent_on_one_line(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    await queue_mail(client, kit, ["poison A\r\nX-Evil: 1", "plain B"])
+    assert await worker(client, port, kit).send_due() == (2, 0)
+    assert sorted(m["Subject"] for m in inbox.messages) == ["plain B", "poison A X-Evil: 1"]
+    assert all(m["X-Evil"] is None for m in inbox.messages)
+
+
+async def test_a_message_that_fails_unexpectedly_fails_alone(
+    client: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    """Not a MailError (a bug, a message that cannot be built): that mail's attempt is
+    counted and its reason kept, and the mail beside it is sent."""
+    inbox, port = smtp
+    kit = await build_tenant(client)
+    await queue_mail(client, kit, ["breaks", "fine"])
+    real = SmtpMailer(
+        SmtpServer.from_url(f"smtp://127.0.0.1:{port}?starttls=false"), "POS <pos@x.ru>"
+    )
+
+    class Picky:
+        async def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
+            if subject == "breaks":
+                raise RuntimeError("cannot build this one")
+            await real.send(to, subject, body, message_id=message_id)
+
+    db = client.app.state.deps.db  # type: ignore[attr-defined]
+    tenant = uuid.UUID(kit.tenant_id)
+    now = utcnow()
+    result = await mail.send_due(lambda: UnitOfWork(db, tenant, write=True), Picky(), now)
+    assert result == (1, 1, False)
+    assert [m["Subject"] for m in inbox.messages] == ["fine"]
+    async with UnitOfWork(db, tenant) as uow:
+        rows = {m.subject: m for m in await uow.mailbox.due(now + timedelta(days=1), 10)}
+    assert set(rows) == {"breaks"}
+    broken = rows["breaks"]
+    assert (broken.status, broken.attempts) == ("pending", 1)
+    assert "cannot build this one" in (broken.last_error or "")
+    assert broken.next_attempt_at == now + timedelta(minutes=mail.RETRY_MINUTES[0])

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from hub.adapters.db.database import Database
+from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.services import tasks
 from hub.task_scheduler import TaskScheduler
@@ -211,3 +213,41 @@ async def test_a_resumed_template_waits_for_its_next_instant(client: httpx.Async
     assert resumed.json()["is_active"] is True
     assert await fire(client, kit, datetime.now(UTC)) == 0
     assert await fire(client, kit, datetime.now(UTC) + timedelta(days=1)) == 1
+
+
+async def test_task_events_carry_times_in_utc(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template fires at the shop's local time, and a client may send an offset: the
+    events say UTC all the same, as the API does (docs/api.md, "Values")."""
+    emitted: list[dict[str, Any]] = []
+    emit = UnitOfWork.emit
+
+    def recording(self: UnitOfWork, channel: Any, type_: str, payload: dict[str, Any]) -> None:
+        emitted.append({"type": type_, **payload})
+        emit(self, channel, type_, payload)
+
+    monkeypatch.setattr(UnitOfWork, "emit", recording)
+    kit = await build_tenant(client, timezone="Europe/Moscow")
+    template = await make_template(client, kit)
+    assert await fire(client, kit, utcnow() + timedelta(days=1)) == 1
+    (task,) = await made_by(client, kit, template["id"])
+    made = await client.post(
+        "/api/tasks/tasks/",
+        json={
+            "title": "Offset",
+            "shop": kit.shop_id,
+            "assignee_role": "cashier",
+            "due_at": "2026-11-25T06:49:00+03:00",
+        },
+        headers=kit.token("manager"),
+    )
+    assert made.status_code == 201, made.text
+    assigned = [e["task"] for e in emitted if e["type"] == "task.assigned"]
+    due = {t["id"]: t["due_at"] for t in assigned}
+    assert due[task["id"]].endswith("+00:00"), due
+    assert datetime.fromisoformat(due[task["id"]]) == datetime.fromisoformat(task["due_at"])
+    assert due[made.json()["id"]] == "2026-11-25T03:49:00+00:00"
+    for document in assigned:
+        for key in ("created_at", "updated_at"):
+            assert document[key] is None or document[key].endswith("+00:00"), document

@@ -195,3 +195,20 @@ def test_defaults() -> None:
     assert settings.refresh_token_ttl == 30 * 24 * 3600
     assert settings.login_max_failures == 5
     assert settings.max_body_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "rediss://user:pw@cache/1", "unix:///run/redis.sock"]
+)
+def test_redis_urls_that_are_accepted(url: str) -> None:
+    assert Settings(redis_url=url).redis_url == url
+
+
+@pytest.mark.parametrize("url", ["smtp://relay.local", "smtps://me:pw@smtp.x.ru:465?x=1"])
+def test_smtp_urls_that_are_accepted(url: str) -> None:
+    assert Settings(smtp_url=url).smtp_url == url
+
+
+def test_an_idle_timeout_equal_to_the_heartbeat_is_refused() -> None:
+    with pytest.raises(ValidationError, match="POS_WS_IDLE_TIMEOUT_SECONDS"):
+        Settings(ws_heartbeat_seconds=30, ws_idle_timeout_seconds=30)

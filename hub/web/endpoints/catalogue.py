@@ -53,7 +53,9 @@ async def uploaded_picture(ctx: Ctx) -> tuple[bytes, ImageLimits]:
 
 
 def picture_response(media: str, data: bytes) -> Response:
-    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
+    # nosniff: a picture with HTML appended must stay a picture, never run as a page.
+    headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type=media, headers=headers)
 
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
@@ -58,6 +59,17 @@ def _as_utc(value: datetime) -> datetime:
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
 # A calendar day from a client.
 Day = Annotated[date, AfterValidator(_plausible_day)]
+
+
+def _one_line(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("line breaks and other control characters are not allowed")
+    return value
+
+
+# A name or title: one line of text. It ends up in e-mail subjects and single-line
+# displays, where a line break or other control character has no place.
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class In(_NoNul):

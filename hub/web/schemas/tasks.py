@@ -10,7 +10,7 @@ from hub.domain.permissions import Role
 from hub.domain.tasks import TaskPriority, TaskStatus, next_statuses
 from hub.services.tasks import Assignment, TaskDetail, task_document
 from hub.web.export import ExportQuery
-from hub.web.schemas.common import In, Instant, PageQuery, Query
+from hub.web.schemas.common import In, Instant, OneLine, PageQuery, Query
 
 _ASSIGNEE = "the person who does it; or leave it out and set `assignee_role`"
 _ROLE = "everyone of this role in the shop sees it; the first to start it takes it"
@@ -25,7 +25,7 @@ class _Assigned(In):
 
 
 class TaskCreateIn(_Assigned):
-    title: str = Field(min_length=1, max_length=200)
+    title: OneLine = Field(min_length=1, max_length=200)
     shop: uuid.UUID
     priority: TaskPriority = TaskPriority.NORMAL
     due_at: Instant | None = None
@@ -39,7 +39,7 @@ class TaskUpdateIn(In):
     """Only the fields sent change; `due_at: null` removes the due date. Sending
     `assignee` or `assignee_role` reassigns (send one, the other is cleared)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: OneLine | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     priority: TaskPriority | None = None
     due_at: Instant | None = None
@@ -174,7 +174,7 @@ class TaskDetailOut(TaskOut):
 
 class TemplateIn(_Assigned):
     shop: uuid.UUID
-    title: str = Field(min_length=1, max_length=200)
+    title: OneLine = Field(min_length=1, max_length=200)
     weekdays: list[int] = Field(min_length=1, max_length=7, description="0 (Monday) to 6 (Sunday)")
     at: time = Field(description="the shop's local time, HH:MM")
     priority: TaskPriority = TaskPriority.NORMAL
