@@ -240,7 +240,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             await connection.wait_closed()  # returning first would drop the close frame
             return
         except DecodeError as exc:
-            reply = _error(ErrorCode.MALFORMED_FRAME, str(exc))
+            reply = _error(ErrorCode.MALFORMED_FRAME, str(exc), exc.request_id)
         except messages.UnknownType as exc:
             reply = _error(ErrorCode.UNKNOWN_TYPE, f"unknown type {exc}", request_id)
         except messages.InvalidPayload as exc:
