@@ -21,7 +21,12 @@ MAX_INT_ID = 2**53  # what a JavaScript client can represent exactly
 
 
 class DecodeError(ValueError):
-    pass
+    """A frame that cannot be taken. `request_id`: its `id`, when that much was valid, so
+    that the error reply still reaches the request it answers."""
+
+    def __init__(self, message: str, request_id: str | int | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 def _check_text(text: Any) -> None:
@@ -54,17 +59,37 @@ def _check_value(value: Any, depth: int = 0) -> None:
         raise DecodeError(f"values of type {type(value).__name__} are not allowed")
 
 
+def _request_id(value: dict[str, Any]) -> str | int | None:
+    """The frame's `id`, checked first: bounded text or an integer a JavaScript client
+    holds exactly (a reply echoes it, so it must be small and representable)."""
+    if "id" not in value:
+        return None
+    request_id = value["id"]
+    if isinstance(request_id, str):
+        _check_text(request_id)
+        if len(request_id) > MAX_ID_LENGTH:
+            raise DecodeError(f"'id' is longer than {MAX_ID_LENGTH} characters")
+        return request_id
+    if isinstance(request_id, int) and not isinstance(request_id, bool):
+        if abs(request_id) > MAX_INT_ID:
+            raise DecodeError(f"'id' is beyond ±{MAX_INT_ID}")
+        return request_id
+    raise DecodeError("'id' must be text or an integer")
+
+
 def _envelope(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DecodeError("a frame is an object")
-    _check_value(value)
-    for key in ("type", "channel", "epoch"):
-        if key in value and not isinstance(value[key], str):
-            raise DecodeError(f"'{key}' must be text")
-    if "id" in value and (not isinstance(value["id"], (str, int)) or isinstance(value["id"], bool)):
-        raise DecodeError("'id' must be text or an integer")
-    if "seq" in value and (not isinstance(value["seq"], int) or isinstance(value["seq"], bool)):
-        raise DecodeError("'seq' must be an integer")
+    request_id = _request_id(value)
+    try:
+        _check_value(value)
+        for key in ("type", "channel", "epoch"):
+            if key in value and not isinstance(value[key], str):
+                raise DecodeError(f"'{key}' must be text")
+        if "seq" in value and (not isinstance(value["seq"], int) or isinstance(value["seq"], bool)):
+            raise DecodeError("'seq' must be an integer")
+    except DecodeError as exc:
+        raise DecodeError(str(exc), request_id) from None
     return value
 
 

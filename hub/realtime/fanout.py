@@ -156,6 +156,14 @@ class Realtime:
                 session = str(principal.session_id)
                 if ended.get("session") in (None, session) and ended.get("except") != session:
                     connection.close(messages.CLOSE_REVOKED, "session ended")
+        if event.type == "session.outdated":
+            # A role or shop change: every socket of the user was authorised by the old
+            # ones (a data leak if kept), so each closes as if its token expired and
+            # comes back with a fresh one.
+            user = channels.parse(event.channel).user
+            for connection in tuple(self.connections.values()):
+                if connection.principal.user_id == user:
+                    connection.close(messages.CLOSE_TOKEN_EXPIRED, "role or shops changed")
         if event.type == "device.revoked":
             # Every connection of that agent, whatever it subscribed to.
             device = channels.parse(event.channel).device

@@ -238,6 +238,12 @@ def sessions_ended(
     )
 
 
+def tokens_outdated(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    """Tell the hubs that the user's role or shops changed: their open websockets were
+    authorised by the old ones, so each closes (4003) and comes back with a fresh token."""
+    uow.emit(channels.user(uow.tenant_id, user_id), "session.outdated", {})
+
+
 def _throttle_keys(username_key: str, client: ClientInfo) -> tuple[str, str]:
     return f"login:user:{username_key}", f"login:ip:{client.ip or '-'}"
 

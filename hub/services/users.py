@@ -24,7 +24,7 @@ from hub.domain.accounts import (
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from hub.domain.ids import new_id
 from hub.domain.permissions import Permission, Role
-from hub.services.auth import sessions_ended
+from hub.services.auth import sessions_ended, tokens_outdated
 from hub.services.deps import Deps
 from hub.services.principal import Principal
 from hub.services.shops import check_shop_filter
@@ -165,13 +165,14 @@ async def update_user(
     if user.id == principal.user_id and (changes.role is not None or changes.is_active is False):
         raise Conflict("you cannot change your own role or deactivate yourself")
     security_changed = False
+    access_changed = False  # what open websockets were authorised by
     if changes.role is not None and changes.role.value != user.role:
         ensure_can_manage(principal.role, changes.role)
         await _ensure_not_last_owner(uow, user)
         user.role = changes.role.value
         if not may_hold_pin(changes.role):
             user.pin_hash = None
-        security_changed = True
+        security_changed = access_changed = True
     shops = member.shop_ids
     if changes.shops is not None:
         # A manager edits only their own shops of a user; other shops stay as they are.
@@ -181,7 +182,7 @@ async def update_user(
     _require_a_shop(Role(user.role), shops)
     if set(shops) != set(member.shop_ids):
         await uow.users.set_shops(user.id, shops)
-        security_changed = True
+        security_changed = access_changed = True
     if changes.email is not None:
         user.email = changes.email
     if changes.full_name is not None:
@@ -196,6 +197,8 @@ async def update_user(
         security_changed = True
     if security_changed:
         user.auth_version += 1
+    if access_changed and user.is_active:  # a deactivation already ended every session
+        tokens_outdated(uow, user.id)
     await uow.commit()
     return StaffMember(user, shops)
 

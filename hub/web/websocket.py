@@ -95,6 +95,37 @@ async def _admit(deps: Deps, websocket: WebSocket) -> bool:
     return window.count <= deps.settings.ws_connects_per_window
 
 
+BROKER_UNAVAILABLE_MESSAGE = "the message broker is unavailable; connect again shortly"
+
+
+def _retryable(exc: Exception) -> tuple[ErrorCode, str] | None:
+    """A fault the client fixes by trying again: the database's (`fault_code`, as REST
+    answers 503) or the broker's (Redis down: channels cannot be heard)."""
+    if isinstance(exc, RedisError):
+        return ErrorCode.SERVICE_UNAVAILABLE, BROKER_UNAVAILABLE_MESSAGE
+    return fault_code(exc)
+
+
+async def _refuse(websocket: WebSocket, codec: Codec, exc: Exception, where: str) -> None:
+    """End a connection the hub cannot serve now: an `error` frame, then 1013 (try again
+    later) for an outage, 1011 for a fault of ours; never an unhandled exception."""
+    retry = _retryable(exc)
+    if retry is not None:
+        log.warning("%s failed, the client may retry: %s", where, exc)
+        metrics.RETRYABLE_FAULTS.labels(retry[0].value).inc()
+        frame, code = _error(*retry), messages.CLOSE_TRY_AGAIN_LATER
+    else:
+        log.exception("%s failed", where, exc_info=exc)
+        frame = _error(ErrorCode.INTERNAL_ERROR, "internal error; connect again")
+        code = messages.CLOSE_INTERNAL_ERROR
+    try:
+        data = codec.encode(frame)
+        await (websocket.send_bytes(data) if isinstance(data, bytes) else websocket.send_text(data))
+        await websocket.close(code, frame["payload"]["message"][:120])
+    except Exception as gone:  # the peer left meanwhile
+        log.debug("refusal not delivered: %r", gone)
+
+
 async def _authenticate(deps: Deps, token: str) -> tuple[Principal, float | None]:
     principal, expires = await auth_service.authenticate_bearer(deps, token)
     return principal, expires.timestamp() if expires else None
@@ -121,7 +152,13 @@ async def _handshake(
             if not isinstance(request, messages.Auth):
                 raise DomainError("authenticate first", code=ErrorCode.NOT_AUTHENTICATED)
             token = request.token
-        return await _authenticate(deps, token)
+        try:
+            return await _authenticate(deps, token)
+        except DomainError:
+            raise
+        except Exception as exc:  # the database away (or a fault): not the token's fault
+            await _refuse(websocket, codec, exc, "websocket authentication")
+            return None
     except TimeoutError:
         await websocket.close(messages.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
         return None
@@ -185,7 +222,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         # A connection always hears its own channel: an agent's queue and revocation, a
         # user's ended sessions.
-        await realtime.subscribe(connection, own_channel(principal), None, None)
+        try:
+            await realtime.subscribe(connection, own_channel(principal), None, None)
+        except Exception as exc:  # Redis away: a connection deaf to its own channel
+            connection.closed = True  # would miss its revocation; none is better
+            await _refuse(websocket, connection.codec, exc, "subscribing a connection")
+            return
         connection.handler = asyncio.current_task()
         await _serve(deps, realtime, connection)
     except WebSocketDisconnect:
@@ -221,7 +263,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             except Exception as exc:
                 # A fault of ours (a database outage, a bug) or a lost race: the request
                 # fails, the connection and every other request on it live on.
-                retry = fault_code(exc)
+                retry = _retryable(exc)
                 if retry is not None:
                     log.warning("request %s failed, the client may retry: %s", kind, exc)
                     metrics.RETRYABLE_FAULTS.labels(retry[0].value).inc()
@@ -240,7 +282,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             await connection.wait_closed()  # returning first would drop the close frame
             return
         except DecodeError as exc:
-            reply = _error(ErrorCode.MALFORMED_FRAME, str(exc))
+            reply = _error(ErrorCode.MALFORMED_FRAME, str(exc), exc.request_id)
         except messages.UnknownType as exc:
             reply = _error(ErrorCode.UNKNOWN_TYPE, f"unknown type {exc}", request_id)
         except messages.InvalidPayload as exc:

@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from protocol import channels
+from protocol import channels, messages
 from protocol.client import HubClient
-from tests.helpers import bearer, register
+from tests.helpers import bearer, create_user, login, register
 from tests.private_redis import PrivateRedis
 from tests.processes import HubProcess, hub_env, need_redis_server, start_hub, wait_ready
 
@@ -323,3 +323,27 @@ async def test_a_redis_outage_does_not_reorder_a_channels_events(cluster: Cluste
         assert addresses[-1] == current.json()["address"], (
             f"the channel ends on {addresses[-1]!r}, the shop is at {current.json()['address']!r}"
         )
+
+
+async def test_a_shop_change_made_through_b_closes_the_users_socket_on_a(
+    cluster: Cluster,
+) -> None:
+    """The stale-access close (4003) travels between processes like the 4004 ones do."""
+    async with httpx.AsyncClient(base_url=cluster.b.http, timeout=10.0) as b:
+        shop = await open_shop(b)
+        second = await b.post(
+            "/api/core/shops/", json={"name": "Quay Side"}, headers=bearer(shop.token)
+        )
+        assert second.status_code == 201, second.text
+        cashier = await create_user(b, shop.token, "cashier", [shop.shop_id])
+        session = await login(b, cashier["username"])
+        async with connected(cluster.a.ws, session["access"]) as on_a:
+            await on_a.subscribe(shop.channel)
+            moved = await b.patch(
+                f"/api/users/users/{cashier['id']}/",
+                json={"shops": [second.json()["id"]]},
+                headers=bearer(shop.token),
+            )
+            assert moved.status_code == 200, moved.text
+            await eventually(lambda: not on_a.connected, lambda: "the socket on A stays open")
+            assert on_a.close_code == messages.CLOSE_TOKEN_EXPIRED

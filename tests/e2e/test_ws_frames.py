@@ -3,6 +3,7 @@ close with its code), the hub never crashes, and no reply leaks another tenant."
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -403,3 +404,39 @@ async def test_lone_surrogate_gets_an_error_reply(live_hub: LiveHub, frame: str)
         await ws.send(JSON.encode({"type": "ping", "id": "after"}))
         (after,) = await recv_frames(ws, JSON, 2)
         assert after["id"] == "after"
+
+
+def _deep(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=CODEC_IDS)
+async def test_a_bad_frame_with_a_valid_id_is_answered_under_that_id(
+    live_hub: LiveHub, codec: Codec
+) -> None:
+    """QA: these got a malformed_frame reply without the id, which a client waiting for
+    reply 41 never matched; ids out of bounds (never echoed) get one without it."""
+    kit, _ = await tenants(live_hub, 2)
+    frames: list[tuple[dict[str, Any], Any]] = [
+        ({"type": "ping", "id": 41, "seq": "x"}, 41),
+        ({"type": "ping", "id": 42, "channel": 5}, 42),
+        ({"type": "ping", "id": 43, "payload": _deep(35)}, 43),
+        ({"type": "ping", "id": 44, "epoch": 1}, 44),
+        ({"type": "ping", "id": "x" * 5000}, None),
+        ({"type": "ping", "id": 2**53 + 1}, None),
+    ]
+    with server_errors() as errors:
+        async with raw(live_hub, token=kit.members["owner"].token, codec=codec) as ws:
+            await hello(ws, codec)
+            for frame, expected_id in frames:
+                data = json.dumps(frame) if codec is JSON else pack(frame)
+                replies = await _reply_to(ws, codec, data)
+                assert len(replies) == 1, (frame, replies)
+                (reply,) = replies
+                assert reply["type"] == "error", reply
+                assert reply["payload"]["code"] == MALFORMED, reply
+                assert reply.get("id") == expected_id, reply
+    assert not errors, errors

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from hub.adapters.broker.base import Event, pack_payload
 from protocol import codec, messages
+from protocol import codec as codec_module
 from protocol.codec import JSON, MSGPACK, Codec
 from protocol.errors import ErrorCode
 
@@ -408,3 +409,52 @@ def test_event_frames_batch(codec: Codec) -> None:
     events = [_event({"n": n}) for n in range(20)]
     decoded = codec.decode(codec.batch([e.frame(codec) for e in events]))
     assert [f["payload"] for f in decoded["payload"]] == [{"n": n} for n in range(20)]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "ping", "id": 41, "seq": "x"},
+        {"type": "ping", "id": 42, "channel": 5},
+        {"type": "ping", "id": 44, "epoch": 1},
+        {"type": "ping", "id": "forty-three", "payload": _nested(codec.MAX_DEPTH + 3)},
+        {"type": 7, "id": -(2**53)},
+    ],
+)
+def test_a_bad_frame_keeps_its_valid_id(codec: Codec, frame: dict[str, Any]) -> None:
+    """A client waiting for reply 41 must be able to match the error to its request."""
+    data = json.dumps(frame) if codec is JSON else msgpack.packb(frame, use_bin_type=True)
+    with pytest.raises(codec_module.DecodeError) as refused:
+        codec.decode(data)
+    assert refused.value.request_id == frame["id"]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize(
+    "request_id",
+    ["x" * (codec.MAX_ID_LENGTH + 1), "x" * 5000, codec.MAX_INT_ID + 1, -(10**30), 10**30],
+)
+def test_an_id_out_of_bounds_is_refused_and_never_echoed(codec: Codec, request_id: Any) -> None:
+    if codec is MSGPACK and abs(request_id if isinstance(request_id, int) else 0) >= 2**64:
+        pytest.skip("msgpack cannot carry it at all")
+    frame = {"type": "ping", "id": request_id}
+    data = json.dumps(frame) if codec is JSON else msgpack.packb(frame, use_bin_type=True)
+    with pytest.raises(codec_module.DecodeError) as refused:
+        codec.decode(data)
+    assert refused.value.request_id is None
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("request_id", ["x" * codec.MAX_ID_LENGTH, codec.MAX_INT_ID, 0, ""])
+def test_ids_at_the_bounds_are_taken(codec: Codec, request_id: Any) -> None:
+    frame = {"type": "ping", "id": request_id}
+    data = json.dumps(frame) if codec is JSON else msgpack.packb(frame, use_bin_type=True)
+    assert codec.decode(data)["id"] == request_id

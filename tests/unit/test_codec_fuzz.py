@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocol import messages
-from protocol.codec import JSON, MAX_DEPTH, MSGPACK, Codec, DecodeError
+from protocol.codec import JSON, MAX_DEPTH, MAX_INT_ID, MSGPACK, Codec, DecodeError
 
 CODECS = [pytest.param(JSON, id="json"), pytest.param(MSGPACK, id="msgpack")]
 
@@ -35,7 +35,7 @@ FRAMES = st.builds(
     messages.envelope,
     st.text(max_size=10),
     st.none() | json_like(),
-    id=st.none() | TEXT | INTS,
+    id=st.none() | TEXT | st.integers(min_value=-MAX_INT_ID, max_value=MAX_INT_ID),
     channel=st.none() | TEXT,
     seq=st.none() | INTS,
     epoch=st.none() | TEXT,
@@ -335,6 +335,9 @@ WRONG_FIELDS = [
     ("id", None),
     ("id", [1]),
     ("id", {}),
+    ("id", 2**53 + 1),  # beyond what a JavaScript client holds exactly
+    ("id", -(2**63)),
+    ("id", "x" * 65),
     ("channel", []),
     ("channel", 1),
     ("channel", None),
@@ -369,7 +372,7 @@ def test_msgpack_binary_envelope_fields_are_refused(key: str) -> None:
         {"payload": 1},
         {"type": "ping", "id": 0},
         {"type": "ping", "id": ""},
-        {"type": "ping", "id": -(2**63)},
+        {"type": "ping", "id": -(2**53)},
         {"type": "x", "seq": 0, "channel": "", "epoch": ""},
         {"type": "x", "unknown": [1, {"a": None}]},
     ],
