@@ -95,21 +95,10 @@ async def _admit(deps: Deps, websocket: WebSocket) -> bool:
     return window.count <= deps.settings.ws_connects_per_window
 
 
-BROKER_UNAVAILABLE_MESSAGE = "the message broker is unavailable; connect again shortly"
-
-
-def _retryable(exc: Exception) -> tuple[ErrorCode, str] | None:
-    """A fault the client fixes by trying again: the database's (`fault_code`, as REST
-    answers 503) or the broker's (Redis down: channels cannot be heard)."""
-    if isinstance(exc, RedisError):
-        return ErrorCode.SERVICE_UNAVAILABLE, BROKER_UNAVAILABLE_MESSAGE
-    return fault_code(exc)
-
-
 async def _refuse(websocket: WebSocket, codec: Codec, exc: Exception, where: str) -> None:
     """End a connection the hub cannot serve now: an `error` frame, then 1013 (try again
     later) for an outage, 1011 for a fault of ours; never an unhandled exception."""
-    retry = _retryable(exc)
+    retry = fault_code(exc)
     if retry is not None:
         log.warning("%s failed, the client may retry: %s", where, exc)
         metrics.RETRYABLE_FAULTS.labels(retry[0].value).inc()
@@ -263,7 +252,7 @@ async def _serve(deps: Deps, realtime: Realtime, connection: Connection) -> None
             except Exception as exc:
                 # A fault of ours (a database outage, a bug) or a lost race: the request
                 # fails, the connection and every other request on it live on.
-                retry = _retryable(exc)
+                retry = fault_code(exc)
                 if retry is not None:
                     log.warning("request %s failed, the client may retry: %s", kind, exc)
                     metrics.RETRYABLE_FAULTS.labels(retry[0].value).inc()
