@@ -551,6 +551,7 @@ MATRIX: dict[tuple[str, str], Case] = {
         set(), on_job("failed/", {"error": "paper out"}), device=True
     ),
     ("POST", "/api/devices/jobs/{job_id}/claim/"): Case(set(), on_job("claim/"), device=True),
+    ("POST", "/api/devices/jobs/{job_id}/start/"): Case(set(), on_job("start/"), device=True),
     ("POST", "/api/devices/jobs/{job_id}/retry/"): Case(MANAGEMENT, on_job("retry/", failed=True)),
     # registers: everyone in a shop sees them; managers and owners set them up
     ("GET", "/api/sales/cash-registers/"): Case(EVERYONE, fixed("/api/sales/cash-registers/")),
@@ -786,6 +787,7 @@ async def test_device_tokens_open_only_me_and_their_jobs(client: httpx.AsyncClie
         ("POST", "/api/devices/jobs/{job_id}/done/"),
         ("POST", "/api/devices/jobs/{job_id}/failed/"),
         ("POST", "/api/devices/jobs/{job_id}/claim/"),
+        ("POST", "/api/devices/jobs/{job_id}/start/"),
     }
 
 
