@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     ws_max_queue_bytes: int = Field(default=1024 * 1024, ge=1024)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_connects_per_window: int = Field(default=60, ge=1, description="per client, 10 s")
+    ws_max_subscriptions: int = Field(
+        default=200, ge=2, description="channels one connection may hear at once (its own too)"
+    )
     realtime_history: int = Field(default=1000, ge=1, description="events kept per channel")
     outbox_sweep_seconds: float = Field(default=5.0, gt=0)
     # How often each process looks for abandoned carts (the idle time is a tenant setting).

@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     CHANNEL_INVALID = "channel_invalid"
     NOT_SUBSCRIBED = "not_subscribed"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
     # server side
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
@@ -94,6 +95,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.CHANNEL_INVALID: 400,
     ErrorCode.NOT_SUBSCRIBED: 409,
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }

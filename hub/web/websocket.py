@@ -313,6 +313,13 @@ async def _handle(
             connection.send(messages.envelope("ok", {"data": {"time": time.time()}}, id=request_id))
         case messages.Subscribe(channel=name, since=since):
             authorize(connection.principal, channels.parse(name))
+            # Each channel heard is a broker subscription and memory in every process.
+            limit = deps.settings.ws_max_subscriptions
+            if name not in connection.subscriptions and len(connection.subscriptions) >= limit:
+                raise DomainError(
+                    f"at most {limit} channels on one connection: unsubscribe from one first",
+                    code=ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                )
             await realtime.subscribe(connection, name, since, request_id)
         case messages.Unsubscribe(channel=name):
             if name == own_channel(connection.principal):

@@ -290,6 +290,37 @@ async def test_subscribing_twice_does_not_duplicate_events(live_hub: LiveHub) ->
         assert [f["type"] for f in seen] == ["shop.updated", "ok"]
 
 
+@pytest.mark.parametrize("settings", [{"ws_max_subscriptions": 3}], indirect=True)
+async def test_a_connection_hears_a_bounded_number_of_channels(live_hub: LiveHub) -> None:
+    """Each channel heard costs a broker subscription: three here, the connection's own
+    channel among them; one more is refused until one is given up."""
+    kit = await tenant(live_hub)
+    t, s = uuid.UUID(kit.tenant_id), uuid.UUID(kit.shop_id)
+    carts = [channels.cart(t, s, uuid.uuid4()).name for _ in range(3)]
+    async with raw(live_hub, token=kit.members["cashier"].token, codec=JSON) as ws:
+        await hello(ws)
+        replies = await pipelined(
+            ws,
+            [
+                subscribe("first", carts[0]),
+                subscribe("second", carts[1]),
+                subscribe("third", carts[2]),
+                subscribe("again", carts[1]),  # already heard: no more than before
+                {"type": "unsubscribe", "id": "give-up", "payload": {"channel": carts[0]}},
+                subscribe("now", carts[2]),
+            ],
+            JSON,
+        )
+    assert {k: outcome(v) for k, v in replies.items()} == {
+        "first": "ok",
+        "second": "ok",
+        "third": "too_many_subscriptions",
+        "again": "ok",
+        "give-up": "ok",
+        "now": "ok",
+    }
+
+
 async def test_two_tenants_on_one_hub_hear_only_themselves(live_hub: LiveHub) -> None:
     a, b = await tenants(live_hub, 2)
     a_shop = channels.shop(uuid.UUID(a.tenant_id), uuid.UUID(a.shop_id)).name
