@@ -183,6 +183,7 @@ async def test_migrate_reaches_tenants_on_every_cluster_and_readiness_sees_a_sta
             )
             await conn.execute(text(f'ALTER TABLE "{schema}".customer_ledger DROP shift_id'))
             await conn.execute(text(f'DROP INDEX "{schema}".ix_device_jobs_pending'))  # 0017
+            await conn.execute(text(f'ALTER TABLE "{schema}".device_jobs DROP started_at'))  # 0018
         assert await pending_migrations(db) == [
             f"tenant {tenant_id} at 0015_mail_outbox, head is {head}"
         ]
