@@ -374,17 +374,26 @@ async def test_a_cart_with_nothing_left_to_pay_is_paid_with_no_payments(
     assert (level["on_hand"], level["reserved"]) == ("8.000", "0.000")
 
 
+async def milk_and_a_vip_earning(
+    http: httpx.AsyncClient, kit: TenantKit, accrual_percent: str
+) -> tuple[str, str]:
+    """Milk at 100.00 (10 in stock) and a VIP customer (10 % off), in a business whose
+    sales accrue `accrual_percent` of what is paid in money as points."""
+    milk = await stocked(http, kit, "100.00", "10")
+    vip = await customer_in_vip(http, kit, credit_limit="0")
+    await http.patch(
+        "/api/core/tenant/",
+        json={"settings": {"bonus_accrual_percent": accrual_percent}},
+        headers=kit.token("owner"),
+    )
+    return milk, vip
+
+
 async def test_bonus_points_are_redeemed_from_the_cart(live_hub: LiveHub) -> None:
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
-        milk = await stocked(http, kit, "100.00", "10")
-        vip = await customer_in_vip(http, kit, credit_limit="0")
         # points come from a first sale at 10 % accrual
-        await http.patch(
-            "/api/core/tenant/",
-            json={"settings": {"bonus_accrual_percent": "10"}},
-            headers=kit.token("owner"),
-        )
+        milk, vip = await milk_and_a_vip_earning(http, kit, "10")
         async with till_on(live_hub, kit, http) as cart:
             with pytest.raises(RequestFailed) as no_customer:
                 await cart.do("cart.bonus", amount="5")
@@ -417,13 +426,7 @@ async def test_points_to_redeem_follow_the_cap_when_a_discount_lowers_the_total(
     sale would refuse: what the cart redeems, and so its `to_pay`, follows the cap."""
     kit = await tenant(live_hub)
     async with api(live_hub) as http:
-        milk = await stocked(http, kit, "100.00", "10")
-        vip = await customer_in_vip(http, kit, credit_limit="0")
-        await http.patch(
-            "/api/core/tenant/",
-            json={"settings": {"bonus_accrual_percent": "20"}},
-            headers=kit.token("owner"),
-        )
+        milk, vip = await milk_and_a_vip_earning(http, kit, "20")
         async with till_on(live_hub, kit, http) as cart:
             await cart.do("cart.add", product=milk, quantity="2")
             await cart.do("cart.customer", customer=vip)
