@@ -90,6 +90,8 @@ class Realtime:
             elif since is not None and not (since.seq == 0 and epoch is None):
                 if since.epoch is None or since.epoch != epoch:
                     resync = "history lost" if epoch is not None else "no history"
+                elif since.seq > seq:  # a position the channel never reached: a confused client
+                    resync = "beyond history"
                 else:
                     found = await self.broker.history(channel, since.epoch, since.seq)
                     if found is None:
