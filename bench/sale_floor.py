@@ -1,7 +1,11 @@
 """How cheap a sale could be: a prototype of the design issue 6's targets need, measured
 against the hub's own cart sale in the same run.
 
-    python -m bench.sale_floor [--tills 16] [--sales 1500] [--baseline 200]
+    python -m bench.sale_floor [--tills 16] [--sales 1600] [--baseline 200] [--rate 100]
+
+Without `--rate` the tills sell as fast as the writer commits (CPU per sale); with it
+they start that many sales per second together, and the figure to read is the latency
+of a pay: queued to its sale's events published to Redis.
 
 The hub today gives every cart request its own unit of work: ORM reads, a flush, a
 commit, then a second transaction that relays the outbox. The design earlier notes
@@ -49,7 +53,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench.http_load import cpu_snapshot, cpu_used, hub_on_scratch_database
+from bench.http_load import cpu_snapshot, cpu_used, hub_on_scratch_database, percentile
 from bench.sales import REDIS_URL, Shop, basket, cash_payment, fill_cart, prepare
 from hub.adapters.broker.base import Outgoing
 from hub.adapters.broker.redis import RedisBroker
@@ -90,6 +94,7 @@ class Change:
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -122,6 +127,7 @@ class GroupWriter:
         self.groups = 0
         self.changes = 0
         self.unpublished = 0
+        self.pay_latencies: list[float] = []  # a sale's queueing to its events published
 
     async def run(self) -> None:
         """Until `None` is queued (after the last change): the last group's events are
@@ -156,6 +162,8 @@ class GroupWriter:
                 self.unpublished += len(events)
                 continue
             self.relayed = [e["id"] for e in events]
+            published = time.perf_counter()
+            self.pay_latencies += [published - c.queued_at for c in group if c.sale is not None]
 
     async def write(self, group: list[Change]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
@@ -474,11 +482,15 @@ def _document(
 
 
 async def prototype_till(
-    writer: GroupWriter, till: Till, shop: Shop, sales: int, seed: int
+    writer: GroupWriter, till: Till, shop: Shop, sales: int, seed: int, every: float | None
 ) -> None:
-    """Open a cart, add each line (one request each), pay: as `bench.sales` tills do."""
+    """Open a cart, add each line (one request each), pay: as `bench.sales` tills do;
+    `every`: a sale started every so many seconds (paced), else as fast as it goes."""
     rng = random.Random(seed)
-    for _ in range(sales):
+    started = time.perf_counter() + (rng.random() * every if every else 0)
+    for k in range(sales):
+        if every:
+            await asyncio.sleep(max(0.0, started + k * every - time.perf_counter()))
         cart = Cart(uuid.uuid4(), till)
         document, _ = _document(cart, writer.catalogue, "open")
         change = Change(cart, document)
@@ -510,7 +522,7 @@ async def prototype_till(
 
 
 async def prototype(
-    hub_url: str, schema: str, shop: Shop, tills: int, sales: int
+    hub_url: str, schema: str, shop: Shop, tills: int, sales: int, rate: float | None
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(hub_url, server_settings={"search_path": schema})
     redis = Redis.from_url(REDIS_URL)
@@ -538,6 +550,7 @@ async def prototype(
                     shop,
                     per_till,
                     seed=k,
+                    every=tills / rate if rate else None,
                 )
                 for k, s in enumerate(shop.shifts[:tills])
             )
@@ -549,12 +562,17 @@ async def prototype(
         await running
         made = per_till * tills
         return {
-            "phase": f"prototype, {tills} tills, group commit",
+            "phase": f"prototype, {tills} tills, group commit"
+            + (f", paced at {rate:g} sales/s" if rate else ", as fast as it goes"),
             "sales": made,
             "sales_per_s_wall": round(made / elapsed, 1),
             "python_cpu_ms_per_sale": round(cpu * 1000 / made, 2),
             "db_cpu_ms_per_sale": round(database * 1000 / made, 2),
             "changes_per_transaction": round(writer.changes / max(writer.groups, 1), 1),
+            # a pay queued to its sale's events published (the door and the dashboard's
+            # delivery come on top)
+            "pay_p50_ms": round(percentile(writer.pay_latencies, 0.50) * 1000, 2),
+            "pay_p99_ms": round(percentile(writer.pay_latencies, 0.99) * 1000, 2),
             "events_left_in_outbox": writer.unpublished,
         }
     finally:
@@ -612,12 +630,12 @@ async def verify(hub_url: str, schema: str) -> dict[str, Any]:
         await conn.close()
 
 
-async def run(tills: int, sales: int, count: int) -> list[dict[str, Any]]:
+async def run(tills: int, sales: int, count: int, rate: float | None) -> list[dict[str, Any]]:
     async with hub_on_scratch_database(1, 5, redis_url=REDIS_URL) as hub:
         shop = await prepare(hub.port, hub.token, tills, hub.pid)
         results = [await baseline(shop, hub.pid, count)]
         print(json.dumps(results[-1]), flush=True)
-        results.append(await prototype(hub.database_url, hub.schema, shop, tills, sales))
+        results.append(await prototype(hub.database_url, hub.schema, shop, tills, sales, rate))
         print(json.dumps(results[-1]), flush=True)
         results.append(await verify(hub.database_url, hub.schema))
         print(json.dumps(results[-1], default=str), flush=True)
@@ -629,8 +647,9 @@ def main() -> None:
     parser.add_argument("--tills", type=int, default=16)
     parser.add_argument("--sales", type=int, default=1600)
     parser.add_argument("--baseline", type=int, default=200)
+    parser.add_argument("--rate", type=float, help="sales/s of all tills together (paced)")
     args = parser.parse_args()
-    base, proto, _ = asyncio.run(run(args.tills, args.sales, args.baseline))
+    base, proto, _ = asyncio.run(run(args.tills, args.sales, args.baseline, args.rate))
     door = DOOR_MS * 6  # open, about four lines, pay
     estimate = proto["python_cpu_ms_per_sale"] + door
     for name, r in (("baseline (hub)", base), ("prototype", proto)):

@@ -198,6 +198,7 @@ async def list_carts(
     if not (principal.has(Permission.SALES_SELL) or principal.has(Permission.LIVE_WATCH)):
         raise PermissionDenied("your role may not see carts")
     await check_shop_filter(uow, principal, shop)
+    await shifts.check_register_filter(uow, principal, register)
     found, total = await uow.carts.find(
         page,
         shops=principal.visible_shops(),

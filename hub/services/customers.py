@@ -300,6 +300,8 @@ async def list_customers(
     uow: UnitOfWork, principal: Principal, page: PageRequest, filters: CustomerFilters
 ) -> tuple[list[Customer], int]:
     principal.require(Permission.CUSTOMERS_VIEW)
+    if filters.group is not None:  # as a ?shop= filter: an unknown group is 404, not []
+        await _check_group(uow, filters.group)
     # A term of digits and phone punctuation looks in phones, anything else in names:
     # one kind of index per query keeps PostgreSQL on its trigram indexes.
     name_fragment = None

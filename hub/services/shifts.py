@@ -52,6 +52,15 @@ async def get_register(
     return register
 
 
+async def check_register_filter(
+    uow: UnitOfWork, principal: Principal, register_id: uuid.UUID | None
+) -> None:
+    """A list's `?cash_register=`: 404 rather than an empty page for a register one
+    cannot see (unknown, another business's, another shop's)."""
+    if register_id is not None:
+        await get_register(uow, principal, register_id)
+
+
 async def create_register(
     uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID, name: str
 ) -> CashRegister:
@@ -331,6 +340,7 @@ async def list_shifts(
     `shifts.manage`)."""
     principal.require(Permission.SHIFTS_OPERATE)
     await check_shop_filter(uow, principal, shop)
+    await check_register_filter(uow, principal, register)
     if not principal.has(Permission.SHIFTS_MANAGE):
         if cashier not in (None, principal.user_id):
             return [], 0

@@ -228,6 +228,9 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert (debtor.json()["debt"], debtor.json()["available_credit"]) == ("40.00", "60.00")
     bad = await client.get(f"{CUSTOMERS}?has_debt=maybe", headers=kit.token("owner"))
     assert bad.status_code == 400
+    # A group that is not this business's is not an empty list: as a ?shop= filter.
+    unknown = await client.get(f"{CUSTOMERS}?group={uuid.uuid4()}", headers=kit.token("owner"))
+    assert (unknown.status_code, list(unknown.json()["error"]["fields"])) == (404, ["group"])
     # Who owes, as a file.
     owing = await client.get(f"{CUSTOMERS}?has_debt=true&format=csv", headers=kit.token("owner"))
     assert owing.headers["content-type"].startswith("text/csv")

@@ -170,13 +170,18 @@ async def test_each_filter_alone_and_combined(client: httpx.AsyncClient) -> None
     assert await listed(
         client, h, customer=h.customers["anna"], shop=kit.shop_id, payment_method="credit"
     ) == h.ids("s4")
-    # Unknown ids match nothing; staff see their own shops only, whatever they ask: a
-    # shop that is not theirs is no shop to them (404, as stock and analytics answer).
-    assert await listed(client, h, cash_register=str(uuid.uuid4())) == set()
+    # Staff see their own shops only, whatever they ask: a shop or a till that is not
+    # theirs is none to them (404, as stock and analytics answer); other unknown ids
+    # match nothing.
+    assert await listed(client, h, customer=str(uuid.uuid4())) == set()
     for role, shop in (("cashier", kit.second_shop_id), ("owner", str(uuid.uuid4()))):
         refused = await client.get(SALES, params={"shop": shop}, headers=kit.token(role))
         assert refused.status_code == 404, refused.text
         assert refused.json()["error"]["fields"] == {"shop": "no such shop"}
+    for role, till in (("cashier", h.registers["c"]), ("owner", str(uuid.uuid4()))):
+        refused = await client.get(SALES, params={"cash_register": till}, headers=kit.token(role))
+        assert refused.status_code == 404, refused.text
+        assert list(refused.json()["error"]["fields"]) == ["cash_register"]
     assert await listed(client, h, "manager", payment_method="balance") == set()
     assert await listed(client, h, "cashier", payment_method="card") == h.ids("s2", "s3")
 

@@ -112,3 +112,29 @@ async def test_cashier_and_agent_filters(client: httpx.AsyncClient) -> None:
     assert_no_such_shop(jobs, "agent's jobs, another shop of its business")
     jobs = await client.get("/api/devices/jobs/", params={"shop": a.shop_id}, headers=agent)
     assert jobs.status_code == 200, jobs.text
+
+
+async def test_every_register_filter_answers_404_for_a_register_one_cannot_see(
+    client: httpx.AsyncClient,
+) -> None:
+    """`?cash_register=` as `?shop=`: another business's till, or none, is 404 naming it."""
+    a = await build_tenant(client)
+    b = await build_tenant(client)
+    theirs = await client.post(
+        "/api/sales/cash-registers/",
+        json={"name": "Theirs", "shop": b.shop_id},
+        headers=b.token("owner"),
+    )
+    endpoints = [
+        e
+        for e in client.app.state.api.endpoints  # type: ignore[attr-defined]
+        if e.method == "GET" and e.query is not None and "cash_register" in e.query.model_fields
+    ]
+    assert {e.path for e in endpoints} >= {"/api/sales/sales/", "/api/sales/sessions/"}
+    for endpoint in endpoints:
+        for register in (theirs.json()["id"], str(uuid.uuid4())):
+            response = await client.get(
+                endpoint.path, params={"cash_register": register}, headers=a.token("owner")
+            )
+            assert response.status_code == 404, f"{endpoint.path}: {response.text}"
+            assert list(response.json()["error"]["fields"]) == ["cash_register"], endpoint.path

@@ -13,7 +13,7 @@ from hub.domain.errors import ValidationFailed
 from hub.domain.permissions import Permission
 from hub.domain.pricing import Tender
 from hub.domain.shifts import PaymentMethod
-from hub.services import pins, returns, sales, shops
+from hub.services import pins, returns, sales, shifts, shops
 from hub.web.api import Api, Ctx
 from hub.web.export import table_response
 from hub.web.idempotency import header_key
@@ -67,6 +67,7 @@ async def list_sales(ctx: Ctx, query: SaleQuery) -> Page[SaleOut] | Response:
     """Sales, newest first, by shop, register, shift, cashier, customer, payment method
     and period; `format=csv|xlsx` downloads every match with its payments by method."""
     await shops.check_shop_filter(ctx.uow, ctx.principal, query.shop)
+    await shifts.check_register_filter(ctx.uow, ctx.principal, query.cash_register)
     found, count = await ctx.uow.sales.find(
         None if query.table_format else query.page_request(),
         shops=ctx.principal.visible_shops(),
