@@ -104,13 +104,6 @@ def claims(
 AGENT_REVOKED = "agent_revoked"
 
 
-def held_on_revocation(started: bool) -> bool:
-    """Whether a pending job of an agent whose token is revoked is held for a person
-    (True: its agent said it was starting it, so its register may hold the receipt)
-    rather than given to another agent as if new."""
-    return started
-
-
 def revoked_result() -> dict[str, Any]:
     """The outcome of a job held when its agent was revoked after starting it."""
     return {

@@ -32,7 +32,6 @@ from hub.domain.jobs import (
     accepts_report,
     accepts_retry,
     claims,
-    held_on_revocation,
     revoked_result,
     route,
 )
@@ -421,7 +420,7 @@ async def give_away_jobs(uow: UnitOfWork, agent_id: uuid.UUID, shop_id: uuid.UUI
     the receipt) is held for a person, failed with `agent_revoked`, never given away."""
     agents = await uow.devices.agents_in_shop(shop_id)  # the revoked one is not among them
     for job in await uow.device_jobs.pending_of(agent_id):
-        if held_on_revocation(job.started_at is not None):
+        if job.started_at is not None:  # its register may hold the receipt: a person checks
             job.status = JobStatus.FAILED.value
             job.result = revoked_result()
             job.updated_at = utcnow()
