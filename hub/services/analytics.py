@@ -67,10 +67,6 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(), zone)
 
 
-async def _shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> Shop:
-    return await get_shop(uow, principal, shop_id)
-
-
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
@@ -165,7 +161,7 @@ async def daily_report(
     """The shop's report for `day` (default: today in the shop): closed days as the
     worker stored them, any other day computed now (from `settled` sums where given)."""
     principal.require(Permission.REPORTS_VIEW)
-    shop = await _shop(uow, principal, shop_id)
+    shop = await get_shop(uow, principal, shop_id)
     day = day or local_today(shop)
     if day > local_today(shop):
         raise ValidationFailed("that day has not come yet", fields={"date": "in the future"})
@@ -191,7 +187,7 @@ async def daily_reports(
         raise ValidationFailed("empty period", fields={"date_from": "after date_to"})
     if (last - first).days >= MAX_PERIOD_DAYS:
         raise ValidationFailed("a year at most", fields={"date_to": "within 366 days"})
-    shop = await _shop(uow, principal, shop_id)
+    shop = await get_shop(uow, principal, shop_id)
     last = min(last, local_today(shop))
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     return [await _report(uow, shop, d) for d in days]
@@ -220,7 +216,7 @@ async def _period(
     default the 30 days up to today there."""
     shops: frozenset[uuid.UUID] | None
     if shop_id is not None:
-        shop = await _shop(uow, principal, shop_id)
+        shop = await get_shop(uow, principal, shop_id)
         zone_name, shops = shop.timezone, frozenset({shop.id})
     else:
         zone_name, shops = (await settings_of(uow)).timezone, principal.visible_shops()
@@ -276,7 +272,7 @@ async def slow_movers(
 ) -> list[SlowMover]:
     """Products in stock in the shop with no sale for `days` days (never sold first)."""
     principal.require(Permission.REPORTS_VIEW)
-    shop = await _shop(uow, principal, shop_id)
+    shop = await get_shop(uow, principal, shop_id)
     since = utcnow() - timedelta(days=days)
     rows = await uow.analytics.slow_movers(shop.id, since, limit)
     return [SlowMover(*row) for row in rows]
@@ -382,7 +378,7 @@ async def stock_snapshot(
 ) -> Snapshot:
     """The shop's stock as the worker recorded it that day (404 when it did not)."""
     principal.require(Permission.REPORTS_VIEW)
-    shop = await _shop(uow, principal, shop_id)
+    shop = await get_shop(uow, principal, shop_id)
     header = await uow.analytics.snapshot_day(shop.id, day)
     if header is None:
         raise NotFound("no stock snapshot of that day")

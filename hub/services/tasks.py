@@ -153,10 +153,6 @@ async def _task(
     return task
 
 
-async def _check_shop(uow: UnitOfWork, principal: Principal, shop_id: uuid.UUID) -> None:
-    await get_shop(uow, principal, shop_id)
-
-
 async def _check_assignment(uow: UnitOfWork, shop_id: uuid.UUID, assignment: Assignment) -> None:
     if (assignment.user is None) == (assignment.role is None):
         raise ValidationFailed(
@@ -318,7 +314,7 @@ def task_mail(task: Task, type_: str) -> tuple[str, str]:
 async def create_task(uow: UnitOfWork, principal: Principal, fields: TaskFields) -> Task:
     principal.require(Permission.TASKS_MANAGE)
     _check_text(fields.title, fields.description)
-    await _check_shop(uow, principal, fields.shop)
+    await get_shop(uow, principal, fields.shop)
     await _check_assignment(uow, fields.shop, fields.assignment)
     task = _new_task(fields, created_by=principal.user_id)
     uow.tasks.add(task)
@@ -586,7 +582,7 @@ async def _check_template(uow: UnitOfWork, principal: Principal, fields: Templat
     principal.require(Permission.TASKS_MANAGE)
     _check_text(fields.title, fields.description)
     Schedule.of(fields.weekdays, fields.at)
-    await _check_shop(uow, principal, fields.shop)
+    await get_shop(uow, principal, fields.shop)
     await _check_assignment(uow, fields.shop, fields.assignment)
 
 
