@@ -30,6 +30,7 @@ from hub.expiry import Expiry
 from hub.mail_worker import MailWorker
 from hub.realtime.fanout import Realtime, RealtimeSettings
 from hub.realtime.outbox import OutboxRelay
+from hub.services.cart_groups import CartGroups
 from hub.services.deps import Deps
 from hub.settings import Settings
 from hub.task_scheduler import TaskScheduler
@@ -58,9 +59,10 @@ def build_deps(settings: Settings) -> Deps:
         if redis
         else MemoryBroker(history=settings.realtime_history)
     )
+    db = Database(settings)
     return Deps(
         settings=settings,
-        db=Database(settings),
+        db=db,
         passwords=Passwords(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,
@@ -71,10 +73,13 @@ def build_deps(settings: Settings) -> Deps:
         redis=redis,
         broker=broker,
         storage=LocalDiskStorage(settings.media_dir or settings.data_dir / "media"),
+        cart_groups=CartGroups(db) if settings.cart_groups and not db.is_sqlite else None,
     )
 
 
 async def close_deps(deps: Deps) -> None:
+    if deps.cart_groups is not None:
+        await deps.cart_groups.stop()
     await deps.db.dispose()
     if deps.redis is not None:
         # The pool was built here, so it is closed here (aclose() alone leaves it open).

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Off, a connection broken by a database restart fails the one request that meets
     # it, and the whole pool is replaced.
     db_pre_ping: bool = False
+    # On PostgreSQL, the line changes of many tills share one transaction
+    # (hub/services/cart_groups.py); off, each change has its own.
+    cart_groups: bool = True
     redis_pool_size: int = Field(default=50, ge=2, le=1000)
 
     host: str = "127.0.0.1"

@@ -159,17 +159,28 @@ async def render(uow: UnitOfWork, cart: Cart) -> CartView:
     if cart.customer_id is not None:
         customer = await customer_accounts.find_customer(uow, cart.customer_id)
         group_percent = await customer_accounts.group_discount_percent(uow, customer.id)
-    receipt = None
-    if lines:
-        receipt = price_receipt(
-            [LineIn(_price_of(x, products), x.quantity, x.discount) for x in lines],
-            receipt_discount=Discount(percent=cart.discount_percent, amount=cart.discount_amount),
-            group_discount_percent=group_percent,
-        )
+    receipt = price_lines(cart, lines, products, group_percent)
     bonus_limit = None
     if customer is not None and cart.bonus > 0 and receipt is not None:
         bonus_limit = await customer_accounts.redeemable_bonus(uow, customer.id, receipt.total)
     return CartView(cart, lines, products, customer, group_percent, receipt, bonus_limit)
+
+
+def price_lines(
+    cart: Cart,
+    lines: tuple[CartLine, ...],
+    products: dict[uuid.UUID, Product],
+    group_percent: Decimal = ZERO,
+) -> PricedReceipt | None:
+    """The cart's lines priced with its discounts (None while it has none); a discount
+    larger than its line is refused here."""
+    if not lines:
+        return None
+    return price_receipt(
+        [LineIn(_price_of(x, products), x.quantity, x.discount) for x in lines],
+        receipt_discount=Discount(percent=cart.discount_percent, amount=cart.discount_amount),
+        group_discount_percent=group_percent,
+    )
 
 
 def _may_read(principal: Principal, cart: Cart) -> bool:
@@ -218,7 +229,7 @@ def _require_editor(principal: Principal, cart: Cart) -> None:
         raise PermissionDenied("this is another cashier's cart")
 
 
-def _announce(uow: UnitOfWork, view: CartView, type_: str) -> None:
+def announce(uow: UnitOfWork, view: CartView, type_: str) -> None:
     document = view.document()
     cart = view.cart
     uow.emit(channels.cart(uow.tenant_id, cart.shop_id, cart.id), type_, document)
@@ -261,7 +272,7 @@ async def _save(
     cart.version += 1
     cart.updated_at = utcnow()
     view = await render(uow, cart)  # a discount larger than its line is refused here
-    _announce(uow, view, "cart.updated")
+    announce(uow, view, "cart.updated")
     if commit:
         await uow.commit()
     return view
@@ -282,7 +293,7 @@ async def open_cart(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) 
         return await render(uow, existing)
     cart = await _new_cart(uow, shift)
     view = await render(uow, cart)
-    _announce(uow, view, "cart.updated")
+    announce(uow, view, "cart.updated")
     await uow.commit()
     return view
 
@@ -494,7 +505,7 @@ async def _close(uow: UnitOfWork, cart: Cart, status: CartStatus) -> CartView:
     cart.version += 1
     cart.updated_at = cart.closed_at = now
     view = await render(uow, cart)
-    _announce(uow, view, "cart.closed")
+    announce(uow, view, "cart.closed")
     return view
 
 

@@ -12,6 +12,7 @@ from hub.adapters.ratelimit import RateLimiter
 from hub.adapters.security.passwords import Passwords
 from hub.adapters.security.tokens import AccessTokens
 from hub.adapters.storage import Storage
+from hub.services.cart_groups import CartGroups
 from hub.services.settled_sums import SettledSums
 from hub.settings import Settings
 
@@ -28,3 +29,5 @@ class Deps:
     storage: Storage
     # The settled part of open days' reports (hub/services/settled_sums.py).
     report_sums: SettledSums = field(default_factory=SettledSums)
+    # Cart line changes by group commit (PostgreSQL, `POS_CART_GROUPS`); None: one by one.
+    cart_groups: CartGroups | None = None

@@ -262,19 +262,23 @@ class _Change:
         self.batches[batch.id] = batch
 
     def announce(self, kind: MovementKind | str) -> None:
-        view = self.view()
-        self.uow.emit(
-            channels.shop(self.uow.tenant_id, self.shop_id),
-            "stock.changed",
-            {
-                "shop": str(self.shop_id),
-                "product": str(self.product.id),
-                "on_hand": str(view.on_hand),
-                "reserved": str(view.reserved),
-                "available": str(view.available),
-                "kind": str(kind),
-            },
-        )
+        announce_level(self.uow, self.view(), kind)
+
+
+def announce_level(uow: UnitOfWork, view: StockView, kind: MovementKind | str) -> None:
+    """`stock.changed` on the shop's channel: a level as it is after a change of `kind`."""
+    uow.emit(
+        channels.shop(uow.tenant_id, view.shop_id),
+        "stock.changed",
+        {
+            "shop": str(view.shop_id),
+            "product": str(view.product_id),
+            "on_hand": str(view.on_hand),
+            "reserved": str(view.reserved),
+            "available": str(view.available),
+            "kind": str(kind),
+        },
+    )
 
 
 # --- reading -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from hub.adapters.db.uow import UnitOfWork
@@ -12,6 +13,7 @@ from hub.domain.errors import ValidationFailed
 from hub.domain.pricing import Discount, Tender
 from hub.domain.shifts import PaymentMethod
 from hub.services import carts
+from hub.services.cart_groups import LineChange
 from hub.services.carts import CartView, ProductRef
 from hub.services.deps import Deps
 from hub.services.principal import Principal
@@ -80,6 +82,21 @@ async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartVi
     raise AssertionError(type(request).__name__)
 
 
+async def _grouped(deps: Deps, principal: Principal, request: m.Message) -> CartView | None:
+    """A line change by product id, through the group writer when there is one; None:
+    the change goes one at a time (`hub.services.cart_groups` hands back what it does
+    not decide)."""
+    groups = deps.cart_groups
+    if groups is None or not isinstance(request, m.CartAdd | m.CartSetQuantity | m.CartRemove):
+        return None
+    if request.product is None:  # a barcode: looked up one at a time
+        return None
+    quantity = Decimal(0) if isinstance(request, m.CartRemove) else request.quantity
+    absolute = not isinstance(request, m.CartAdd)
+    change = LineChange(request.cart, request.version, request.product, quantity, absolute)
+    return await groups.change(principal, change)
+
+
 async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[str, Any]:
     """The `ok` data of a cart request; domain errors propagate to the caller's reply."""
     tenant = principal.tenant_id
@@ -95,5 +112,8 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
             async with UnitOfWork(deps.db, tenant, write=True) as uow:
                 view, sale = await carts.pay_cart(uow, principal, cart, version, tenders, key)
                 return {"cart": view.document(), "sale": sale_summary(sale)}
+    grouped = await _grouped(deps, principal, request)
+    if grouped is not None:
+        return {"cart": grouped.document()}
     async with UnitOfWork(deps.db, tenant, write=True) as uow:
         return {"cart": (await _change(uow, principal, request)).document()}

@@ -1,0 +1,213 @@
+"""Set-based statements for a group of cart changes (PostgreSQL only).
+
+`hub.services.cart_groups` writes the line changes of many tills in one transaction:
+each kind of row is read or written by one statement for the whole group, whatever its
+size, instead of a few ORM statements per change. The statements name the tenant's
+schema outright (they are plain SQL, outside `schema_translate_map`) and run on the
+unit of work's connection, so they share its transaction, its write gate and its outbox.
+
+Lock order, the same as every other writer's: carts (by id), then stock levels (by
+product, then shop).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.adapters.db.cart_tables import Cart
+from hub.adapters.db.catalogue_tables import Product
+from hub.adapters.db.database import tenant_schema_name
+from hub.domain.ids import new_id
+
+_CART_COLUMNS = (
+    "id",
+    "shop_id",
+    "register_id",
+    "shift_id",
+    "cashier_id",
+    "status",
+    "version",
+    "customer_id",
+    "discount_percent",
+    "discount_amount",
+    "bonus",
+    "lines",
+    "sale_id",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+_LOCK_CARTS = (
+    "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
+    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c"
+)
+HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
+
+
+@dataclass
+class LockedLevel:
+    """A stock level locked for the group, changed in memory as the group's changes
+    are applied one after the other."""
+
+    shop_id: uuid.UUID
+    product_id: uuid.UUID
+    on_hand: Decimal
+    reserved: Decimal
+    has_dated_batches: bool
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A cart's reservation of one product in one shop, as the group leaves it."""
+
+    holder_id: uuid.UUID
+    shop_id: uuid.UUID
+    product_id: uuid.UUID
+    quantity: Decimal
+
+
+class CartGroupStatements:
+    """The statements of one group's transaction, on `conn` (the unit of work's)."""
+
+    def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
+        self._conn = conn
+        schema = tenant_schema_name(tenant_id)
+        self._carts = f'"{schema}".carts'
+        self._shifts = f'"{schema}".shifts'
+        self._products = f'"{schema}".products'
+        self._levels = f'"{schema}".stock_levels'
+        self._batches = f'"{schema}".batches'
+        self._holds = f'"{schema}".stock_reservations'
+        self._lock_carts = _LOCK_CARTS.format(
+            columns=", ".join(f"c.{name}" for name in _CART_COLUMNS),
+            carts=self._carts,
+            shifts=self._shifts,
+        )
+
+    async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
+        return (await self._conn.exec_driver_sql(sql, params)).all()
+
+    async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
+        """The carts, locked in id order, each with its shift's status; as detached
+        entities (nothing here goes through the ORM session)."""
+        rows = await self._rows(self._lock_carts, list(ids))
+        found = {}
+        for row in rows:
+            values = dict(zip(_CART_COLUMNS, row, strict=False))
+            if isinstance(values["lines"], str):  # a driver without a JSON codec
+                values["lines"] = json.loads(values["lines"])
+            found[row[0]] = (Cart(**values), row[-1])
+        return found
+
+    async def products(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
+        """What pricing and the cart document need of each product."""
+        rows = await self._rows(
+            f"SELECT id, name, sku, unit, price, is_active FROM {self._products}"
+            " WHERE id = ANY($1::uuid[])",
+            list(ids),
+        )
+        return {
+            row[0]: Product(
+                id=row[0], name=row[1], sku=row[2], unit=row[3], price=row[4], is_active=row[5]
+            )
+            for row in rows
+        }
+
+    async def lock_levels(
+        self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]:
+        """Levels by (shop, product), locked in product order, each with whether a batch
+        left has an expiry date (only those can make goods unavailable)."""
+        shops, products = zip(*keys, strict=True) if keys else ((), ())
+        rows = await self._rows(
+            f"SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1 FROM"
+            f" {self._batches} b WHERE b.shop_id = l.shop_id AND b.product_id = l.product_id"
+            " AND b.remaining > 0 AND b.expiry_date IS NOT NULL)"
+            f" FROM {self._levels} l JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
+            " ON l.shop_id = k.s AND l.product_id = k.p"
+            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l",
+            list(shops),
+            list(products),
+        )
+        return {(r[0], r[1]): LockedLevel(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+
+    async def holds(self, holders: Iterable[uuid.UUID]) -> dict[HoldKey, Decimal]:
+        """What the carts hold, by (holder, shop, product). Their carts are locked, and
+        only a cart's own changes touch its reservations."""
+        rows = await self._rows(
+            f"SELECT holder_id, shop_id, product_id, quantity FROM {self._holds}"
+            " WHERE holder_id = ANY($1::uuid[])",
+            list(holders),
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+    async def save_carts(self, carts: Sequence[Cart], now: datetime) -> None:
+        """Each cart's lines and its next version; refused whole if any cart is not at
+        the version before (they are locked: that would be a defect, not a race)."""
+        result = await self._conn.exec_driver_sql(
+            f"UPDATE {self._carts} c SET lines = v.l::jsonb, version = v.n, updated_at = $1"
+            " FROM unnest($2::uuid[], $3::text[], $4::int[]) AS v(i, l, n)"
+            " WHERE c.id = v.i AND c.version = v.n - 1",
+            (
+                now,
+                [c.id for c in carts],
+                [json.dumps(c.lines) for c in carts],
+                [c.version for c in carts],
+            ),
+        )
+        if result.rowcount != len(carts):
+            raise RuntimeError("a locked cart changed under its lock")
+
+    async def save_levels(self, levels: Sequence[LockedLevel], now: datetime) -> None:
+        await self._conn.exec_driver_sql(
+            f"UPDATE {self._levels} l SET reserved = v.r, updated_at = $1"
+            " FROM unnest($2::uuid[], $3::uuid[], $4::numeric[]) AS v(s, p, r)"
+            " WHERE l.shop_id = v.s AND l.product_id = v.p",
+            (
+                now,
+                [x.shop_id for x in levels],
+                [x.product_id for x in levels],
+                [x.reserved for x in levels],
+            ),
+        )
+
+    async def save_holds(self, holds: Sequence[Hold], now: datetime) -> None:
+        """Reservations as the group leaves them: made or changed, or dropped at zero."""
+        kept = [h for h in holds if h.quantity > 0]
+        dropped = [h for h in holds if h.quantity == 0]
+        if kept:
+            await self._conn.exec_driver_sql(
+                f"INSERT INTO {self._holds} (id, holder_id, shop_id, product_id, quantity,"
+                " created_at, updated_at) SELECT i, h, s, p, q, $1, $1 FROM unnest($2::uuid[],"
+                " $3::uuid[], $4::uuid[], $5::uuid[], $6::numeric[]) AS v(i, h, s, p, q)"
+                " ON CONFLICT (holder_id, shop_id, product_id) DO UPDATE"
+                " SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+                (
+                    now,
+                    [new_id() for _ in kept],
+                    [h.holder_id for h in kept],
+                    [h.shop_id for h in kept],
+                    [h.product_id for h in kept],
+                    [h.quantity for h in kept],
+                ),
+            )
+        if dropped:
+            await self._conn.exec_driver_sql(
+                f"DELETE FROM {self._holds} r USING unnest($1::uuid[], $2::uuid[], $3::uuid[])"
+                " AS v(h, s, p) WHERE r.holder_id = v.h AND r.shop_id = v.s"
+                " AND r.product_id = v.p",
+                (
+                    [h.holder_id for h in dropped],
+                    [h.shop_id for h in dropped],
+                    [h.product_id for h in dropped],
+                ),
+            )

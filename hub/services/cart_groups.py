@@ -1,0 +1,282 @@
+"""Cart line changes of many tills in one transaction (group commit), on PostgreSQL.
+
+A busy shop's tills each scan a line every second or two; `hub.services.carts` gives
+every scan its own transaction of a dozen ORM statements, and the hub's CPU goes there.
+Here a change (add a product, set or remove a line, by product id) waits in its tenant's
+queue, and one writer takes every change queued while its last transaction was being
+written into the next one: carts, products, stock levels and reservations are each read
+and written by one statement for the whole group (`hub.adapters.db.cart_groups`), and
+the events go to the outbox with one insert. The more tills, the more changes share a
+transaction; one till alone gets a transaction of its own, as before.
+
+The rules are `hub.domain.carts` and the pricing of `hub.services.carts`, the same as on
+the one-at-a-time path; the cart row is locked and its version checked in the
+transaction, so two hub processes (or this path and the other) never lose a change. A
+change is answered only once its transaction committed: nothing acknowledged is lost.
+
+Only the plain case is decided here. Anything else (a stale version, a closed cart or
+shift, another cashier's cart, a cart with a customer, a product not sold, not enough
+stock, a level with dated batches, a refused quantity or discount, a database fault) is
+handed back, and the caller runs the change through `hub.services.carts`, which answers
+as it always has: the error with its code, or the change made there. So the answers,
+events and stock are the same whichever path a change took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from hub.adapters.db.cart_groups import CartGroupStatements, Hold, HoldKey, LockedLevel
+from hub.adapters.db.cart_tables import Cart
+from hub.adapters.db.catalogue_tables import Product
+from hub.adapters.db.database import Database
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.domain import carts as rules
+from hub.domain.carts import CartLine, CartStatus
+from hub.domain.catalogue import Unit
+from hub.domain.errors import DomainError
+from hub.domain.permissions import Permission
+from hub.domain.pricing import ZERO, PricedReceipt
+from hub.domain.shifts import ShiftStatus
+from hub.services.carts import CartView, announce, price_lines
+from hub.services.principal import Principal
+from hub.services.stock import StockView, announce_level
+
+log = logging.getLogger("hub.cart_groups")
+
+MAX_GROUP = 256  # changes in one transaction; more wait for the next
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A line change by product id: `quantity` more of it (`absolute` False), or the
+    line set to `quantity` (True; zero removes it)."""
+
+    cart_id: uuid.UUID
+    version: int
+    product_id: uuid.UUID
+    quantity: Decimal
+    absolute: bool
+
+
+@dataclass
+class _Pending:
+    principal: Principal
+    change: LineChange
+    done: asyncio.Future[CartView | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class _Planned:
+    pending: _Pending
+    cart: Cart
+    lines: tuple[CartLine, ...]
+    receipt: PricedReceipt | None
+
+
+class CartGroups:
+    """The group writers of one hub process, one per tenant, started on first use."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._writers: dict[uuid.UUID, _Writer] = {}
+        # Counted for operators and tests: changes made here, and handed back.
+        self.grouped = 0
+        self.handed_back = 0
+        self.transactions = 0
+
+    async def change(self, principal: Principal, change: LineChange) -> CartView | None:
+        """The cart after the change, committed; None: run it one at a time instead."""
+        writer = self._writers.get(principal.tenant_id)
+        if writer is None:
+            writer = self._writers[principal.tenant_id] = _Writer(self, principal.tenant_id)
+        pending = _Pending(principal, change)
+        writer.queue.append(pending)
+        writer.wake.set()
+        view = await pending.done
+        if view is None:
+            self.handed_back += 1
+        return view
+
+    def waiting(self, tenant_id: uuid.UUID) -> int:
+        """Changes of the tenant queued for the next group."""
+        writer = self._writers.get(tenant_id)
+        return 0 if writer is None else len(writer.queue)
+
+    async def stop(self) -> None:
+        writers, self._writers = list(self._writers.values()), {}
+        for writer in writers:
+            writer.task.cancel()
+        await asyncio.gather(*(w.task for w in writers), return_exceptions=True)
+        for writer in writers:  # whoever still waits goes the other way
+            for pending in writer.queue:
+                if not pending.done.done():
+                    pending.done.set_result(None)
+
+
+class _Writer:
+    def __init__(self, groups: CartGroups, tenant_id: uuid.UUID) -> None:
+        self.groups = groups
+        self.tenant_id = tenant_id
+        self.queue: deque[_Pending] = deque()
+        self.wake = asyncio.Event()
+        self.task = asyncio.create_task(self._run(), name=f"cart-groups-{tenant_id}")
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.queue:
+                await self._write(self._next_group())
+
+    def _next_group(self) -> list[_Pending]:
+        """Every change queued, in order, one per cart: a second change of a cart was
+        made against the version before the first one, and waits for the next group."""
+        group: list[_Pending] = []
+        later: list[_Pending] = []
+        carts: set[uuid.UUID] = set()
+        while self.queue and len(group) < MAX_GROUP:
+            pending = self.queue.popleft()
+            if pending.done.done():  # its caller is gone
+                continue
+            if pending.change.cart_id in carts:
+                later.append(pending)
+            else:
+                carts.add(pending.change.cart_id)
+                group.append(pending)
+        self.queue.extendleft(reversed(later))
+        return group
+
+    async def _write(self, group: list[_Pending]) -> None:
+        views: dict[int, CartView] = {}
+        try:
+            views = await _write_group(self.groups.db, self.tenant_id, group)
+        except Exception:
+            # Each goes the other way, which answers the fault. Had the commit itself
+            # gone through, the version each change names is now behind: none is made
+            # twice (the till is answered `stale_version` with the cart as it is).
+            log.warning("a group of %d cart changes failed", len(group), exc_info=True)
+        else:
+            self.groups.transactions += 1 if views else 0
+            self.groups.grouped += len(views)
+        for pending in group:
+            if not pending.done.done():
+                pending.done.set_result(views.get(id(pending)))
+
+
+def _plainly_editable(pending: _Pending, cart: Cart, shift_status: str) -> bool:
+    """What `carts._edit` checks, and no customer: else the other path answers."""
+    who, change = pending.principal, pending.change
+    return (
+        who.sees_shop(cart.shop_id)
+        and who.has(Permission.SALES_SELL)
+        and (cart.cashier_id == who.user_id or who.has(Permission.SHIFTS_MANAGE))
+        and cart.status == CartStatus.OPEN
+        and cart.version == change.version
+        and shift_status == ShiftStatus.OPEN
+        and cart.customer_id is None
+    )
+
+
+def _changed_lines(change: LineChange, cart: Cart, product: Product) -> tuple[CartLine, ...]:
+    """The cart's lines after the change, by the rules of `carts.add_item` and
+    `carts.set_quantity`; a refusal raises (and the other path gives it)."""
+    lines = rules.lines_from_json(cart.lines)
+    quantity = Unit(product.unit).quantity(change.quantity)
+    if change.absolute:
+        return rules.set_quantity(lines, product.id, quantity)
+    if not product.is_active:
+        raise DomainError("product not sold")
+    return rules.add(lines, product.id, quantity, product.price)
+
+
+async def _write_group(
+    db: Database, tenant_id: uuid.UUID, group: list[_Pending]
+) -> dict[int, CartView]:
+    """One transaction for the group; the views of the changes it made, by pending."""
+    async with UnitOfWork(db, tenant_id, write=True) as uow:
+        sql = CartGroupStatements(await uow.connection(), tenant_id)
+        locked = await sql.lock_carts(p.change.cart_id for p in group)
+        editable = []
+        for pending in group:
+            found = locked.get(pending.change.cart_id)
+            if found is not None and _plainly_editable(pending, *found):
+                editable.append((pending, found[0]))
+        if not editable:
+            return {}
+        wanted = {p.change.product_id for p, _ in editable}
+        for _, cart in editable:
+            wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
+        products = await sql.products(wanted)
+        planned = []
+        for pending, cart in editable:
+            product = products.get(pending.change.product_id)
+            try:
+                if product is not None:
+                    lines = _changed_lines(pending.change, cart, product)
+                    receipt = price_lines(cart, lines, products)  # a discount may refuse it
+                    planned.append(_Planned(pending, cart, lines, receipt))
+            except DomainError:
+                continue
+        if not planned:
+            return {}
+        levels = await sql.lock_levels(
+            sorted({(x.cart.shop_id, x.pending.change.product_id) for x in planned})
+        )
+        holds = await sql.holds(x.cart.id for x in planned)
+        views: dict[int, CartView] = {}
+        changed_holds: list[Hold] = []
+        now = utcnow()
+        for x in planned:
+            hold = _reserve(x, levels, holds, uow)
+            if hold is None:
+                continue
+            if hold.quantity != holds.get((hold.holder_id, hold.shop_id, hold.product_id), ZERO):
+                changed_holds.append(hold)
+            cart = x.cart
+            cart.lines = rules.lines_to_json(x.lines)
+            cart.version += 1
+            cart.updated_at = now
+            view = CartView(cart, x.lines, products, None, ZERO, x.receipt)
+            announce(uow, view, "cart.updated")
+            views[id(x.pending)] = view
+        if not views:
+            return {}
+        await sql.save_carts([v.cart for v in views.values()], now)
+        await sql.save_levels([x for x in levels.values() if x.changed], now)
+        await sql.save_holds(changed_holds, now)
+        await uow.commit()
+        return views
+
+
+def _reserve(
+    planned: _Planned,
+    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel],
+    holds: dict[HoldKey, Decimal],
+    uow: UnitOfWork,
+) -> Hold | None:
+    """`stock.reserve` on the locked level, as the group's earlier changes left it: the
+    cart's hold follows its line. None when the other path must decide (no level yet,
+    dated batches, or a shortage, which the tenant may allow)."""
+    cart, product_id = planned.cart, planned.pending.change.product_id
+    level = levels.get((cart.shop_id, product_id))
+    if level is None or level.has_dated_batches:
+        return None
+    held = holds.get((cart.id, cart.shop_id, product_id), ZERO)
+    wanted = rules.quantity_of(planned.lines, product_id)
+    if wanted > held and wanted > level.on_hand - level.reserved + held:
+        return None
+    if wanted != held:
+        level.reserved += wanted - held
+        level.changed = True
+        view = StockView(cart.shop_id, product_id, level.on_hand, level.reserved, ZERO)
+        announce_level(uow, view, "reservation")
+    return Hold(cart.id, cart.shop_id, product_id, wanted)

@@ -1,0 +1,261 @@
+"""Cart line changes by group commit (`hub.services.cart_groups`, PostgreSQL): many
+tills' changes in one transaction, each answered only after it, and what the group
+cannot decide alone (a stale version, a shortage, a customer, dated batches) answered
+by the one-at-a-time path exactly as before.
+
+A group is made deterministic by holding one cart's row lock from the test: the writer's
+first transaction waits on it, and every change sent meanwhile queues for the next."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.adapters.db.uow import UnitOfWork
+from hub.services.cart_groups import CartGroups
+from protocol.client import RequestFailed
+from tests import services
+from tests.conftest import LiveHub, serve
+from tests.e2e.test_carts import Cart, carts_channel
+from tests.e2e.test_sales import Till, customer_in_vip, stocked
+from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
+from tests.helpers import TenantKit, create_product, receive, stock_of
+
+store = pytest.fixture(params=["postgres", "clusters"])(services.pick_store)
+
+D = Decimal
+
+
+def groups_of(hub: LiveHub) -> CartGroups:
+    groups = hub.app.state.deps.cart_groups
+    assert isinstance(groups, CartGroups)
+    return groups
+
+
+async def open_carts(
+    hub: LiveHub, kit: TenantKit, http: httpx.AsyncClient, stack: AsyncExitStack, n: int
+) -> list[Cart]:
+    """`n` tills of the kit's cashier, each with its own connection and open cart."""
+    carts = []
+    for _ in range(n):
+        till = await Till(http, kit).open()
+        ws = await stack.enter_async_context(hub_client(hub, kit.members["cashier"].token))
+        carts.append(await Cart.open(ws, till.shift))
+    return carts
+
+
+@asynccontextmanager
+async def held(hub: LiveHub, kit: TenantKit, cart: Cart) -> AsyncIterator[None]:
+    """`cart`'s row locked by another transaction until the block ends."""
+    async with UnitOfWork(hub.app.state.deps.db, uuid.UUID(kit.tenant_id), write=True) as uow:
+        await uow.carts.get(uuid.UUID(cart.id), for_update=True)
+        yield
+
+
+async def queued(hub: LiveHub, kit: TenantKit, n: int) -> None:
+    groups = groups_of(hub)
+    await wait_for(lambda: groups.waiting(uuid.UUID(kit.tenant_id)) == n)
+
+
+async def waiting_on_a_lock(hub: LiveHub, kit: TenantKit) -> None:
+    """Until a transaction of the tenant's database waits for a row lock."""
+    db, tenant_id = hub.app.state.deps.db, uuid.UUID(kit.tenant_id)
+    for _ in range(500):
+        async with UnitOfWork(db, tenant_id) as uow:
+            found = await (await uow.connection()).exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            if found.scalar_one():
+                return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("nothing waits on the lock")
+
+
+async def grouped_behind(
+    hub: LiveHub, kit: TenantKit, blocker: Cart, changes: list[Any], *, blocker_change: Any
+) -> list[Any]:
+    """`blocker_change` is written first and waits on `blocker`'s lock; `changes` are sent
+    meanwhile and queue for the next group. The results of `changes`, in order."""
+    async with held(hub, kit, blocker):
+        first = asyncio.create_task(blocker_change)
+        await waiting_on_a_lock(hub, kit)  # the writer's first group
+        tasks = [asyncio.create_task(change) for change in changes]
+        await queued(hub, kit, len(changes))
+    await first
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def hub(settings: Any) -> AsyncIterator[LiveHub]:
+    async with serve(settings) as live:
+        yield live
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as connections:
+        yield connections
+
+
+async def test_many_tills_share_one_transaction_and_every_change_is_kept(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        products = [await stocked(http, kit, "10.00", "100") for _ in range(3)]
+        carts = await open_carts(hub, kit, http, stack, 9)
+        async with hub_client(hub, kit.members["manager"].token) as manager:
+            await manager.subscribe(carts_channel(kit))
+            before = (groups.grouped, groups.transactions, groups.handed_back)
+            # Each of 8 tills adds two of one product and one of another, in one group.
+            results = await grouped_behind(
+                hub,
+                kit,
+                carts[0],
+                [
+                    cart.do("cart.add", product=products[i % 3], quantity="2")
+                    for i, cart in enumerate(carts[1:])
+                ],
+                blocker_change=carts[0].do("cart.add", product=products[0]),
+            )
+            assert not [r for r in results if isinstance(r, BaseException)]
+            assert (groups.grouped, groups.transactions, groups.handed_back) == (
+                before[0] + 9,
+                before[1] + 2,
+                before[2],
+            )
+            # The next round: a second line, a quantity set, and a line removed.
+            for i, cart in enumerate(carts[1:]):
+                await cart.do("cart.add", product=products[(i + 1) % 3])
+                await cart.do("cart.set_quantity", product=products[i % 3], quantity="5")
+            await carts[1].do("cart.remove", product=products[0])
+            events = await drain_events(manager, 9 + 8 * 2 + 1)
+        for i, cart in enumerate(carts[1:]):
+            expected = {products[i % 3]: "5.000", products[(i + 1) % 3]: "1.000"}
+            if i == 0:
+                del expected[products[0]]
+            assert {x["product"]: x["quantity"] for x in cart.doc["lines"]} == expected
+            total = sum(D(q) for q in expected.values()) * 10
+            assert cart.doc["total"] == str(total.quantize(D("0.01")))
+        # The manager saw every change of every cart, each cart's in order.
+        seen: dict[str, list[int]] = {}
+        for event in events:
+            seen.setdefault(event["payload"]["id"], []).append(event["payload"]["version"])
+        assert seen == {c.id: list(range(2, c.doc["version"] + 1)) for c in carts}
+        # Stock holds what the carts hold, on the levels and in the reservations.
+        for product in products:
+            held_by_carts = sum(
+                D(x["quantity"]) for c in carts for x in c.doc["lines"] if x["product"] == product
+            )
+            level = await stock_of(http, kit, product)
+            assert D(level["reserved"]) == held_by_carts
+            assert D(level["available"]) == 100 - held_by_carts
+
+
+async def test_a_second_change_on_the_same_version_is_stale(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    kit = await tenant(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        blocker, cart = await open_carts(hub, kit, http, stack, 2)
+        async with hub_client(hub, kit.members["cashier"].token) as other_device:
+            twin = Cart(other_device, dict(cart.doc))  # the same cart, seen at version 1
+            results = await grouped_behind(
+                hub,
+                kit,
+                blocker,
+                [cart.do("cart.add", product=product), twin.do("cart.add", product=product)],
+                blocker_change=blocker.do("cart.add", product=product),
+            )
+        made = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, RequestFailed)]
+        assert (len(made), len(refused)) == (1, 1)
+        assert refused[0].code == "stale_version"
+        assert refused[0].data is not None
+        current = refused[0].data["cart"]
+        assert (current["version"], [x["quantity"] for x in current["lines"]]) == (2, ["1.000"])
+        assert (await stock_of(http, kit, product))["reserved"] == "2.000"
+
+
+async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitStack) -> None:
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        scarce = await stocked(http, kit, "10.00", "2")
+        other = await stocked(http, kit, "10.00", "10")
+        blocker, *carts = await open_carts(hub, kit, http, stack, 4)
+        handed_back = groups.handed_back
+        results = await grouped_behind(
+            hub,
+            kit,
+            blocker,
+            [cart.do("cart.add", product=scarce) for cart in carts],
+            blocker_change=blocker.do("cart.add", product=other),
+        )
+        refused = [r for r in results if isinstance(r, BaseException)]
+        assert len(refused) == 1
+        assert isinstance(refused[0], RequestFailed)
+        assert (refused[0].code, refused[0].fields) == (
+            "insufficient_stock",
+            {"quantity": "only 0.000 available"},
+        )
+        assert groups.handed_back == handed_back + 1
+        level = await stock_of(http, kit, scarce)
+        assert (level["reserved"], level["available"]) == ("2.000", "0.000")
+        assert sorted(len(c.doc["lines"]) for c in carts) == [0, 1, 1]
+
+
+async def test_what_the_group_does_not_decide_goes_one_at_a_time(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """A cart with a customer (group discount), a product with dated batches, a product
+    never stocked in the shop, and an unknown product: each answered as before."""
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        plain = await stocked(http, kit, "10.00", "10")
+        dated = (await create_product(http, kit, price="20.00"))["id"]
+        expiry = (date.today() + timedelta(days=30)).isoformat()
+        await receive(http, kit, dated, "5", expiry_date=expiry)
+        never_stocked = (await create_product(http, kit, price="5.00"))["id"]
+        vip = await customer_in_vip(http, kit, credit_limit="0")
+        cart, with_customer = await open_carts(hub, kit, http, stack, 2)
+        handed_back = groups.handed_back
+        await cart.do("cart.add", product=dated, quantity="2")
+        assert (await stock_of(http, kit, dated))["reserved"] == "2.000"
+        with pytest.raises(RequestFailed) as none_here:
+            await cart.do("cart.add", product=never_stocked)
+        assert none_here.value.code == "insufficient_stock"
+        with pytest.raises(RequestFailed) as unknown:
+            await cart.do("cart.add", product=str(uuid.uuid4()))
+        assert unknown.value.code == "not_found"
+        await with_customer.do("cart.customer", customer=vip)
+        await with_customer.do("cart.add", product=plain, quantity="3")
+        assert (with_customer.doc["customer"]["id"], with_customer.doc["total"]) == (vip, "27.00")
+        assert groups.handed_back == handed_back + 4
+        grouped = groups.grouped
+        await cart.do("cart.add", product=plain)
+        assert groups.grouped == grouped + 1
+        assert [x["quantity"] for x in cart.doc["lines"]] == ["2.000", "1.000"]
+
+
+@pytest.mark.parametrize("settings", [{"cart_groups": False}], indirect=True)
+async def test_the_setting_turns_it_off(hub: LiveHub, stack: AsyncExitStack) -> None:
+    assert hub.app.state.deps.cart_groups is None
+    kit = await tenant(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "10")
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
+        await cart.do("cart.add", product=product, quantity="2")
+        assert cart.doc["total"] == "20.00"
