@@ -55,20 +55,23 @@ MAX_GROUP = 256  # changes in one transaction; more wait for the next
 
 @dataclass(frozen=True)
 class LineChange:
-    """A line change by product id: `quantity` more of it (`absolute` False), or the
-    line set to `quantity` (True; zero removes it)."""
+    """A line change: `quantity` more of a product (`absolute` False), or its line set
+    to `quantity` (True; zero removes it). The product is named by its id or by a
+    scanned barcode, one of the two."""
 
     cart_id: uuid.UUID
     version: int
-    product_id: uuid.UUID
     quantity: Decimal
     absolute: bool
+    product_id: uuid.UUID | None = None
+    barcode: str | None = None
 
 
 @dataclass
 class _Pending:
     principal: Principal
     change: LineChange
+    product_id: uuid.UUID | None = None  # the barcode's, once looked up
     done: asyncio.Future[CartView | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -78,6 +81,7 @@ class _Pending:
 class _Planned:
     pending: _Pending
     cart: Cart
+    product: Product
     lines: tuple[CartLine, ...]
     receipt: PricedReceipt | None
 
@@ -96,9 +100,9 @@ class CartGroups:
     async def change(self, principal: Principal, change: LineChange) -> CartView | None:
         """The cart after the change, committed; None: run it one at a time instead."""
         writer = self._writers.get(principal.tenant_id)
-        if writer is None:
+        if writer is None or writer.task.done():
             writer = self._writers[principal.tenant_id] = _Writer(self, principal.tenant_id)
-        pending = _Pending(principal, change)
+        pending = _Pending(principal, change, change.product_id)
         writer.queue.append(pending)
         writer.wake.set()
         view = await pending.done
@@ -135,7 +139,13 @@ class _Writer:
             await self.wake.wait()
             self.wake.clear()
             while self.queue:
-                await self._write(self._next_group())
+                group = self._next_group()
+                try:
+                    await self._write(group)
+                finally:  # whatever happened, nobody is left waiting
+                    for pending in group:
+                        if not pending.done.done():
+                            pending.done.set_result(None)
 
     def _next_group(self) -> list[_Pending]:
         """Every change queued, in order, one per cart: a second change of a cart was
@@ -212,25 +222,29 @@ async def _write_group(
                 editable.append((pending, found[0]))
         if not editable:
             return {}
-        wanted = {p.change.product_id for p, _ in editable}
+        codes = {p.change.barcode.strip() for p, _ in editable if p.change.barcode}
+        if codes:
+            scanned = await sql.barcodes(codes)
+            for pending, _ in editable:
+                if pending.change.barcode:
+                    pending.product_id = scanned.get(pending.change.barcode.strip())
+        wanted = {p.product_id for p, _ in editable if p.product_id is not None}
         for _, cart in editable:
             wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
         products = await sql.products(wanted)
         planned = []
         for pending, cart in editable:
-            product = products.get(pending.change.product_id)
+            product = None if pending.product_id is None else products.get(pending.product_id)
             try:
                 if product is not None:
                     lines = _changed_lines(pending.change, cart, product)
                     receipt = price_lines(cart, lines, products)  # a discount may refuse it
-                    planned.append(_Planned(pending, cart, lines, receipt))
+                    planned.append(_Planned(pending, cart, product, lines, receipt))
             except DomainError:
                 continue
         if not planned:
             return {}
-        levels = await sql.lock_levels(
-            sorted({(x.cart.shop_id, x.pending.change.product_id) for x in planned})
-        )
+        levels = await sql.lock_levels(sorted({(x.cart.shop_id, x.product.id) for x in planned}))
         holds = await sql.holds(x.cart.id for x in planned)
         views: dict[int, CartView] = {}
         changed_holds: list[Hold] = []
@@ -266,7 +280,7 @@ def _reserve(
     """`stock.reserve` on the locked level, as the group's earlier changes left it: the
     cart's hold follows its line. None when the other path must decide (no level yet,
     dated batches, or a shortage, which the tenant may allow)."""
-    cart, product_id = planned.cart, planned.pending.change.product_id
+    cart, product_id = planned.cart, planned.product.id
     level = levels.get((cart.shop_id, product_id))
     if level is None or level.has_dated_batches:
         return None

@@ -83,17 +83,17 @@ async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartVi
 
 
 async def _grouped(deps: Deps, principal: Principal, request: m.Message) -> CartView | None:
-    """A line change by product id, through the group writer when there is one; None:
+    """A line change, through the group writer when there is one; None:
     the change goes one at a time (`hub.services.cart_groups` hands back what it does
     not decide)."""
     groups = deps.cart_groups
     if groups is None or not isinstance(request, m.CartAdd | m.CartSetQuantity | m.CartRemove):
         return None
-    if request.product is None:  # a barcode: looked up one at a time
-        return None
     quantity = Decimal(0) if isinstance(request, m.CartRemove) else request.quantity
     absolute = not isinstance(request, m.CartAdd)
-    change = LineChange(request.cart, request.version, request.product, quantity, absolute)
+    change = LineChange(
+        request.cart, request.version, quantity, absolute, request.product, request.barcode
+    )
     return await groups.change(principal, change)
 
 

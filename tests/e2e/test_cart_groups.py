@@ -27,7 +27,7 @@ from tests.conftest import LiveHub, serve
 from tests.e2e.test_carts import Cart, carts_channel
 from tests.e2e.test_sales import Till, customer_in_vip, stocked
 from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
-from tests.helpers import TenantKit, create_product, receive, stock_of
+from tests.helpers import TenantKit, create_product, ean13, receive, stock_of
 
 store = pytest.fixture(params=["postgres", "clusters"])(services.pick_store)
 
@@ -53,10 +53,16 @@ async def open_carts(
 
 
 @asynccontextmanager
-async def held(hub: LiveHub, kit: TenantKit, cart: Cart) -> AsyncIterator[None]:
-    """`cart`'s row locked by another transaction until the block ends."""
+async def held(
+    hub: LiveHub, kit: TenantKit, *, product: str = "", cart: str = ""
+) -> AsyncIterator[None]:
+    """A product's stock level in the kit's shop, or a cart, locked by another
+    transaction until the block ends."""
     async with UnitOfWork(hub.app.state.deps.db, uuid.UUID(kit.tenant_id), write=True) as uow:
-        await uow.carts.get(uuid.UUID(cart.id), for_update=True)
+        if product:
+            await uow.stock.lock_levels(uuid.UUID(kit.shop_id), [uuid.UUID(product)])
+        if cart:
+            await uow.carts.get(uuid.UUID(cart), for_update=True)
         yield
 
 
@@ -81,12 +87,13 @@ async def waiting_on_a_lock(hub: LiveHub, kit: TenantKit) -> None:
 
 
 async def grouped_behind(
-    hub: LiveHub, kit: TenantKit, blocker: Cart, changes: list[Any], *, blocker_change: Any
+    hub: LiveHub, kit: TenantKit, blocker: Cart, product: str, changes: list[Any]
 ) -> list[Any]:
-    """`blocker_change` is written first and waits on `blocker`'s lock; `changes` are sent
-    meanwhile and queue for the next group. The results of `changes`, in order."""
-    async with held(hub, kit, blocker):
-        first = asyncio.create_task(blocker_change)
+    """`blocker` adds `product` first, and the group that writes it waits on that
+    product's stock level, locked here; `changes` are sent meanwhile and queue for the
+    next group. The results of `changes`, in order."""
+    async with held(hub, kit, product=product):
+        first = asyncio.create_task(blocker.do("cart.add", product=product))
         await waiting_on_a_lock(hub, kit)  # the writer's first group
         tasks = [asyncio.create_task(change) for change in changes]
         await queued(hub, kit, len(changes))
@@ -122,11 +129,11 @@ async def test_many_tills_share_one_transaction_and_every_change_is_kept(
                 hub,
                 kit,
                 carts[0],
+                products[0],
                 [
                     cart.do("cart.add", product=products[i % 3], quantity="2")
                     for i, cart in enumerate(carts[1:])
                 ],
-                blocker_change=carts[0].do("cart.add", product=products[0]),
             )
             assert not [r for r in results if isinstance(r, BaseException)]
             assert (groups.grouped, groups.transactions, groups.handed_back) == (
@@ -175,8 +182,8 @@ async def test_a_second_change_on_the_same_version_is_stale(
                 hub,
                 kit,
                 blocker,
+                product,
                 [cart.do("cart.add", product=product), twin.do("cart.add", product=product)],
-                blocker_change=blocker.do("cart.add", product=product),
             )
         made = [r for r in results if not isinstance(r, BaseException)]
         refused = [r for r in results if isinstance(r, RequestFailed)]
@@ -197,11 +204,7 @@ async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitS
         blocker, *carts = await open_carts(hub, kit, http, stack, 4)
         handed_back = groups.handed_back
         results = await grouped_behind(
-            hub,
-            kit,
-            blocker,
-            [cart.do("cart.add", product=scarce) for cart in carts],
-            blocker_change=blocker.do("cart.add", product=other),
+            hub, kit, blocker, other, [cart.do("cart.add", product=scarce) for cart in carts]
         )
         refused = [r for r in results if isinstance(r, BaseException)]
         assert len(refused) == 1
@@ -259,3 +262,87 @@ async def test_the_setting_turns_it_off(hub: LiveHub, stack: AsyncExitStack) -> 
         (cart,) = await open_carts(hub, kit, http, stack, 1)
         await cart.do("cart.add", product=product, quantity="2")
         assert cart.doc["total"] == "20.00"
+
+
+async def test_a_cart_another_transaction_holds_does_not_stall_the_group(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    kit = await tenant(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "10")
+        busy, free = await open_carts(hub, kit, http, stack, 2)
+        async with held(hub, kit, cart=busy.id):
+            waiting = asyncio.create_task(busy.do("cart.add", product=product))
+            async with asyncio.timeout(10):
+                await free.do("cart.add", product=product)  # not behind the held cart
+            assert not waiting.done()
+        await waiting
+        assert [x["quantity"] for c in (busy, free) for x in c.doc["lines"]] == ["1.000"] * 2
+        assert (await stock_of(http, kit, product))["reserved"] == "2.000"
+
+
+async def test_scanned_barcodes_are_looked_up_in_the_group(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        code = ean13()
+        product = (await create_product(http, kit, price="3.50", barcodes=[code]))["id"]
+        await receive(http, kit, product, "10")
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
+        grouped = groups.grouped
+        await cart.do("cart.add", barcode=code)
+        await cart.do("cart.add", barcode=code)
+        await cart.do("cart.set_quantity", barcode=code, quantity="4")
+        assert groups.grouped == grouped + 3
+        assert [(x["product"], x["quantity"]) for x in cart.doc["lines"]] == [(product, "4.000")]
+        assert cart.doc["total"] == "14.00"
+        with pytest.raises(RequestFailed) as unknown:
+            await cart.do("cart.add", barcode=ean13())
+        assert (unknown.value.code, unknown.value.fields) == (
+            "not_found",
+            {"barcode": "no such product"},
+        )
+
+
+async def test_two_hub_processes_editing_one_cart_lose_no_change(
+    hub: LiveHub, settings: Any
+) -> None:
+    """Two devices on one cart, each through its own hub process (two group writers),
+    adding at once: every add the hub acknowledged is in the cart exactly once, the
+    others were refused as stale and retried with the cart they were sent."""
+    kit = await tenant(hub)
+    token = kit.members["cashier"].token
+    async with api(hub) as http, serve(settings) as second:
+        product = await stocked(http, kit, "1.00", "1000")
+        till = await Till(http, kit).open()
+        async with hub_client(hub, token) as one, hub_client(second, token) as two:
+            first = await Cart.open(one, till.shift)
+            other = Cart(two, dict(first.doc))
+            acknowledged = 0
+            refusals: list[str] = []
+
+            async def add_until_made(device: Cart) -> None:
+                nonlocal acknowledged
+                while True:
+                    try:
+                        await device.do("cart.add", product=product)
+                    except RequestFailed as stale:
+                        if stale.code != "stale_version":
+                            raise
+                        refusals.append(stale.code)
+                        device.doc = (stale.data or {}).get("cart", device.doc)
+                        continue
+                    acknowledged += 1
+                    return
+
+            for _ in range(15):
+                await asyncio.gather(add_until_made(first), add_until_made(other))
+            final = (await one.request("cart.get", {"cart": first.id}))["cart"]
+        assert acknowledged == 30
+        assert (final["version"], [x["quantity"] for x in final["lines"]]) == (31, ["30.000"])
+        assert (await stock_of(http, kit, product))["reserved"] == "30.000"
+        assert len(refusals) >= 1  # they did collide
+        assert groups_of(hub).grouped > 0
+        assert groups_of(second).grouped > 0

@@ -47,7 +47,7 @@ _CART_COLUMNS = (
 )
 _LOCK_CARTS = (
     "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
-    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c"
+    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
 )
 HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
 
@@ -87,6 +87,7 @@ class CartGroupStatements:
         self._levels = f'"{schema}".stock_levels'
         self._batches = f'"{schema}".batches'
         self._holds = f'"{schema}".stock_reservations'
+        self._barcodes = f'"{schema}".barcodes'
         self._lock_carts = _LOCK_CARTS.format(
             columns=", ".join(f"c.{name}" for name in _CART_COLUMNS),
             carts=self._carts,
@@ -98,7 +99,9 @@ class CartGroupStatements:
 
     async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
         """The carts, locked in id order, each with its shift's status; as detached
-        entities (nothing here goes through the ORM session)."""
+        entities (nothing here goes through the ORM session). A cart another transaction
+        holds (a sale being paid, a shift being closed) is left out rather than waited
+        for: the group does not stall behind it, and its change waits on the other path."""
         rows = await self._rows(self._lock_carts, list(ids))
         found = {}
         for row in rows:
@@ -107,6 +110,14 @@ class CartGroupStatements:
                 values["lines"] = json.loads(values["lines"])
             found[row[0]] = (Cart(**values), row[-1])
         return found
+
+    async def barcodes(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
+        """The products scanned codes name."""
+        rows = await self._rows(
+            f"SELECT code, product_id FROM {self._barcodes} WHERE code = ANY($1::text[])",
+            list(codes),
+        )
+        return {row[0]: row[1] for row in rows}
 
     async def products(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
         """What pricing and the cart document need of each product."""
