@@ -2,6 +2,7 @@
 a manager's dashboard connection watches the shop's sales feed.
 
     python -m bench.sales [--tills 16] [--seconds 15] [--rate 100 5] [--workers 1 2]
+                          [--cart-groups on off]
 
 For each hub size (one `pos-hub serve` process, then two, on PostgreSQL + Redis), on a
 scratch database:
@@ -227,11 +228,14 @@ async def phase(
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     redis = aioredis.from_url(REDIS_URL)
-    for workers in args.workers:
+    for workers, groups in hub_runs(args):
         await redis.flushdb()
-        async with hub_on_scratch_database(workers, args.pool, redis_url=REDIS_URL) as hub:
+        env = {"POS_CART_GROUPS": "true" if groups == "on" else "false"}
+        async with hub_on_scratch_database(
+            workers, args.pool, redis_url=REDIS_URL, extra_env=env
+        ) as hub:
             shop = await prepare(hub.port, hub.token, args.tills, hub.pid)
-            label = f"{workers} process{'es' if workers > 1 else ''}"
+            label = run_label(args, workers, groups)
             await phase(shop, "warm-up", args.tills, 3, None)
             plan: list[tuple[str, float | None, bool]] = [("carts saturation", None, False)]
             plan += [(f"carts paced {rate:g}/s", rate, False) for rate in args.rate]
@@ -244,6 +248,16 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+def hub_runs(args: argparse.Namespace) -> list[tuple[int, str]]:
+    """(processes, cart groups on or off) of each hub run, in order."""
+    return [(workers, groups) for groups in args.cart_groups for workers in args.workers]
+
+
+def run_label(args: argparse.Namespace, workers: int, groups: str) -> str:
+    label = f"{workers} process{'es' if workers > 1 else ''}"
+    return f"{label}, groups {groups}" if len(args.cart_groups) > 1 else label
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--tills", type=int, default=16)
@@ -253,6 +267,13 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pool", type=int, default=20, help="database pool per process")
+    parser.add_argument(
+        "--cart-groups",
+        nargs="+",
+        choices=["on", "off"],
+        default=["on"],
+        help="POS_CART_GROUPS of each hub run: `on off` compares the two in one run",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = asyncio.run(run(args))
@@ -268,8 +289,8 @@ def main() -> None:
             f" {r['hub_cpu_ms_per_sale']:>16} {r['db_cpu_ms_per_sale']:>15}"
         )
     by = {r["phase"]: r for r in results}
-    for workers in args.workers:
-        label = f"{workers} process{'es' if workers > 1 else ''}"
+    for workers, groups in hub_runs(args):
+        label = run_label(args, workers, groups)
         carts, rest = by[f"{label}: carts saturation"], by[f"{label}: REST one at a time"]
         ratio = carts["sales_per_second"] / max(rest["sales_per_second"], 0.1)
         print(f"{label}: carts saturation vs REST one at a time: {ratio:.1f}x sales/s")

@@ -15,7 +15,7 @@ transaction, so two hub processes (or this path and the other) never lose a chan
 change is answered only once its transaction committed: nothing acknowledged is lost.
 
 Only the plain case is decided here. Anything else (a stale version, a closed cart or
-shift, another cashier's cart, a cart with a customer, a product not sold, not enough
+shift, another cashier's cart, a product not sold, not enough
 stock, a level with dated batches, a refused quantity or discount, a database fault) is
 handed back, and the caller runs the change through `hub.services.carts`, which answers
 as it always has: the error with its code, or the change made there. So the answers,
@@ -42,9 +42,9 @@ from hub.domain.carts import CartLine, CartStatus
 from hub.domain.catalogue import Unit
 from hub.domain.errors import DomainError
 from hub.domain.permissions import Permission
-from hub.domain.pricing import ZERO, PricedReceipt
+from hub.domain.pricing import ZERO
 from hub.domain.shifts import ShiftStatus
-from hub.services.carts import CartView, announce, price_lines
+from hub.services.carts import CartView, announce, view_of
 from hub.services.principal import Principal
 from hub.services.stock import StockView, announce_level
 
@@ -82,8 +82,7 @@ class _Planned:
     pending: _Pending
     cart: Cart
     product: Product
-    lines: tuple[CartLine, ...]
-    receipt: PricedReceipt | None
+    view: CartView  # priced: a refused discount refused the change
 
 
 class CartGroups:
@@ -183,7 +182,7 @@ class _Writer:
 
 
 def _plainly_editable(pending: _Pending, cart: Cart, shift_status: str) -> bool:
-    """What `carts._edit` checks, and no customer: else the other path answers."""
+    """What `carts._edit` checks: else the other path answers."""
     who, change = pending.principal, pending.change
     return (
         who.sees_shop(cart.shop_id)
@@ -192,7 +191,6 @@ def _plainly_editable(pending: _Pending, cart: Cart, shift_status: str) -> bool:
         and cart.status == CartStatus.OPEN
         and cart.version == change.version
         and shift_status == ShiftStatus.OPEN
-        and cart.customer_id is None
     )
 
 
@@ -238,8 +236,8 @@ async def _write_group(
             try:
                 if product is not None:
                     lines = _changed_lines(pending.change, cart, product)
-                    receipt = price_lines(cart, lines, products)  # a discount may refuse it
-                    planned.append(_Planned(pending, cart, product, lines, receipt))
+                    view = await view_of(uow, cart, lines, products)
+                    planned.append(_Planned(pending, cart, product, view))
             except DomainError:
                 continue
         if not planned:
@@ -256,12 +254,11 @@ async def _write_group(
             if hold.quantity != holds.get((hold.holder_id, hold.shop_id, hold.product_id), ZERO):
                 changed_holds.append(hold)
             cart = x.cart
-            cart.lines = rules.lines_to_json(x.lines)
+            cart.lines = rules.lines_to_json(x.view.lines)
             cart.version += 1
             cart.updated_at = now
-            view = CartView(cart, x.lines, products, None, ZERO, x.receipt)
-            announce(uow, view, "cart.updated")
-            views[id(x.pending)] = view
+            announce(uow, x.view, "cart.updated")
+            views[id(x.pending)] = x.view
         if not views:
             return {}
         await sql.save_carts([v.cart for v in views.values()], now)
@@ -285,7 +282,7 @@ def _reserve(
     if level is None or level.has_dated_batches:
         return None
     held = holds.get((cart.id, cart.shop_id, product_id), ZERO)
-    wanted = rules.quantity_of(planned.lines, product_id)
+    wanted = rules.quantity_of(planned.view.lines, product_id)
     if wanted > held and wanted > level.on_hand - level.reserved + held:
         return None
     if wanted != held:

@@ -154,6 +154,14 @@ async def render(uow: UnitOfWork, cart: Cart) -> CartView:
     (the product's when it was scanned)."""
     lines = rules.lines_from_json(cart.lines)
     products = await uow.products.many(line.product_id for line in lines)
+    return await view_of(uow, cart, lines, products)
+
+
+async def view_of(
+    uow: UnitOfWork, cart: Cart, lines: tuple[CartLine, ...], products: dict[uuid.UUID, Product]
+) -> CartView:
+    """`lines` priced as the cart's, with its discounts and what its customer brings
+    (their group's discount, the points they may redeem); read only."""
     customer = None
     group_percent = ZERO
     if cart.customer_id is not None:

@@ -222,8 +222,9 @@ async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitS
 async def test_what_the_group_does_not_decide_goes_one_at_a_time(
     hub: LiveHub, stack: AsyncExitStack
 ) -> None:
-    """A cart with a customer (group discount), a product with dated batches, a product
-    never stocked in the shop, and an unknown product: each answered as before."""
+    """A product with dated batches, a product never stocked in the shop, and an unknown
+    product: each answered as before. A cart with a customer stays in the group, priced
+    with their group's discount."""
     kit = await tenant(hub)
     groups = groups_of(hub)
     async with api(hub) as http:
@@ -246,10 +247,16 @@ async def test_what_the_group_does_not_decide_goes_one_at_a_time(
         await with_customer.do("cart.customer", customer=vip)
         await with_customer.do("cart.add", product=plain, quantity="3")
         assert (with_customer.doc["customer"]["id"], with_customer.doc["total"]) == (vip, "27.00")
-        assert groups.handed_back == handed_back + 4
+        assert groups.handed_back == handed_back + 3
         grouped = groups.grouped
-        await cart.do("cart.add", product=plain)
+        await with_customer.do("cart.set_quantity", product=plain, quantity="4")
+        assert (with_customer.doc["receipt_discount"], with_customer.doc["total"]) == (
+            "4.00",
+            "36.00",
+        )
         assert groups.grouped == grouped + 1
+        await cart.do("cart.add", product=plain)
+        assert groups.grouped == grouped + 2
         assert [x["quantity"] for x in cart.doc["lines"]] == ["2.000", "1.000"]
 
 
