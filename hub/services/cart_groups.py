@@ -25,11 +25,14 @@ events and stock are the same whichever path a change took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from hub.adapters.db.cart_groups import CartGroupStatements, Hold, HoldKey, LockedLevel
 from hub.adapters.db.cart_tables import Cart
@@ -46,6 +49,7 @@ from hub.domain.pricing import ZERO
 from hub.domain.shifts import ShiftStatus
 from hub.services.carts import CartView, announce, view_of
 from hub.services.principal import Principal
+from hub.services.sale_groups import Paid, PayChange, write_pays
 from hub.services.stock import StockView, announce_level
 
 log = logging.getLogger("hub.cart_groups")
@@ -70,11 +74,17 @@ class LineChange:
 @dataclass
 class _Pending:
     principal: Principal
-    change: LineChange
+    change: LineChange | PayChange
     product_id: uuid.UUID | None = None  # the barcode's, once looked up
-    done: asyncio.Future[CartView | None] = field(
+    # The cart after the change (or the paid cart and its sale); None: handed back.
+    done: asyncio.Future[CartView | Paid | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def line(self) -> LineChange:
+        assert isinstance(self.change, LineChange), "a line change's group"
+        return self.change
 
 
 @dataclass
@@ -91,35 +101,74 @@ class CartGroups:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._writers: dict[uuid.UUID, _Writer] = {}
-        # Counted for operators and tests: changes made here, and handed back.
+        self._stopped = False
+        self._open = asyncio.Event()  # cleared while `holding`
+        self._open.set()
+        # Counted for operators and tests: line changes and pays made here, and what
+        # was handed back.
         self.grouped = 0
+        self.sold = 0
         self.handed_back = 0
         self.transactions = 0
 
     async def change(self, principal: Principal, change: LineChange) -> CartView | None:
         """The cart after the change, committed; None: run it one at a time instead."""
-        writer = self._writers.get(principal.tenant_id)
+        made = await self._queued(_Pending(principal, change, change.product_id))
+        assert made is None or isinstance(made, CartView)
+        return made
+
+    async def pay(self, principal: Principal, change: PayChange) -> Paid | None:
+        """The paid cart and its sale, committed (`hub.services.sale_groups`); None: pay
+        it one at a time instead."""
+        made = await self._queued(_Pending(principal, change))
+        assert made is None or isinstance(made, Paid)
+        return made
+
+    async def _queued(self, pending: _Pending) -> CartView | Paid | None:
+        if self._stopped:
+            return None
+        tenant_id = pending.principal.tenant_id
+        writer = self._writers.get(tenant_id)
         if writer is None or writer.task.done():
-            writer = self._writers[principal.tenant_id] = _Writer(self, principal.tenant_id)
-        pending = _Pending(principal, change, change.product_id)
+            writer = self._writers[tenant_id] = _Writer(self, tenant_id)
         writer.queue.append(pending)
         writer.wake.set()
-        view = await pending.done
-        if view is None:
+        made = await pending.done
+        if made is None:
             self.handed_back += 1
-        return view
+        return made
+
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        """No group starts while inside (one under way finishes): what is sent meanwhile
+        queues, and goes out in one group after. Tests use it to make a group of a
+        known make-up."""
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
 
     def waiting(self, tenant_id: uuid.UUID) -> int:
         """Changes of the tenant queued for the next group."""
         writer = self._writers.get(tenant_id)
         return 0 if writer is None else len(writer.queue)
 
-    async def stop(self) -> None:
+    async def stop(self, wait: float = 10.0) -> None:
+        """Let each writer finish the group it is writing (a group cancelled in its
+        commit would leave its tills unsure), then send whoever still waits, and every
+        later request, the other way."""
+        self._stopped = True
         writers, self._writers = list(self._writers.values()), {}
         for writer in writers:
-            writer.task.cancel()
-        await asyncio.gather(*(w.task for w in writers), return_exceptions=True)
-        for writer in writers:  # whoever still waits goes the other way
+            writer.stopping = True
+            writer.wake.set()
+        if writers:
+            _, late = await asyncio.wait([w.task for w in writers], timeout=wait)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for writer in writers:
             for pending in writer.queue:
                 if not pending.done.done():
                     pending.done.set_result(None)
@@ -131,13 +180,15 @@ class _Writer:
         self.tenant_id = tenant_id
         self.queue: deque[_Pending] = deque()
         self.wake = asyncio.Event()
+        self.stopping = False
         self.task = asyncio.create_task(self._run(), name=f"cart-groups-{tenant_id}")
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopping:
             await self.wake.wait()
             self.wake.clear()
-            while self.queue:
+            while self.queue and not self.stopping:
+                await self.groups._open.wait()
                 group = self._next_group()
                 try:
                     await self._write(group)
@@ -165,20 +216,39 @@ class _Writer:
         return group
 
     async def _write(self, group: list[_Pending]) -> None:
-        views: dict[int, CartView] = {}
+        """The group's line changes in one transaction, then its pays in another."""
+        lines = [p for p in group if isinstance(p.change, LineChange)]
+        pays = [(id(p), p.principal, p.change) for p in group if isinstance(p.change, PayChange)]
+        if lines:
+            made = await self._settle(lines, _write_group(self.groups.db, self.tenant_id, lines))
+            self.groups.grouped += made
+        if pays:
+            made = await self._settle(
+                [p for p in group if isinstance(p.change, PayChange)],
+                write_pays(self.groups.db, self.tenant_id, pays),
+            )
+            self.groups.sold += made
+
+    async def _settle(
+        self, group: list[_Pending], writing: Coroutine[Any, Any, Mapping[int, CartView | Paid]]
+    ) -> int:
+        """Answer each of the group: what the transaction made, or None (the other
+        path); how many it made."""
+        views: Mapping[int, CartView | Paid] = {}
         try:
-            views = await _write_group(self.groups.db, self.tenant_id, group)
+            views = await writing
         except Exception:
             # Each goes the other way, which answers the fault. Had the commit itself
-            # gone through, the version each change names is now behind: none is made
-            # twice (the till is answered `stale_version` with the cart as it is).
-            log.warning("a group of %d cart changes failed", len(group), exc_info=True)
+            # gone through, none is made twice: a change's version is now behind (the
+            # till is answered `stale_version` with the cart as it is), and a paid cart
+            # with its key is a replay of its sale.
+            log.warning("a group of %d cart requests failed", len(group), exc_info=True)
         else:
             self.groups.transactions += 1 if views else 0
-            self.groups.grouped += len(views)
         for pending in group:
             if not pending.done.done():
                 pending.done.set_result(views.get(id(pending)))
+        return len(views)
 
 
 def _plainly_editable(pending: _Pending, cart: Cart, shift_status: str) -> bool:
@@ -209,7 +279,8 @@ def _changed_lines(change: LineChange, cart: Cart, product: Product) -> tuple[Ca
 async def _write_group(
     db: Database, tenant_id: uuid.UUID, group: list[_Pending]
 ) -> dict[int, CartView]:
-    """One transaction for the group; the views of the changes it made, by pending."""
+    """One transaction for the group's line changes; the views of those it made, by
+    pending."""
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = CartGroupStatements(await uow.connection(), tenant_id)
         locked = await sql.lock_carts(p.change.cart_id for p in group)
@@ -220,12 +291,12 @@ async def _write_group(
                 editable.append((pending, found[0]))
         if not editable:
             return {}
-        codes = {p.change.barcode.strip() for p, _ in editable if p.change.barcode}
+        codes = {p.line.barcode.strip() for p, _ in editable if p.line.barcode}
         if codes:
             scanned = await sql.barcodes(codes)
             for pending, _ in editable:
-                if pending.change.barcode:
-                    pending.product_id = scanned.get(pending.change.barcode.strip())
+                if pending.line.barcode:
+                    pending.product_id = scanned.get(pending.line.barcode.strip())
         wanted = {p.product_id for p, _ in editable if p.product_id is not None}
         for _, cart in editable:
             wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
@@ -235,7 +306,7 @@ async def _write_group(
             product = None if pending.product_id is None else products.get(pending.product_id)
             try:
                 if product is not None:
-                    lines = _changed_lines(pending.change, cart, product)
+                    lines = _changed_lines(pending.line, cart, product)
                     view = await view_of(uow, cart, lines, products)
                     planned.append(_Planned(pending, cart, product, view))
             except DomainError:
@@ -276,13 +347,18 @@ def _reserve(
 ) -> Hold | None:
     """`stock.reserve` on the locked level, as the group's earlier changes left it: the
     cart's hold follows its line. None when the other path must decide (no level yet,
-    dated batches, or a shortage, which the tenant may allow)."""
+    dated batches, a level another transaction holds, a whole quantity the unit refuses,
+    or a shortage, which the tenant may allow)."""
     cart, product_id = planned.cart, planned.product.id
     level = levels.get((cart.shop_id, product_id))
     if level is None or level.has_dated_batches:
         return None
     held = holds.get((cart.id, cart.shop_id, product_id), ZERO)
     wanted = rules.quantity_of(planned.view.lines, product_id)
+    try:  # `stock.reserve` checks the line's whole quantity against the unit now
+        Unit(planned.product.unit).quantity(wanted)
+    except DomainError:
+        return None
     if wanted > held and wanted > level.on_hand - level.reserved + held:
         return None
     if wanted != held:

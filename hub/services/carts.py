@@ -548,7 +548,7 @@ async def pay_cart(
         earlier = await uow.sales.by_key(idempotency_key)
         if earlier is not None and earlier.id == cart.sale_id:
             view = await render(uow, cart)
-            if not _sale_request(view, payments).matches(earlier.request_digest):
+            if not sale_request(view, payments).matches(earlier.request_digest):
                 raise Conflict(
                     "this idempotency key paid the cart with other payments",
                     code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -562,7 +562,7 @@ async def pay_cart(
         )
     if not cart.lines:
         raise ValidationFailed("an empty cart", fields={"lines": "at least one line"})
-    request = _sale_request(await render(uow, cart), payments)
+    request = sale_request(await render(uow, cart), payments)
     sale = await record_sale(uow, principal, request, idempotency_key, cart_id=cart.id)
     if sale.replayed:  # the key committed an identical sale through another door
         raise Conflict(
@@ -575,7 +575,7 @@ async def pay_cart(
     return closed, sale
 
 
-def _sale_request(view: CartView, payments: tuple[Tender, ...]) -> SaleRequest:
+def sale_request(view: CartView, payments: tuple[Tender, ...]) -> SaleRequest:
     """The sale a paid cart makes: its lines at their prices, its discounts and customer,
     the payments given and the points the cart redeems."""
     cart = view.cart

@@ -74,6 +74,20 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
     return await _receipt_job(uow, sale.shop_id, sale.id, await receipt_document(uow, view))
 
 
+async def enqueue_new_receipts(uow: UnitOfWork, views: Sequence[SaleView]) -> None:
+    """The receipt jobs of sales being written in this transaction together (a group of
+    paid carts): as `enqueue_receipt` makes each, with each shop's agents read once;
+    the session's flush inserts them together."""
+    agents: dict[uuid.UUID, dict[uuid.UUID, list[dict[str, Any]]]] = {}
+    for view in views:
+        sale = view.sale
+        if sale.shop_id not in agents:
+            agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
+        job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view))
+        _give(uow, job, agents[sale.shop_id])
+        uow.device_jobs.add(job)
+
+
 async def enqueue_return_receipt(
     uow: UnitOfWork, view: ReturnView, sale: Sale, sale_lines: Sequence[SaleLine]
 ) -> DeviceJob:
@@ -85,11 +99,9 @@ async def enqueue_return_receipt(
     return await _receipt_job(uow, made.shop_id, made.id, document)
 
 
-async def _receipt_job(
-    uow: UnitOfWork, shop_id: uuid.UUID, ref_id: uuid.UUID, document: dict[str, Any]
-) -> DeviceJob:
+def _new_job(shop_id: uuid.UUID, ref_id: uuid.UUID, document: dict[str, Any]) -> DeviceJob:
     now = utcnow()
-    job = DeviceJob(
+    return DeviceJob(
         id=new_id(),
         shop_id=shop_id,
         kind=JobKind.RECEIPT.value,
@@ -100,6 +112,12 @@ async def _receipt_job(
         created_at=now,
         updated_at=now,
     )
+
+
+async def _receipt_job(
+    uow: UnitOfWork, shop_id: uuid.UUID, ref_id: uuid.UUID, document: dict[str, Any]
+) -> DeviceJob:
+    job = _new_job(shop_id, ref_id, document)
     await _announce(uow, job)  # first: it gives the job its agent
     uow.device_jobs.add(job)
     await uow.session.flush()

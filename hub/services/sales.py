@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from hub.adapters.db.catalogue_tables import Product
+from hub.adapters.db.database import duplicate_key
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment, Shift
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import SALE_COMPLETED, UnitOfWork
@@ -281,7 +284,17 @@ async def record_sale(
     )
     register.next_receipt_number += 1
     uow.sales.add(sale)
-    await uow.session.flush()
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        # The key's sale was committed meanwhile on another shift (on the same one the
+        # shift's lock would have made this wait and find it): another sale's key.
+        if duplicate_key(exc, "idempotency_key"):
+            raise Conflict(
+                "this Idempotency-Key was used for another sale",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            ) from exc
+        raise
     lines = [
         SaleLine(
             sale_id=sale.id,
@@ -306,6 +319,15 @@ async def record_sale(
     ]
     uow.sales.add(*lines, *payments)
     await _add_to_shift(uow, shift, sale, settlement)
+    view = SaleView(sale, lines, payments)
+    announce_sale(uow, view)
+    await device_jobs.enqueue_receipt(uow, view, new_sale=True)
+    return view
+
+
+def announce_sale(uow: UnitOfWork, view: SaleView) -> None:
+    """`sale.completed` on the shop's sales channel, with what a dashboard shows."""
+    sale = view.sale
     uow.emit(
         channels.sales(uow.tenant_id, sale.shop_id),
         SALE_COMPLETED,
@@ -318,11 +340,8 @@ async def record_sale(
             "customer": str(sale.customer_id) if sale.customer_id else None,
             "total": str(sale.total),
             "discount_total": str(sale.discount_total),
-            "payments": {p.method: str(p.amount) for p in payments},
-            "lines": len(lines),
+            "payments": {p.method: str(p.amount) for p in view.payments},
+            "lines": len(view.lines),
             "created_at": sale.created_at.isoformat(),
         },
     )
-    view = SaleView(sale, lines, payments)
-    await device_jobs.enqueue_receipt(uow, view, new_sale=True)
-    return view

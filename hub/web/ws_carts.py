@@ -17,6 +17,7 @@ from hub.services.cart_groups import LineChange
 from hub.services.carts import CartView, ProductRef
 from hub.services.deps import Deps
 from hub.services.principal import Principal
+from hub.services.sale_groups import PayChange
 from hub.services.sales import SaleView
 from protocol import messages as m
 
@@ -109,6 +110,10 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
                 return {"cart": (await carts.open_cart(uow, principal, shift)).document()}
         case m.CartPay(cart=cart, version=version, payments=payments, idempotency_key=key):
             tenders = tuple(Tender(PaymentMethod(p.method), p.amount) for p in payments)
+            if deps.cart_groups is not None:
+                paid = await deps.cart_groups.pay(principal, PayChange(cart, version, tenders, key))
+                if paid is not None:
+                    return {"cart": paid.cart.document(), "sale": sale_summary(paid.sale)}
             async with UnitOfWork(deps.db, tenant, write=True) as uow:
                 view, sale = await carts.pay_cart(uow, principal, cart, version, tenders, key)
                 return {"cart": view.document(), "sale": sale_summary(sale)}

@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from hub.adapters.db.uow import UnitOfWork
+from hub.domain.jobs import JobKind
 from hub.services.cart_groups import CartGroups
+from protocol import channels
 from protocol.client import RequestFailed
 from tests import services
 from tests.conftest import LiveHub, serve
@@ -32,6 +34,10 @@ from tests.helpers import TenantKit, create_product, ean13, receive, stock_of
 store = pytest.fixture(params=["postgres", "clusters"])(services.pick_store)
 
 D = Decimal
+
+
+def sales_channel(kit: TenantKit) -> str:
+    return channels.sales(uuid.UUID(kit.tenant_id), uuid.UUID(kit.shop_id)).name
 
 
 def groups_of(hub: LiveHub) -> CartGroups:
@@ -71,33 +77,13 @@ async def queued(hub: LiveHub, kit: TenantKit, n: int) -> None:
     await wait_for(lambda: groups.waiting(uuid.UUID(kit.tenant_id)) == n)
 
 
-async def waiting_on_a_lock(hub: LiveHub, kit: TenantKit) -> None:
-    """Until a transaction of the tenant's database waits for a row lock."""
-    db, tenant_id = hub.app.state.deps.db, uuid.UUID(kit.tenant_id)
-    for _ in range(500):
-        async with UnitOfWork(db, tenant_id) as uow:
-            found = await (await uow.connection()).exec_driver_sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-            )
-            if found.scalar_one():
-                return
-        await asyncio.sleep(0.02)
-    raise TimeoutError("nothing waits on the lock")
-
-
-async def grouped_behind(
-    hub: LiveHub, kit: TenantKit, blocker: Cart, product: str, changes: list[Any]
-) -> list[Any]:
-    """`blocker` adds `product` first, and the group that writes it waits on that
-    product's stock level, locked here; `changes` are sent meanwhile and queue for the
-    next group. The results of `changes`, in order."""
-    async with held(hub, kit, product=product):
-        first = asyncio.create_task(blocker.do("cart.add", product=product))
-        await waiting_on_a_lock(hub, kit)  # the writer's first group
+async def together(hub: LiveHub, kit: TenantKit, changes: list[Any]) -> list[Any]:
+    """`changes` sent while the writers are held (`CartGroups.holding`), so that they go
+    out in one group (a second change of one cart in the next); their results in order,
+    a refusal as its exception."""
+    async with groups_of(hub).holding():
         tasks = [asyncio.create_task(change) for change in changes]
         await queued(hub, kit, len(changes))
-    await first
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -124,30 +110,28 @@ async def test_many_tills_share_one_transaction_and_every_change_is_kept(
         async with hub_client(hub, kit.members["manager"].token) as manager:
             await manager.subscribe(carts_channel(kit))
             before = (groups.grouped, groups.transactions, groups.handed_back)
-            # Each of 8 tills adds two of one product and one of another, in one group.
-            results = await grouped_behind(
+            # Each of 9 tills adds two of one product, all in one group.
+            results = await together(
                 hub,
                 kit,
-                carts[0],
-                products[0],
                 [
                     cart.do("cart.add", product=products[i % 3], quantity="2")
-                    for i, cart in enumerate(carts[1:])
+                    for i, cart in enumerate(carts)
                 ],
             )
             assert not [r for r in results if isinstance(r, BaseException)]
             assert (groups.grouped, groups.transactions, groups.handed_back) == (
                 before[0] + 9,
-                before[1] + 2,
+                before[1] + 1,
                 before[2],
             )
             # The next round: a second line, a quantity set, and a line removed.
-            for i, cart in enumerate(carts[1:]):
+            for i, cart in enumerate(carts):
                 await cart.do("cart.add", product=products[(i + 1) % 3])
                 await cart.do("cart.set_quantity", product=products[i % 3], quantity="5")
-            await carts[1].do("cart.remove", product=products[0])
-            events = await drain_events(manager, 9 + 8 * 2 + 1)
-        for i, cart in enumerate(carts[1:]):
+            await carts[0].do("cart.remove", product=products[0])
+            events = await drain_events(manager, 9 * 3 + 1)
+        for i, cart in enumerate(carts):
             expected = {products[i % 3]: "5.000", products[(i + 1) % 3]: "1.000"}
             if i == 0:
                 del expected[products[0]]
@@ -175,14 +159,12 @@ async def test_a_second_change_on_the_same_version_is_stale(
     kit = await tenant(hub)
     async with api(hub) as http:
         product = await stocked(http, kit, "10.00", "100")
-        blocker, cart = await open_carts(hub, kit, http, stack, 2)
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
         async with hub_client(hub, kit.members["cashier"].token) as other_device:
             twin = Cart(other_device, dict(cart.doc))  # the same cart, seen at version 1
-            results = await grouped_behind(
+            results = await together(
                 hub,
                 kit,
-                blocker,
-                product,
                 [cart.do("cart.add", product=product), twin.do("cart.add", product=product)],
             )
         made = [r for r in results if not isinstance(r, BaseException)]
@@ -192,7 +174,7 @@ async def test_a_second_change_on_the_same_version_is_stale(
         assert refused[0].data is not None
         current = refused[0].data["cart"]
         assert (current["version"], [x["quantity"] for x in current["lines"]]) == (2, ["1.000"])
-        assert (await stock_of(http, kit, product))["reserved"] == "2.000"
+        assert (await stock_of(http, kit, product))["reserved"] == "1.000"
 
 
 async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitStack) -> None:
@@ -200,12 +182,9 @@ async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitS
     groups = groups_of(hub)
     async with api(hub) as http:
         scarce = await stocked(http, kit, "10.00", "2")
-        other = await stocked(http, kit, "10.00", "10")
-        blocker, *carts = await open_carts(hub, kit, http, stack, 4)
+        carts = await open_carts(hub, kit, http, stack, 3)
         handed_back = groups.handed_back
-        results = await grouped_behind(
-            hub, kit, blocker, other, [cart.do("cart.add", product=scarce) for cart in carts]
-        )
+        results = await together(hub, kit, [cart.do("cart.add", product=scarce) for cart in carts])
         refused = [r for r in results if isinstance(r, BaseException)]
         assert len(refused) == 1
         assert isinstance(refused[0], RequestFailed)
@@ -271,21 +250,28 @@ async def test_the_setting_turns_it_off(hub: LiveHub, stack: AsyncExitStack) -> 
         assert cart.doc["total"] == "20.00"
 
 
-async def test_a_cart_another_transaction_holds_does_not_stall_the_group(
-    hub: LiveHub, stack: AsyncExitStack
+@pytest.mark.parametrize("what", ["cart", "level"])
+async def test_a_row_another_transaction_holds_does_not_stall_the_group(
+    hub: LiveHub, stack: AsyncExitStack, what: str
 ) -> None:
+    """A cart being paid, or a stock level under a delivery: the change that needs it
+    waits for it on the other path, and the other tills' changes go on."""
     kit = await tenant(hub)
     async with api(hub) as http:
-        product = await stocked(http, kit, "10.00", "10")
+        busy_product = await stocked(http, kit, "10.00", "10")
+        free_product = await stocked(http, kit, "10.00", "10")
         busy, free = await open_carts(hub, kit, http, stack, 2)
-        async with held(hub, kit, cart=busy.id):
-            waiting = asyncio.create_task(busy.do("cart.add", product=product))
+        holding = {"cart": busy.id} if what == "cart" else {"product": busy_product}
+        async with held(hub, kit, **holding):
+            waiting = asyncio.create_task(busy.do("cart.add", product=busy_product))
+            await queued(hub, kit, 0)
             async with asyncio.timeout(10):
-                await free.do("cart.add", product=product)  # not behind the held cart
+                await free.do("cart.add", product=free_product)  # not behind the held row
             assert not waiting.done()
         await waiting
         assert [x["quantity"] for c in (busy, free) for x in c.doc["lines"]] == ["1.000"] * 2
-        assert (await stock_of(http, kit, product))["reserved"] == "2.000"
+        for product in (busy_product, free_product):
+            assert (await stock_of(http, kit, product))["reserved"] == "1.000"
 
 
 async def test_scanned_barcodes_are_looked_up_in_the_group(
@@ -353,3 +339,136 @@ async def test_two_hub_processes_editing_one_cart_lose_no_change(
         assert len(refusals) >= 1  # they did collide
         assert groups_of(hub).grouped > 0
         assert groups_of(second).grouped > 0
+
+
+def cash(amount: str, key: str | None = None) -> dict[str, Any]:
+    return {
+        "payments": [{"method": "cash", "amount": amount}],
+        "idempotency_key": key or uuid.uuid4().hex,
+    }
+
+
+async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitStack) -> None:
+    """Nine carts paid, eight of them in one transaction: each a sale with its own
+    register's first receipt number, stock taken and holds gone, the shift's totals, a
+    receipt job, and `sale.completed` on the dashboard."""
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        products = [await stocked(http, kit, "10.00", "100") for _ in range(3)]
+        carts = await open_carts(hub, kit, http, stack, 9)
+        for i, cart in enumerate(carts):
+            await cart.do("cart.add", product=products[i % 3], quantity="2")
+            await cart.do("cart.add", product=products[(i + 1) % 3])
+        async with hub_client(hub, kit.members["manager"].token) as manager:
+            await manager.subscribe(sales_channel(kit))
+            before = (groups.sold, groups.transactions, groups.handed_back)
+            paid = await together(hub, kit, [c.do("cart.pay", **cash("50")) for c in carts])
+            assert not [r for r in paid if isinstance(r, BaseException)]
+            assert (groups.sold, groups.transactions, groups.handed_back) == (
+                before[0] + 9,
+                before[1] + 1,
+                before[2],
+            )
+            heard = await drain_events(manager, 9)
+        sales = [c.doc for c in carts]
+        assert {(c["status"], c["version"]) for c in sales} == {("paid", 4)}
+        for cart, result in zip(carts, paid, strict=True):
+            sale = result["sale"]
+            assert (sale["number"], sale["total"], sale["change"]) == (1, "30.00", "20.00")
+            assert sale["payments"] == {"cash": "30.00"}
+            assert cart.doc["sale"] == sale["id"]
+        assert sorted(e["payload"]["sale"] for e in heard) == sorted(c["sale"] for c in sales)
+        for product in products:
+            level = await stock_of(http, kit, product)
+            assert (level["on_hand"], level["reserved"]) == ("91.000", "0.000")
+        shift = carts[4].doc["session"]
+        x = await http.get(f"/api/sales/sessions/{shift}/x-report/", headers=kit.token("manager"))
+        report = x.json()
+        assert (report["receipts"], report["sales_total"], report["first_receipt"]) == (
+            1,
+            "30.00",
+            1,
+        )
+        assert report["payments"]["cash"]["sales"] == "30.00"
+        assert report["payments"]["cash"]["count"] == 1
+        listed = await http.get(
+            "/api/sales/sales/", params={"page_size": "50"}, headers=kit.token("manager")
+        )
+        lines = {s["id"]: s for s in listed.json()["results"]}
+        assert set(lines) == {c["sale"] for c in sales}
+    async with UnitOfWork(hub.app.state.deps.db, uuid.UUID(kit.tenant_id)) as uow:
+        for cart in sales:
+            job = await uow.device_jobs.by_ref(JobKind.RECEIPT, uuid.UUID(cart["sale"]))
+            assert job is not None
+            assert job.payload["totals"]["total"] == "30.00"
+            assert [x["quantity"] for x in job.payload["lines"]] == ["2.000", "1.000"]
+
+
+async def test_a_key_twice_in_a_group_and_a_retry_are_answered_by_the_other_path(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        one, two = await open_carts(hub, kit, http, stack, 2)
+        for cart in (one, two):
+            await cart.do("cart.add", product=product)
+        handed_back = groups.handed_back
+        results = await together(
+            hub,
+            kit,
+            [one.do("cart.pay", **cash("10", "same")), two.do("cart.pay", **cash("10", "same"))],
+        )
+        made = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, RequestFailed)]
+        assert (len(made), len(refused)) == (1, 1)
+        assert refused[0].code == "idempotency_key_reused"
+        assert groups.handed_back == handed_back + 2
+        # The till retries the pay it saw fail on the wire: the same sale, replayed.
+        winner = one if one.doc["status"] == "paid" else two
+        again = await winner.ws.request(
+            "cart.pay",
+            {"cart": winner.id, "version": winner.doc["version"] - 1, **cash("10", "same")},
+        )
+        assert (again["sale"]["id"], again["sale"]["replayed"]) == (winner.doc["sale"], True)
+        level = await stock_of(http, kit, product)
+        assert (level["on_hand"], level["reserved"]) == ("99.000", "1.000")
+
+
+async def test_pays_the_group_does_not_make_are_made_one_at_a_time(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """Too little money, a customer's cart (their ledger), and goods of a dated batch:
+    each answered as before."""
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        plain = await stocked(http, kit, "10.00", "10")
+        dated = (await create_product(http, kit, price="20.00"))["id"]
+        expiry = (date.today() + timedelta(days=30)).isoformat()
+        await receive(http, kit, dated, "5", expiry_date=expiry)
+        vip = await customer_in_vip(http, kit, credit_limit="100")
+        short, with_customer, with_dated = await open_carts(hub, kit, http, stack, 3)
+        await short.do("cart.add", product=plain)
+        await with_customer.do("cart.customer", customer=vip)
+        await with_customer.do("cart.add", product=plain)
+        await with_dated.do("cart.add", product=dated)
+        sold, handed_back = groups.sold, groups.handed_back
+        with pytest.raises(RequestFailed) as too_little:
+            await short.do("cart.pay", **cash("9.99"))
+        assert too_little.value.code == "validation_error"
+        assert short.doc["status"] == "open"
+        credit = await with_customer.do(
+            "cart.pay", payments=[{"method": "credit", "amount": "9.00"}], idempotency_key="c-1"
+        )
+        assert (credit["sale"]["total"], credit["sale"]["payments"]) == ("9.00", {"credit": "9.00"})
+        made = await with_dated.do("cart.pay", **cash("20"))
+        assert made["sale"]["total"] == "20.00"
+        assert (groups.sold, groups.handed_back) == (sold, handed_back + 3)
+        await short.do("cart.pay", **cash("10"))
+        assert groups.sold == sold + 1
+        for product, left in ((plain, "8.000"), (dated, "4.000")):
+            level = await stock_of(http, kit, product)
+            assert (level["on_hand"], level["reserved"]) == (left, "0.000")

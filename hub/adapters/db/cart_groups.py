@@ -88,6 +88,9 @@ class CartGroupStatements:
         self._batches = f'"{schema}".batches'
         self._holds = f'"{schema}".stock_reservations'
         self._barcodes = f'"{schema}".barcodes'
+        self._sales = f'"{schema}".sales'
+        self._registers = f'"{schema}".cash_registers'
+        self._method_totals = f'"{schema}".shift_method_totals'
         self._lock_carts = _LOCK_CARTS.format(
             columns=", ".join(f"c.{name}" for name in _CART_COLUMNS),
             carts=self._carts,
@@ -120,15 +123,22 @@ class CartGroupStatements:
         return {row[0]: row[1] for row in rows}
 
     async def products(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
-        """What pricing and the cart document need of each product."""
+        """What pricing, the cart document and a sale's lines need of each product."""
         rows = await self._rows(
-            f"SELECT id, name, sku, unit, price, is_active FROM {self._products}"
+            f"SELECT id, name, sku, unit, price, is_active, vat_rate, cost FROM {self._products}"
             " WHERE id = ANY($1::uuid[])",
             list(ids),
         )
         return {
             row[0]: Product(
-                id=row[0], name=row[1], sku=row[2], unit=row[3], price=row[4], is_active=row[5]
+                id=row[0],
+                name=row[1],
+                sku=row[2],
+                unit=row[3],
+                price=row[4],
+                is_active=row[5],
+                vat_rate=row[6],
+                cost=row[7],
             )
             for row in rows
         }
@@ -137,7 +147,10 @@ class CartGroupStatements:
         self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
     ) -> dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]:
         """Levels by (shop, product), locked in product order, each with whether a batch
-        left has an expiry date (only those can make goods unavailable)."""
+        left has an expiry date (only those can make goods unavailable). A level another
+        transaction holds (a sale, a delivery, an import) is left out, not waited for:
+        the group does not stall behind it, and the changes that need it go the other
+        way, which waits for it."""
         shops, products = zip(*keys, strict=True) if keys else ((), ())
         rows = await self._rows(
             f"SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1 FROM"
@@ -145,7 +158,7 @@ class CartGroupStatements:
             " AND b.remaining > 0 AND b.expiry_date IS NOT NULL)"
             f" FROM {self._levels} l JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
             " ON l.shop_id = k.s AND l.product_id = k.p"
-            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l",
+            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l SKIP LOCKED",
             list(shops),
             list(products),
         )

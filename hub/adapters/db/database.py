@@ -60,6 +60,13 @@ def lost_a_race(exc: BaseException) -> bool:
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_SQLSTATES
 
 
+def duplicate_key(exc: BaseException, constraint: str) -> bool:
+    """Whether a statement failed on the unique `constraint`: another transaction
+    committed the same key first."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23505" and constraint in str(orig)
+
+
 # No such table or schema: in a tenant's unit of work, its schema is not on that cluster.
 _MISSING_SQLSTATES = frozenset({"42P01", "3F000"})
 _NUMERIC_OUT_OF_RANGE = "22003"

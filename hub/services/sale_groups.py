@@ -1,0 +1,350 @@
+"""Carts paid together (group commit), on PostgreSQL: the sale commit of many tills'
+`cart.pay` in one transaction.
+
+`hub.services.cart_groups` queues a pay like a line change; its writer hands the pays
+of a group to `write_pays`. Shifts, carts, registers, stock levels and batches are
+locked and read for the whole group, one statement each, in the order every writer
+takes them; each sale is then decided by the same rules as `sales.record_sale` (the
+cart's pricing, `pricing.settle`, first expiring then first received batches by
+`stock.allocate`, a gap-free receipt number per register) on those rows, and the group's
+rows are written with one statement per table. Each sale's events (`stock.changed` per
+product, `sale.completed`, the receipt job's `job.created`, `cart.closed`) go to the
+outbox in the same transaction; a pay is answered after its commit.
+
+Only the plain sale is made here: an open cart at the version the till saw, without a
+customer or points, paid in cash or by card, under a key never used, its goods held
+by the cart and in stock without dated batches, on an open shift and a shift, cart and
+register no other transaction holds. Anything else is handed back and paid by
+`carts.pay_cart` one at a time, which answers as it always has (a replay, an error, or
+the sale made there).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from hub.adapters.db.cart_groups import HoldKey, LockedLevel
+from hub.adapters.db.cart_tables import Cart
+from hub.adapters.db.catalogue_tables import Product, StockMovement
+from hub.adapters.db.database import Database
+from hub.adapters.db.sale_groups import LockedBatch, LockedShift, SaleGroupStatements, ShiftSales
+from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
+from hub.adapters.db.types import utcnow
+from hub.adapters.db.uow import UnitOfWork
+from hub.domain import carts as rules
+from hub.domain.carts import CartStatus
+from hub.domain.catalogue import Unit
+from hub.domain.errors import DomainError
+from hub.domain.ids import new_id
+from hub.domain.permissions import Permission
+from hub.domain.pricing import ZERO, Settlement, Tender, settle
+from hub.domain.shifts import PaymentMethod, ShiftStatus
+from hub.domain.stock import MovementKind, allocate
+from hub.services import device_jobs
+from hub.services.carts import CartView, announce, sale_request, view_of
+from hub.services.principal import Principal
+from hub.services.sales import SaleView, announce_sale
+from hub.services.stock import StockView, announce_level
+
+PLAIN_TENDERS = frozenset({PaymentMethod.CASH, PaymentMethod.CARD})
+
+
+@dataclass(frozen=True)
+class PayChange:
+    cart_id: uuid.UUID
+    version: int
+    payments: tuple[Tender, ...]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Paid:
+    cart: CartView
+    sale: SaleView
+
+
+@dataclass
+class _Sale:
+    ref: int  # the pending change's
+    principal: Principal
+    change: PayChange
+    cart: Cart
+    shift: LockedShift
+    view: CartView = field(init=False)
+    settlement: Settlement = field(init=False)
+    quantities: dict[uuid.UUID, Decimal] = field(init=False)  # product -> quantity sold
+
+
+def _plainly_payable(who: Principal, change: PayChange, cart: Cart, shift: LockedShift) -> bool:
+    """What `carts.pay_cart` and `sales.record_sale` check, for the plain sale."""
+    return (
+        who.has(Permission.SALES_SELL)
+        and who.sees_shop(cart.shop_id)
+        and who.sees_shop(shift.shop_id)
+        and (cart.cashier_id == who.user_id or who.has(Permission.SHIFTS_MANAGE))
+        and (shift.cashier_id == who.user_id or who.has(Permission.SHIFTS_MANAGE))
+        and shift.status == ShiftStatus.OPEN
+        and cart.status == CartStatus.OPEN
+        and cart.version == change.version
+        and bool(cart.lines)
+        and cart.customer_id is None
+        and cart.bonus == 0
+        and bool(change.payments)
+        and all(t.method in PLAIN_TENDERS for t in change.payments)
+    )
+
+
+def _priced(sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
+    """The sale as `record_sale` would price and settle it; False if it would refuse."""
+    lines = rules.lines_from_json(sale.cart.lines)
+    quantities: dict[uuid.UUID, Decimal] = {}
+    for line in lines:
+        product = products.get(line.product_id)
+        if product is None or not product.is_active:
+            return False
+        quantity = Unit(product.unit).quantity(line.quantity)
+        if quantity <= 0 or line.product_id in quantities:
+            return False
+        quantities[line.product_id] = quantity
+    sale.quantities = quantities
+    return True
+
+
+async def write_pays(
+    db: Database, tenant_id: uuid.UUID, group: list[tuple[int, Principal, PayChange]]
+) -> dict[int, Paid]:
+    """One transaction for the group's pays; what each plain one made, by its ref."""
+    async with UnitOfWork(db, tenant_id, write=True) as uow:
+        sql = SaleGroupStatements(await uow.connection(), tenant_id)
+        cart_ids = [change.cart_id for _, _, change in group]
+        shifts = await sql.lock_shifts_of_carts(cart_ids)
+        carts = await sql.lock_carts(cart_ids)
+        keys = Counter(change.idempotency_key for _, _, change in group)
+        used = await sql.keys_taken(keys)
+        sales: list[_Sale] = []
+        for ref, who, change in group:
+            found = carts.get(change.cart_id)
+            shift = None if found is None else shifts.get(found[0].shift_id)
+            if found is None or shift is None:
+                continue
+            key = change.idempotency_key
+            if keys[key] > 1 or key in used or not _plainly_payable(who, change, found[0], shift):
+                continue
+            sales.append(_Sale(ref, who, change, found[0], shift))
+        if not sales:
+            return {}
+        products = await sql.products(
+            uuid.UUID(line["product"]) for s in sales for line in s.cart.lines
+        )
+        sales = [s for s in sales if _priced(s, products) and await _settled(uow, s, products)]
+        if not sales:
+            return {}
+        numbers = await sql.lock_registers(s.shift.register_id for s in sales)
+        sales = [s for s in sales if s.shift.register_id in numbers]
+        wanted = sorted({(s.cart.shop_id, p) for s in sales for p in s.quantities})
+        levels = await sql.lock_levels(wanted)
+        batches = await sql.lock_batches(wanted)
+        holds = await sql.holds(s.cart.id for s in sales)
+        return await _write(uow, sql, sales, numbers, levels, batches, holds)
+
+
+async def _settled(uow: UnitOfWork, sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
+    try:
+        sale.view = await view_of(uow, sale.cart, rules.lines_from_json(sale.cart.lines), products)
+        if sale.view.receipt is None:
+            return False
+        sale.settlement = settle(sale.view.receipt.total, sale.change.payments)
+    except DomainError:
+        return False
+    return True
+
+
+def _in_stock(
+    sale: _Sale,
+    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel],
+    holds: dict[HoldKey, Decimal],
+) -> bool:
+    """Whether `stock.consume_for_sale` would sell it on the levels as the group's
+    earlier sales left them: no dated batches, enough usable, and the cart holding
+    nothing but what it sells."""
+    shop = sale.cart.shop_id
+    for holder, held_shop, product_id in holds:
+        if holder == sale.cart.id and (held_shop != shop or product_id not in sale.quantities):
+            return False
+    for product_id, quantity in sale.quantities.items():
+        level = levels.get((shop, product_id))
+        if level is None or level.has_dated_batches:
+            return False
+        held = holds.get((sale.cart.id, shop, product_id), ZERO)
+        if quantity > level.on_hand - level.reserved + held:
+            return False
+    return True
+
+
+async def _write(
+    uow: UnitOfWork,
+    sql: SaleGroupStatements,
+    sales: list[_Sale],
+    numbers: dict[uuid.UUID, int],
+    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel],
+    batches: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]],
+    holds: dict[HoldKey, Decimal],
+) -> dict[int, Paid]:
+    now = utcnow()
+    made: dict[int, Paid] = {}
+    shift_sales: list[ShiftSales] = []
+    closed: list[tuple[uuid.UUID, uuid.UUID, int]] = []
+    views: list[SaleView] = []
+    sold_levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel] = {}
+    paid: list[_Sale] = []
+    for s in sales:
+        if not _in_stock(s, levels, holds):
+            continue
+        paid.append(s)
+        cart, receipt, settlement = s.cart, s.view.receipt, s.settlement
+        assert receipt is not None
+        sale_id = new_id()
+        for product_id in sorted(s.quantities):
+            key = (cart.shop_id, product_id)
+            level = sold_levels[key] = levels[key]
+            _consume(uow, s, sale_id, level, batches.get(key, []), holds)
+        number = numbers[s.shift.register_id]
+        numbers[s.shift.register_id] = number + 1
+        sale = Sale(
+            id=sale_id,
+            idempotency_key=s.change.idempotency_key,
+            request_digest=sale_request(s.view, s.change.payments).digest(),
+            shop_id=cart.shop_id,
+            register_id=s.shift.register_id,
+            shift_id=s.shift.id,
+            number=number,
+            cashier_id=s.principal.user_id or s.shift.cashier_id,
+            customer_id=None,
+            subtotal=receipt.subtotal,
+            discount_total=receipt.discount_total,
+            receipt_discount=receipt.receipt_discount,
+            receipt_discount_percent=receipt.receipt_discount_percent,
+            total=receipt.total,
+            tendered_cash=settlement.tendered_cash,
+            change=settlement.change,
+            bonus_accrued=Decimal("0.00"),
+            created_at=utcnow(),
+        )
+        lines = _sale_lines(s, sale_id)
+        payments = [
+            SalePayment(sale_id=sale_id, method=method.value, amount=amount)
+            for method, amount in sorted(settlement.taken.items())
+        ]
+        view = SaleView(sale, lines, payments)
+        announce_sale(uow, view)
+        views.append(view)
+        shift_sales.append(
+            ShiftSales(
+                s.shift.id,
+                sale.total,
+                sale.discount_total,
+                number,
+                {m.value: a for m, a in settlement.taken.items()},
+            )
+        )
+        cart.status = CartStatus.PAID.value
+        cart.sale_id = sale_id
+        cart.version += 1
+        cart.updated_at = cart.closed_at = now
+        closed.append((cart.id, sale_id, cart.version))
+        announce(uow, s.view, "cart.closed")
+        made[s.ref] = Paid(s.view, view)
+    if not paid:
+        return {}
+    with uow.session.no_autoflush:  # the documents' reads must not flush one sale at a time
+        await device_jobs.enqueue_new_receipts(uow, views)
+    for view in views:
+        uow.sales.add(view.sale, *view.lines, *view.payments)
+    await sql.save_sold_levels(list(sold_levels.values()), now)
+    await sql.save_batches([b for found in batches.values() for b in found if b.changed])
+    await sql.drop_all_holds([s.cart.id for s in paid])
+    await sql.save_registers({s.shift.register_id: numbers[s.shift.register_id] for s in paid})
+    await sql.add_to_shifts(shift_sales)
+    await sql.close_paid_carts(closed, now)
+    await uow.commit()
+    return made
+
+
+def _sale_lines(sale: _Sale, sale_id: uuid.UUID) -> list[SaleLine]:
+    """The sale's lines as `record_sale` writes them: the cart's lines at their prices,
+    with what the pricing gave each."""
+    receipt = sale.view.receipt
+    assert receipt is not None
+    lines = []
+    for position, (line, priced) in enumerate(zip(sale.view.lines, receipt.lines, strict=True), 1):
+        product = sale.view.products[line.product_id]
+        lines.append(
+            SaleLine(
+                id=new_id(),
+                sale_id=sale_id,
+                position=position,
+                product_id=line.product_id,
+                name=product.name,
+                unit=product.unit,
+                vat_rate=product.vat_rate,
+                price=product.price if line.price is None else line.price,
+                quantity=sale.quantities[line.product_id],
+                amount=priced.amount,
+                line_discount=priced.line_discount,
+                receipt_discount=priced.receipt_discount,
+                total=priced.total,
+                cost=product.cost,
+            )
+        )
+    return lines
+
+
+def _consume(
+    uow: UnitOfWork,
+    sale: _Sale,
+    sale_id: uuid.UUID,
+    level: LockedLevel,
+    batches: list[LockedBatch],
+    holds: dict[HoldKey, Decimal],
+) -> None:
+    """`stock.consume_for_sale` for one product of the sale, on the locked rows: its
+    batches taken in consumption order, a movement per portion, the cart's hold used
+    up, and `stock.changed`."""
+    cart = sale.cart
+    quantity = sale.quantities[level.product_id]
+    by_id = {b.id: b for b in batches}
+    portions = allocate(
+        [b.view() for b in batches],
+        quantity,
+        today=utcnow().date(),  # no dated batches here: the date changes nothing
+        include_expired=False,
+        allow_negative=True,
+    )
+    for portion in portions:
+        if portion.batch_id is not None:
+            batch = by_id[portion.batch_id]
+            batch.remaining -= portion.quantity
+            batch.changed = True
+        uow.stock.add(
+            StockMovement(
+                id=new_id(),
+                shop_id=cart.shop_id,
+                product_id=level.product_id,
+                batch_id=portion.batch_id,
+                kind=MovementKind.SALE.value,
+                quantity=-portion.quantity,
+                reason="",
+                ref_id=sale_id,
+                sale_id=sale_id,
+                user_id=sale.principal.user_id,
+                created_at=utcnow(),
+            )
+        )
+        level.on_hand -= portion.quantity
+    held = holds.pop((cart.id, cart.shop_id, level.product_id), ZERO)
+    level.reserved -= held
+    view = StockView(cart.shop_id, level.product_id, level.on_hand, level.reserved, ZERO)
+    announce_level(uow, view, MovementKind.SALE)
