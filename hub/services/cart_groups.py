@@ -1,25 +1,28 @@
-"""Cart line changes of many tills in one transaction (group commit), on PostgreSQL.
+"""The cart requests of many tills in a few transactions (group commit), on PostgreSQL.
 
 A busy shop's tills each scan a line every second or two; `hub.services.carts` gives
-every scan its own transaction of a dozen ORM statements, and the hub's CPU goes there.
-Here a change (add a product, set or remove a line, by product id) waits in its tenant's
-queue, and one writer takes every change queued while its last transaction was being
-written into the next one: carts, products, stock levels and reservations are each read
-and written by one statement for the whole group (`hub.adapters.db.cart_groups`), and
-the events go to the outbox with one insert. The more tills, the more changes share a
-transaction; one till alone gets a transaction of its own, as before.
+every request its own transaction of a dozen ORM statements, and the hub's CPU goes
+there. Here `cart.open`, the line changes (add a product, set or remove a line, by
+product id or barcode) and `cart.pay` wait in their tenant's queue, and one writer takes
+every request queued while its last transaction was being written into the next one
+(opens and line changes in one transaction, then pays in another,
+`hub.services.sale_groups`): each kind of row is read and written by one statement for
+the whole group (`hub.adapters.db.cart_groups`), and the events go to the outbox with
+one insert. The more tills, the more requests share a transaction; one till alone gets
+a transaction of its own, as before.
 
 The rules are `hub.domain.carts` and the pricing of `hub.services.carts`, the same as on
 the one-at-a-time path; the cart row is locked and its version checked in the
 transaction, so two hub processes (or this path and the other) never lose a change. A
-change is answered only once its transaction committed: nothing acknowledged is lost.
+request is answered only once its transaction committed: nothing acknowledged is lost.
 
-Only the plain case is decided here. Anything else (a stale version, a closed cart or
-shift, another cashier's cart, a product not sold, not enough
-stock, a level with dated batches, a refused quantity or discount, a database fault) is
-handed back, and the caller runs the change through `hub.services.carts`, which answers
-as it always has: the error with its code, or the change made there. So the answers,
-events and stock are the same whichever path a change took.
+Only the plain case is decided here. Anything else (a row another transaction holds, a
+stale version, a closed cart or shift, another cashier's cart or shift, a product not
+sold, not enough stock, a level with dated batches, a refused quantity or discount, a
+database fault) is handed back, and the caller runs the request through
+`hub.services.carts`, which answers as it always has: the error with its code, or the
+change made there. So the answers, events and stock are the same whichever path a
+request took.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from hub.adapters.db.cart_groups import CartGroupStatements, Hold, HoldKey, LockedLevel
+from hub.adapters.db.cart_groups import (
+    CartGroupStatements,
+    Hold,
+    HoldKey,
+    LockedLevel,
+    LockedShift,
+)
 from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import Product
 from hub.adapters.db.database import Database
@@ -47,7 +56,7 @@ from hub.domain.errors import DomainError
 from hub.domain.permissions import Permission
 from hub.domain.pricing import ZERO
 from hub.domain.shifts import ShiftStatus
-from hub.services.carts import CartView, announce, view_of
+from hub.services.carts import CartView, announce, new_cart, view_of
 from hub.services.principal import Principal
 from hub.services.sale_groups import Paid, PayChange, write_pays
 from hub.services.stock import StockView, announce_level
@@ -71,15 +80,27 @@ class LineChange:
     barcode: str | None = None
 
 
+@dataclass(frozen=True)
+class OpenChange:
+    """`cart.open`: the shift's open cart, or a new one."""
+
+    shift_id: uuid.UUID
+
+
 @dataclass
 class _Pending:
     principal: Principal
-    change: LineChange | PayChange
+    change: LineChange | PayChange | OpenChange
     product_id: uuid.UUID | None = None  # the barcode's, once looked up
     # The cart after the change (or the paid cart and its sale); None: handed back.
     done: asyncio.Future[CartView | Paid | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def key(self) -> uuid.UUID:
+        """What a group holds one request of: a cart, or the shift a cart is opened on."""
+        return self.change.shift_id if isinstance(self.change, OpenChange) else self.change.cart_id
 
     @property
     def line(self) -> LineChange:
@@ -104,8 +125,8 @@ class CartGroups:
         self._stopped = False
         self._open = asyncio.Event()  # cleared while `holding`
         self._open.set()
-        # Counted for operators and tests: line changes and pays made here, and what
-        # was handed back.
+        # Counted for operators and tests: opens and line changes made here, pays made
+        # here, and what was handed back.
         self.grouped = 0
         self.sold = 0
         self.handed_back = 0
@@ -114,6 +135,12 @@ class CartGroups:
     async def change(self, principal: Principal, change: LineChange) -> CartView | None:
         """The cart after the change, committed; None: run it one at a time instead."""
         made = await self._queued(_Pending(principal, change, change.product_id))
+        assert made is None or isinstance(made, CartView)
+        return made
+
+    async def open(self, principal: Principal, shift_id: uuid.UUID) -> CartView | None:
+        """The shift's open cart, made if it has none; None: open it one at a time."""
+        made = await self._queued(_Pending(principal, OpenChange(shift_id)))
         assert made is None or isinstance(made, CartView)
         return made
 
@@ -207,17 +234,18 @@ class _Writer:
             pending = self.queue.popleft()
             if pending.done.done():  # its caller is gone
                 continue
-            if pending.change.cart_id in carts:
+            if pending.key in carts:
                 later.append(pending)
             else:
-                carts.add(pending.change.cart_id)
+                carts.add(pending.key)
                 group.append(pending)
         self.queue.extendleft(reversed(later))
         return group
 
     async def _write(self, group: list[_Pending]) -> None:
-        """The group's line changes in one transaction, then its pays in another."""
-        lines = [p for p in group if isinstance(p.change, LineChange)]
+        """The group's opens and line changes in one transaction, then its pays in
+        another."""
+        lines = [p for p in group if not isinstance(p.change, PayChange)]
         pays = [(id(p), p.principal, p.change) for p in group if isinstance(p.change, PayChange)]
         if lines:
             made = await self._settle(lines, _write_group(self.groups.db, self.tenant_id, lines))
@@ -253,7 +281,7 @@ class _Writer:
 
 def _plainly_editable(pending: _Pending, cart: Cart, shift_status: str) -> bool:
     """What `carts._edit` checks: else the other path answers."""
-    who, change = pending.principal, pending.change
+    who, change = pending.principal, pending.line
     return (
         who.sees_shop(cart.shop_id)
         and who.has(Permission.SALES_SELL)
@@ -279,64 +307,123 @@ def _changed_lines(change: LineChange, cart: Cart, product: Product) -> tuple[Ca
 async def _write_group(
     db: Database, tenant_id: uuid.UUID, group: list[_Pending]
 ) -> dict[int, CartView]:
-    """One transaction for the group's line changes; the views of those it made, by
-    pending."""
+    """One transaction for the group's opens and line changes; the views of those it
+    made, by pending."""
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = CartGroupStatements(await uow.connection(), tenant_id)
-        locked = await sql.lock_carts(p.change.cart_id for p in group)
-        editable = []
-        for pending in group:
-            found = locked.get(pending.change.cart_id)
-            if found is not None and _plainly_editable(pending, *found):
-                editable.append((pending, found[0]))
-        if not editable:
-            return {}
-        codes = {p.line.barcode.strip() for p, _ in editable if p.line.barcode}
-        if codes:
-            scanned = await sql.barcodes(codes)
-            for pending, _ in editable:
-                if pending.line.barcode:
-                    pending.product_id = scanned.get(pending.line.barcode.strip())
-        wanted = {p.product_id for p, _ in editable if p.product_id is not None}
-        for _, cart in editable:
-            wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
-        products = await sql.products(wanted)
-        planned = []
-        for pending, cart in editable:
-            product = None if pending.product_id is None else products.get(pending.product_id)
+        opens = [p for p in group if isinstance(p.change, OpenChange)]
+        views = await _open_carts(uow, sql, opens) if opens else {}
+        lines = [p for p in group if isinstance(p.change, LineChange)]
+        if lines:
+            views.update(await _change_lines(uow, sql, lines))
+        if views:
+            await uow.commit()
+        return views
+
+
+async def _open_carts(
+    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending]
+) -> dict[int, CartView]:
+    """`carts.open_cart` for each: its shift locked first, then its open cart rendered,
+    or a new one made and announced."""
+    shift_ids = [p.change.shift_id for p in group if isinstance(p.change, OpenChange)]
+    shifts = await sql.lock_shifts(shift_ids)
+    existing = await sql.open_carts_of(shifts)
+    products = await sql.products(
+        uuid.UUID(line["product"]) for cart in existing.values() for line in cart.lines
+    )
+    views: dict[int, CartView] = {}
+    made: list[Cart] = []
+    now = utcnow()
+    for pending, shift_id in zip(group, shift_ids, strict=True):
+        shift = shifts.get(shift_id)
+        if shift is None or not _may_open(pending.principal, shift):
+            continue
+        cart = existing.get(shift_id)
+        if cart is None:
+            cart = new_cart(shift.shop_id, shift.register_id, shift.id, shift.cashier_id, now)
+            made.append(cart)
+            view = await view_of(uow, cart, (), products)
+            announce(uow, view, "cart.updated")
+        else:
             try:
-                if product is not None:
-                    lines = _changed_lines(pending.line, cart, product)
-                    view = await view_of(uow, cart, lines, products)
-                    planned.append(_Planned(pending, cart, product, view))
+                view = await view_of(uow, cart, rules.lines_from_json(cart.lines), products)
             except DomainError:
                 continue
-        if not planned:
-            return {}
-        levels = await sql.lock_levels(sorted({(x.cart.shop_id, x.product.id) for x in planned}))
-        holds = await sql.holds(x.cart.id for x in planned)
-        views: dict[int, CartView] = {}
-        changed_holds: list[Hold] = []
-        now = utcnow()
-        for x in planned:
-            hold = _reserve(x, levels, holds, uow)
-            if hold is None:
-                continue
-            if hold.quantity != holds.get((hold.holder_id, hold.shop_id, hold.product_id), ZERO):
-                changed_holds.append(hold)
-            cart = x.cart
-            cart.lines = rules.lines_to_json(x.view.lines)
-            cart.version += 1
-            cart.updated_at = now
-            announce(uow, x.view, "cart.updated")
-            views[id(x.pending)] = x.view
-        if not views:
-            return {}
-        await sql.save_carts([v.cart for v in views.values()], now)
-        await sql.save_levels([x for x in levels.values() if x.changed], now)
-        await sql.save_holds(changed_holds, now)
-        await uow.commit()
-        return views
+        views[id(pending)] = view
+    if made:
+        await sql.insert_carts(made)
+    return views
+
+
+def _may_open(who: Principal, shift: LockedShift) -> bool:
+    """What `carts.open_cart` checks: else the other path answers."""
+    return (
+        who.has(Permission.SALES_SELL)
+        and who.sees_shop(shift.shop_id)
+        and (shift.cashier_id == who.user_id or who.has(Permission.SHIFTS_MANAGE))
+        and shift.status == ShiftStatus.OPEN
+    )
+
+
+async def _change_lines(
+    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending]
+) -> dict[int, CartView]:
+    """The line changes of the group, on carts locked here; the views of those made
+    (not yet committed)."""
+    locked = await sql.lock_carts(p.line.cart_id for p in group)
+    editable = []
+    for pending in group:
+        found = locked.get(pending.line.cart_id)
+        if found is not None and _plainly_editable(pending, *found):
+            editable.append((pending, found[0]))
+    if not editable:
+        return {}
+    codes = {p.line.barcode.strip() for p, _ in editable if p.line.barcode}
+    if codes:
+        scanned = await sql.barcodes(codes)
+        for pending, _ in editable:
+            if pending.line.barcode:
+                pending.product_id = scanned.get(pending.line.barcode.strip())
+    wanted = {p.product_id for p, _ in editable if p.product_id is not None}
+    for _, cart in editable:
+        wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
+    products = await sql.products(wanted)
+    planned = []
+    for pending, cart in editable:
+        product = None if pending.product_id is None else products.get(pending.product_id)
+        try:
+            if product is not None:
+                lines = _changed_lines(pending.line, cart, product)
+                view = await view_of(uow, cart, lines, products)
+                planned.append(_Planned(pending, cart, product, view))
+        except DomainError:
+            continue
+    if not planned:
+        return {}
+    levels = await sql.lock_levels(sorted({(x.cart.shop_id, x.product.id) for x in planned}))
+    holds = await sql.holds(x.cart.id for x in planned)
+    views: dict[int, CartView] = {}
+    changed_holds: list[Hold] = []
+    now = utcnow()
+    for x in planned:
+        hold = _reserve(x, levels, holds, uow)
+        if hold is None:
+            continue
+        if hold.quantity != holds.get((hold.holder_id, hold.shop_id, hold.product_id), ZERO):
+            changed_holds.append(hold)
+        cart = x.cart
+        cart.lines = rules.lines_to_json(x.view.lines)
+        cart.version += 1
+        cart.updated_at = now
+        announce(uow, x.view, "cart.updated")
+        views[id(x.pending)] = x.view
+    if not views:
+        return {}
+    await sql.save_carts([v.cart for v in views.values()], now)
+    await sql.save_levels([x for x in levels.values() if x.changed], now)
+    await sql.save_holds(changed_holds, now)
+    return views
 
 
 def _reserve(

@@ -34,6 +34,7 @@ from hub.domain import carts as rules
 from hub.domain.carts import CartLine, CartStatus
 from hub.domain.catalogue import QUANTITY_STEP, Unit
 from hub.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from hub.domain.ids import new_id
 from hub.domain.permissions import Permission
 from hub.domain.pricing import ZERO, Discount, LineIn, PricedReceipt, Tender, cents, price_receipt
 from hub.domain.shifts import PaymentMethod, ShiftClosed, ShiftStatus
@@ -306,13 +307,20 @@ async def open_cart(uow: UnitOfWork, principal: Principal, shift_id: uuid.UUID) 
     return view
 
 
-async def _new_cart(uow: UnitOfWork, shift: Shift) -> Cart:
-    now = utcnow()
-    cart = Cart(
-        shop_id=shift.shop_id,
-        register_id=shift.register_id,
-        shift_id=shift.id,
-        cashier_id=shift.cashier_id,
+def new_cart(
+    shop_id: uuid.UUID,
+    register_id: uuid.UUID,
+    shift_id: uuid.UUID,
+    cashier_id: uuid.UUID,
+    now: datetime,
+) -> Cart:
+    """An empty open cart of a shift, not yet stored."""
+    return Cart(
+        id=new_id(),
+        shop_id=shop_id,
+        register_id=register_id,
+        shift_id=shift_id,
+        cashier_id=cashier_id,
         status=CartStatus.OPEN.value,
         version=1,
         lines=[],
@@ -320,6 +328,10 @@ async def _new_cart(uow: UnitOfWork, shift: Shift) -> Cart:
         created_at=now,
         updated_at=now,
     )
+
+
+async def _new_cart(uow: UnitOfWork, shift: Shift) -> Cart:
+    cart = new_cart(shift.shop_id, shift.register_id, shift.id, shift.cashier_id, utcnow())
     uow.carts.add(cart)
     await uow.session.flush()
     return cart

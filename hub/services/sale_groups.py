@@ -26,11 +26,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from hub.adapters.db.cart_groups import HoldKey, LockedLevel
+from hub.adapters.db.cart_groups import HoldKey, LockedLevel, LockedShift
 from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import Product, StockMovement
 from hub.adapters.db.database import Database
-from hub.adapters.db.sale_groups import LockedBatch, LockedShift, SaleGroupStatements, ShiftSales
+from hub.adapters.db.sale_groups import LockedBatch, SaleGroupStatements, ShiftSales
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork

@@ -106,6 +106,11 @@ async def handle(deps: Deps, principal: Principal, request: m.Message) -> dict[s
             async with UnitOfWork(deps.db, tenant) as uow:
                 return {"cart": (await carts.get_cart(uow, principal, cart)).document()}
         case m.CartOpen(session=shift):
+            opened = (
+                None if deps.cart_groups is None else await deps.cart_groups.open(principal, shift)
+            )
+            if opened is not None:
+                return {"cart": opened.document()}
             async with UnitOfWork(deps.db, tenant, write=True) as uow:
                 return {"cart": (await carts.open_cart(uow, principal, shift)).document()}
         case m.CartPay(cart=cart, version=version, payments=payments, idempotency_key=key):

@@ -29,7 +29,16 @@ from tests.conftest import LiveHub, serve
 from tests.e2e.test_carts import Cart, carts_channel
 from tests.e2e.test_sales import Till, customer_in_vip, stocked
 from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
-from tests.helpers import TenantKit, create_product, ean13, receive, stock_of
+from tests.helpers import (
+    TenantKit,
+    bearer,
+    create_product,
+    create_user,
+    ean13,
+    login,
+    receive,
+    stock_of,
+)
 
 store = pytest.fixture(params=["postgres", "clusters"])(services.pick_store)
 
@@ -341,6 +350,24 @@ async def test_two_hub_processes_editing_one_cart_lose_no_change(
         assert groups_of(second).grouped > 0
 
 
+async def create_user_with_shift(http: httpx.AsyncClient, kit: TenantKit) -> str:
+    """Another cashier of the shop, with a shift open on a till of their own."""
+    user = await create_user(http, kit.members["owner"].token, "cashier", [kit.shop_id])
+    token = (await login(http, user["username"]))["access"]
+    register = await http.post(
+        "/api/sales/cash-registers/",
+        json={"name": f"Till {uuid.uuid4().hex[:6]}", "shop": kit.shop_id},
+        headers=kit.token("manager"),
+    )
+    shift = await http.post(
+        "/api/sales/sessions/",
+        json={"cash_register": register.json()["id"], "opening_cash": "0"},
+        headers=bearer(token),
+    )
+    assert shift.status_code == 201, shift.text
+    return str(shift.json()["id"])
+
+
 def cash(amount: str, key: str | None = None) -> dict[str, Any]:
     return {
         "payments": [{"method": "cash", "amount": amount}],
@@ -472,3 +499,55 @@ async def test_pays_the_group_does_not_make_are_made_one_at_a_time(
         for product, left in ((plain, "8.000"), (dated, "4.000")):
             level = await stock_of(http, kit, product)
             assert (level["on_hand"], level["reserved"]) == (left, "0.000")
+
+
+async def test_tills_open_their_carts_in_one_transaction(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """New carts made together, each announced; a till that reloads gets its cart as it
+    was; a closed shift and another cashier's shift are answered as before."""
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "10")
+        tills = [await Till(http, kit).open() for _ in range(5)]
+        token = kit.members["cashier"].token
+        sockets = [await stack.enter_async_context(hub_client(hub, token)) for _ in tills]
+        ws = sockets[0]
+        async with hub_client(hub, kit.members["manager"].token) as manager:
+            await manager.subscribe(carts_channel(kit))
+            before = (groups.grouped, groups.transactions)
+            opened = await together(
+                hub,
+                kit,
+                [
+                    s.request("cart.open", {"session": t.shift})
+                    for s, t in zip(sockets, tills, strict=True)
+                ],
+            )
+            assert (groups.transactions, groups.grouped) == (before[1] + 1, before[0] + 5)
+            heard = await drain_events(manager, 5)
+        carts = [Cart(ws, o["cart"]) for o in opened]
+        assert [(c.doc["session"], c.doc["version"], c.doc["lines"]) for c in carts] == [
+            (t.shift, 1, []) for t in tills
+        ]
+        assert sorted(e["payload"]["id"] for e in heard) == sorted(c.id for c in carts)
+        await carts[0].do("cart.add", product=product, quantity="2")
+        again = await ws.request("cart.open", {"session": tills[0].shift})  # a reload
+        assert (again["cart"]["id"], again["cart"]["version"]) == (carts[0].id, 2)
+        assert again["cart"]["total"] == "20.00"
+        handed_back = groups.handed_back
+        closed = await http.post(
+            f"/api/sales/sessions/{tills[1].shift}/close/",
+            json={"closing_cash": "500.00"},
+            headers=kit.token("cashier"),
+        )
+        assert closed.status_code == 200, closed.text
+        with pytest.raises(RequestFailed) as shut:
+            await ws.request("cart.open", {"session": tills[1].shift})
+        assert shut.value.code == "conflict"
+        other = await create_user_with_shift(http, kit)
+        with pytest.raises(RequestFailed) as not_theirs:
+            await ws.request("cart.open", {"session": other})
+        assert not_theirs.value.code == "permission_denied"
+        assert groups.handed_back == handed_back + 2

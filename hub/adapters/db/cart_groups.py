@@ -65,6 +65,15 @@ class LockedLevel:
     changed: bool = False
 
 
+@dataclass
+class LockedShift:
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    register_id: uuid.UUID
+    cashier_id: uuid.UUID
+    status: str
+
+
 @dataclass(frozen=True)
 class Hold:
     """A cart's reservation of one product in one shop, as the group leaves it."""
@@ -73,6 +82,14 @@ class Hold:
     shop_id: uuid.UUID
     product_id: uuid.UUID
     quantity: Decimal
+
+
+def _cart(row: Sequence[Any]) -> Cart:
+    """A cart entity, detached, from a row that starts with `_CART_COLUMNS`."""
+    values = dict(zip(_CART_COLUMNS, row, strict=False))
+    if isinstance(values["lines"], str):  # a driver without a JSON codec
+        values["lines"] = json.loads(values["lines"])
+    return Cart(**values)
 
 
 class CartGroupStatements:
@@ -91,6 +108,10 @@ class CartGroupStatements:
         self._sales = f'"{schema}".sales'
         self._registers = f'"{schema}".cash_registers'
         self._method_totals = f'"{schema}".shift_method_totals'
+        self._open_carts = (
+            f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
+            " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
+        )
         self._lock_carts = _LOCK_CARTS.format(
             columns=", ".join(f"c.{name}" for name in _CART_COLUMNS),
             carts=self._carts,
@@ -100,19 +121,49 @@ class CartGroupStatements:
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
         return (await self._conn.exec_driver_sql(sql, params)).all()
 
+    async def lock_shifts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, LockedShift]:
+        """Shifts locked in id order (the first lock of an open or a sale); a shift
+        another transaction holds is left out, not waited for."""
+        rows = await self._rows(
+            f"SELECT id, shop_id, register_id, cashier_id, status FROM {self._shifts}"
+            " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
+            sorted(set(ids)),
+        )
+        return {row[0]: LockedShift(*row) for row in rows}
+
+    async def open_carts_of(self, shifts: Iterable[uuid.UUID]) -> dict[uuid.UUID, Cart]:
+        """The open cart of each shift that has one (their shifts are locked)."""
+        rows = await self._rows(self._open_carts, list(shifts))
+        found = {}
+        for row in rows:
+            cart = _cart(row)
+            found[cart.shift_id] = cart
+        return found
+
+    async def insert_carts(self, carts: Sequence[Cart]) -> None:
+        """New empty carts."""
+        await self._conn.exec_driver_sql(
+            f"INSERT INTO {self._carts} (id, shop_id, register_id, shift_id, cashier_id, status,"
+            " version, bonus, lines, created_at, updated_at) SELECT i, s, r, h, c, 'open', 1, 0,"
+            " '[]'::jsonb, t, t FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
+            " $5::uuid[], $6::timestamptz[]) AS v(i, s, r, h, c, t)",
+            (
+                [c.id for c in carts],
+                [c.shop_id for c in carts],
+                [c.register_id for c in carts],
+                [c.shift_id for c in carts],
+                [c.cashier_id for c in carts],
+                [c.created_at for c in carts],
+            ),
+        )
+
     async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
         """The carts, locked in id order, each with its shift's status; as detached
         entities (nothing here goes through the ORM session). A cart another transaction
         holds (a sale being paid, a shift being closed) is left out rather than waited
         for: the group does not stall behind it, and its change waits on the other path."""
         rows = await self._rows(self._lock_carts, list(ids))
-        found = {}
-        for row in rows:
-            values = dict(zip(_CART_COLUMNS, row, strict=False))
-            if isinstance(values["lines"], str):  # a driver without a JSON codec
-                values["lines"] = json.loads(values["lines"])
-            found[row[0]] = (Cart(**values), row[-1])
-        return found
+        return {row[0]: (_cart(row), row[-1]) for row in rows}
 
     async def barcodes(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
         """The products scanned codes name."""

@@ -18,17 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.adapters.db.cart_groups import CartGroupStatements
+from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift
 from hub.domain.stock import BatchView
-
-
-@dataclass
-class LockedShift:
-    id: uuid.UUID
-    shop_id: uuid.UUID
-    register_id: uuid.UUID
-    cashier_id: uuid.UUID
-    status: str
 
 
 @dataclass
