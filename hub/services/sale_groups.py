@@ -200,6 +200,7 @@ async def _write(
     views: list[SaleView] = []
     sold_levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel] = {}
     paid: list[_Sale] = []
+    movements: list[StockMovement] = []
     for s in sales:
         if not _in_stock(s, levels, holds):
             continue
@@ -210,7 +211,7 @@ async def _write(
         for product_id in sorted(s.quantities):
             key = (cart.shop_id, product_id)
             level = sold_levels[key] = levels[key]
-            _consume(uow, s, sale_id, level, batches.get(key, []), holds)
+            movements += _consume(uow, s, sale_id, level, batches.get(key, []), holds)
         number = numbers[s.shift.register_id]
         numbers[s.shift.register_id] = number + 1
         sale = Sale(
@@ -232,6 +233,7 @@ async def _write(
             change=settlement.change,
             bonus_accrued=Decimal("0.00"),
             created_at=utcnow(),
+            receipt_status="pending",  # the column's default: the row is written in SQL
         )
         lines = _sale_lines(s, sale_id)
         payments = [
@@ -259,10 +261,14 @@ async def _write(
         made[s.ref] = Paid(s.view, view)
     if not paid:
         return {}
-    with uow.session.no_autoflush:  # the documents' reads must not flush one sale at a time
-        await device_jobs.enqueue_new_receipts(uow, views)
-    for view in views:
-        uow.sales.add(view.sale, *view.lines, *view.payments)
+    jobs = await device_jobs.new_receipt_jobs(uow, views)
+    await sql.insert_sales(
+        [v.sale for v in views],
+        [line for v in views for line in v.lines],
+        [payment for v in views for payment in v.payments],
+        movements,
+        jobs,
+    )
     await sql.save_sold_levels(list(sold_levels.values()), now)
     await sql.save_batches([b for found in batches.values() for b in found if b.changed])
     await sql.drop_all_holds([s.cart.id for s in paid])
@@ -309,10 +315,10 @@ def _consume(
     level: LockedLevel,
     batches: list[LockedBatch],
     holds: dict[HoldKey, Decimal],
-) -> None:
+) -> list[StockMovement]:
     """`stock.consume_for_sale` for one product of the sale, on the locked rows: its
-    batches taken in consumption order, a movement per portion, the cart's hold used
-    up, and `stock.changed`."""
+    batches taken in consumption order, a movement per portion (returned, for the
+    caller to write), the cart's hold used up, and `stock.changed`."""
     cart = sale.cart
     quantity = sale.quantities[level.product_id]
     by_id = {b.id: b for b in batches}
@@ -323,12 +329,13 @@ def _consume(
         include_expired=False,
         allow_negative=True,
     )
+    movements = []
     for portion in portions:
         if portion.batch_id is not None:
             batch = by_id[portion.batch_id]
             batch.remaining -= portion.quantity
             batch.changed = True
-        uow.stock.add(
+        movements.append(
             StockMovement(
                 id=new_id(),
                 shop_id=cart.shop_id,
@@ -348,3 +355,4 @@ def _consume(
     level.reserved -= held
     view = StockView(cart.shop_id, level.product_id, level.on_hand, level.reserved, ZERO)
     announce_level(uow, view, MovementKind.SALE)
+    return movements

@@ -108,6 +108,10 @@ class CartGroupStatements:
         self._sales = f'"{schema}".sales'
         self._registers = f'"{schema}".cash_registers'
         self._method_totals = f'"{schema}".shift_method_totals'
+        self._sale_lines = f'"{schema}".sale_lines'
+        self._sale_payments = f'"{schema}".sale_payments'
+        self._movements = f'"{schema}".stock_movements'
+        self._jobs = f'"{schema}".device_jobs'
         self._open_carts = (
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"

@@ -11,6 +11,7 @@ shop), batches.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift
+from hub.adapters.db.catalogue_tables import StockMovement
+from hub.adapters.db.job_tables import DeviceJob
+from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 from hub.domain.stock import BatchView
+
+
+def _columns(rows: Sequence[Any], names: str) -> list[list[Any]]:
+    """Each named attribute of `rows` as one array: the columns of an `unnest`."""
+    return [[getattr(row, name) for row in rows] for name in names.split()]
 
 
 @dataclass
@@ -175,6 +184,77 @@ class SaleGroupStatements(CartGroupStatements):
         )
         if result.rowcount != len(paid):
             raise RuntimeError("a locked cart changed under its lock")
+
+    async def insert_sales(
+        self,
+        sales: Sequence[Sale],
+        lines: Sequence[SaleLine],
+        payments: Sequence[SalePayment],
+        movements: Sequence[StockMovement],
+        jobs: Sequence[DeviceJob],
+    ) -> None:
+        """The rows the group's sales add, one statement per table."""
+        await self._execute(
+            f"INSERT INTO {self._sales} (id, idempotency_key, request_digest, shop_id,"
+            " register_id, shift_id, number, cashier_id, customer_id, subtotal, discount_total,"
+            " receipt_discount, receipt_discount_percent, total, tendered_cash, change,"
+            " bonus_accrued, created_at, receipt_status) SELECT *, 'pending' FROM unnest("
+            "$1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int[],"
+            " $8::uuid[], $9::uuid[], $10::numeric[], $11::numeric[], $12::numeric[],"
+            " $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[],"
+            " $18::timestamptz[])",
+            *_columns(
+                sales,
+                "id idempotency_key request_digest shop_id register_id shift_id number"
+                " cashier_id customer_id subtotal discount_total receipt_discount"
+                " receipt_discount_percent total tendered_cash change bonus_accrued created_at",
+            ),
+        )
+        await self._execute(
+            f"INSERT INTO {self._sale_lines} (id, sale_id, position, product_id, name, unit,"
+            " vat_rate, price, quantity, amount, line_discount, receipt_discount, total, cost)"
+            " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[],"
+            " $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],"
+            " $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[])",
+            *_columns(
+                lines,
+                "id sale_id position product_id name unit vat_rate price quantity amount"
+                " line_discount receipt_discount total cost",
+            ),
+        )
+        await self._execute(
+            f"INSERT INTO {self._sale_payments} (sale_id, method, amount)"
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[])",
+            *_columns(payments, "sale_id method amount"),
+        )
+        await self._execute(
+            f"INSERT INTO {self._movements} (id, shop_id, product_id, batch_id, kind, quantity,"
+            " reason, ref_id, sale_id, user_id, created_at) SELECT * FROM unnest($1::uuid[],"
+            " $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::numeric[], $7::text[],"
+            " $8::uuid[], $9::uuid[], $10::uuid[], $11::timestamptz[])",
+            *_columns(
+                movements,
+                "id shop_id product_id batch_id kind quantity reason ref_id sale_id user_id"
+                " created_at",
+            ),
+        )
+        await self._execute(
+            f"INSERT INTO {self._jobs} (id, shop_id, kind, ref_id, payload, status, attempts,"
+            " device_id, created_at, updated_at) SELECT i, s, k, r, p::jsonb, st, a, d, c, u"
+            " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],"
+            " $6::text[], $7::int[], $8::uuid[], $9::timestamptz[], $10::timestamptz[])"
+            " AS v(i, s, k, r, p, st, a, d, c, u)",
+            [j.id for j in jobs],
+            [j.shop_id for j in jobs],
+            [j.kind for j in jobs],
+            [j.ref_id for j in jobs],
+            [json.dumps(j.payload) for j in jobs],
+            [j.status for j in jobs],
+            [j.attempts for j in jobs],
+            [j.device_id for j in jobs],
+            [j.created_at for j in jobs],
+            [j.updated_at for j in jobs],
+        )
 
     async def _execute(self, sql: str, *params: Any) -> None:
         await self._conn.exec_driver_sql(sql, params)
