@@ -216,10 +216,7 @@ async def test_what_the_group_does_not_decide_goes_one_at_a_time(
     kit = await tenant(hub)
     groups = groups_of(hub)
     async with api(hub) as http:
-        plain = await stocked(http, kit, "10.00", "10")
-        dated = (await create_product(http, kit, price="20.00"))["id"]
-        expiry = (date.today() + timedelta(days=30)).isoformat()
-        await receive(http, kit, dated, "5", expiry_date=expiry)
+        plain, dated = await plain_and_dated(http, kit)
         never_stocked = (await create_product(http, kit, price="5.00"))["id"]
         vip = await customer_in_vip(http, kit, credit_limit="0")
         cart, with_customer = await open_carts(hub, kit, http, stack, 2)
@@ -368,6 +365,15 @@ async def create_user_with_shift(http: httpx.AsyncClient, kit: TenantKit) -> str
     return str(shift.json()["id"])
 
 
+async def plain_and_dated(http: httpx.AsyncClient, kit: TenantKit) -> tuple[str, str]:
+    """Two products in stock: 10 at 10.00 without a date, 5 at 20.00 of a dated batch."""
+    plain = await stocked(http, kit, "10.00", "10")
+    dated = (await create_product(http, kit, price="20.00"))["id"]
+    expiry = (date.today() + timedelta(days=30)).isoformat()
+    await receive(http, kit, dated, "5", expiry_date=expiry)
+    return plain, str(dated)
+
+
 def cash(amount: str, key: str | None = None) -> dict[str, Any]:
     return {
         "payments": [{"method": "cash", "amount": amount}],
@@ -472,10 +478,7 @@ async def test_pays_the_group_does_not_make_are_made_one_at_a_time(
     kit = await tenant(hub)
     groups = groups_of(hub)
     async with api(hub) as http:
-        plain = await stocked(http, kit, "10.00", "10")
-        dated = (await create_product(http, kit, price="20.00"))["id"]
-        expiry = (date.today() + timedelta(days=30)).isoformat()
-        await receive(http, kit, dated, "5", expiry_date=expiry)
+        plain, dated = await plain_and_dated(http, kit)
         vip = await customer_in_vip(http, kit, credit_limit="100")
         short, with_customer, with_dated = await open_carts(hub, kit, http, stack, 3)
         await short.do("cart.add", product=plain)
