@@ -74,20 +74,21 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
     return await _receipt_job(uow, sale.shop_id, sale.id, await receipt_document(uow, view))
 
 
-async def new_receipt_jobs(uow: UnitOfWork, views: Sequence[SaleView]) -> list[DeviceJob]:
-    """The receipt jobs of sales being written in this transaction together (a group of
-    paid carts), as `enqueue_receipt` makes each, each shop's agents read once and each
-    job given to its agent; the caller writes them (the rows, in one statement)."""
-    agents: dict[uuid.UUID, dict[uuid.UUID, list[dict[str, Any]]]] = {}
-    jobs = []
-    for view in views:
-        sale = view.sale
-        if sale.shop_id not in agents:
-            agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
-        job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view))
-        _give(uow, job, agents[sale.shop_id])
-        jobs.append(job)
-    return jobs
+Agents = dict[uuid.UUID, list[dict[str, Any]]]  # a shop's active agents and their devices
+
+
+async def new_receipt_job(
+    uow: UnitOfWork, view: SaleView, agents: dict[uuid.UUID, Agents]
+) -> DeviceJob:
+    """The receipt job of a sale being written in this transaction with others (a
+    group of paid carts), as `enqueue_receipt` makes it and gives it to its agent; each
+    shop's agents read once into `agents`. The caller writes the job."""
+    sale = view.sale
+    if sale.shop_id not in agents:
+        agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
+    job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view))
+    _give(uow, job, agents[sale.shop_id])
+    return job
 
 
 async def enqueue_return_receipt(

@@ -24,14 +24,16 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from hub.adapters.db.cart_groups import HoldKey, LockedLevel, LockedShift
 from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import Product, StockMovement
 from hub.adapters.db.database import Database
+from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sale_groups import LockedBatch, SaleGroupStatements, ShiftSales
-from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
+from hub.adapters.db.sales_tables import SaleLine, SalePayment
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain import carts as rules
@@ -45,8 +47,9 @@ from hub.domain.shifts import PaymentMethod, ShiftStatus
 from hub.domain.stock import MovementKind, allocate
 from hub.services import device_jobs
 from hub.services.carts import CartView, announce, sale_request, view_of
+from hub.services.device_jobs import Agents
 from hub.services.principal import Principal
-from hub.services.sales import SaleView, announce_sale
+from hub.services.sales import SaleView, announce_sale, new_sale
 from hub.services.stock import StockView, announce_level
 
 PLAIN_TENDERS = frozenset({PaymentMethod.CASH, PaymentMethod.CARD})
@@ -105,7 +108,10 @@ def _priced(sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
         product = products.get(line.product_id)
         if product is None or not product.is_active:
             return False
-        quantity = Unit(product.unit).quantity(line.quantity)
+        try:  # a unit changed since the line was scanned
+            quantity = Unit(product.unit).quantity(line.quantity)
+        except DomainError:
+            return False
         if quantity <= 0 or line.product_id in quantities:
             return False
         quantities[line.product_id] = quantity
@@ -121,7 +127,7 @@ async def write_pays(
         sql = SaleGroupStatements(await uow.connection(), tenant_id)
         cart_ids = [change.cart_id for _, _, change in group]
         shifts = await sql.lock_shifts_of_carts(cart_ids)
-        carts = await sql.lock_carts(cart_ids)
+        carts = await sql.lock_carts(cart_ids, of_shifts=shifts)  # shift, then cart
         keys = Counter(change.idempotency_key for _, _, change in group)
         used = await sql.keys_taken(keys)
         sales: list[_Sale] = []
@@ -146,7 +152,9 @@ async def write_pays(
         sales = [s for s in sales if s.shift.register_id in numbers]
         wanted = sorted({(s.cart.shop_id, p) for s in sales for p in s.quantities})
         levels = await sql.lock_levels(wanted)
-        batches = await sql.lock_batches(wanted)
+        # Only the batches of levels held here: a skipped level's batches may be held
+        # by its holder, who locks levels after; its sales go one at a time.
+        batches = await sql.lock_batches([k for k in wanted if k in levels])
         holds = await sql.holds(s.cart.id for s in sales)
         return await _write(uow, sql, sales, numbers, levels, batches, holds)
 
@@ -193,10 +201,11 @@ async def _write(
     batches: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]],
     holds: dict[HoldKey, Decimal],
 ) -> dict[int, Paid]:
-    now = utcnow()
     made: dict[int, Paid] = {}
+    jobs: list[DeviceJob] = []
+    agents: dict[uuid.UUID, Agents] = {}
     shift_sales: list[ShiftSales] = []
-    closed: list[tuple[uuid.UUID, uuid.UUID, int]] = []
+    closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []
     views: list[SaleView] = []
     sold_levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel] = {}
     paid: list[_Sale] = []
@@ -214,26 +223,17 @@ async def _write(
             movements += _consume(uow, s, sale_id, level, batches.get(key, []), holds)
         number = numbers[s.shift.register_id]
         numbers[s.shift.register_id] = number + 1
-        sale = Sale(
-            id=sale_id,
-            idempotency_key=s.change.idempotency_key,
-            request_digest=sale_request(s.view, s.change.payments).digest(),
+        sale = new_sale(
+            sale_id,
+            s.change.idempotency_key,
+            sale_request(s.view, s.change.payments),
             shop_id=cart.shop_id,
             register_id=s.shift.register_id,
-            shift_id=s.shift.id,
             number=number,
             cashier_id=s.principal.user_id or s.shift.cashier_id,
-            customer_id=None,
-            subtotal=receipt.subtotal,
-            discount_total=receipt.discount_total,
-            receipt_discount=receipt.receipt_discount,
-            receipt_discount_percent=receipt.receipt_discount_percent,
-            total=receipt.total,
-            tendered_cash=settlement.tendered_cash,
-            change=settlement.change,
+            receipt=receipt,
+            settlement=settlement,
             bonus_accrued=Decimal("0.00"),
-            created_at=utcnow(),
-            receipt_status="pending",  # the column's default: the row is written in SQL
         )
         lines = _sale_lines(s, sale_id)
         payments = [
@@ -242,6 +242,7 @@ async def _write(
         ]
         view = SaleView(sale, lines, payments)
         announce_sale(uow, view)
+        jobs.append(await device_jobs.new_receipt_job(uow, view, agents))
         views.append(view)
         shift_sales.append(
             ShiftSales(
@@ -255,13 +256,13 @@ async def _write(
         cart.status = CartStatus.PAID.value
         cart.sale_id = sale_id
         cart.version += 1
-        cart.updated_at = cart.closed_at = now
-        closed.append((cart.id, sale_id, cart.version))
+        cart.updated_at = cart.closed_at = utcnow()
+        closed.append((cart.id, sale_id, cart.version, cart.closed_at))
         announce(uow, s.view, "cart.closed")
         made[s.ref] = Paid(s.view, view)
     if not paid:
         return {}
-    jobs = await device_jobs.new_receipt_jobs(uow, views)
+    now = utcnow()
     await sql.insert_sales(
         [v.sale for v in views],
         [line for v in views for line in v.lines],
@@ -274,7 +275,7 @@ async def _write(
     await sql.drop_all_holds([s.cart.id for s in paid])
     await sql.save_registers({s.shift.register_id: numbers[s.shift.register_id] for s in paid})
     await sql.add_to_shifts(shift_sales)
-    await sql.close_paid_carts(closed, now)
+    await sql.close_paid_carts(closed)
     await uow.commit()
     return made
 

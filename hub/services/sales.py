@@ -262,25 +262,17 @@ async def record_sale(
         holder_id=cart_id,
         new_sale=True,
     )
-    sale = Sale(
-        id=sale_id,
-        idempotency_key=idempotency_key,
-        request_digest=request.digest(),
+    sale = new_sale(
+        sale_id,
+        idempotency_key,
+        request,
         shop_id=shift.shop_id,
         register_id=register.id,
-        shift_id=shift.id,
         number=register.next_receipt_number,
         cashier_id=principal.user_id or shift.cashier_id,
-        customer_id=request.customer_id,
-        subtotal=receipt.subtotal,
-        discount_total=receipt.discount_total,
-        receipt_discount=receipt.receipt_discount,
-        receipt_discount_percent=receipt.receipt_discount_percent,
-        total=receipt.total,
-        tendered_cash=settlement.tendered_cash,
-        change=settlement.change,
+        receipt=receipt,
+        settlement=settlement,
         bonus_accrued=bonus_accrued,
-        created_at=utcnow(),
     )
     register.next_receipt_number += 1
     uow.sales.add(sale)
@@ -323,6 +315,44 @@ async def record_sale(
     announce_sale(uow, view)
     await device_jobs.enqueue_receipt(uow, view, new_sale=True)
     return view
+
+
+def new_sale(
+    sale_id: uuid.UUID,
+    idempotency_key: str,
+    request: SaleRequest,
+    *,
+    shop_id: uuid.UUID,
+    register_id: uuid.UUID,
+    number: int,
+    cashier_id: uuid.UUID,
+    receipt: PricedReceipt,
+    settlement: Settlement,
+    bonus_accrued: Decimal,
+) -> Sale:
+    """A sale's row: the request's shift, customer and digest, the priced receipt's
+    totals and the settlement's cash, made now, its receipt not yet printed."""
+    return Sale(
+        id=sale_id,
+        idempotency_key=idempotency_key,
+        request_digest=request.digest(),
+        shop_id=shop_id,
+        register_id=register_id,
+        shift_id=request.shift_id,
+        number=number,
+        cashier_id=cashier_id,
+        customer_id=request.customer_id,
+        subtotal=receipt.subtotal,
+        discount_total=receipt.discount_total,
+        receipt_discount=receipt.receipt_discount,
+        receipt_discount_percent=receipt.receipt_discount_percent,
+        total=receipt.total,
+        tendered_cash=settlement.tendered_cash,
+        change=settlement.change,
+        bonus_accrued=bonus_accrued,
+        created_at=utcnow(),
+        receipt_status="pending",  # the column's default, set here for rows written in SQL
+    )
 
 
 def announce_sale(uow: UnitOfWork, view: SaleView) -> None:

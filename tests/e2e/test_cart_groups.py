@@ -554,3 +554,64 @@ async def test_tills_open_their_carts_in_one_transaction(
             await ws.request("cart.open", {"session": other})
         assert not_theirs.value.code == "permission_denied"
         assert groups.handed_back == handed_back + 2
+
+
+async def test_a_pay_whose_stock_another_transaction_holds_waits_alone(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """A delivery holding one product's level and batches: the pay that needs them
+    waits for it one at a time; the other pay of the group is made at once (the group
+    does not wait on the batches of a level it skipped)."""
+    kit = await tenant(hub)
+    async with api(hub) as http:
+        busy_product = await stocked(http, kit, "10.00", "10")
+        free_product = await stocked(http, kit, "10.00", "10")
+        busy, free = await open_carts(hub, kit, http, stack, 2)
+        await busy.do("cart.add", product=busy_product)
+        await free.do("cart.add", product=free_product)
+        db, tenant_id = hub.app.state.deps.db, uuid.UUID(kit.tenant_id)
+        async with UnitOfWork(db, tenant_id, write=True) as uow:
+            await uow.stock.lock_levels(uuid.UUID(kit.shop_id), [uuid.UUID(busy_product)])
+            await uow.stock.batches_of(uuid.UUID(kit.shop_id), [uuid.UUID(busy_product)])
+            async with groups_of(hub).holding():
+                waiting = asyncio.create_task(busy.do("cart.pay", **cash("10")))
+                paying = asyncio.create_task(free.do("cart.pay", **cash("10")))
+                await queued(hub, kit, 2)
+            async with asyncio.timeout(10):
+                await paying
+            assert not waiting.done()
+        await waiting
+        assert (busy.doc["status"], free.doc["status"]) == ("paid", "paid")
+        for product in (busy_product, free_product):
+            level = await stock_of(http, kit, product)
+            assert (level["on_hand"], level["reserved"]) == ("9.000", "0.000")
+
+
+async def test_a_cart_the_group_cannot_price_does_not_hold_back_the_others(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """Half a kilo in a cart, and the product made a piece product since: that pay is
+    refused as before, and the group's other pays are made."""
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        weighed = (await create_product(http, kit, price="100.00", unit="kg"))["id"]
+        await receive(http, kit, weighed, "10")
+        plain = await stocked(http, kit, "10.00", "10")
+        odd, *others = await open_carts(hub, kit, http, stack, 3)
+        await odd.do("cart.add", product=weighed, quantity="0.5")
+        for cart in others:
+            await cart.do("cart.add", product=plain)
+        async with UnitOfWork(hub.app.state.deps.db, uuid.UUID(kit.tenant_id), write=True) as uow:
+            product = await uow.products.get(uuid.UUID(weighed))
+            assert product is not None
+            product.unit = "piece"
+            await uow.commit()
+        sold, handed_back = groups.sold, groups.handed_back
+        results = await together(
+            hub, kit, [c.do("cart.pay", **cash("100")) for c in (odd, *others)]
+        )
+        assert isinstance(results[0], RequestFailed)
+        assert results[0].code == "validation_error"
+        assert [r["sale"]["total"] for r in results[1:]] == ["10.00", "10.00"]
+        assert (groups.sold, groups.handed_back) == (sold + 2, handed_back + 1)

@@ -47,7 +47,7 @@ _CART_COLUMNS = (
 )
 _LOCK_CARTS = (
     "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
-    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
+    " WHERE c.id = ANY($1::uuid[]){also} ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
 )
 HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
 
@@ -84,6 +84,11 @@ class Hold:
     quantity: Decimal
 
 
+def columns(rows: Sequence[Any], names: str) -> list[list[Any]]:
+    """Each named attribute of `rows` as one array: the columns of an `unnest`."""
+    return [[getattr(row, name) for row in rows] for name in names.split()]
+
+
 def _cart(row: Sequence[Any]) -> Cart:
     """A cart entity, detached, from a row that starts with `_CART_COLUMNS`."""
     values = dict(zip(_CART_COLUMNS, row, strict=False))
@@ -116,10 +121,15 @@ class CartGroupStatements:
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
         )
+        columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
         self._lock_carts = _LOCK_CARTS.format(
-            columns=", ".join(f"c.{name}" for name in _CART_COLUMNS),
+            columns=columns, carts=self._carts, shifts=self._shifts, also=""
+        )
+        self._lock_carts_of_shifts = _LOCK_CARTS.format(
+            columns=columns,
             carts=self._carts,
             shifts=self._shifts,
+            also=" AND c.shift_id = ANY($2::uuid[])",
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
@@ -151,22 +161,21 @@ class CartGroupStatements:
             " version, bonus, lines, created_at, updated_at) SELECT i, s, r, h, c, 'open', 1, 0,"
             " '[]'::jsonb, t, t FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
             " $5::uuid[], $6::timestamptz[]) AS v(i, s, r, h, c, t)",
-            (
-                [c.id for c in carts],
-                [c.shop_id for c in carts],
-                [c.register_id for c in carts],
-                [c.shift_id for c in carts],
-                [c.cashier_id for c in carts],
-                [c.created_at for c in carts],
-            ),
+            tuple(columns(carts, "id shop_id register_id shift_id cashier_id created_at")),
         )
 
-    async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
+    async def lock_carts(
+        self, ids: Iterable[uuid.UUID], *, of_shifts: Iterable[uuid.UUID] | None = None
+    ) -> dict[uuid.UUID, tuple[Cart, str]]:
         """The carts, locked in id order, each with its shift's status; as detached
         entities (nothing here goes through the ORM session). A cart another transaction
         holds (a sale being paid, a shift being closed) is left out rather than waited
-        for: the group does not stall behind it, and its change waits on the other path."""
-        rows = await self._rows(self._lock_carts, list(ids))
+        for: the group does not stall behind it, and its change waits on the other path.
+        `of_shifts`: only carts of these shifts (a sale locks its shift first)."""
+        if of_shifts is None:
+            rows = await self._rows(self._lock_carts, list(ids))
+        else:
+            rows = await self._rows(self._lock_carts_of_shifts, list(ids), list(of_shifts))
         return {row[0]: (_cart(row), row[-1]) for row in rows}
 
     async def barcodes(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
@@ -251,12 +260,7 @@ class CartGroupStatements:
             f"UPDATE {self._levels} l SET reserved = v.r, updated_at = $1"
             " FROM unnest($2::uuid[], $3::uuid[], $4::numeric[]) AS v(s, p, r)"
             " WHERE l.shop_id = v.s AND l.product_id = v.p",
-            (
-                now,
-                [x.shop_id for x in levels],
-                [x.product_id for x in levels],
-                [x.reserved for x in levels],
-            ),
+            (now, *columns(levels, "shop_id product_id reserved")),
         )
 
     async def save_holds(self, holds: Sequence[Hold], now: datetime) -> None:
@@ -273,10 +277,7 @@ class CartGroupStatements:
                 (
                     now,
                     [new_id() for _ in kept],
-                    [h.holder_id for h in kept],
-                    [h.shop_id for h in kept],
-                    [h.product_id for h in kept],
-                    [h.quantity for h in kept],
+                    *columns(kept, "holder_id shop_id product_id quantity"),
                 ),
             )
         if dropped:
@@ -284,9 +285,5 @@ class CartGroupStatements:
                 f"DELETE FROM {self._holds} r USING unnest($1::uuid[], $2::uuid[], $3::uuid[])"
                 " AS v(h, s, p) WHERE r.holder_id = v.h AND r.shop_id = v.s"
                 " AND r.product_id = v.p",
-                (
-                    [h.holder_id for h in dropped],
-                    [h.shop_id for h in dropped],
-                    [h.product_id for h in dropped],
-                ),
+                tuple(columns(dropped, "holder_id shop_id product_id")),
             )

@@ -19,16 +19,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift
+from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift, columns
 from hub.adapters.db.catalogue_tables import StockMovement
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 from hub.domain.stock import BatchView
-
-
-def _columns(rows: Sequence[Any], names: str) -> list[list[Any]]:
-    """Each named attribute of `rows` as one array: the columns of an `unnest`."""
-    return [[getattr(row, name) for row in rows] for name in names.split()]
 
 
 @dataclass
@@ -115,10 +110,7 @@ class SaleGroupStatements(CartGroupStatements):
             " FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[]) AS v(s, p, o, r)"
             " WHERE l.shop_id = v.s AND l.product_id = v.p",
             now,
-            [x.shop_id for x in levels],
-            [x.product_id for x in levels],
-            [x.on_hand for x in levels],
-            [x.reserved for x in levels],
+            *columns(levels, "shop_id product_id on_hand reserved"),
         )
 
     async def save_batches(self, batches: Sequence[LockedBatch]) -> None:
@@ -152,10 +144,7 @@ class SaleGroupStatements(CartGroupStatements):
             " first_receipt = coalesce(s.first_receipt, v.n), last_receipt = v.n"
             " FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::int[]) AS v(i, t, d, n)"
             " WHERE s.id = v.i",
-            [x.shift_id for x in sales],
-            [x.total for x in sales],
-            [x.discounts for x in sales],
-            [x.number for x in sales],
+            *columns(sales, "shift_id total discounts number"),
         )
         tenders = sorted(
             (x.shift_id, method, amount) for x in sales for method, amount in x.tenders.items()
@@ -172,15 +161,15 @@ class SaleGroupStatements(CartGroupStatements):
         )
 
     async def close_paid_carts(
-        self, paid: Sequence[tuple[uuid.UUID, uuid.UUID, int]], now: datetime
+        self, paid: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]
     ) -> None:
-        """(cart, its sale, its new version): paid, closed now."""
+        """(cart, its sale, its new version, when): paid and closed."""
         result = await self._conn.exec_driver_sql(
             f"UPDATE {self._carts} c SET status = 'paid', sale_id = v.s, version = v.n,"
-            " updated_at = $1, closed_at = $1"
-            " FROM unnest($2::uuid[], $3::uuid[], $4::int[]) AS v(i, s, n)"
+            " updated_at = v.t, closed_at = v.t"
+            " FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) AS v(i, s, n, t)"
             " WHERE c.id = v.i AND c.version = v.n - 1 AND c.status = 'open'",
-            (now, [p[0] for p in paid], [p[1] for p in paid], [p[2] for p in paid]),
+            tuple([p[k] for p in paid] for k in range(4)),
         )
         if result.rowcount != len(paid):
             raise RuntimeError("a locked cart changed under its lock")
@@ -203,7 +192,7 @@ class SaleGroupStatements(CartGroupStatements):
             " $8::uuid[], $9::uuid[], $10::numeric[], $11::numeric[], $12::numeric[],"
             " $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[],"
             " $18::timestamptz[])",
-            *_columns(
+            *columns(
                 sales,
                 "id idempotency_key request_digest shop_id register_id shift_id number"
                 " cashier_id customer_id subtotal discount_total receipt_discount"
@@ -216,7 +205,7 @@ class SaleGroupStatements(CartGroupStatements):
             " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[],"
             " $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],"
             " $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[])",
-            *_columns(
+            *columns(
                 lines,
                 "id sale_id position product_id name unit vat_rate price quantity amount"
                 " line_discount receipt_discount total cost",
@@ -225,14 +214,14 @@ class SaleGroupStatements(CartGroupStatements):
         await self._execute(
             f"INSERT INTO {self._sale_payments} (sale_id, method, amount)"
             " SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[])",
-            *_columns(payments, "sale_id method amount"),
+            *columns(payments, "sale_id method amount"),
         )
         await self._execute(
             f"INSERT INTO {self._movements} (id, shop_id, product_id, batch_id, kind, quantity,"
             " reason, ref_id, sale_id, user_id, created_at) SELECT * FROM unnest($1::uuid[],"
             " $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::numeric[], $7::text[],"
             " $8::uuid[], $9::uuid[], $10::uuid[], $11::timestamptz[])",
-            *_columns(
+            *columns(
                 movements,
                 "id shop_id product_id batch_id kind quantity reason ref_id sale_id user_id"
                 " created_at",
@@ -244,16 +233,9 @@ class SaleGroupStatements(CartGroupStatements):
             " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],"
             " $6::text[], $7::int[], $8::uuid[], $9::timestamptz[], $10::timestamptz[])"
             " AS v(i, s, k, r, p, st, a, d, c, u)",
-            [j.id for j in jobs],
-            [j.shop_id for j in jobs],
-            [j.kind for j in jobs],
-            [j.ref_id for j in jobs],
+            *columns(jobs, "id shop_id kind ref_id"),
             [json.dumps(j.payload) for j in jobs],
-            [j.status for j in jobs],
-            [j.attempts for j in jobs],
-            [j.device_id for j in jobs],
-            [j.created_at for j in jobs],
-            [j.updated_at for j in jobs],
+            *columns(jobs, "status attempts device_id created_at updated_at"),
         )
 
     async def _execute(self, sql: str, *params: Any) -> None:
