@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.repositories import PageRequest
 from hub.adapters.db.sales_tables import Sale, SaleLine
+from hub.adapters.db.tables import Shop, Tenant, User
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
@@ -75,19 +77,37 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
 
 
 Agents = dict[uuid.UUID, list[dict[str, Any]]]  # a shop's active agents and their devices
+People = tuple[Tenant, Shop | None, User | None]
 
 
-async def new_receipt_job(
-    uow: UnitOfWork, view: SaleView, agents: dict[uuid.UUID, Agents]
-) -> DeviceJob:
+@dataclass
+class ReceiptsTogether:
+    """What the receipts of sales written together share, read once: each shop's agents,
+    and the business, shop and cashier a header names."""
+
+    agents: dict[uuid.UUID, Agents] = field(default_factory=dict)
+    people: dict[tuple[uuid.UUID, uuid.UUID], People] = field(default_factory=dict)
+
+    @classmethod
+    async def of(
+        cls, uow: UnitOfWork, registers: Iterable[uuid.UUID], shifts: Iterable[uuid.UUID]
+    ) -> ReceiptsTogether:
+        """With the sales' registers and shifts loaded into the session in a statement
+        each, where the headers find them."""
+        await uow.registers.load(registers)
+        await uow.shifts.load(shifts)
+        return cls()
+
+
+async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsTogether) -> DeviceJob:
     """The receipt job of a sale being written in this transaction with others (a
-    group of paid carts), as `enqueue_receipt` makes it and gives it to its agent; each
-    shop's agents read once into `agents`. The caller writes the job."""
+    group of paid carts), as `enqueue_receipt` makes it and gives it to its agent. The
+    caller writes the job."""
     sale = view.sale
-    if sale.shop_id not in agents:
-        agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
-    job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view))
-    _give(uow, job, agents[sale.shop_id])
+    if sale.shop_id not in shared.agents:
+        shared.agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
+    job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view, shared.people))
+    _give(uow, job, shared.agents[sale.shop_id])
     return job
 
 
@@ -193,10 +213,16 @@ async def _header(
     shift_id: uuid.UUID,
     cashier_id: uuid.UUID,
     created_at: datetime,
+    people: dict[tuple[uuid.UUID, uuid.UUID], People] | None = None,
 ) -> dict[str, Any]:
     """Who, where and when, as both receipt documents carry it: the time in the shop's
-    own zone with its offset."""
-    tenant, shop, cashier = await uow.tenants.with_shop_and_user(shop_id, cashier_id)
+    own zone with its offset. `people`: the business, shops and cashiers read already."""
+    found = None if people is None else people.get((shop_id, cashier_id))
+    if found is None:
+        found = await uow.tenants.with_shop_and_user(shop_id, cashier_id)
+        if people is not None:
+            people[shop_id, cashier_id] = found
+    tenant, shop, cashier = found
     register = await uow.registers.get(register_id)
     shift = await uow.shifts.get(shift_id)
     assert shop is not None, "a receipt's shop exists"
@@ -221,7 +247,11 @@ async def _header(
     }
 
 
-async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
+async def receipt_document(
+    uow: UnitOfWork,
+    view: SaleView,
+    people: dict[tuple[uuid.UUID, uuid.UUID], People] | None = None,
+) -> dict[str, Any]:
     """Everything a receipt printer and a fiscal register need, as JSON: money and
     quantities as decimal strings, the time in the shop's own zone with its offset."""
     sale = view.sale
@@ -232,6 +262,7 @@ async def receipt_document(uow: UnitOfWork, view: SaleView) -> dict[str, Any]:
         shift_id=sale.shift_id,
         cashier_id=sale.cashier_id,
         created_at=sale.created_at,
+        people=people,
     )
     return {
         **header,

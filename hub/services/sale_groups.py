@@ -47,7 +47,7 @@ from hub.domain.shifts import PaymentMethod, ShiftStatus
 from hub.domain.stock import MovementKind, allocate
 from hub.services import device_jobs
 from hub.services.carts import CartView, announce, sale_request, view_of
-from hub.services.device_jobs import Agents
+from hub.services.device_jobs import ReceiptsTogether
 from hub.services.principal import Principal
 from hub.services.sales import SaleView, announce_sale, new_sale
 from hub.services.stock import StockView, announce_level
@@ -203,7 +203,9 @@ async def _write(
 ) -> dict[int, Paid]:
     made: dict[int, Paid] = {}
     jobs: list[DeviceJob] = []
-    agents: dict[uuid.UUID, Agents] = {}
+    shared = await ReceiptsTogether.of(
+        uow, (s.shift.register_id for s in sales), (s.shift.id for s in sales)
+    )
     shift_sales: list[ShiftSales] = []
     closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []
     views: list[SaleView] = []
@@ -242,7 +244,7 @@ async def _write(
         ]
         view = SaleView(sale, lines, payments)
         announce_sale(uow, view)
-        jobs.append(await device_jobs.new_receipt_job(uow, view, agents))
+        jobs.append(await device_jobs.new_receipt_job(uow, view, shared))
         views.append(view)
         shift_sales.append(
             ShiftSales(
