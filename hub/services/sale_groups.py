@@ -33,7 +33,7 @@ from hub.adapters.db.catalogue_tables import Product, StockMovement
 from hub.adapters.db.database import Database
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sale_groups import LockedBatch, SaleGroupStatements, ShiftSales
-from hub.adapters.db.sales_tables import SaleLine, SalePayment
+from hub.adapters.db.sales_tables import SaleLine
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain import carts as rules
@@ -49,7 +49,13 @@ from hub.services import device_jobs
 from hub.services.carts import CartView, announce, sale_request, view_of
 from hub.services.device_jobs import ReceiptsTogether
 from hub.services.principal import Principal
-from hub.services.sales import SaleView, announce_sale, new_sale
+from hub.services.sales import (
+    SaleView,
+    announce_sale,
+    new_sale,
+    sale_line,
+    sale_payments,
+)
 from hub.services.stock import StockView, announce_level
 
 PLAIN_TENDERS = frozenset({PaymentMethod.CASH, PaymentMethod.CARD})
@@ -238,10 +244,7 @@ async def _write(
             bonus_accrued=Decimal("0.00"),
         )
         lines = _sale_lines(s, sale_id)
-        payments = [
-            SalePayment(sale_id=sale_id, method=method.value, amount=amount)
-            for method, amount in sorted(settlement.taken.items())
-        ]
+        payments = sale_payments(sale_id, settlement)
         view = SaleView(sale, lines, payments)
         announce_sale(uow, view)
         jobs.append(await device_jobs.new_receipt_job(uow, view, shared))
@@ -290,24 +293,9 @@ def _sale_lines(sale: _Sale, sale_id: uuid.UUID) -> list[SaleLine]:
     lines = []
     for position, (line, priced) in enumerate(zip(sale.view.lines, receipt.lines, strict=True), 1):
         product = sale.view.products[line.product_id]
-        lines.append(
-            SaleLine(
-                id=new_id(),
-                sale_id=sale_id,
-                position=position,
-                product_id=line.product_id,
-                name=product.name,
-                unit=product.unit,
-                vat_rate=product.vat_rate,
-                price=product.price if line.price is None else line.price,
-                quantity=sale.quantities[line.product_id],
-                amount=priced.amount,
-                line_discount=priced.line_discount,
-                receipt_discount=priced.receipt_discount,
-                total=priced.total,
-                cost=product.cost,
-            )
-        )
+        price = product.price if line.price is None else line.price
+        quantity = sale.quantities[line.product_id]
+        lines.append(sale_line(sale_id, position, product, price, quantity, priced))
     return lines
 
 

@@ -32,6 +32,7 @@ from hub.domain.permissions import Permission
 from hub.domain.pricing import (
     Discount,
     LineIn,
+    PricedLine,
     PricedReceipt,
     Settlement,
     Tender,
@@ -288,27 +289,10 @@ async def record_sale(
             ) from exc
         raise
     lines = [
-        SaleLine(
-            sale_id=sale.id,
-            position=position,
-            product_id=item.product.id,
-            name=item.product.name,
-            unit=item.product.unit,
-            vat_rate=item.product.vat_rate,
-            price=item.price,
-            quantity=item.quantity,
-            amount=priced.amount,
-            line_discount=priced.line_discount,
-            receipt_discount=priced.receipt_discount,
-            total=priced.total,
-            cost=item.product.cost,
-        )
+        sale_line(sale.id, position, item.product, item.price, item.quantity, priced)
         for position, (item, priced) in enumerate(zip(items, receipt.lines, strict=True), 1)
     ]
-    payments = [
-        SalePayment(sale_id=sale.id, method=method.value, amount=amount)
-        for method, amount in sorted(settlement.taken.items())
-    ]
+    payments = sale_payments(sale.id, settlement)
     uow.sales.add(*lines, *payments)
     await _add_to_shift(uow, shift, sale, settlement)
     view = SaleView(sale, lines, payments)
@@ -353,6 +337,42 @@ def new_sale(
         created_at=utcnow(),
         receipt_status="pending",  # the column's default, set here for rows written in SQL
     )
+
+
+def sale_line(
+    sale_id: uuid.UUID,
+    position: int,
+    product: Product,
+    price: Decimal,
+    quantity: Decimal,
+    priced: PricedLine,
+) -> SaleLine:
+    """A sale's line: the product as it is sold (name, unit, VAT, cost), at `price`,
+    with what the pricing gave the line."""
+    return SaleLine(
+        id=new_id(),
+        sale_id=sale_id,
+        position=position,
+        product_id=product.id,
+        name=product.name,
+        unit=product.unit,
+        vat_rate=product.vat_rate,
+        price=price,
+        quantity=quantity,
+        amount=priced.amount,
+        line_discount=priced.line_discount,
+        receipt_discount=priced.receipt_discount,
+        total=priced.total,
+        cost=product.cost,
+    )
+
+
+def sale_payments(sale_id: uuid.UUID, settlement: Settlement) -> list[SalePayment]:
+    """What each method took, by method."""
+    return [
+        SalePayment(sale_id=sale_id, method=method.value, amount=amount)
+        for method, amount in sorted(settlement.taken.items())
+    ]
 
 
 def announce_sale(uow: UnitOfWork, view: SaleView) -> None:
