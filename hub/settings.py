@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # Off, a connection broken by a database restart fails the one request that meets
     # it, and the whole pool is replaced.
     db_pre_ping: bool = False
-    # On PostgreSQL, the line changes of many tills share one transaction
-    # (hub/services/cart_groups.py); off, each change has its own.
+    # On PostgreSQL, the opens, line changes and pays of many tills share transactions
+    # (hub/services/cart_groups.py); off, each request has its own.
     cart_groups: bool = True
     redis_pool_size: int = Field(default=50, ge=2, le=1000)
 

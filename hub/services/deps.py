@@ -29,5 +29,6 @@ class Deps:
     storage: Storage
     # The settled part of open days' reports (hub/services/settled_sums.py).
     report_sums: SettledSums = field(default_factory=SettledSums)
-    # Cart line changes by group commit (PostgreSQL, `POS_CART_GROUPS`); None: one by one.
+    # Cart opens, line changes and pays by group commit (PostgreSQL, `POS_CART_GROUPS`);
+    # None: one at a time.
     cart_groups: CartGroups | None = None

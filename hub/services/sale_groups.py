@@ -158,8 +158,9 @@ async def write_pays(
         sales = [s for s in sales if s.shift.register_id in numbers]
         wanted = sorted({(s.cart.shop_id, p) for s in sales for p in s.quantities})
         levels = await sql.lock_levels(wanted)
-        # Only the batches of levels held here: a skipped level's batches may be held
-        # by its holder, who locks levels after; its sales go one at a time.
+        # Only the batches of levels held here: a skipped level's batches may be held by
+        # the transaction holding the level, which may then wait for a level held here
+        # (a deadlock); the sales needing it go one at a time.
         batches = await sql.lock_batches([k for k in wanted if k in levels])
         holds = await sql.holds(s.cart.id for s in sales)
         return await _write(uow, sql, sales, numbers, levels, batches, holds)

@@ -1,5 +1,8 @@
 """The websocket door to live carts: each `cart.*` request is one call of
-`hub.services.carts` in its own unit of work; the reply carries the cart."""
+`hub.services.carts` in its own unit of work, or, on PostgreSQL, `cart.open`, the line
+changes and `cart.pay` go first to the group writer (`hub.services.cart_groups`), which
+makes them with other tills' in one transaction or hands them back to be made here one
+at a time; the reply carries the cart."""
 
 from __future__ import annotations
 
@@ -84,9 +87,8 @@ async def _change(uow: UnitOfWork, who: Principal, request: m.Message) -> CartVi
 
 
 async def _grouped(deps: Deps, principal: Principal, request: m.Message) -> CartView | None:
-    """A line change, through the group writer when there is one; None:
-    the change goes one at a time (`hub.services.cart_groups` hands back what it does
-    not decide)."""
+    """A line change, through the group writer when there is one; None: the change goes
+    one at a time (`hub.services.cart_groups` hands back what it does not decide)."""
     groups = deps.cart_groups
     if groups is None or not isinstance(request, m.CartAdd | m.CartSetQuantity | m.CartRemove):
         return None
