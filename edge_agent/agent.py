@@ -53,6 +53,22 @@ class Devices:
         default_factory=list
     )
 
+    async def close(self) -> None:
+        """Close the links to the registers and printers that keep one open: a stopped
+        agent holds no port (another started in the same process would otherwise have
+        the old link read the device's answers)."""
+        ports: list[object] = [self.fiscal, self.printer]
+        for till in self.tills.values():
+            ports += [till.fiscal, till.printer]
+        closed: set[int] = set()
+        for port in ports:
+            close = getattr(port, "close", None)
+            if close is None or id(port) in closed:
+                continue
+            closed.add(id(port))
+            with contextlib.suppress(Exception):
+                await close()
+
 
 class Agent:
     def __init__(
@@ -126,6 +142,7 @@ class Agent:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.devices.close()
 
     async def _jobs(self) -> None:
         with contextlib.suppress(TimeoutError):
