@@ -107,6 +107,11 @@ class _Pending:
         assert isinstance(self.change, LineChange), "a line change's group"
         return self.change
 
+    @property
+    def pay(self) -> PayChange:
+        assert isinstance(self.change, PayChange), "a pay's group"
+        return self.change
+
 
 @dataclass
 class _Planned:
@@ -246,15 +251,13 @@ class _Writer:
         """The group's opens and line changes in one transaction, then its pays in
         another."""
         lines = [p for p in group if not isinstance(p.change, PayChange)]
-        pays = [(id(p), p.principal, p.change) for p in group if isinstance(p.change, PayChange)]
+        pays = [p for p in group if isinstance(p.change, PayChange)]
         if lines:
             made = await self._settle(lines, _write_group(self.groups.db, self.tenant_id, lines))
             self.groups.grouped += made
         if pays:
-            made = await self._settle(
-                [p for p in group if isinstance(p.change, PayChange)],
-                write_pays(self.groups.db, self.tenant_id, pays),
-            )
+            refs = [(id(p), p.principal, p.pay) for p in pays]
+            made = await self._settle(pays, write_pays(self.groups.db, self.tenant_id, refs))
             self.groups.sold += made
 
     async def _settle(
