@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.repositories import PageRequest
-from hub.adapters.db.sales_tables import Sale, SaleLine
+from hub.adapters.db.sales_tables import CashRegister, Sale, SaleLine, Shift
 from hub.adapters.db.tables import Shop, Tenant, User
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
@@ -83,20 +83,24 @@ People = tuple[Tenant, Shop | None, User | None]
 @dataclass
 class ReceiptsTogether:
     """What the receipts of sales written together share, read once: each shop's agents,
-    and the business, shop and cashier a header names."""
+    the business, shop and cashier a header names, and the sales' registers and shifts."""
 
     agents: dict[uuid.UUID, Agents] = field(default_factory=dict)
     people: dict[tuple[uuid.UUID, uuid.UUID], People] = field(default_factory=dict)
+    # Held here: the session's identity map is weak, so rows only loaded into it would
+    # be gone (and read again one by one) by the time a header asks for them.
+    registers: dict[uuid.UUID, CashRegister] = field(default_factory=dict)
+    shifts: dict[uuid.UUID, Shift] = field(default_factory=dict)
 
     @classmethod
     async def of(
         cls, uow: UnitOfWork, registers: Iterable[uuid.UUID], shifts: Iterable[uuid.UUID]
     ) -> ReceiptsTogether:
-        """With the sales' registers and shifts loaded into the session in a statement
-        each, where the headers find them."""
-        await uow.registers.load(registers)
-        await uow.shifts.load(shifts)
-        return cls()
+        """With the sales' registers and shifts read in a statement each."""
+        return cls(
+            registers={r.id: r for r in await uow.registers.load(registers)},
+            shifts={s.id: s for s in await uow.shifts.load(shifts)},
+        )
 
 
 async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsTogether) -> DeviceJob:
@@ -106,7 +110,7 @@ async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsToget
     sale = view.sale
     if sale.shop_id not in shared.agents:
         shared.agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
-    job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view, shared.people))
+    job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view, shared))
     _give(uow, job, shared.agents[sale.shop_id])
     return job
 
@@ -213,18 +217,20 @@ async def _header(
     shift_id: uuid.UUID,
     cashier_id: uuid.UUID,
     created_at: datetime,
-    people: dict[tuple[uuid.UUID, uuid.UUID], People] | None = None,
+    shared: ReceiptsTogether | None = None,
 ) -> dict[str, Any]:
     """Who, where and when, as both receipt documents carry it: the time in the shop's
-    own zone with its offset. `people`: the business, shops and cashiers read already."""
-    found = None if people is None else people.get((shop_id, cashier_id))
+    own zone with its offset. `shared`: what the receipts written together read once."""
+    found = None if shared is None else shared.people.get((shop_id, cashier_id))
     if found is None:
         found = await uow.tenants.with_shop_and_user(shop_id, cashier_id)
-        if people is not None:
-            people[shop_id, cashier_id] = found
+        if shared is not None:
+            shared.people[shop_id, cashier_id] = found
     tenant, shop, cashier = found
-    register = await uow.registers.get(register_id)
-    shift = await uow.shifts.get(shift_id)
+    register = None if shared is None else shared.registers.get(register_id)
+    register = register or await uow.registers.get(register_id)
+    shift = None if shared is None else shared.shifts.get(shift_id)
+    shift = shift or await uow.shifts.get(shift_id)
     assert shop is not None, "a receipt's shop exists"
     assert register is not None, "a receipt's register exists"
     assert shift is not None, "a receipt's shift exists"
@@ -250,7 +256,7 @@ async def _header(
 async def receipt_document(
     uow: UnitOfWork,
     view: SaleView,
-    people: dict[tuple[uuid.UUID, uuid.UUID], People] | None = None,
+    shared: ReceiptsTogether | None = None,
 ) -> dict[str, Any]:
     """Everything a receipt printer and a fiscal register need, as JSON: money and
     quantities as decimal strings, the time in the shop's own zone with its offset."""
@@ -262,7 +268,7 @@ async def receipt_document(
         shift_id=sale.shift_id,
         cashier_id=sale.cashier_id,
         created_at=sale.created_at,
-        people=people,
+        shared=shared,
     )
     return {
         **header,

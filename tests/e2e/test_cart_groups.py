@@ -9,8 +9,10 @@ first transaction waits on it, and every change sent meanwhile queues for the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.jobs import JobKind
@@ -79,6 +82,22 @@ async def held(
         if cart:
             await uow.carts.get(uuid.UUID(cart), for_update=True)
         yield
+
+
+@contextlib.contextmanager
+def statements(hub: LiveHub, kit: TenantKit) -> Iterator[list[str]]:
+    """The SQL of every statement run on the tenant's store meanwhile."""
+    engine = hub.app.state.deps.db.tenant_engine(uuid.UUID(kit.tenant_id)).sync_engine
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 async def queued(hub: LiveHub, kit: TenantKit, n: int) -> None:
@@ -396,7 +415,13 @@ async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitS
         async with hub_client(hub, kit.members["manager"].token) as manager:
             await manager.subscribe(sales_channel(kit))
             before = (groups.sold, groups.transactions, groups.handed_back)
-            paid = await together(hub, kit, [c.do("cart.pay", **cash("50")) for c in carts])
+            with statements(hub, kit) as run:
+                paid = await together(hub, kit, [c.do("cart.pay", **cash("50")) for c in carts])
+            # The nine receipts' registers and shifts are read once for all of them
+            # (the lock, then the rows a receipt names), not once per receipt.
+            for table in ("cash_registers", "shifts"):
+                reads = [sql for sql in run if re.search(rf"\bFROM \S*\b{table}\b", sql)]
+                assert len(reads) == 2, reads
             assert not [r for r in paid if isinstance(r, BaseException)]
             assert (groups.sold, groups.transactions, groups.handed_back) == (
                 before[0] + 9,
