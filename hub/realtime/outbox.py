@@ -44,6 +44,7 @@ class OutboxRelay:
         self._broker = broker
         self._sweep_seconds = sweep_seconds
         self._task: asyncio.Task[None] | None = None
+        self._soon: set[asyncio.Task[None]] = set()  # relays nobody waits for
         oldest = select(OUTBOX.c.id).order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(DRAIN_BATCH)
         if not db.is_sqlite:
             oldest = oldest.with_for_update()
@@ -57,13 +58,26 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._db.after_commit = self.relay
+        self._db.relay_soon = self.relay_soon
         self._task = asyncio.create_task(self._run(), name="outbox-sweep")
 
-    async def stop(self) -> None:
+    async def stop(self, wait: float = 5.0) -> None:
+        """No more relays; those under way get `wait` seconds to finish (what they
+        leave stays in the outbox for the next sweep)."""
         self._db.after_commit = None
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._db.relay_soon = None
+        if self._soon:
+            await asyncio.wait(set(self._soon), timeout=wait)
+        for task in [*self._soon, self._task]:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def relay_soon(self, tenant_id: uuid.UUID, events: list[Outgoing]) -> None:
+        """`relay` without waiting for it."""
+        task = asyncio.create_task(self.relay(tenant_id, events), name="outbox-relay")
+        self._soon.add(task)
+        task.add_done_callback(self._soon.discard)
 
     async def relay(self, tenant_id: uuid.UUID, _events: list[Outgoing]) -> None:
         """After commit; returns once the committed events went out (or were deferred).

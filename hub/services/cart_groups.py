@@ -15,6 +15,8 @@ The rules are `hub.domain.carts` and the pricing of `hub.services.carts`, the sa
 the one-at-a-time path; the cart row is locked and its version checked in the
 transaction, so two hub processes (or this path and the other) never lose a change. A
 request is answered only once its transaction committed: nothing acknowledged is lost.
+The writer does not wait for the group's events to reach the broker: the outbox relay
+sends them in the background, in commit order, while the next group is written.
 
 Only the plain case is decided here. Anything else (a row another transaction holds, a
 stale version, a closed cart or shift, another cashier's cart or shift, a product not
@@ -320,7 +322,7 @@ async def _write_group(
         if lines:
             views.update(await _change_lines(uow, sql, lines))
         if views:
-            await uow.commit()
+            await uow.commit(wait_for_relay=False)
         return views
 
 

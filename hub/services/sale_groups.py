@@ -282,7 +282,7 @@ async def _write(
     await sql.save_registers({s.shift.register_id: numbers[s.shift.register_id] for s in paid})
     await sql.add_to_shifts(shift_sales)
     await sql.close_paid_carts(closed)
-    await uow.commit()
+    await uow.commit(wait_for_relay=False)
     return made
 
 

@@ -31,7 +31,14 @@ from tests import services
 from tests.conftest import LiveHub, serve
 from tests.e2e.test_carts import Cart, carts_channel
 from tests.e2e.test_sales import Till, customer_in_vip, stocked
-from tests.e2e.ws_support import api, drain_events, hub_client, tenant, wait_for
+from tests.e2e.ws_support import (
+    api,
+    drain_events,
+    hub_client,
+    no_more_events,
+    tenant,
+    wait_for,
+)
 from tests.helpers import (
     TenantKit,
     bearer,
@@ -203,6 +210,38 @@ async def test_a_second_change_on_the_same_version_is_stale(
         current = refused[0].data["cart"]
         assert (current["version"], [x["quantity"] for x in current["lines"]]) == (2, ["1.000"])
         assert (await stock_of(http, kit, product))["reserved"] == "1.000"
+
+
+async def test_a_group_is_answered_at_commit_and_its_events_follow_in_order(
+    hub: LiveHub, stack: AsyncExitStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer does not wait on the broker: with the relay stuck, the till's changes
+    are still answered (and committed); once the relay moves, the manager hears each
+    of them, in order, once."""
+    kit = await tenant(hub)
+    relay = hub.app.state.relay
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
+        manager = await stack.enter_async_context(hub_client(hub, kit.members["manager"].token))
+        await manager.subscribe(carts_channel(kit))
+        moving = asyncio.Event()
+        drain = relay.drain
+
+        async def stuck(tenant_id: uuid.UUID) -> int:
+            await moving.wait()
+            return int(await drain(tenant_id))
+
+        monkeypatch.setattr(relay, "drain", stuck)
+        for _ in range(3):
+            await asyncio.wait_for(cart.do("cart.add", product=product), 5)
+        assert cart.doc["version"] == 4
+        assert (await stock_of(http, kit, product))["reserved"] == "3.000"
+        await no_more_events(manager)
+        moving.set()
+        heard = await drain_events(manager, 3)
+        assert [e["payload"]["version"] for e in heard] == [2, 3, 4]
+        await no_more_events(manager)
 
 
 async def test_a_shortage_in_a_group_fails_alone(hub: LiveHub, stack: AsyncExitStack) -> None:

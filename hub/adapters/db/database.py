@@ -121,8 +121,10 @@ class Database:
         if self.dialect not in ("postgresql", "sqlite"):
             raise ValueError(f"unsupported database {self.dialect!r}")
         self._tenant_engines: OrderedDict[uuid.UUID, AsyncEngine] = OrderedDict()
-        # Set by the app: hands committed outbox events to the relay.
+        # Set by the app: hands committed outbox events to the relay, and waits for them
+        # to go out; or (`relay_soon`) hands them over and returns at once.
         self.after_commit: Callable[[uuid.UUID, list[Outgoing]], Awaitable[None]] | None = None
+        self.relay_soon: Callable[[uuid.UUID, list[Outgoing]], None] | None = None
         if self.is_sqlite:
             database = url.database or ""
             if not database or database == ":memory:":

@@ -142,7 +142,12 @@ class UnitOfWork(SharedUnitOfWork):
             self.shifts.locked.clear()  # a lock taken inside is released with it
             raise
 
-    async def commit(self) -> None:
+    async def commit(self, *, wait_for_relay: bool = True) -> None:
+        """Commit, then relay the events emitted. `wait_for_relay` False: return once
+        committed, and let them go out in the background (a writer that answers many
+        requests per transaction does not wait on the broker between transactions).
+        They go out in commit order either way: the relay drains the outbox oldest
+        first."""
         emitted, self._emitted = self._emitted, []
         if emitted:  # on the session's connection: a Core statement needs no ORM session
             await (await self.session.connection()).execute(_INSERT_OUTBOX, emitted)
@@ -150,10 +155,12 @@ class UnitOfWork(SharedUnitOfWork):
         sold = sum(1 for e in emitted if e["type"] == SALE_COMPLETED)
         if sold:
             metrics.SALES.inc(sold)
-        if emitted and self._db.after_commit is not None:
-            committed = [
-                Outgoing(e["channel"], e["type"], e["payload"], str(e["id"])) for e in emitted
-            ]
+        if not emitted:
+            return
+        committed = [Outgoing(e["channel"], e["type"], e["payload"], str(e["id"])) for e in emitted]
+        if not wait_for_relay and self._db.relay_soon is not None:
+            self._db.relay_soon(self.tenant_id, committed)
+        elif self._db.after_commit is not None:
             await self._db.after_commit(self.tenant_id, committed)
 
     def _engine(self) -> object:
