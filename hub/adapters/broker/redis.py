@@ -47,6 +47,31 @@ redis.call('PUBLISH', ARGV[6], cmsgpack.pack({seq, epoch, ARGV[2], ARGV[3]}))
 return {seq, epoch}
 """
 
+# The same for a run of events of one channel, in one call: KEYS are the channel's meta
+# and stream, then each event's de-duplication key ('' for none); ARGV the epoch to
+# start, history, idle TTL, pub/sub channel, de-duplication TTL, then each event's type
+# and body.
+_PUBLISH_MANY = """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+for i = 1, #KEYS - 2 do
+  local dedup = KEYS[i + 2]
+  if dedup == '' or redis.call('SET', dedup, '1', 'NX', 'PX', ARGV[5]) then
+    local type_, body = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+    local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 't', type_, 'b', body)
+    redis.call('PUBLISH', ARGV[4], cmsgpack.pack({seq, epoch, type_, body}))
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
 _RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
 
@@ -71,6 +96,7 @@ class RedisBroker(Broker):
         self._idle_ttl_ms = idle_ttl_seconds * 1000
         self._dedup_ttl_ms = dedup_ttl_seconds * 1000
         self._script = redis.register_script(_PUBLISH)
+        self._script_many = redis.register_script(_PUBLISH_MANY)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         # channel -> (epoch, seq) of the last event delivered to on_event
@@ -127,27 +153,43 @@ class RedisBroker(Broker):
         return Event(channel, int(seq), epoch.decode(), type_, body)
 
     async def publish_many(self, events: list[Outgoing]) -> None:
-        """One round trip for the batch: the scripts run in order on one connection, so
-        each channel's sequence follows the batch's order. The script is called by its
-        hash (a registered script in a pipeline costs a `SCRIPT EXISTS` round trip
-        first); when Redis has lost it, it is loaded and the batch sent again, and the
-        events that did go out are dropped by their de-duplication keys."""
+        """One round trip for the batch, and one script call per channel: each
+        channel's events keep the batch's order (the protocol orders events per channel
+        only). The script is called by its hash (a registered script in a pipeline
+        costs a `SCRIPT EXISTS` round trip first); when Redis has lost it, it is loaded
+        and the batch sent again, and the events that did go out are dropped by their
+        de-duplication keys."""
         if len(events) < 2:
             await super().publish_many(events)
             return
-        calls = [
-            self._script_call(e.channel, e.type, pack_payload(e.payload), e.id) for e in events
-        ]
+        by_channel: dict[str, list[Outgoing]] = {}
+        for event in events:
+            by_channel.setdefault(event.channel, []).append(event)
+        calls = [self._channel_call(channel, run) for channel, run in by_channel.items()]
         try:
             await self._evaluate(calls)
         except NoScriptError:
-            await self._redis.script_load(_PUBLISH)
+            await self._redis.script_load(_PUBLISH_MANY)
             await self._evaluate(calls)
+
+    def _channel_call(self, channel: str, run: list[Outgoing]) -> tuple[list[str], list[Any]]:
+        meta, stream, pubsub_channel = _keys(channel)
+        keys = [meta, stream] + [f"pos:dedup:{e.id}" if e.id else "" for e in run]
+        args: list[Any] = [
+            new_epoch(),
+            self._history,
+            self._idle_ttl_ms,
+            pubsub_channel,
+            self._dedup_ttl_ms,
+        ]
+        for event in run:
+            args += (event.type, pack_payload(event.payload))
+        return keys, args
 
     async def _evaluate(self, calls: list[tuple[list[str], list[Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+                pipe.evalsha(self._script_many.sha, len(keys), *keys, *args)
             await pipe.execute()
 
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
