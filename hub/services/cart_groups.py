@@ -222,18 +222,23 @@ class _Writer:
             await self.wake.wait()
             self.wake.clear()
             while self.queue and not self.stopping:
-                await self.groups._open.wait()
-                group = self._next_group()
-                try:
-                    await self._write(group)
-                finally:  # whatever happened, nobody is left waiting
-                    for pending in group:
-                        if not pending.done.done():
-                            pending.done.set_result(None)
+                # Two stages, each taking what is queued of its kind when it starts: a
+                # pay sent while line changes are written goes out right after them,
+                # not after the next group's line changes too.
+                for pays in (False, True):
+                    await self.groups._open.wait()
+                    group = [] if self.stopping else self._next_group(pays=pays)
+                    try:
+                        await self._write(group, pays=pays)
+                    finally:  # whatever happened, nobody is left waiting
+                        for pending in group:
+                            if not pending.done.done():
+                                pending.done.set_result(None)
 
-    def _next_group(self) -> list[_Pending]:
-        """Every change queued, in order, one per cart: a second change of a cart was
-        made against the version before the first one, and waits for the next group."""
+    def _next_group(self, *, pays: bool) -> list[_Pending]:
+        """Every pay queued (`pays`), or every open and line change, in order, one per
+        cart: a second change of a cart was made against the version before the first
+        one, and waits for the next group."""
         group: list[_Pending] = []
         later: list[_Pending] = []
         carts: set[uuid.UUID] = set()
@@ -241,7 +246,7 @@ class _Writer:
             pending = self.queue.popleft()
             if pending.done.done():  # its caller is gone
                 continue
-            if pending.key in carts:
+            if pending.key in carts or isinstance(pending.change, PayChange) != pays:
                 later.append(pending)
             else:
                 carts.add(pending.key)
@@ -249,18 +254,17 @@ class _Writer:
         self.queue.extendleft(reversed(later))
         return group
 
-    async def _write(self, group: list[_Pending]) -> None:
-        """The group's opens and line changes in one transaction, then its pays in
-        another."""
-        lines = [p for p in group if not isinstance(p.change, PayChange)]
-        pays = [p for p in group if isinstance(p.change, PayChange)]
-        if lines:
-            made = await self._settle(lines, _write_group(self.groups.db, self.tenant_id, lines))
-            self.groups.grouped += made
+    async def _write(self, group: list[_Pending], *, pays: bool) -> None:
+        """The group's opens and line changes in one transaction, or its pays."""
+        if not group:
+            return
         if pays:
-            refs = [(id(p), p.principal, p.pay) for p in pays]
-            made = await self._settle(pays, write_pays(self.groups.db, self.tenant_id, refs))
+            refs = [(id(p), p.principal, p.pay) for p in group]
+            made = await self._settle(group, write_pays(self.groups.db, self.tenant_id, refs))
             self.groups.sold += made
+        else:
+            made = await self._settle(group, _write_group(self.groups.db, self.tenant_id, group))
+            self.groups.grouped += made
 
     async def _settle(
         self, group: list[_Pending], writing: Coroutine[Any, Any, Mapping[int, CartView | Paid]]

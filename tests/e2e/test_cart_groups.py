@@ -24,6 +24,7 @@ from sqlalchemy import event
 
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.jobs import JobKind
+from hub.services import cart_groups
 from hub.services.cart_groups import CartGroups
 from protocol import channels
 from protocol.client import RequestFailed
@@ -500,6 +501,44 @@ async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitS
             assert job is not None
             assert job.payload["totals"]["total"] == "30.00"
             assert [x["quantity"] for x in job.payload["lines"]] == ["2.000", "1.000"]
+
+
+async def test_a_pay_sent_while_line_changes_are_written_goes_out_next(
+    hub: LiveHub, stack: AsyncExitStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's two stages each take what is queued of their kind when they start:
+    a pay queued while a group of line changes is being written is written right after
+    it, before the line changes queued meanwhile."""
+    kit = await tenant(hub)
+    written: list[str] = []
+    going = asyncio.Event()
+    write_lines, write_pays = cart_groups._write_group, cart_groups.write_pays
+
+    async def lines(*args: Any) -> Any:
+        written.append("lines")
+        await going.wait()
+        return await write_lines(*args)
+
+    async def pays(*args: Any) -> Any:
+        written.append("pays")
+        return await write_pays(*args)
+
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        first, paying, third = await open_carts(hub, kit, http, stack, 3)
+        await paying.do("cart.add", product=product)
+        monkeypatch.setattr(cart_groups, "_write_group", lines)
+        monkeypatch.setattr(cart_groups, "write_pays", pays)
+        change = asyncio.create_task(first.do("cart.add", product=product))
+        await wait_for(lambda: written == ["lines"])
+        pay = asyncio.create_task(paying.do("cart.pay", **cash("10")))
+        later = asyncio.create_task(third.do("cart.add", product=product))
+        await queued(hub, kit, 2)
+        going.set()
+        await asyncio.gather(change, pay, later)
+    assert written == ["lines", "pays", "lines"]
+    assert pay.result()["sale"]["total"] == "10.00"
+    assert (first.doc["version"], third.doc["version"]) == (2, 2)
 
 
 async def test_a_key_twice_in_a_group_and_a_retry_are_answered_by_the_other_path(
