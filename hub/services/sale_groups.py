@@ -32,7 +32,12 @@ from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import Product, StockMovement
 from hub.adapters.db.database import Database
 from hub.adapters.db.job_tables import DeviceJob
-from hub.adapters.db.sale_groups import LockedBatch, SaleGroupStatements, ShiftSales
+from hub.adapters.db.sale_groups import (
+    LockedBatch,
+    SaleGroupStatements,
+    ShiftSales,
+    SoldTogether,
+)
 from hub.adapters.db.sales_tables import SaleLine
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
@@ -268,20 +273,19 @@ async def _write(
         made[s.ref] = Paid(s.view, view)
     if not paid:
         return {}
-    now = utcnow()
-    await sql.insert_sales(
-        [v.sale for v in views],
-        [line for v in views for line in v.lines],
-        [payment for v in views for payment in v.payments],
-        movements,
-        jobs,
+    sold = SoldTogether(
+        sales=[v.sale for v in views],
+        lines=[line for v in views for line in v.lines],
+        payments=[payment for v in views for payment in v.payments],
+        movements=movements,
+        jobs=jobs,
+        levels=list(sold_levels.values()),
+        batches=[b for found in batches.values() for b in found if b.changed],
+        next_numbers={s.shift.register_id: numbers[s.shift.register_id] for s in paid},
+        shift_sales=shift_sales,
+        closed=closed,
     )
-    await sql.save_sold_levels(list(sold_levels.values()), now)
-    await sql.save_batches([b for found in batches.values() for b in found if b.changed])
-    await sql.drop_all_holds([s.cart.id for s in paid])
-    await sql.save_registers({s.shift.register_id: numbers[s.shift.register_id] for s in paid})
-    await sql.add_to_shifts(shift_sales)
-    await sql.close_paid_carts(closed)
+    await sql.write_sales(sold, utcnow())
     await uow.commit(wait_for_relay=False)
     return made
 

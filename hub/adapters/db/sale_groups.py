@@ -1,9 +1,8 @@
 """Set-based statements for a group of carts paid together (PostgreSQL only).
 
-The reads and updates of `hub.services.sale_groups`: one statement for the whole group
-per kind of row. The rows a sale adds (the sale, its lines and payments, stock
-movements, the receipt job) go through the ORM session, whose flush inserts each
-table's rows in one statement.
+The reads and writes of `hub.services.sale_groups`: one statement for the whole group
+per kind of row read and locked, and one for everything the group writes
+(`write_sales`).
 
 Lock order, every writer's: shifts, carts, registers, stock levels (by product, then
 shop), batches.
@@ -104,139 +103,137 @@ class SaleGroupStatements(CartGroupStatements):
             found.setdefault((row[1], row[2]), []).append(LockedBatch(*row))
         return found
 
-    async def save_sold_levels(self, levels: Sequence[Any], now: datetime) -> None:
-        await self._execute(
-            f"UPDATE {self._levels} l SET on_hand = v.o, reserved = v.r, updated_at = $1"
-            " FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[]) AS v(s, p, o, r)"
-            " WHERE l.shop_id = v.s AND l.product_id = v.p",
-            now,
-            *columns(levels, "shop_id product_id on_hand reserved"),
-        )
-
-    async def save_batches(self, batches: Sequence[LockedBatch]) -> None:
-        await self._execute(
-            f"UPDATE {self._batches} b SET remaining = v.r"
-            " FROM unnest($1::uuid[], $2::numeric[]) AS v(i, r) WHERE b.id = v.i",
-            [b.id for b in batches],
-            [b.remaining for b in batches],
-        )
-
-    async def drop_all_holds(self, holders: Sequence[uuid.UUID]) -> None:
-        await self._execute(
-            f"DELETE FROM {self._holds} WHERE holder_id = ANY($1::uuid[])", list(holders)
-        )
-
-    async def save_registers(self, next_numbers: dict[uuid.UUID, int]) -> None:
-        ids = sorted(next_numbers)
-        await self._execute(
-            f"UPDATE {self._registers} r SET next_receipt_number = v.n"
-            " FROM unnest($1::uuid[], $2::int[]) AS v(i, n) WHERE r.id = v.i",
-            ids,
-            [next_numbers[i] for i in ids],
-        )
-
-    async def add_to_shifts(self, sales: Sequence[ShiftSales]) -> None:
-        """Each shift's running totals and receipt numbers, and its per-method totals
-        (a row made when the method is new to the shift)."""
-        await self._execute(
-            f"UPDATE {self._shifts} s SET receipts = s.receipts + 1,"
-            " sales_total = s.sales_total + v.t, discounts_total = s.discounts_total + v.d,"
-            " first_receipt = coalesce(s.first_receipt, v.n), last_receipt = v.n"
-            " FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::int[]) AS v(i, t, d, n)"
-            " WHERE s.id = v.i",
-            *columns(sales, "shift_id total discounts number"),
-        )
+    async def write_sales(self, sold: SoldTogether, now: datetime) -> None:
+        """Every row the group's sales add or change, in one statement (one round trip
+        instead of a dozen): the sales, their lines and payments, stock movements and
+        receipt jobs; stock levels, batches and the carts' holds; registers' receipt
+        numbers; shifts' running totals and per-method totals; the carts, paid and
+        closed. Each table is written by one part of the statement, and the foreign keys
+        are checked once the whole of it ran. Refused whole if a cart is not at the
+        version before (they are locked: that would be a defect, not a race)."""
+        q = _Statement()
         tenders = sorted(
-            (x.shift_id, method, amount) for x in sales for method, amount in x.tenders.items()
+            (x.shift_id, method, amount)
+            for x in sold.shift_sales
+            for method, amount in x.tenders.items()
         )
-        await self._execute(
-            f"INSERT INTO {self._method_totals} (shift_id, method, sales, refunds, count)"
-            " SELECT i, m, a, 0, 1 FROM unnest($1::uuid[], $2::text[], $3::numeric[])"
-            " AS v(i, m, a) ON CONFLICT (shift_id, method) DO UPDATE"
+        numbers = sorted(sold.next_numbers.items())
+        sql = (
+            f"WITH sales AS (INSERT INTO {self._sales} (id, idempotency_key, request_digest,"
+            " shop_id, register_id, shift_id, number, cashier_id, customer_id, subtotal,"
+            " discount_total, receipt_discount, receipt_discount_percent, total, tendered_cash,"
+            " change, bonus_accrued, created_at, receipt_status) SELECT *, 'pending' FROM "
+            + q.unnest(
+                sold.sales,
+                "id:uuid idempotency_key:text request_digest:text shop_id:uuid register_id:uuid"
+                " shift_id:uuid number:int cashier_id:uuid customer_id:uuid subtotal:numeric"
+                " discount_total:numeric receipt_discount:numeric"
+                " receipt_discount_percent:numeric total:numeric tendered_cash:numeric"
+                " change:numeric bonus_accrued:numeric created_at:timestamptz",
+            )
+            + f"), lines AS (INSERT INTO {self._sale_lines} (id, sale_id, position, product_id,"
+            " name, unit, vat_rate, price, quantity, amount, line_discount, receipt_discount,"
+            " total, cost) SELECT * FROM "
+            + q.unnest(
+                sold.lines,
+                "id:uuid sale_id:uuid position:int product_id:uuid name:text unit:text"
+                " vat_rate:numeric price:numeric quantity:numeric amount:numeric"
+                " line_discount:numeric receipt_discount:numeric total:numeric cost:numeric",
+            )
+            + f"), payments AS (INSERT INTO {self._sale_payments} (sale_id, method, amount)"
+            " SELECT * FROM "
+            + q.unnest(sold.payments, "sale_id:uuid method:text amount:numeric")
+            + f"), movements AS (INSERT INTO {self._movements} (id, shop_id, product_id,"
+            " batch_id, kind, quantity, reason, ref_id, sale_id, user_id, created_at)"
+            " SELECT * FROM "
+            + q.unnest(
+                sold.movements,
+                "id:uuid shop_id:uuid product_id:uuid batch_id:uuid kind:text quantity:numeric"
+                " reason:text ref_id:uuid sale_id:uuid user_id:uuid created_at:timestamptz",
+            )
+            + f"), jobs AS (INSERT INTO {self._jobs} (id, shop_id, kind, ref_id, payload,"
+            " status, attempts, device_id, created_at, updated_at)"
+            " SELECT i, s, k, r, p::jsonb, st, a, d, c, u FROM "
+            + q.arrays(
+                columns(sold.jobs, "id shop_id kind ref_id"),
+                "uuid uuid text uuid",
+                [[json.dumps(j.payload) for j in sold.jobs]],
+                "text",
+                columns(sold.jobs, "status attempts device_id created_at updated_at"),
+                "text int uuid timestamptz timestamptz",
+            )
+            + " AS v(i, s, k, r, p, st, a, d, c, u)"
+            + f"), levels AS (UPDATE {self._levels} l SET on_hand = v.o, reserved = v.r,"
+            f" updated_at = {q.param(now, 'timestamptz')} FROM "
+            + q.unnest(sold.levels, "shop_id:uuid product_id:uuid on_hand:numeric reserved:numeric")
+            + " AS v(s, p, o, r) WHERE l.shop_id = v.s AND l.product_id = v.p"
+            + f"), batches AS (UPDATE {self._batches} b SET remaining = v.r FROM "
+            + q.unnest(sold.batches, "id:uuid remaining:numeric")
+            + " AS v(i, r) WHERE b.id = v.i"
+            + f"), holds AS (DELETE FROM {self._holds} WHERE holder_id ="
+            f" ANY({q.param([c[0] for c in sold.closed], 'uuid[]')})"
+            + f"), registers AS (UPDATE {self._registers} r SET next_receipt_number = v.n FROM "
+            + q.arrays([[n[0] for n in numbers], [n[1] for n in numbers]], "uuid int")
+            + " AS v(i, n) WHERE r.id = v.i"
+            + f"), shifts AS (UPDATE {self._shifts} s SET receipts = s.receipts + 1,"
+            " sales_total = s.sales_total + v.t, discounts_total = s.discounts_total + v.d,"
+            " first_receipt = coalesce(s.first_receipt, v.n), last_receipt = v.n FROM "
+            + q.unnest(sold.shift_sales, "shift_id:uuid total:numeric discounts:numeric number:int")
+            + " AS v(i, t, d, n) WHERE s.id = v.i"
+            + f"), methods AS (INSERT INTO {self._method_totals} (shift_id, method, sales,"
+            " refunds, count) SELECT i, m, a, 0, 1 FROM "
+            + q.arrays(
+                [[t[0] for t in tenders], [t[1] for t in tenders], [t[2] for t in tenders]],
+                "uuid text numeric",
+            )
+            + " AS v(i, m, a) ON CONFLICT (shift_id, method) DO UPDATE"
             f" SET sales = {self._method_totals}.sales + excluded.sales,"
-            f" count = {self._method_totals}.count + 1",
-            [t[0] for t in tenders],
-            [t[1] for t in tenders],
-            [t[2] for t in tenders],
+            f" count = {self._method_totals}.count + 1"
+            + f"), carts AS (UPDATE {self._carts} c SET status = 'paid', sale_id = v.s,"
+            " version = v.n, updated_at = v.t, closed_at = v.t FROM "
+            + q.arrays([[c[k] for c in sold.closed] for k in range(4)], "uuid uuid int timestamptz")
+            + " AS v(i, s, n, t) WHERE c.id = v.i AND c.version = v.n - 1 AND c.status = 'open'"
+            " RETURNING 1) SELECT count(*) FROM carts"
         )
-
-    async def close_paid_carts(
-        self, paid: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]
-    ) -> None:
-        """(cart, its sale, its new version, when): paid and closed."""
-        result = await self._conn.exec_driver_sql(
-            f"UPDATE {self._carts} c SET status = 'paid', sale_id = v.s, version = v.n,"
-            " updated_at = v.t, closed_at = v.t"
-            " FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) AS v(i, s, n, t)"
-            " WHERE c.id = v.i AND c.version = v.n - 1 AND c.status = 'open'",
-            tuple([p[k] for p in paid] for k in range(4)),
-        )
-        if result.rowcount != len(paid):
+        (closed,) = (await self._rows(sql, *q.params))[0]
+        if closed != len(sold.closed):
             raise RuntimeError("a locked cart changed under its lock")
 
-    async def insert_sales(
-        self,
-        sales: Sequence[Sale],
-        lines: Sequence[SaleLine],
-        payments: Sequence[SalePayment],
-        movements: Sequence[StockMovement],
-        jobs: Sequence[DeviceJob],
-    ) -> None:
-        """The rows the group's sales add, one statement per table."""
-        await self._execute(
-            f"INSERT INTO {self._sales} (id, idempotency_key, request_digest, shop_id,"
-            " register_id, shift_id, number, cashier_id, customer_id, subtotal, discount_total,"
-            " receipt_discount, receipt_discount_percent, total, tendered_cash, change,"
-            " bonus_accrued, created_at, receipt_status) SELECT *, 'pending' FROM unnest("
-            "$1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int[],"
-            " $8::uuid[], $9::uuid[], $10::numeric[], $11::numeric[], $12::numeric[],"
-            " $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[],"
-            " $18::timestamptz[])",
-            *columns(
-                sales,
-                "id idempotency_key request_digest shop_id register_id shift_id number"
-                " cashier_id customer_id subtotal discount_total receipt_discount"
-                " receipt_discount_percent total tendered_cash change bonus_accrued created_at",
-            ),
-        )
-        await self._execute(
-            f"INSERT INTO {self._sale_lines} (id, sale_id, position, product_id, name, unit,"
-            " vat_rate, price, quantity, amount, line_discount, receipt_discount, total, cost)"
-            " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[],"
-            " $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],"
-            " $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[])",
-            *columns(
-                lines,
-                "id sale_id position product_id name unit vat_rate price quantity amount"
-                " line_discount receipt_discount total cost",
-            ),
-        )
-        await self._execute(
-            f"INSERT INTO {self._sale_payments} (sale_id, method, amount)"
-            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[])",
-            *columns(payments, "sale_id method amount"),
-        )
-        await self._execute(
-            f"INSERT INTO {self._movements} (id, shop_id, product_id, batch_id, kind, quantity,"
-            " reason, ref_id, sale_id, user_id, created_at) SELECT * FROM unnest($1::uuid[],"
-            " $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::numeric[], $7::text[],"
-            " $8::uuid[], $9::uuid[], $10::uuid[], $11::timestamptz[])",
-            *columns(
-                movements,
-                "id shop_id product_id batch_id kind quantity reason ref_id sale_id user_id"
-                " created_at",
-            ),
-        )
-        await self._execute(
-            f"INSERT INTO {self._jobs} (id, shop_id, kind, ref_id, payload, status, attempts,"
-            " device_id, created_at, updated_at) SELECT i, s, k, r, p::jsonb, st, a, d, c, u"
-            " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],"
-            " $6::text[], $7::int[], $8::uuid[], $9::timestamptz[], $10::timestamptz[])"
-            " AS v(i, s, k, r, p, st, a, d, c, u)",
-            *columns(jobs, "id shop_id kind ref_id"),
-            [json.dumps(j.payload) for j in jobs],
-            *columns(jobs, "status attempts device_id created_at updated_at"),
-        )
 
-    async def _execute(self, sql: str, *params: Any) -> None:
-        await self._conn.exec_driver_sql(sql, params)
+@dataclass
+class SoldTogether:
+    """What a group's sales write (`SaleGroupStatements.write_sales`)."""
+
+    sales: Sequence[Sale]
+    lines: Sequence[SaleLine]
+    payments: Sequence[SalePayment]
+    movements: Sequence[StockMovement]
+    jobs: Sequence[DeviceJob]
+    levels: Sequence[Any]  # sold from: shop_id, product_id, on_hand, reserved
+    batches: Sequence[LockedBatch]  # taken from
+    next_numbers: dict[uuid.UUID, int]  # each register's next receipt number
+    shift_sales: Sequence[ShiftSales]
+    closed: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]  # cart, sale, version, when
+
+
+class _Statement:
+    """The parameters of one statement, numbered as they are added."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def param(self, value: Any, type_: str) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}::{type_}"
+
+    def arrays(self, *pairs: Any) -> str:
+        """`unnest` of arrays given as (columns, their types), in turn."""
+        parts = []
+        for values, types in zip(pairs[::2], pairs[1::2], strict=True):
+            parts += [self.param(v, f"{t}[]") for v, t in zip(values, types.split(), strict=True)]
+        return f"unnest({', '.join(parts)})"
+
+    def unnest(self, rows: Sequence[Any], named: str) -> str:
+        """`unnest` of the named attributes of `rows` (`name:type ...`)."""
+        names, types = zip(*(n.split(":") for n in named.split()), strict=True)
+        return self.arrays(columns(rows, " ".join(names)), " ".join(types))
