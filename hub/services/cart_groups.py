@@ -429,9 +429,12 @@ async def _change_lines(
         views[id(x.pending)] = x.view
     if not views:
         return {}
-    await sql.save_carts([v.cart for v in views.values()], now)
-    await sql.save_levels([x for x in levels.values() if x.changed], now)
-    await sql.save_holds(changed_holds, now)
+    await sql.save_changes(
+        [v.cart for v in views.values()],
+        [x for x in levels.values() if x.changed],
+        changed_holds,
+        now,
+    )
     return views
 
 

@@ -89,6 +89,29 @@ def columns(rows: Sequence[Any], names: str) -> list[list[Any]]:
     return [[getattr(row, name) for row in rows] for name in names.split()]
 
 
+class Statement:
+    """The parameters of one statement, numbered as they are added."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def param(self, value: Any, type_: str) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}::{type_}"
+
+    def arrays(self, *pairs: Any) -> str:
+        """`unnest` of arrays given as (columns, their types), in turn."""
+        parts = []
+        for values, types in zip(pairs[::2], pairs[1::2], strict=True):
+            parts += [self.param(v, f"{t}[]") for v, t in zip(values, types.split(), strict=True)]
+        return f"unnest({', '.join(parts)})"
+
+    def unnest(self, rows: Sequence[Any], named: str) -> str:
+        """`unnest` of the named attributes of `rows` (`name:type ...`)."""
+        names, types = zip(*(n.split(":") for n in named.split()), strict=True)
+        return self.arrays(columns(rows, " ".join(names)), " ".join(types))
+
+
 def _cart(row: Sequence[Any]) -> Cart:
     """A cart entity, detached, from a row that starts with `_CART_COLUMNS`."""
     values = dict(zip(_CART_COLUMNS, row, strict=False))
@@ -238,52 +261,51 @@ class CartGroupStatements:
         )
         return {(r[0], r[1], r[2]): r[3] for r in rows}
 
-    async def save_carts(self, carts: Sequence[Cart], now: datetime) -> None:
-        """Each cart's lines and its next version; refused whole if any cart is not at
-        the version before (they are locked: that would be a defect, not a race)."""
-        result = await self._conn.exec_driver_sql(
-            f"UPDATE {self._carts} c SET lines = v.l::jsonb, version = v.n, updated_at = $1"
-            " FROM unnest($2::uuid[], $3::text[], $4::int[]) AS v(i, l, n)"
-            " WHERE c.id = v.i AND c.version = v.n - 1",
-            (
-                now,
-                [c.id for c in carts],
-                [json.dumps(c.lines) for c in carts],
-                [c.version for c in carts],
-            ),
-        )
-        if result.rowcount != len(carts):
-            raise RuntimeError("a locked cart changed under its lock")
-
-    async def save_levels(self, levels: Sequence[LockedLevel], now: datetime) -> None:
-        await self._conn.exec_driver_sql(
-            f"UPDATE {self._levels} l SET reserved = v.r, updated_at = $1"
-            " FROM unnest($2::uuid[], $3::uuid[], $4::numeric[]) AS v(s, p, r)"
-            " WHERE l.shop_id = v.s AND l.product_id = v.p",
-            (now, *columns(levels, "shop_id product_id reserved")),
-        )
-
-    async def save_holds(self, holds: Sequence[Hold], now: datetime) -> None:
-        """Reservations as the group leaves them: made or changed, or dropped at zero."""
+    async def save_changes(
+        self,
+        carts: Sequence[Cart],
+        levels: Sequence[LockedLevel],
+        holds: Sequence[Hold],
+        now: datetime,
+    ) -> None:
+        """In one statement: each cart's lines and its next version, the levels'
+        reservations, and the carts' holds as the group leaves them (made or changed,
+        or dropped at zero). Refused whole if any cart is not at the version before
+        (they are locked: that would be a defect, not a race)."""
+        q = Statement()
+        at = q.param(now, "timestamptz")
         kept = [h for h in holds if h.quantity > 0]
         dropped = [h for h in holds if h.quantity == 0]
-        if kept:
-            await self._conn.exec_driver_sql(
-                f"INSERT INTO {self._holds} (id, holder_id, shop_id, product_id, quantity,"
-                " created_at, updated_at) SELECT i, h, s, p, q, $1, $1 FROM unnest($2::uuid[],"
-                " $3::uuid[], $4::uuid[], $5::uuid[], $6::numeric[]) AS v(i, h, s, p, q)"
-                " ON CONFLICT (holder_id, shop_id, product_id) DO UPDATE"
-                " SET quantity = excluded.quantity, updated_at = excluded.updated_at",
-                (
-                    now,
-                    [new_id() for _ in kept],
-                    *columns(kept, "holder_id shop_id product_id quantity"),
-                ),
+        sql = (
+            f"WITH carts AS (UPDATE {self._carts} c SET lines = v.l::jsonb, version = v.n,"
+            f" updated_at = {at} FROM "
+            + q.arrays(
+                [
+                    [c.id for c in carts],
+                    [json.dumps(c.lines) for c in carts],
+                    [c.version for c in carts],
+                ],
+                "uuid text int",
             )
-        if dropped:
-            await self._conn.exec_driver_sql(
-                f"DELETE FROM {self._holds} r USING unnest($1::uuid[], $2::uuid[], $3::uuid[])"
-                " AS v(h, s, p) WHERE r.holder_id = v.h AND r.shop_id = v.s"
-                " AND r.product_id = v.p",
-                tuple(columns(dropped, "holder_id shop_id product_id")),
+            + " AS v(i, l, n) WHERE c.id = v.i AND c.version = v.n - 1 RETURNING 1)"
+            + f", levels AS (UPDATE {self._levels} l SET reserved = v.r, updated_at = {at} FROM "
+            + q.unnest(levels, "shop_id:uuid product_id:uuid reserved:numeric")
+            + " AS v(s, p, r) WHERE l.shop_id = v.s AND l.product_id = v.p)"
+            + f", kept AS (INSERT INTO {self._holds} (id, holder_id, shop_id, product_id,"
+            f" quantity, created_at, updated_at) SELECT i, h, s, p, q, {at}, {at} FROM "
+            + q.arrays(
+                [[new_id() for _ in kept]],
+                "uuid",
+                columns(kept, "holder_id shop_id product_id quantity"),
+                "uuid uuid uuid numeric",
             )
+            + " AS v(i, h, s, p, q) ON CONFLICT (holder_id, shop_id, product_id) DO UPDATE"
+            " SET quantity = excluded.quantity, updated_at = excluded.updated_at)"
+            + f", dropped AS (DELETE FROM {self._holds} r USING "
+            + q.unnest(dropped, "holder_id:uuid shop_id:uuid product_id:uuid")
+            + " AS v(h, s, p) WHERE r.holder_id = v.h AND r.shop_id = v.s"
+            " AND r.product_id = v.p) SELECT count(*) FROM carts"
+        )
+        (saved,) = (await self._rows(sql, *q.params))[0]
+        if saved != len(carts):
+            raise RuntimeError("a locked cart changed under its lock")

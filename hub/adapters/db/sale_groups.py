@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift, columns
+from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift, Statement, columns
 from hub.adapters.db.catalogue_tables import StockMovement
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
@@ -111,7 +111,7 @@ class SaleGroupStatements(CartGroupStatements):
         closed. Each table is written by one part of the statement, and the foreign keys
         are checked once the whole of it ran. Refused whole if a cart is not at the
         version before (they are locked: that would be a defect, not a race)."""
-        q = _Statement()
+        q = Statement()
         tenders = sorted(
             (x.shift_id, method, amount)
             for x in sold.shift_sales
@@ -214,26 +214,3 @@ class SoldTogether:
     next_numbers: dict[uuid.UUID, int]  # each register's next receipt number
     shift_sales: Sequence[ShiftSales]
     closed: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]  # cart, sale, version, when
-
-
-class _Statement:
-    """The parameters of one statement, numbered as they are added."""
-
-    def __init__(self) -> None:
-        self.params: list[Any] = []
-
-    def param(self, value: Any, type_: str) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}::{type_}"
-
-    def arrays(self, *pairs: Any) -> str:
-        """`unnest` of arrays given as (columns, their types), in turn."""
-        parts = []
-        for values, types in zip(pairs[::2], pairs[1::2], strict=True):
-            parts += [self.param(v, f"{t}[]") for v, t in zip(values, types.split(), strict=True)]
-        return f"unnest({', '.join(parts)})"
-
-    def unnest(self, rows: Sequence[Any], named: str) -> str:
-        """`unnest` of the named attributes of `rows` (`name:type ...`)."""
-        names, types = zip(*(n.split(":") for n in named.split()), strict=True)
-        return self.arrays(columns(rows, " ".join(names)), " ".join(types))
