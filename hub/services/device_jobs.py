@@ -12,16 +12,16 @@ print, and a manager may put a failed job back in the queue.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.repositories import PageRequest
-from hub.adapters.db.sales_tables import CashRegister, Sale, SaleLine, Shift
+from hub.adapters.db.sales_tables import Sale, SaleLine
 from hub.adapters.db.tables import Shop, Tenant, User
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
@@ -80,27 +80,30 @@ Agents = dict[uuid.UUID, list[dict[str, Any]]]  # a shop's active agents and the
 People = tuple[Tenant, Shop | None, User | None]
 
 
+class NamedRegister(Protocol):
+    """What a receipt's header names of its register."""
+
+    id: uuid.UUID
+    name: str
+
+
+class NumberedShift(Protocol):
+    """What a receipt's header names of its shift."""
+
+    id: uuid.UUID
+    number: int
+
+
 @dataclass
 class ReceiptsTogether:
     """What the receipts of sales written together share, read once: each shop's agents,
-    the business, shop and cashier a header names, and the sales' registers and shifts."""
+    the business, shop and cashier a header names, and the sales' registers and shifts
+    (the rows their sales locked)."""
 
+    registers: Mapping[uuid.UUID, NamedRegister]
+    shifts: Mapping[uuid.UUID, NumberedShift]
     agents: dict[uuid.UUID, Agents] = field(default_factory=dict)
     people: dict[tuple[uuid.UUID, uuid.UUID], People] = field(default_factory=dict)
-    # Held here: the session's identity map is weak, so rows only loaded into it would
-    # be gone (and read again one by one) by the time a header asks for them.
-    registers: dict[uuid.UUID, CashRegister] = field(default_factory=dict)
-    shifts: dict[uuid.UUID, Shift] = field(default_factory=dict)
-
-    @classmethod
-    async def of(
-        cls, uow: UnitOfWork, registers: Iterable[uuid.UUID], shifts: Iterable[uuid.UUID]
-    ) -> ReceiptsTogether:
-        """With the sales' registers and shifts read in a statement each."""
-        return cls(
-            registers={r.id: r for r in await uow.registers.load(registers)},
-            shifts={s.id: s for s in await uow.shifts.load(shifts)},
-        )
 
 
 async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsTogether) -> DeviceJob:
@@ -227,10 +230,12 @@ async def _header(
         if shared is not None:
             shared.people[shop_id, cashier_id] = found
     tenant, shop, cashier = found
-    register = None if shared is None else shared.registers.get(register_id)
-    register = register or await uow.registers.get(register_id)
-    shift = None if shared is None else shared.shifts.get(shift_id)
-    shift = shift or await uow.shifts.get(shift_id)
+    register: NamedRegister | None
+    shift: NumberedShift | None
+    if shared is not None:
+        register, shift = shared.registers.get(register_id), shared.shifts.get(shift_id)
+    else:
+        register, shift = await uow.registers.get(register_id), await uow.shifts.get(shift_id)
     assert shop is not None, "a receipt's shop exists"
     assert register is not None, "a receipt's register exists"
     assert shift is not None, "a receipt's shift exists"

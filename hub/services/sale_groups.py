@@ -34,6 +34,7 @@ from hub.adapters.db.database import Database
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sale_groups import (
     LockedBatch,
+    LockedRegister,
     SaleGroupStatements,
     ShiftSales,
     SoldTogether,
@@ -159,8 +160,8 @@ async def write_pays(
         sales = [s for s in sales if _priced(s, products) and await _settled(uow, s, products)]
         if not sales:
             return {}
-        numbers = await sql.lock_registers(s.shift.register_id for s in sales)
-        sales = [s for s in sales if s.shift.register_id in numbers]
+        registers = await sql.lock_registers(s.shift.register_id for s in sales)
+        sales = [s for s in sales if s.shift.register_id in registers]
         wanted = sorted({(s.cart.shop_id, p) for s in sales for p in s.quantities})
         levels = await sql.lock_levels(wanted)
         # Only the batches of levels held here: a skipped level's batches may be held by
@@ -168,7 +169,7 @@ async def write_pays(
         # (a deadlock); the sales needing it go one at a time.
         batches = await sql.lock_batches([k for k in wanted if k in levels])
         holds = await sql.holds(s.cart.id for s in sales)
-        return await _write(uow, sql, sales, numbers, levels, batches, holds)
+        return await _write(uow, sql, sales, registers, levels, batches, holds)
 
 
 async def _settled(uow: UnitOfWork, sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
@@ -208,15 +209,15 @@ async def _write(
     uow: UnitOfWork,
     sql: SaleGroupStatements,
     sales: list[_Sale],
-    numbers: dict[uuid.UUID, int],
+    registers: dict[uuid.UUID, LockedRegister],
     levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel],
     batches: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]],
     holds: dict[HoldKey, Decimal],
 ) -> dict[int, Paid]:
     made: dict[int, Paid] = {}
     jobs: list[DeviceJob] = []
-    shared = await ReceiptsTogether.of(
-        uow, (s.shift.register_id for s in sales), (s.shift.id for s in sales)
+    shared = ReceiptsTogether(
+        registers=dict(registers), shifts={s.shift.id: s.shift for s in sales}
     )
     shift_sales: list[ShiftSales] = []
     closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []
@@ -235,8 +236,8 @@ async def _write(
             key = (cart.shop_id, product_id)
             level = sold_levels[key] = levels[key]
             movements += _consume(uow, s, sale_id, level, batches.get(key, []), holds)
-        number = numbers[s.shift.register_id]
-        numbers[s.shift.register_id] = number + 1
+        register = registers[s.shift.register_id]
+        number, register.next_number = register.next_number, register.next_number + 1
         sale = new_sale(
             sale_id,
             s.change.idempotency_key,
@@ -281,7 +282,7 @@ async def _write(
         jobs=jobs,
         levels=list(sold_levels.values()),
         batches=[b for found in batches.values() for b in found if b.changed],
-        next_numbers={s.shift.register_id: numbers[s.shift.register_id] for s in paid},
+        registers=[registers[i] for i in {s.shift.register_id for s in paid}],
         shift_sales=shift_sales,
         closed=closed,
     )

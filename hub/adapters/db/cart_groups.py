@@ -72,6 +72,7 @@ class LockedShift:
     register_id: uuid.UUID
     cashier_id: uuid.UUID
     status: str
+    number: int  # what a receipt names it by
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class CartGroupStatements:
         """Shifts locked in id order (the first lock of an open or a sale); a shift
         another transaction holds is left out, not waited for."""
         rows = await self._rows(
-            f"SELECT id, shop_id, register_id, cashier_id, status FROM {self._shifts}"
+            f"SELECT id, shop_id, register_id, cashier_id, status, number FROM {self._shifts}"
             " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
             sorted(set(ids)),
         )

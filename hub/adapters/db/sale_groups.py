@@ -41,6 +41,13 @@ class LockedBatch:
         return BatchView(self.id, self.remaining, self.expiry_date, self.received_at)
 
 
+@dataclass
+class LockedRegister:
+    id: uuid.UUID
+    name: str
+    next_number: int  # the next receipt's, as the group's sales leave it
+
+
 @dataclass(frozen=True)
 class ShiftSales:
     """What a group adds to one shift's running totals (one sale: a shift has one cart)."""
@@ -59,7 +66,7 @@ class SaleGroupStatements(CartGroupStatements):
         """The carts' shifts, locked in id order (a sale's first lock); a shift another
         transaction holds is left out, not waited for."""
         rows = await self._rows(
-            f"SELECT id, shop_id, register_id, cashier_id, status FROM {self._shifts}"
+            f"SELECT id, shop_id, register_id, cashier_id, status, number FROM {self._shifts}"
             f" WHERE id IN (SELECT shift_id FROM {self._carts} WHERE id = ANY($1::uuid[]))"
             " ORDER BY id FOR UPDATE SKIP LOCKED",
             list(carts),
@@ -73,15 +80,15 @@ class SaleGroupStatements(CartGroupStatements):
         )
         return {row[0] for row in rows}
 
-    async def lock_registers(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
-        """Each register's next receipt number, the row locked in id order; one another
-        transaction holds is left out (its sale goes the other way)."""
+    async def lock_registers(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, LockedRegister]:
+        """Each register with its next receipt number, the row locked in id order; one
+        another transaction holds is left out (its sale goes the other way)."""
         rows = await self._rows(
-            f"SELECT id, next_receipt_number FROM {self._registers}"
+            f"SELECT id, name, next_receipt_number FROM {self._registers}"
             " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
             sorted(set(ids)),
         )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: LockedRegister(*row) for row in rows}
 
     async def lock_batches(
         self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
@@ -117,7 +124,7 @@ class SaleGroupStatements(CartGroupStatements):
             for x in sold.shift_sales
             for method, amount in x.tenders.items()
         )
-        numbers = sorted(sold.next_numbers.items())
+        numbers = sorted((r.id, r.next_number) for r in sold.registers)
         sql = (
             f"WITH sales AS (INSERT INTO {self._sales} (id, idempotency_key, request_digest,"
             " shop_id, register_id, shift_id, number, cashier_id, customer_id, subtotal,"
@@ -211,6 +218,6 @@ class SoldTogether:
     jobs: Sequence[DeviceJob]
     levels: Sequence[Any]  # sold from: shop_id, product_id, on_hand, reserved
     batches: Sequence[LockedBatch]  # taken from
-    next_numbers: dict[uuid.UUID, int]  # each register's next receipt number
+    registers: Sequence[LockedRegister]  # sold on
     shift_sales: Sequence[ShiftSales]
     closed: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]  # cart, sale, version, when

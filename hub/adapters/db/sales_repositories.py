@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -35,12 +34,6 @@ class Registers:
 
     def add(self, register: CashRegister) -> None:
         self._session.add(register)
-
-    async def load(self, ids: Iterable[uuid.UUID]) -> Sequence[CashRegister]:
-        """Registers in one statement."""
-        return (
-            await self._session.scalars(select(CashRegister).where(CashRegister.id.in_(set(ids))))
-        ).all()
 
     async def get(self, register_id: uuid.UUID, *, for_update: bool = False) -> CashRegister | None:
         return await self._session.get(
@@ -78,10 +71,6 @@ class Shifts:
 
     def add(self, *rows: Shift | ShiftMethodTotal | CashMovement) -> None:
         self._session.add_all(rows)
-
-    async def load(self, ids: Iterable[uuid.UUID]) -> Sequence[Shift]:
-        """Shifts in one statement."""
-        return (await self._session.scalars(select(Shift).where(Shift.id.in_(set(ids))))).all()
 
     async def get(self, shift_id: uuid.UUID, *, for_update: bool = False) -> Shift | None:
         if shift_id in self.locked:
