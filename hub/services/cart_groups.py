@@ -433,6 +433,7 @@ async def _change_lines(
         [v.cart for v in views.values()],
         [x for x in levels.values() if x.changed],
         changed_holds,
+        uow.outbox_rows(),
         now,
     )
     return views

@@ -138,20 +138,19 @@ async def write_pays(
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = SaleGroupStatements(await uow.connection(), tenant_id)
         cart_ids = [change.cart_id for _, _, change in group]
-        shifts = await sql.lock_shifts_of_carts(cart_ids)
-        carts = await sql.lock_carts(cart_ids, of_shifts=shifts)  # shift, then cart
+        carts = await sql.lock_carts_with_shifts(cart_ids)
         keys = Counter(change.idempotency_key for _, _, change in group)
         used = await sql.keys_taken(keys)
         sales: list[_Sale] = []
         for ref, who, change in group:
             found = carts.get(change.cart_id)
-            shift = None if found is None else shifts.get(found[0].shift_id)
-            if found is None or shift is None:
+            if found is None:
                 continue
+            cart, shift = found
             key = change.idempotency_key
-            if keys[key] > 1 or key in used or not _plainly_payable(who, change, found[0], shift):
+            if keys[key] > 1 or key in used or not _plainly_payable(who, change, cart, shift):
                 continue
-            sales.append(_Sale(ref, who, change, found[0], shift))
+            sales.append(_Sale(ref, who, change, cart, shift))
         if not sales:
             return {}
         products = await sql.products(
@@ -285,6 +284,7 @@ async def _write(
         registers=[registers[i] for i in {s.shift.register_id for s in paid}],
         shift_sales=shift_sales,
         closed=closed,
+        events=uow.outbox_rows(),
     )
     await sql.write_sales(sold, utcnow())
     await uow.commit(wait_for_relay=False)

@@ -46,8 +46,8 @@ _CART_COLUMNS = (
     "closed_at",
 )
 _LOCK_CARTS = (
-    "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
-    " WHERE c.id = ANY($1::uuid[]){also} ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
+    "SELECT {columns}, {shift} FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
+    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF {locked} SKIP LOCKED"
 )
 HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
 
@@ -113,7 +113,10 @@ class Statement:
         return self.arrays(columns(rows, " ".join(names)), " ".join(types))
 
 
-def _cart(row: Sequence[Any]) -> Cart:
+CART_COLUMNS = len(_CART_COLUMNS)
+
+
+def cart_of(row: Sequence[Any]) -> Cart:
     """A cart entity, detached, from a row that starts with `_CART_COLUMNS`."""
     values = dict(zip(_CART_COLUMNS, row, strict=False))
     if isinstance(values["lines"], str):  # a driver without a JSON codec
@@ -141,19 +144,21 @@ class CartGroupStatements:
         self._sale_payments = f'"{schema}".sale_payments'
         self._movements = f'"{schema}".stock_movements'
         self._jobs = f'"{schema}".device_jobs'
+        self._outbox = f'"{schema}".outbox'
         self._open_carts = (
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
         )
         columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
         self._lock_carts = _LOCK_CARTS.format(
-            columns=columns, carts=self._carts, shifts=self._shifts, also=""
+            columns=columns, shift="s.status", carts=self._carts, shifts=self._shifts, locked="c"
         )
-        self._lock_carts_of_shifts = _LOCK_CARTS.format(
+        self._lock_carts_with_shifts = _LOCK_CARTS.format(
             columns=columns,
+            shift="s.id, s.shop_id, s.register_id, s.cashier_id, s.status, s.number",
             carts=self._carts,
             shifts=self._shifts,
-            also=" AND c.shift_id = ANY($2::uuid[])",
+            locked="c, s",
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
@@ -174,7 +179,7 @@ class CartGroupStatements:
         rows = await self._rows(self._open_carts, list(shifts))
         found = {}
         for row in rows:
-            cart = _cart(row)
+            cart = cart_of(row)
             found[cart.shift_id] = cart
         return found
 
@@ -188,19 +193,13 @@ class CartGroupStatements:
             tuple(columns(carts, "id shop_id register_id shift_id cashier_id created_at")),
         )
 
-    async def lock_carts(
-        self, ids: Iterable[uuid.UUID], *, of_shifts: Iterable[uuid.UUID] | None = None
-    ) -> dict[uuid.UUID, tuple[Cart, str]]:
+    async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
         """The carts, locked in id order, each with its shift's status; as detached
         entities (nothing here goes through the ORM session). A cart another transaction
         holds (a sale being paid, a shift being closed) is left out rather than waited
-        for: the group does not stall behind it, and its change waits on the other path.
-        `of_shifts`: only carts of these shifts (a sale locks its shift first)."""
-        if of_shifts is None:
-            rows = await self._rows(self._lock_carts, list(ids))
-        else:
-            rows = await self._rows(self._lock_carts_of_shifts, list(ids), list(of_shifts))
-        return {row[0]: (_cart(row), row[-1]) for row in rows}
+        for: the group does not stall behind it, and its change waits on the other path."""
+        rows = await self._rows(self._lock_carts, list(ids))
+        return {row[0]: (cart_of(row), row[-1]) for row in rows}
 
     async def barcodes(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
         """The products scanned codes name."""
@@ -262,17 +261,37 @@ class CartGroupStatements:
         )
         return {(r[0], r[1], r[2]): r[3] for r in rows}
 
+    def outbox_part(self, q: Statement, events: Sequence[dict[str, Any]]) -> str:
+        """A part of a statement writing the events of its transaction to the outbox
+        (`UnitOfWork.outbox_rows`)."""
+        return (
+            f"outbox AS (INSERT INTO {self._outbox} (id, channel, type, payload, created_at)"
+            " SELECT i, c, t, p::jsonb, a FROM "
+            + q.arrays(
+                [
+                    [e["id"] for e in events],
+                    [e["channel"] for e in events],
+                    [e["type"] for e in events],
+                    [json.dumps(e["payload"]) for e in events],
+                    [e["created_at"] for e in events],
+                ],
+                "uuid text text text timestamptz",
+            )
+            + " AS v(i, c, t, p, a))"
+        )
+
     async def save_changes(
         self,
         carts: Sequence[Cart],
         levels: Sequence[LockedLevel],
         holds: Sequence[Hold],
+        events: Sequence[dict[str, Any]],
         now: datetime,
     ) -> None:
         """In one statement: each cart's lines and its next version, the levels'
-        reservations, and the carts' holds as the group leaves them (made or changed,
-        or dropped at zero). Refused whole if any cart is not at the version before
-        (they are locked: that would be a defect, not a race)."""
+        reservations, the carts' holds as the group leaves them (made or changed, or
+        dropped at zero), and the group's events. Refused whole if any cart is not at
+        the version before (they are locked: that would be a defect, not a race)."""
         q = Statement()
         at = q.param(now, "timestamptz")
         kept = [h for h in holds if h.quantity > 0]
@@ -305,7 +324,9 @@ class CartGroupStatements:
             + f", dropped AS (DELETE FROM {self._holds} r USING "
             + q.unnest(dropped, "holder_id:uuid shop_id:uuid product_id:uuid")
             + " AS v(h, s, p) WHERE r.holder_id = v.h AND r.shop_id = v.s"
-            " AND r.product_id = v.p) SELECT count(*) FROM carts"
+            " AND r.product_id = v.p), "
+            + self.outbox_part(q, events)
+            + " SELECT count(*) FROM carts"
         )
         (saved,) = (await self._rows(sql, *q.params))[0]
         if saved != len(carts):

@@ -5,7 +5,8 @@ per kind of row read and locked, and one for everything the group writes
 (`write_sales`).
 
 Lock order, every writer's: shifts, carts, registers, stock levels (by product, then
-shop), batches.
+shop), batches. Shifts, carts, registers and levels are skipped when held, never
+waited for, so a group taking its carts and shifts in one statement cannot deadlock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.adapters.db.cart_groups import CartGroupStatements, LockedShift, Statement, columns
+from hub.adapters.db.cart_groups import (
+    CART_COLUMNS,
+    CartGroupStatements,
+    LockedShift,
+    Statement,
+    cart_of,
+    columns,
+)
+from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import StockMovement
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
@@ -60,18 +69,15 @@ class ShiftSales:
 
 
 class SaleGroupStatements(CartGroupStatements):
-    async def lock_shifts_of_carts(
-        self, carts: Iterable[uuid.UUID]
-    ) -> dict[uuid.UUID, LockedShift]:
-        """The carts' shifts, locked in id order (a sale's first lock); a shift another
-        transaction holds is left out, not waited for."""
-        rows = await self._rows(
-            f"SELECT id, shop_id, register_id, cashier_id, status, number FROM {self._shifts}"
-            f" WHERE id IN (SELECT shift_id FROM {self._carts} WHERE id = ANY($1::uuid[]))"
-            " ORDER BY id FOR UPDATE SKIP LOCKED",
-            list(carts),
-        )
-        return {row[0]: LockedShift(*row) for row in rows}
+    async def lock_carts_with_shifts(
+        self, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Cart, LockedShift]]:
+        """The carts with their shifts, both rows locked by one statement (a sale's
+        first locks). A cart whose row or whose shift's row another transaction holds is
+        left out, not waited for; as neither is ever waited for, the order the two are
+        taken in cannot deadlock."""
+        rows = await self._rows(self._lock_carts_with_shifts, list(ids))
+        return {row[0]: (cart_of(row), LockedShift(*row[CART_COLUMNS:])) for row in rows}
 
     async def keys_taken(self, keys: Iterable[str]) -> set[str]:
         rows = await self._rows(
@@ -115,7 +121,7 @@ class SaleGroupStatements(CartGroupStatements):
         instead of a dozen): the sales, their lines and payments, stock movements and
         receipt jobs; stock levels, batches and the carts' holds; registers' receipt
         numbers; shifts' running totals and per-method totals; the carts, paid and
-        closed. Each table is written by one part of the statement, and the foreign keys
+        closed; the group's events. Each table is written by one part of the statement, and the foreign keys
         are checked once the whole of it ran. Refused whole if a cart is not at the
         version before (they are locked: that would be a defect, not a race)."""
         q = Statement()
@@ -200,7 +206,7 @@ class SaleGroupStatements(CartGroupStatements):
             " version = v.n, updated_at = v.t, closed_at = v.t FROM "
             + q.arrays([[c[k] for c in sold.closed] for k in range(4)], "uuid uuid int timestamptz")
             + " AS v(i, s, n, t) WHERE c.id = v.i AND c.version = v.n - 1 AND c.status = 'open'"
-            " RETURNING 1) SELECT count(*) FROM carts"
+            " RETURNING 1), " + self.outbox_part(q, sold.events) + " SELECT count(*) FROM carts"
         )
         (closed,) = (await self._rows(sql, *q.params))[0]
         if closed != len(sold.closed):
@@ -221,3 +227,4 @@ class SoldTogether:
     registers: Sequence[LockedRegister]  # sold on
     shift_sales: Sequence[ShiftSales]
     closed: Sequence[tuple[uuid.UUID, uuid.UUID, int, datetime]]  # cart, sale, version, when
+    events: Sequence[dict[str, Any]]  # the outbox's rows (`UnitOfWork.outbox_rows`)

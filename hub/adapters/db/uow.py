@@ -110,6 +110,7 @@ class UnitOfWork(SharedUnitOfWork):
         self.tenant_id = tenant_id
         self._on_main = on_main
         self._emitted: list[dict[str, Any]] = []
+        self._written = 0  # how many of them a caller wrote to the outbox itself
 
     def emit(self, channel: Channel, type_: str, payload: dict[str, Any]) -> None:
         """Publish an event if, and only if, this unit of work commits.
@@ -129,6 +130,15 @@ class UnitOfWork(SharedUnitOfWork):
             }
         )
 
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        """The events emitted since the last call, for a caller that writes them to the
+        outbox itself, in this transaction, within a statement of its own (one round
+        trip fewer); `commit` then relays them without writing them again. Each: id,
+        channel, type, payload and created_at."""
+        rows = self._emitted[self._written :]
+        self._written = len(self._emitted)
+        return rows
+
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the transaction that can fail alone: on an exception its writes and
@@ -139,6 +149,7 @@ class UnitOfWork(SharedUnitOfWork):
                 yield
         except BaseException:
             del self._emitted[emitted:]
+            self._written = min(self._written, emitted)
             self.shifts.locked.clear()  # a lock taken inside is released with it
             raise
 
@@ -149,8 +160,9 @@ class UnitOfWork(SharedUnitOfWork):
         They go out in commit order either way: the relay drains the outbox oldest
         first."""
         emitted, self._emitted = self._emitted, []
-        if emitted:  # on the session's connection: a Core statement needs no ORM session
-            await (await self.session.connection()).execute(_INSERT_OUTBOX, emitted)
+        unwritten, self._written = emitted[self._written :], 0
+        if unwritten:  # on the session's connection: a Core statement needs no ORM session
+            await (await self.session.connection()).execute(_INSERT_OUTBOX, unwritten)
         await super().commit()
         sold = sum(1 for e in emitted if e["type"] == SALE_COMPLETED)
         if sold:
