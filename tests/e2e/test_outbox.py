@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.uow import UnitOfWork
@@ -129,6 +129,29 @@ async def test_uncommitted_unit_of_work_publishes_nothing(live_hub: LiveHub) -> 
         (event,) = await drain_events(client, 1)
         assert (event["type"], event["seq"], event["payload"]) == ("test.committed", 1, {"n": 4})
         assert await outbox(live_hub, a) == []
+        await no_more_events(client)
+
+
+async def test_events_a_caller_wrote_itself_are_relayed_once(live_hub: LiveHub) -> None:
+    """`outbox_rows` hands the events emitted so far to a caller that writes them in a
+    statement of its own; commit writes only the later ones, and relays them all."""
+    kit = await tenant(live_hub)
+    channel = channels.shop(uuid.UUID(kit.tenant_id), uuid.UUID(kit.shop_id))
+    db = live_hub.app.state.deps.db
+    async with hub_client(live_hub, kit.members["owner"].token) as client:
+        await client.subscribe(channel.name)
+        async with UnitOfWork(db, uuid.UUID(kit.tenant_id), write=True) as uow:
+            uow.emit(channel, "test.event", {"n": 1})
+            uow.emit(channel, "test.event", {"n": 2})
+            rows = uow.outbox_rows()
+            assert [r["payload"] for r in rows] == [{"n": 1}, {"n": 2}]
+            await (await uow.connection()).execute(insert(OutboxEvent.__table__), rows)
+            assert uow.outbox_rows() == []
+            uow.emit(channel, "test.event", {"n": 3})
+            await uow.commit()
+        events = await drain_events(client, 3)
+        assert [(e["seq"], e["payload"]["n"]) for e in events] == [(1, 1), (2, 2), (3, 3)]
+        assert await outbox(live_hub, kit) == []
         await no_more_events(client)
 
 
