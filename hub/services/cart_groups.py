@@ -3,13 +3,13 @@
 A busy shop's tills each scan a line every second or two; `hub.services.carts` gives
 every request its own transaction of a dozen ORM statements, and the hub's CPU goes
 there. Here `cart.open`, the line changes (add a product, set or remove a line, by
-product id or barcode) and `cart.pay` wait in their tenant's queue, and one writer takes
-every request queued while its last transaction was being written into the next one
-(opens and line changes in one transaction, then pays in another,
-`hub.services.sale_groups`): each kind of row is read and written by one statement for
-the whole group (`hub.adapters.db.cart_groups`), and the events go to the outbox with
-one insert. The more tills, the more requests share a transaction; one till alone gets
-a transaction of its own, as before.
+product id or barcode) and `cart.pay` wait in their tenant's queue, and one writer
+alternates two stages, each taking every request of its kind queued when it starts:
+opens and line changes in one transaction, then pays in another
+(`hub.services.sale_groups`). Each kind of row is read and locked by one statement for
+the whole group (`hub.adapters.db.cart_groups`), and everything a stage writes, its
+events for the outbox with it, goes in one more. The more tills, the more requests
+share a transaction; one till alone gets a transaction of its own, as before.
 
 The rules are `hub.domain.carts` and the pricing of `hub.services.carts`, the same as on
 the one-at-a-time path; the cart row is locked and its version checked in the
