@@ -121,9 +121,10 @@ class SaleGroupStatements(CartGroupStatements):
         instead of a dozen): the sales, their lines and payments, stock movements and
         receipt jobs; stock levels, batches and the carts' holds; registers' receipt
         numbers; shifts' running totals and per-method totals; the carts, paid and
-        closed; the group's events. Each table is written by one part of the statement, and the foreign keys
-        are checked once the whole of it ran. Refused whole if a cart is not at the
-        version before (they are locked: that would be a defect, not a race)."""
+        closed; the group's events. Each table is written by one part of the statement,
+        and the foreign keys are checked once the whole of it ran. Refused whole if a
+        cart is not at the version before (they are locked: that would be a defect, not
+        a race)."""
         q = Statement()
         tenders = sorted(
             (x.shift_id, method, amount)
