@@ -29,47 +29,32 @@ from hub.adapters.broker.base import Broker, Event, Outgoing, new_epoch, pack_pa
 
 log = logging.getLogger("hub.broker")
 
+# Publish a run of events of one channel, atomically: KEYS are the channel's meta and
+# stream, then each event's de-duplication key ('' for none); ARGV the epoch to start,
+# history, idle TTL, pub/sub channel, de-duplication TTL, then each event's type and
+# body. Returns the epoch, then each event's seq (0: a repeat, dropped).
 _PUBLISH = """
-if KEYS[3] ~= '' then
-  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[7]) then return false end
-end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[2], 'b', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], cmsgpack.pack({seq, epoch, ARGV[2], ARGV[3]}))
-return {seq, epoch}
-"""
-
-# The same for a run of events of one channel, in one call: KEYS are the channel's meta
-# and stream, then each event's de-duplication key ('' for none); ARGV the epoch to
-# start, history, idle TTL, pub/sub channel, de-duplication TTL, then each event's type
-# and body.
-_PUBLISH_MANY = """
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
+local published = {epoch}
 for i = 1, #KEYS - 2 do
   local dedup = KEYS[i + 2]
+  local seq = 0
   if dedup == '' or redis.call('SET', dedup, '1', 'NX', 'PX', ARGV[5]) then
     local type_, body = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-    local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+    seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 't', type_, 'b', body)
     redis.call('PUBLISH', ARGV[4], cmsgpack.pack({seq, epoch, type_, body}))
   end
+  published[i + 1] = seq
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
+return published
 """
 
 _RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -96,7 +81,6 @@ class RedisBroker(Broker):
         self._idle_ttl_ms = idle_ttl_seconds * 1000
         self._dedup_ttl_ms = dedup_ttl_seconds * 1000
         self._script = redis.register_script(_PUBLISH)
-        self._script_many = redis.register_script(_PUBLISH_MANY)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         # channel -> (epoch, seq) of the last event delivered to on_event
@@ -125,31 +109,14 @@ class RedisBroker(Broker):
 
     # --- publishing and history -----------------------------------------------------
 
-    def _script_call(
-        self, channel: str, type_: str, body: bytes, event_id: str | None
-    ) -> tuple[list[str], list[Any]]:
-        meta, stream, pubsub_channel = _keys(channel)
-        dedup = f"pos:dedup:{event_id}" if event_id else ""
-        args = [
-            new_epoch(),
-            type_,
-            body,
-            self._history,
-            self._idle_ttl_ms,
-            pubsub_channel,
-            self._dedup_ttl_ms,
-        ]
-        return [meta, stream, dedup], args
-
     async def publish(
         self, channel: str, type_: str, payload: Any, *, event_id: str | None = None
     ) -> Event | None:
         body = pack_payload(payload)
-        keys, args = self._script_call(channel, type_, body, event_id)
-        result = await self._script(keys=keys, args=args)
-        if not result:
+        keys, args = self._channel_call(channel, [(type_, body, event_id)])
+        epoch, seq = await self._script(keys=keys, args=args)
+        if not seq:
             return None
-        seq, epoch = result
         return Event(channel, int(seq), epoch.decode(), type_, body)
 
     async def publish_many(self, events: list[Outgoing]) -> None:
@@ -165,16 +132,24 @@ class RedisBroker(Broker):
         by_channel: dict[str, list[Outgoing]] = {}
         for event in events:
             by_channel.setdefault(event.channel, []).append(event)
-        calls = [self._channel_call(channel, run) for channel, run in by_channel.items()]
+        calls = [
+            self._channel_call(channel, [(e.type, pack_payload(e.payload), e.id) for e in run])
+            for channel, run in by_channel.items()
+        ]
         try:
             await self._evaluate(calls)
         except NoScriptError:
-            await self._redis.script_load(_PUBLISH_MANY)
+            await self._redis.script_load(_PUBLISH)
             await self._evaluate(calls)
 
-    def _channel_call(self, channel: str, run: list[Outgoing]) -> tuple[list[str], list[Any]]:
+    def _channel_call(
+        self, channel: str, run: list[tuple[str, bytes, str | None]]
+    ) -> tuple[list[str], list[Any]]:
+        """The script's keys and arguments for a run of (type, body, event id)."""
         meta, stream, pubsub_channel = _keys(channel)
-        keys = [meta, stream] + [f"pos:dedup:{e.id}" if e.id else "" for e in run]
+        keys = [meta, stream] + [
+            f"pos:dedup:{event_id}" if event_id else "" for *_, event_id in run
+        ]
         args: list[Any] = [
             new_epoch(),
             self._history,
@@ -182,14 +157,14 @@ class RedisBroker(Broker):
             pubsub_channel,
             self._dedup_ttl_ms,
         ]
-        for event in run:
-            args += (event.type, pack_payload(event.payload))
+        for type_, body, _ in run:
+            args += (type_, body)
         return keys, args
 
     async def _evaluate(self, calls: list[tuple[list[str], list[Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
-                pipe.evalsha(self._script_many.sha, len(keys), *keys, *args)
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             await pipe.execute()
 
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
