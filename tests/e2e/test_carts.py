@@ -23,7 +23,14 @@ from protocol.client import HubClient, RequestFailed
 from tests import services
 from tests.conftest import LiveHub, serve
 from tests.e2e.test_sales import Till, customer_in_vip, stocked
-from tests.e2e.ws_support import api, drain_events, hub_client, no_more_events, tenant
+from tests.e2e.ws_support import (
+    api,
+    drain_events,
+    events_of_type,
+    hub_client,
+    no_more_events,
+    tenant,
+)
 from tests.helpers import TenantKit, create_product, ean13, receive, stock_of
 
 store = services.stores_with_clusters()
@@ -483,7 +490,7 @@ async def test_abandoned_carts_expire_and_give_their_goods_back(live_hub: LiveHu
             async with UnitOfWork(db, tenant_id, write=True) as uow:
                 later = utcnow() + timedelta(minutes=61)
                 assert await cart_service.expire_abandoned(uow, later) == 1  # the idle one
-            events = await drain_events(manager, 2)
+            events = await events_of_type(manager, "cart.closed", 2)
             with pytest.raises(RequestFailed) as gone:
                 await idle.do("cart.add", product=milk)
             assert gone.value.code == "cart_closed"

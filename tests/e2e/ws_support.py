@@ -172,6 +172,21 @@ async def drain_events(client: HubClient, n: int, wait: float = 5.0) -> list[dic
     return out
 
 
+async def events_of_type(
+    client: HubClient, type_: str, n: int, wait: float = 5.0
+) -> list[dict[str, Any]]:
+    """The next `n` events of one type, those of other types passed over (a group's
+    events are relayed after its requests were answered: a channel subscribed just
+    after a reply may still carry the event of that reply)."""
+    out = []
+    async with asyncio.timeout(wait):
+        while len(out) < n:
+            event = await client.events.get()
+            if event.get("type") == type_:
+                out.append(event)
+    return out
+
+
 async def no_more_events(client: HubClient, wait: float = 0.3) -> None:
     await asyncio.sleep(wait)
     assert client.events.empty(), client.events.get_nowait()
