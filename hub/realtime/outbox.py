@@ -58,9 +58,9 @@ class OutboxRelay:
                 OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at
             )
         )
-        # Committed events this process handed over, by tenant and id: a drain that takes
-        # them does not read their payloads back (PostgreSQL; its JSON decoding was a
-        # relay's biggest cost). Only a shortcut: what is not here is read.
+        # Committed events of group commits (`relay_soon`), by tenant and id: a drain
+        # that takes them does not read their payloads back (PostgreSQL; its JSON
+        # decoding was a relay's biggest cost). Only a shortcut: what is not here is read.
         self._known: dict[uuid.UUID, dict[uuid.UUID, Outgoing]] = {}
         self._take_unknown = None
         if not db.is_sqlite:
@@ -94,22 +94,35 @@ class OutboxRelay:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
+    @property
+    def under_way(self) -> int:
+        """Relays started by `relay_soon` that have not finished."""
+        return len(self._soon)
+
     def relay_soon(self, tenant_id: uuid.UUID, events: list[Outgoing]) -> None:
-        """`relay` without waiting for it."""
+        """`relay` without waiting for it: one more pass of the tenant's drain under
+        way, or a drain started. So a broker that hangs holds one task per tenant, not
+        one per commit. The events are held for the drain (`_known`): the group commits
+        that call this emit only what the hub made (strings, integers, lists, maps with
+        string keys), which JSONB gives back unchanged."""
+        known = self._known.setdefault(tenant_id, {})
+        if self._take_unknown is not None and len(known) < KNOWN_EVENTS:
+            known.update((uuid.UUID(e.id), e) for e in events if e.id)  # else: read back
+        running = self._running.get(tenant_id)
+        if running is not None:
+            running.again = True
+            return
         task = asyncio.create_task(self.relay(tenant_id, events), name="outbox-relay")
         self._soon.add(task)
         task.add_done_callback(self._soon.discard)
 
-    async def relay(self, tenant_id: uuid.UUID, events: list[Outgoing]) -> None:
+    async def relay(self, tenant_id: uuid.UUID, _events: list[Outgoing]) -> None:
         """After commit; returns once the committed events went out (or were deferred).
 
         One drain per tenant at a time in this process: a commit that finds one running
         asks it for one more pass and waits for it, instead of queueing on the rows'
         locks behind it — under load many commits share one drain. A failure leaves
         the rows, in order, for the next drain."""
-        known = self._known.setdefault(tenant_id, {})
-        if self._take_unknown is not None and len(known) < KNOWN_EVENTS:
-            known.update((uuid.UUID(e.id), e) for e in events if e.id)  # else: read back
         running = self._running.get(tenant_id)
         if running is not None:
             running.again = True

@@ -237,8 +237,10 @@ class _Writer:
 
     def _next_group(self, *, pays: bool) -> list[_Pending]:
         """Every pay queued (`pays`), or every open and line change, in order, one per
-        cart: a second change of a cart was made against the version before the first
-        one, and waits for the next group."""
+        cart, and none behind a request of its cart left for the other stage: a second
+        request of a cart was made against the version before the first one, and waits
+        for the next group (so a pay and a line change of one cart, sent from two
+        devices, are made in the order they came)."""
         group: list[_Pending] = []
         later: list[_Pending] = []
         carts: set[uuid.UUID] = set()
@@ -246,11 +248,11 @@ class _Writer:
             pending = self.queue.popleft()
             if pending.done.done():  # its caller is gone
                 continue
-            if pending.key in carts or isinstance(pending.change, PayChange) != pays:
-                later.append(pending)
-            else:
-                carts.add(pending.key)
+            if pending.key not in carts and isinstance(pending.change, PayChange) == pays:
                 group.append(pending)
+            else:
+                later.append(pending)
+            carts.add(pending.key)
         self.queue.extendleft(reversed(later))
         return group
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
+from hub.adapters.db import sale_groups
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.jobs import JobKind
 from hub.services import cart_groups
@@ -94,18 +95,32 @@ async def held(
 
 @contextlib.contextmanager
 def statements(hub: LiveHub, kit: TenantKit) -> Iterator[list[str]]:
-    """The SQL of every statement run on the tenant's store meanwhile."""
+    """The SQL of every statement run on the tenant's store meanwhile: those through
+    SQLAlchemy, and those the group writer sends to the driver (asyncpg) directly."""
     engine = hub.app.state.deps.db.tenant_engine(uuid.UUID(kit.tenant_id)).sync_engine
     seen: list[str] = []
+    watched: list[Any] = []
 
-    def record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+    def through_sqlalchemy(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         seen.append(sql)
 
-    event.listen(engine, "before_cursor_execute", record)
+    def straight(query: Any) -> None:
+        seen.append(query.query)
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        driver.add_query_logger(straight)
+        watched.append(driver)
+
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    event.listen(engine, "checkout", checkout)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        for driver in watched:
+            driver.remove_query_logger(straight)
 
 
 async def queued(hub: LiveHub, kit: TenantKit, n: int) -> None:
@@ -236,6 +251,7 @@ async def test_a_group_is_answered_at_commit_and_its_events_follow_in_order(
         monkeypatch.setattr(relay, "drain", stuck)
         for _ in range(3):
             await asyncio.wait_for(cart.do("cart.add", product=product), 5)
+        assert relay.under_way == 1  # one drain for the three commits, not one each
         assert cart.doc["version"] == 4
         assert (await stock_of(http, kit, product))["reserved"] == "3.000"
         await no_more_events(manager)
@@ -547,6 +563,68 @@ async def test_a_pay_sent_while_line_changes_are_written_goes_out_next(
     assert written == ["lines", "pays", "lines"]
     assert pay.result()["sale"]["total"] == "10.00"
     assert (first.doc["version"], third.doc["version"]) == (2, 2)
+
+
+async def test_a_pay_and_a_line_change_of_one_cart_are_made_in_the_order_they_came(
+    hub: LiveHub, stack: AsyncExitStack
+) -> None:
+    """Two devices on one cart, a pay queued before a line change on the same version:
+    the line stage does not take the change ahead of the pay left for the pay stage.
+    The pay is made and the change refused (the cart is closed), as one at a time."""
+    kit = await tenant(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
+        await cart.do("cart.add", product=product)
+        other = await stack.enter_async_context(hub_client(hub, kit.members["cashier"].token))
+        twin = Cart(other, dict(cart.doc))
+        async with groups_of(hub).holding():
+            pay = asyncio.create_task(cart.do("cart.pay", **cash("10")))
+            await queued(hub, kit, 1)
+            add = asyncio.create_task(twin.do("cart.add", product=product))
+            await queued(hub, kit, 2)
+        paid, refused = await asyncio.gather(pay, add, return_exceptions=True)
+    assert not isinstance(paid, BaseException), paid
+    assert paid["sale"]["total"] == "10.00"
+    assert isinstance(refused, RequestFailed)
+    assert refused.code == "cart_closed"
+
+
+async def test_a_cart_left_out_of_a_pay_group_is_not_left_locked(
+    hub: LiveHub, stack: AsyncExitStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pay group takes shifts first: the cart of a shift another transaction holds is
+    left out and never locked, so whoever holds the shift can take its cart at once."""
+    kit = await tenant(hub)
+    db = hub.app.state.deps.db
+    tenant_id = uuid.UUID(kit.tenant_id)
+    paused, going = asyncio.Event(), asyncio.Event()
+    keys_taken = sale_groups.SaleGroupStatements.keys_taken
+
+    async def held_up(statements: Any, keys: Any) -> Any:
+        paused.set()
+        await going.wait()
+        return await keys_taken(statements, keys)
+
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "100")
+        x, y = await open_carts(hub, kit, http, stack, 2)
+        for cart in (x, y):
+            await cart.do("cart.add", product=product)
+        monkeypatch.setattr(sale_groups.SaleGroupStatements, "keys_taken", held_up)
+        async with UnitOfWork(db, tenant_id, write=True) as holder:
+            await holder.shifts.get(uuid.UUID(x.doc["session"]), for_update=True)
+            async with groups_of(hub).holding():
+                pays = [asyncio.create_task(c.do("cart.pay", **cash("10"))) for c in (x, y)]
+                await queued(hub, kit, 2)
+            await asyncio.wait_for(paused.wait(), 10)
+            async with UnitOfWork(db, tenant_id, write=True) as probe:
+                await probe.session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                assert await probe.carts.get(uuid.UUID(x.id), for_update=True) is not None
+            going.set()
+            await wait_for(lambda: groups_of(hub).sold >= 1)
+        paid = await asyncio.gather(*pays)
+    assert [p["sale"]["total"] for p in paid] == ["10.00", "10.00"]
 
 
 async def test_a_key_twice_in_a_group_and_a_retry_are_answered_by_the_other_path(

@@ -46,8 +46,8 @@ _CART_COLUMNS = (
     "closed_at",
 )
 _LOCK_CARTS = (
-    "SELECT {columns}, {shift} FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
-    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF {locked} SKIP LOCKED"
+    "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
+    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
 )
 HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
 
@@ -129,6 +129,7 @@ class CartGroupStatements:
 
     def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
         self._conn = conn
+        self._driver: Any = None  # the asyncpg connection, once the transaction is open
         schema = tenant_schema_name(tenant_id)
         self._carts = f'"{schema}".carts'
         self._shifts = f'"{schema}".shifts'
@@ -151,18 +152,32 @@ class CartGroupStatements:
         )
         columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
         self._lock_carts = _LOCK_CARTS.format(
-            columns=columns, shift="s.status", carts=self._carts, shifts=self._shifts, locked="c"
+            columns=columns, carts=self._carts, shifts=self._shifts
         )
-        self._lock_carts_with_shifts = _LOCK_CARTS.format(
-            columns=columns,
-            shift="s.id, s.shop_id, s.register_id, s.cashier_id, s.status, s.number",
-            carts=self._carts,
-            shifts=self._shifts,
-            locked="c, s",
+        # Shifts first (those held elsewhere skipped), then the carts of the shifts
+        # locked: a cart whose shift is held is never locked, not even for a moment.
+        self._lock_carts_with_shifts = (
+            f"WITH s AS (SELECT id, shop_id, register_id, cashier_id, status, number"
+            f" FROM {self._shifts} WHERE id IN (SELECT shift_id FROM {self._carts}"
+            " WHERE id = ANY($1::uuid[])) ORDER BY id FOR UPDATE SKIP LOCKED)"
+            f" SELECT {columns}, s.id, s.shop_id, s.register_id, s.cashier_id, s.status,"
+            f" s.number FROM {self._carts} c JOIN s ON s.id = c.shift_id"
+            " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
-        return (await self._conn.exec_driver_sql(sql, params)).all()
+        """The statement's rows. The first statement goes through SQLAlchemy, which
+        opens the transaction on the driver's connection; the others go straight to the
+        driver (asyncpg, a prepared statement each, in that transaction), without
+        SQLAlchemy's execution context, which doubles a statement's cost in the hub
+        (`bench/statements.py`). A driver error is not wrapped: the group fails whole
+        and its requests go the other way, which reports it."""
+        if self._driver is None:
+            result = await self._conn.exec_driver_sql(sql, params)
+            rows = result.all() if result.returns_rows else []
+            self._driver = (await self._conn.get_raw_connection()).driver_connection
+            return rows
+        return await self._driver.fetch(sql, *params)  # type: ignore[no-any-return]
 
     async def lock_shifts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, LockedShift]:
         """Shifts locked in id order (the first lock of an open or a sale); a shift
@@ -185,12 +200,12 @@ class CartGroupStatements:
 
     async def insert_carts(self, carts: Sequence[Cart]) -> None:
         """New empty carts."""
-        await self._conn.exec_driver_sql(
+        await self._rows(
             f"INSERT INTO {self._carts} (id, shop_id, register_id, shift_id, cashier_id, status,"
             " version, bonus, lines, created_at, updated_at) SELECT i, s, r, h, c, 'open', 1, 0,"
             " '[]'::jsonb, t, t FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
             " $5::uuid[], $6::timestamptz[]) AS v(i, s, r, h, c, t)",
-            tuple(columns(carts, "id shop_id register_id shift_id cashier_id created_at")),
+            *columns(carts, "id shop_id register_id shift_id cashier_id created_at"),
         )
 
     async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:

@@ -6,7 +6,7 @@ per kind of row read and locked, and one for everything the group writes
 
 Lock order, every writer's: shifts, carts, registers, stock levels (by product, then
 shop), batches. Shifts, carts, registers and levels are skipped when held, never
-waited for, so a group taking its carts and shifts in one statement cannot deadlock.
+waited for.
 """
 
 from __future__ import annotations
@@ -73,9 +73,8 @@ class SaleGroupStatements(CartGroupStatements):
         self, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[Cart, LockedShift]]:
         """The carts with their shifts, both rows locked by one statement (a sale's
-        first locks). A cart whose row or whose shift's row another transaction holds is
-        left out, not waited for; as neither is ever waited for, the order the two are
-        taken in cannot deadlock."""
+        first locks), shifts first. A cart whose row or whose shift's row another
+        transaction holds is left out, not waited for (and not locked)."""
         rows = await self._rows(self._lock_carts_with_shifts, list(ids))
         return {row[0]: (cart_of(row), LockedShift(*row[CART_COLUMNS:])) for row in rows}
 
