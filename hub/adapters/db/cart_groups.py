@@ -45,10 +45,6 @@ _CART_COLUMNS = (
     "updated_at",
     "closed_at",
 )
-_LOCK_CARTS = (
-    "SELECT {columns}, s.status FROM {carts} c JOIN {shifts} s ON s.id = c.shift_id"
-    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
-)
 HoldKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # holder, shop, product
 
 
@@ -151,8 +147,10 @@ class CartGroupStatements:
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
         )
         columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
-        self._lock_carts = _LOCK_CARTS.format(
-            columns=columns, carts=self._carts, shifts=self._shifts
+        self._lock_carts = (
+            f"SELECT {columns}, s.status FROM {self._carts} c JOIN {self._shifts} s"
+            " ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
+            " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
         )
         # Shifts first (those held elsewhere skipped), then the carts of the shifts
         # locked: a cart whose shift is held is never locked, not even for a moment.

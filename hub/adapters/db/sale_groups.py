@@ -130,7 +130,6 @@ class SaleGroupStatements(CartGroupStatements):
             for x in sold.shift_sales
             for method, amount in x.tenders.items()
         )
-        numbers = sorted((r.id, r.next_number) for r in sold.registers)
         sql = (
             f"WITH sales AS (INSERT INTO {self._sales} (id, idempotency_key, request_digest,"
             " shop_id, register_id, shift_id, number, cashier_id, customer_id, subtotal,"
@@ -186,7 +185,7 @@ class SaleGroupStatements(CartGroupStatements):
             + f"), holds AS (DELETE FROM {self._holds} WHERE holder_id ="
             f" ANY({q.param([c[0] for c in sold.closed], 'uuid[]')})"
             + f"), registers AS (UPDATE {self._registers} r SET next_receipt_number = v.n FROM "
-            + q.arrays([[n[0] for n in numbers], [n[1] for n in numbers]], "uuid int")
+            + q.unnest(sold.registers, "id:uuid next_number:int")
             + " AS v(i, n) WHERE r.id = v.i"
             + f"), shifts AS (UPDATE {self._shifts} s SET receipts = s.receipts + 1,"
             " sales_total = s.sales_total + v.t, discounts_total = s.discounts_total + v.d,"
