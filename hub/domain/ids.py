@@ -16,6 +16,29 @@ import uuid
 
 _lock = threading.Lock()
 _last = 0
+# Random bits from the OS a few hundred ids at a time: one `getrandom` call per id was
+# about 2 % of a busy hub's CPU. A forked child starts with a pool of its own, never
+# its parent's bytes.
+_POOL_BYTES = 4096
+_pool = b""
+_taken = 0
+
+
+def _forget_pool() -> None:
+    global _pool, _taken
+    _pool, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _random_62_bits() -> int:
+    """62 bits from the OS's random source (under `_lock`)."""
+    global _pool, _taken
+    if _taken + 8 > len(_pool):
+        _pool, _taken = os.urandom(_POOL_BYTES), 0
+    start, _taken = _taken, _taken + 8
+    return int.from_bytes(_pool[start:_taken], "big") & ((1 << 62) - 1)
 
 
 def new_id() -> uuid.UUID:
@@ -23,13 +46,12 @@ def new_id() -> uuid.UUID:
     now = time.time_ns()
     unix_ms, sub_ms = divmod(now, 1_000_000)
     rand_a = sub_ms * 4096 // 1_000_000  # 12 bits of the millisecond's fraction
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (unix_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version
     value |= rand_a << 64
     value |= 0b10 << 62  # variant
-    value |= rand_b
     with _lock:
+        value |= _random_62_bits()
         if value <= _last:
             # Same instant (or the clock stepped back): one more than the last id, which
             # keeps version and variant bits as long as rand_b does not overflow.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from types import SimpleNamespace
@@ -102,3 +103,20 @@ def test_a_clock_step_back_still_increases(monkeypatch: pytest.MonkeyPatch) -> N
     assert second > first
     assert second.version == 7
     assert second.variant == uuid.RFC_4122
+
+
+def test_a_forked_child_draws_random_bits_of_its_own() -> None:
+    new_id()  # the parent's pool holds bytes not used yet
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's side
+        with ids._lock:
+            os.write(writing, ids._random_62_bits().to_bytes(8, "big"))
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    drawn_by_child = int.from_bytes(os.read(reading, 8), "big")
+    os.close(reading)
+    with ids._lock:
+        drawn_by_parent = ids._random_62_bits()
+    assert drawn_by_child != drawn_by_parent

@@ -113,7 +113,7 @@ class RedisBroker(Broker):
         self, channel: str, type_: str, payload: Any, *, event_id: str | None = None
     ) -> Event | None:
         body = pack_payload(payload)
-        keys, args = self._channel_call(channel, [(type_, body, event_id)])
+        keys, args = self._channel_call(channel, [(type_, body, event_id)], new_epoch())
         epoch, seq = await self._script(keys=keys, args=args)
         if not seq:
             return None
@@ -132,8 +132,11 @@ class RedisBroker(Broker):
         by_channel: dict[str, list[Outgoing]] = {}
         for event in events:
             by_channel.setdefault(event.channel, []).append(event)
+        epoch = new_epoch()  # for whichever channel starts one here: any fresh value does
         calls = [
-            self._channel_call(channel, [(e.type, pack_payload(e.payload), e.id) for e in run])
+            self._channel_call(
+                channel, [(e.type, pack_payload(e.payload), e.id) for e in run], epoch
+            )
             for channel, run in by_channel.items()
         ]
         try:
@@ -143,15 +146,16 @@ class RedisBroker(Broker):
             await self._evaluate(calls)
 
     def _channel_call(
-        self, channel: str, run: list[tuple[str, bytes, str | None]]
+        self, channel: str, run: list[tuple[str, bytes, str | None]], epoch: str
     ) -> tuple[list[str], list[Any]]:
-        """The script's keys and arguments for a run of (type, body, event id)."""
+        """The script's keys and arguments for a run of (type, body, event id); `epoch`
+        is the channel's if it has none yet."""
         meta, stream, pubsub_channel = _keys(channel)
         keys = [meta, stream] + [
             f"pos:dedup:{event_id}" if event_id else "" for *_, event_id in run
         ]
         args: list[Any] = [
-            new_epoch(),
+            epoch,
             self._history,
             self._idle_ttl_ms,
             pubsub_channel,
