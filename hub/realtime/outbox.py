@@ -13,17 +13,18 @@ drops a repeat, so a relay that published but died before deleting never duplica
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Uuid, any_, bindparam, case, delete, null, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.adapters import metrics
 from hub.adapters.broker.base import Broker, Outgoing
-from hub.adapters.db.database import WRITE_OPTION, Database
+from hub.adapters.db.database import WRITE_OPTION, Database, tenant_schema_name
 from hub.adapters.db.migrate import tenant_ids
 from hub.adapters.db.tables import OutboxEvent
 from hub.adapters.db.uow import OUTBOX, UnitOfWork
@@ -32,6 +33,21 @@ log = logging.getLogger("hub.outbox")
 
 DRAIN_BATCH = 500
 KNOWN_EVENTS = 20_000  # per tenant, held for drains (`OutboxRelay._known`)
+
+
+def _take_sql(schema: str) -> str:
+    """The oldest rows of a tenant's outbox, locked in order and deleted, with their
+    payloads unless their ids are in $1 (the relay holds those)."""
+    return (
+        f'DELETE FROM "{schema}".outbox WHERE id IN (SELECT id FROM "{schema}".outbox'
+        f" ORDER BY created_at, id LIMIT {DRAIN_BATCH} FOR UPDATE) RETURNING id, channel,"
+        " type, CASE WHEN id = ANY($1::uuid[]) THEN NULL ELSE payload END, created_at"
+    )
+
+
+def _age(row: Any) -> tuple[Any, Any]:
+    """A taken row's place in the outbox (DELETE … RETURNING keeps no order)."""
+    return row[4], row[0]
 
 
 @dataclass
@@ -49,9 +65,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._soon: set[asyncio.Task[None]] = set()  # relays nobody waits for
         oldest = select(OUTBOX.c.id).order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(DRAIN_BATCH)
-        if not db.is_sqlite:
-            oldest = oldest.with_for_update()
-        self._take = (
+        self._take = (  # SQLite; PostgreSQL takes its batches on the driver (`_take_sql`)
             delete(OUTBOX)
             .where(OUTBOX.c.id.in_(oldest.scalar_subquery()))
             .returning(
@@ -62,20 +76,6 @@ class OutboxRelay:
         # that takes them does not read their payloads back (PostgreSQL; its JSON
         # decoding was a relay's biggest cost). Only a shortcut: what is not here is read.
         self._known: dict[uuid.UUID, dict[uuid.UUID, Outgoing]] = {}
-        self._take_unknown = None
-        if not db.is_sqlite:
-            known = bindparam("known", type_=postgresql.ARRAY(Uuid))
-            self._take_unknown = (
-                delete(OUTBOX)
-                .where(OUTBOX.c.id.in_(oldest.scalar_subquery()))
-                .returning(
-                    OUTBOX.c.id,
-                    OUTBOX.c.channel,
-                    OUTBOX.c.type,
-                    case((OUTBOX.c.id == any_(known), null()), else_=OUTBOX.c.payload),
-                    OUTBOX.c.created_at,
-                )
-            )
 
     async def start(self) -> None:
         self._db.after_commit = self.relay
@@ -106,7 +106,7 @@ class OutboxRelay:
         that call this emit only what the hub made (strings, integers, lists, maps with
         string keys), which JSONB gives back unchanged."""
         known = self._known.setdefault(tenant_id, {})
-        if self._take_unknown is not None and len(known) < KNOWN_EVENTS:
+        if not self._db.is_sqlite and len(known) < KNOWN_EVENTS:
             known.update((uuid.UUID(e.id), e) for e in events if e.id)  # else: read back
         running = self._running.get(tenant_id)
         if running is not None:
@@ -151,32 +151,50 @@ class OutboxRelay:
         # A bare connection, not a unit of work: one statement needs no session.
         engine = self._db.tenant_engine(tenant_id).execution_options(**{WRITE_OPTION: True})
         while True:
-            async with engine.begin() as conn:
-                events = await self._take_batch(conn, tenant_id)
-                if not events:
-                    return relayed
-                await self._broker.publish_many(events)
+            if self._db.is_sqlite:
+                async with engine.begin() as conn:
+                    events = await self._take_rows(conn)
+                    if events:
+                        await self._broker.publish_many(events)
+            else:
+                async with engine.connect() as conn:
+                    # Straight on asyncpg, in a transaction of its own: SQLAlchemy's
+                    # execution context and result rows cost as much as the statement.
+                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                    async with driver.transaction():
+                        events = await self._take_on_driver(driver, tenant_id)
+                        if events:
+                            await self._broker.publish_many(events)
+            if not events:
+                return relayed
             relayed += len(events)
             metrics.EVENTS_RELAYED.inc(len(events))
             if len(events) < DRAIN_BATCH:
                 return relayed
 
-    async def _take_batch(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> list[Outgoing]:
-        """The events of the oldest rows, deleted (until commit), in order."""
+    async def _take_rows(self, conn: AsyncConnection) -> list[Outgoing]:
+        """The events of the oldest rows, deleted (until commit), in order (SQLite)."""
+        rows = (await conn.execute(self._take)).all()
+        return [Outgoing(r[1], r[2], r[3], str(r[0])) for r in sorted(rows, key=_age)]
+
+    async def _take_on_driver(self, driver: Any, tenant_id: uuid.UUID) -> list[Outgoing]:
+        """The events of the oldest rows, locked in order and deleted (until commit), in
+        order; payloads the relay holds are not read back."""
         known = self._known.get(tenant_id, {})
-        if self._take_unknown is None or not known:
-            rows = (await conn.execute(self._take)).all()
-            payloads = [r[3] for r in rows]
-        else:
-            held = dict(known)  # a sweep may drain the same tenant meanwhile
-            rows = (await conn.execute(self._take_unknown, {"known": list(held)})).all()
-            payloads = [held[r[0]].payload if r[0] in held else r[3] for r in rows]
-            # Fewer than a batch: every row committed before this drain began is in it
-            # or gone (another process's drain), so every event held then is done with.
-            for event_id in held if len(rows) < DRAIN_BATCH else (r[0] for r in rows):
-                known.pop(event_id, None)
-        taken = sorted(zip(rows, payloads, strict=True), key=lambda x: (x[0][4], x[0][0]))
-        return [Outgoing(r[1], r[2], payload, str(r[0])) for r, payload in taken]
+        held = dict(known)  # a sweep may drain the same tenant meanwhile
+        rows = await driver.fetch(_take_sql(tenant_schema_name(tenant_id)), list(held))
+        # Fewer than a batch: every row committed before this drain began is in it or
+        # gone (another process's drain), so every event held then is done with.
+        for event_id in held if len(rows) < DRAIN_BATCH else (r[0] for r in rows):
+            known.pop(event_id, None)
+        events = []
+        for event_id, channel, type_, payload, _ in sorted(rows, key=_age):
+            if event_id in held:
+                payload = held[event_id].payload
+            elif isinstance(payload, str):  # a connection without SQLAlchemy's JSON codec
+                payload = json.loads(payload)
+            events.append(Outgoing(channel, type_, payload, str(event_id)))
+        return events
 
     async def _pending(self, tenant_id: uuid.UUID) -> bool:
         async with UnitOfWork(self._db, tenant_id) as uow:
