@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.repositories import PageRequest
 from hub.adapters.db.sales_tables import Sale, SaleLine
-from hub.adapters.db.tables import Shop, Tenant, User
 from hub.adapters.db.types import utcnow
 from hub.adapters.db.uow import UnitOfWork
 from hub.domain.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
@@ -77,7 +76,31 @@ async def enqueue_receipt(uow: UnitOfWork, view: SaleView, *, new_sale: bool = F
 
 
 Agents = dict[uuid.UUID, list[dict[str, Any]]]  # a shop's active agents and their devices
-People = tuple[Tenant, Shop | None, User | None]
+
+
+class NamedBusiness(Protocol):
+    """What a receipt's header names of the tenant."""
+
+    name: str
+
+
+class HeaderShop(Protocol):
+    """What a receipt's header says of its shop."""
+
+    id: uuid.UUID
+    name: str
+    address: str
+    timezone: str
+
+
+class NamedCashier(Protocol):
+    """What a receipt's header names of its cashier."""
+
+    username: str
+    full_name: str
+
+
+People = tuple[NamedBusiness, HeaderShop | None, NamedCashier | None]
 
 
 class NamedRegister(Protocol):

@@ -216,7 +216,10 @@ async def _write(
     made: dict[int, Paid] = {}
     jobs: list[DeviceJob] = []
     shared = ReceiptsTogether(
-        registers=dict(registers), shifts={s.shift.id: s.shift for s in sales}
+        registers=dict(registers),
+        shifts={s.shift.id: s.shift for s in sales},
+        agents=await sql.agents_in_shops({s.cart.shop_id for s in sales}),
+        people=dict(await sql.header_names((s.cart.shop_id, _cashier(s)) for s in sales)),
     )
     shift_sales: list[ShiftSales] = []
     closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []
@@ -244,7 +247,7 @@ async def _write(
             shop_id=cart.shop_id,
             register_id=s.shift.register_id,
             number=number,
-            cashier_id=s.principal.user_id or s.shift.cashier_id,
+            cashier_id=_cashier(s),
             receipt=receipt,
             settlement=settlement,
             bonus_accrued=Decimal("0.00"),
@@ -289,6 +292,11 @@ async def _write(
     await sql.write_sales(sold, utcnow())
     await uow.commit(wait_for_relay=False)
     return made
+
+
+def _cashier(sale: _Sale) -> uuid.UUID:
+    """Who a sale names as its cashier: whoever pays it, or the shift's for a device."""
+    return sale.principal.user_id or sale.shift.cashier_id
 
 
 def _sale_lines(sale: _Sale, sale_id: uuid.UUID) -> list[SaleLine]:

@@ -36,6 +36,7 @@ from tests.e2e.test_sales import Till, customer_in_vip, stocked
 from tests.e2e.ws_support import (
     api,
     drain_events,
+    events_of_type,
     hub_client,
     no_more_events,
     tenant,
@@ -468,16 +469,26 @@ async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitS
         for i, cart in enumerate(carts):
             await cart.do("cart.add", product=products[i % 3], quantity="2")
             await cart.do("cart.add", product=products[(i + 1) % 3])
-        async with hub_client(hub, kit.members["manager"].token) as manager:
+        agent_channel = channels.device(uuid.UUID(kit.tenant_id), uuid.UUID(kit.device_id)).name
+        async with (
+            hub_client(hub, kit.members["manager"].token) as manager,
+            hub_client(hub, kit.device_token) as agent,
+        ):
             await manager.subscribe(sales_channel(kit))
+            await agent.subscribe(agent_channel)
             before = (groups.sold, groups.transactions, groups.handed_back)
             with statements(hub, kit) as run:
                 paid = await together(hub, kit, [c.do("cart.pay", **cash("50")) for c in carts])
-            # The nine receipts' registers and shifts are read once for all of them, by
-            # the statement that locks them, not once per receipt.
-            for table in ("cash_registers", "shifts"):
+            # What the nine receipts share is read once for all of them, not once per
+            # receipt: their registers and shifts (by the statement that locks them),
+            # the shop's agents, and the names their headers give.
+            for table in ("cash_registers", "shifts", "device_tokens", "tenants", "users"):
                 reads = [sql for sql in run if re.search(rf"\b(FROM|JOIN) \S*\b{table}\b", sql)]
                 assert len(reads) == 1, reads
+            # The shop's one agent never said which devices it drives: it hears of
+            # every receipt job.
+            jobs = await events_of_type(agent, "job.created", 9)
+            assert {e["payload"]["kind"] for e in jobs} == {JobKind.RECEIPT.value}
             assert not [r for r in paid if isinstance(r, BaseException)]
             assert (groups.sold, groups.transactions, groups.handed_back) == (
                 before[0] + 9,
@@ -525,6 +536,23 @@ async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitS
             assert shift is not None
             assert job.payload["register"] == {"id": str(register.id), "name": register.name}
             assert job.payload["shift"] == {"id": str(shift.id), "number": shift.number}
+            # The header names what the one-at-a-time path's header names.
+            business, shop, cashier = await uow.tenants.with_shop_and_user(
+                sale.shop_id, sale.cashier_id
+            )
+            assert shop is not None
+            assert cashier is not None
+            assert job.payload["business"] == business.name
+            assert job.payload["shop"] == {
+                "id": str(shop.id),
+                "name": shop.name,
+                "address": shop.address,
+            }
+            assert job.payload["cashier"] == {
+                "id": str(cashier.id),
+                "name": cashier.full_name or cashier.username,
+            }
+            assert job.payload["timezone"] == shop.timezone
 
 
 async def test_a_pay_sent_while_line_changes_are_written_goes_out_next(

@@ -126,6 +126,7 @@ class CartGroupStatements:
     def __init__(self, conn: AsyncConnection, tenant_id: uuid.UUID) -> None:
         self._conn = conn
         self._driver: Any = None  # the asyncpg connection, once the transaction is open
+        self._tenant_id = tenant_id
         schema = tenant_schema_name(tenant_id)
         self._carts = f'"{schema}".carts'
         self._shifts = f'"{schema}".shifts'
@@ -142,6 +143,8 @@ class CartGroupStatements:
         self._movements = f'"{schema}".stock_movements'
         self._jobs = f'"{schema}".device_jobs'
         self._outbox = f'"{schema}".outbox'
+        self._shops = f'"{schema}".shops'
+        self._agent_links = f'"{schema}".agent_links'
         self._open_carts = (
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"

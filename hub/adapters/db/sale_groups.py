@@ -31,6 +31,7 @@ from hub.adapters.db.cart_tables import Cart
 from hub.adapters.db.catalogue_tables import StockMovement
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
+from hub.adapters.db.tables import SHARED_SCHEMA
 from hub.domain.stock import BatchView
 
 
@@ -57,6 +58,30 @@ class LockedRegister:
     next_number: int  # the next receipt's, as the group's sales leave it
 
 
+@dataclass
+class BusinessName:
+    name: str
+
+
+@dataclass
+class ShopNames:
+    id: uuid.UUID
+    name: str
+    address: str
+    timezone: str
+
+
+@dataclass
+class CashierName:
+    username: str
+    full_name: str
+
+
+# What a receipt's header names: the business, its shop and its cashier.
+HeaderNames = tuple[BusinessName, ShopNames | None, CashierName | None]
+Agents = dict[uuid.UUID, list[Any]]  # a shop's agents not revoked, with their devices
+
+
 @dataclass(frozen=True)
 class ShiftSales:
     """What a group adds to one shift's running totals (one sale: a shift has one cart)."""
@@ -77,6 +102,48 @@ class SaleGroupStatements(CartGroupStatements):
         transaction holds is left out, not waited for (and not locked)."""
         rows = await self._rows(self._lock_carts_with_shifts, list(ids))
         return {row[0]: (cart_of(row), LockedShift(*row[CART_COLUMNS:])) for row in rows}
+
+    async def agents_in_shops(self, shops: Iterable[uuid.UUID]) -> dict[uuid.UUID, Agents]:
+        """`Devices.agents_in_shop` of each shop, in one statement: its device tokens not
+        revoked, oldest first, each with the devices its agent last announced."""
+        found: dict[uuid.UUID, Agents] = {shop: {} for shop in shops}
+        rows = await self._rows(
+            f"SELECT d.shop_id, d.id, a.devices FROM {SHARED_SCHEMA}.device_tokens d"
+            f" LEFT JOIN {self._agent_links} a ON a.device_id = d.id WHERE d.tenant_id = $1"
+            " AND d.shop_id = ANY($2::uuid[]) AND d.revoked_at IS NULL"
+            " ORDER BY d.created_at, d.id",
+            self._tenant_id,
+            list(found),
+        )
+        for shop_id, device_id, devices in rows:
+            if isinstance(devices, str):  # a driver without a JSON codec
+                devices = json.loads(devices)
+            found[shop_id][device_id] = list(devices or [])
+        return found
+
+    async def header_names(
+        self, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], HeaderNames]:
+        """`Tenants.with_shop_and_user` of each (shop, cashier), in one statement."""
+        wanted = sorted(set(pairs))
+        rows = await self._rows(
+            "SELECT k.s, k.u, t.name, s.id, s.name, s.address, s.timezone, u.username,"
+            f" u.full_name FROM unnest($2::uuid[], $3::uuid[]) AS k(s, u)"
+            f" JOIN {SHARED_SCHEMA}.tenants t ON t.id = $1"
+            f" LEFT JOIN {self._shops} s ON s.id = k.s"
+            f" LEFT JOIN {SHARED_SCHEMA}.users u ON u.id = k.u AND u.tenant_id = t.id",
+            self._tenant_id,
+            [shop for shop, _ in wanted],
+            [user for _, user in wanted],
+        )
+        return {
+            (r[0], r[1]): (
+                BusinessName(r[2]),
+                None if r[3] is None else ShopNames(r[3], r[4], r[5], r[6]),
+                None if r[7] is None else CashierName(r[7], r[8]),
+            )
+            for r in rows
+        }
 
     async def keys_taken(self, keys: Iterable[str]) -> set[str]:
         rows = await self._rows(
