@@ -120,6 +120,33 @@ def cart_of(row: Sequence[Any]) -> Cart:
     return Cart(**values)
 
 
+# Product entities by the row they were made from: a group reads its products afresh,
+# but the catalogue changes seldom, and an ORM entity costs more to make than its row
+# to read. Entities here are only read (priced, named), never changed or attached.
+_PRODUCTS_MADE: dict[tuple[Any, ...], Product] = {}
+_PRODUCTS_KEPT = 4096
+
+
+def _product_of(row: tuple[Any, ...]) -> Product:
+    """A detached product entity with the row's values (id, name, sku, unit, price,
+    is_active, vat_rate, cost)."""
+    made = _PRODUCTS_MADE.get(row)
+    if made is None:
+        if len(_PRODUCTS_MADE) >= _PRODUCTS_KEPT:
+            _PRODUCTS_MADE.clear()
+        made = _PRODUCTS_MADE[row] = Product(
+            id=row[0],
+            name=row[1],
+            sku=row[2],
+            unit=row[3],
+            price=row[4],
+            is_active=row[5],
+            vat_rate=row[6],
+            cost=row[7],
+        )
+    return made
+
+
 class CartGroupStatements:
     """The statements of one group's transaction, on `conn` (the unit of work's)."""
 
@@ -232,19 +259,7 @@ class CartGroupStatements:
             " WHERE id = ANY($1::uuid[])",
             list(ids),
         )
-        return {
-            row[0]: Product(
-                id=row[0],
-                name=row[1],
-                sku=row[2],
-                unit=row[3],
-                price=row[4],
-                is_active=row[5],
-                vat_rate=row[6],
-                cost=row[7],
-            )
-            for row in rows
-        }
+        return {row[0]: _product_of(tuple(row)) for row in rows}
 
     async def lock_levels(
         self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
