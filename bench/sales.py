@@ -57,10 +57,23 @@ class Clock:
     """When each sale's pay was sent, and when the dashboard heard of it."""
 
     sent: dict[str, float] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)  # the pay's reply (committed)
     heard: dict[str, float] = field(default_factory=dict)
 
     def latencies_ms(self, ids: list[str]) -> list[float]:
         return [(self.heard[i] - self.sent[i]) * 1000 for i in ids if i in self.heard]
+
+    def answers_ms(self, ids: list[str]) -> list[float]:
+        """From the pay sent to its reply: the commit's share of the latency."""
+        return [(self.answered[i] - self.sent[i]) * 1000 for i in ids if i in self.answered]
+
+    def relayed_ms(self, ids: list[str]) -> list[float]:
+        """From the reply to the dashboard's event: the outbox relay's and broker's share."""
+        return [
+            (self.heard[i] - self.answered[i]) * 1000
+            for i in ids
+            if i in self.heard and i in self.answered
+        ]
 
 
 async def prepare(port: int, token: str, tills: int, hub_pid: int) -> Shop:
@@ -137,6 +150,7 @@ async def till(
             pay = cash_payment(cart, f"{shift}-{len(made)}-{uuid.uuid4().hex[:8]}")
             sent = time.perf_counter()
             sale = (await client.request("cart.pay", pay, wait=30))["sale"]
+            clock.answered[sale["id"]] = time.perf_counter()
             clock.sent[sale["id"]] = sent
             made.append(sale["id"])
     finally:
@@ -166,6 +180,7 @@ async def rest_baseline(shop: Shop, clock: Clock, until: float, seed: int) -> li
                 "/api/sales/sales/", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
             )
             assert response.status_code == 201, response.text
+            clock.answered[response.json()["id"]] = time.perf_counter()
             clock.sent[response.json()["id"]] = sent
             made.append(response.json()["id"])
     return made
@@ -215,6 +230,7 @@ async def phase(
     watcher.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
     latencies = clock.latencies_ms(made)
+    answers, relayed = clock.answers_ms(made), clock.relayed_ms(made)
     return {
         "phase": name,
         "sales": len(made),
@@ -222,6 +238,11 @@ async def phase(
         "heard": len(latencies),
         "p50_ms": round(percentile(latencies, 0.50), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
+        # the two parts of that latency: the pay's reply (at commit), then the event
+        "answer_p50_ms": round(percentile(answers, 0.50), 1) if answers else None,
+        "answer_p99_ms": round(percentile(answers, 0.99), 1) if answers else None,
+        "relayed_p50_ms": round(percentile(relayed, 0.50), 1) if relayed else None,
+        "relayed_p99_ms": round(percentile(relayed, 0.99), 1) if relayed else None,
         # CPU each sale cost, whatever else the machine was doing
         "hub_cpu_ms_per_sale": round(hub_cpu * 1000 / max(len(made), 1), 1),
         "db_cpu_ms_per_sale": round(database_cpu * 1000 / max(len(made), 1), 1),

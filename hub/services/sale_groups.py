@@ -3,13 +3,14 @@
 
 `hub.services.cart_groups` queues a pay like a line change; its writer hands the pays
 of a group to `write_pays`. Shifts, carts, registers, stock levels and batches are
-locked and read for the whole group, one statement each, in the order every writer
-takes them; each sale is then decided by the same rules as `sales.record_sale` (the
-cart's pricing, `pricing.settle`, first expiring then first received batches by
-`stock.allocate`, a gap-free receipt number per register) on those rows, and the group's
-rows are written with one statement per table. Each sale's events (`stock.changed` per
-product, `sale.completed`, the receipt job's `job.created`, `cart.closed`) go to the
-outbox in the same transaction; a pay is answered after its commit.
+locked and read for the whole group by one statement, in the order every writer takes
+them, with the products, holds, agents and names the sales need; each sale is then
+decided by the same rules as `sales.record_sale` (the cart's pricing, `pricing.settle`,
+first expiring then first received batches by `stock.allocate`, a gap-free receipt
+number per register) on those rows, and the group's rows are written by one more. Each
+sale's events (`stock.changed` per product, `sale.completed`, the receipt job's
+`job.created`, `cart.closed`) go to the outbox in the same transaction; a pay is
+answered after its commit.
 
 Only the plain sale is made here: an open cart at the version the till saw, without a
 customer or points, paid in cash or by card, under a key never used, its goods held
@@ -34,7 +35,7 @@ from hub.adapters.db.database import Database
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sale_groups import (
     LockedBatch,
-    LockedRegister,
+    PayGroupRows,
     SaleGroupStatements,
     ShiftSales,
     SoldTogether,
@@ -137,38 +138,30 @@ async def write_pays(
     """One transaction for the group's pays; what each plain one made, by its ref."""
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = SaleGroupStatements(await uow.connection(), tenant_id)
-        cart_ids = [change.cart_id for _, _, change in group]
-        carts = await sql.lock_carts_with_shifts(cart_ids)
         keys = Counter(change.idempotency_key for _, _, change in group)
-        used = await sql.keys_taken(keys)
+        rows = await sql.lock_pays(
+            [(change.cart_id, who.user_id) for _, who, change in group], keys
+        )
         sales: list[_Sale] = []
         for ref, who, change in group:
-            found = carts.get(change.cart_id)
+            found = rows.carts.get(change.cart_id)
             if found is None:
                 continue
             cart, shift = found
             key = change.idempotency_key
-            if keys[key] > 1 or key in used or not _plainly_payable(who, change, cart, shift):
+            if (
+                keys[key] > 1
+                or key in rows.keys_taken
+                or not _plainly_payable(who, change, cart, shift)
+            ):
                 continue
             sales.append(_Sale(ref, who, change, cart, shift))
-        if not sales:
-            return {}
-        products = await sql.products(
-            uuid.UUID(line["product"]) for s in sales for line in s.cart.lines
-        )
+        products = rows.products
         sales = [s for s in sales if _priced(s, products) and await _settled(uow, s, products)]
+        sales = [s for s in sales if s.shift.register_id in rows.registers]
         if not sales:
             return {}
-        registers = await sql.lock_registers(s.shift.register_id for s in sales)
-        sales = [s for s in sales if s.shift.register_id in registers]
-        wanted = sorted({(s.cart.shop_id, p) for s in sales for p in s.quantities})
-        levels = await sql.lock_levels(wanted)
-        # Only the batches of levels held here: a skipped level's batches may be held by
-        # the transaction holding the level, which may then wait for a level held here
-        # (a deadlock); the sales needing it go one at a time.
-        batches = await sql.lock_batches([k for k in wanted if k in levels])
-        holds = await sql.holds(s.cart.id for s in sales)
-        return await _write(uow, sql, sales, registers, levels, batches, holds)
+        return await _write(uow, sql, sales, rows)
 
 
 async def _settled(uow: UnitOfWork, sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
@@ -205,21 +198,16 @@ def _in_stock(
 
 
 async def _write(
-    uow: UnitOfWork,
-    sql: SaleGroupStatements,
-    sales: list[_Sale],
-    registers: dict[uuid.UUID, LockedRegister],
-    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel],
-    batches: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]],
-    holds: dict[HoldKey, Decimal],
+    uow: UnitOfWork, sql: SaleGroupStatements, sales: list[_Sale], rows: PayGroupRows
 ) -> dict[int, Paid]:
+    registers, levels, batches, holds = rows.registers, rows.levels, rows.batches, rows.holds
     made: dict[int, Paid] = {}
     jobs: list[DeviceJob] = []
     shared = ReceiptsTogether(
         registers=dict(registers),
         shifts={s.shift.id: s.shift for s in sales},
-        agents=await sql.agents_in_shops({s.cart.shop_id for s in sales}),
-        people=dict(await sql.header_names((s.cart.shop_id, _cashier(s)) for s in sales)),
+        agents=rows.agents,
+        people=dict(rows.names),
     )
     shift_sales: list[ShiftSales] = []
     closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []

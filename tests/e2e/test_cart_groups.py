@@ -482,6 +482,10 @@ async def test_many_tills_pay_in_one_transaction(hub: LiveHub, stack: AsyncExitS
             # What the nine receipts share is read once for all of them, not once per
             # receipt: their registers and shifts (by the statement that locks them),
             # the shop's agents, and the names their headers give.
+            # Two statements on the tenant's tables for the whole group: one reads and
+            # locks everything, one writes everything (the relay's are another story).
+            group = [sql for sql in run if "tenant_" in sql and not sql.startswith("DELETE")]
+            assert len(group) == 2, group
             for table in ("cash_registers", "shifts", "device_tokens", "tenants", "users"):
                 reads = [sql for sql in run if re.search(rf"\b(FROM|JOIN) \S*\b{table}\b", sql)]
                 assert len(reads) == 1, reads
@@ -627,19 +631,20 @@ async def test_a_cart_left_out_of_a_pay_group_is_not_left_locked(
     db = hub.app.state.deps.db
     tenant_id = uuid.UUID(kit.tenant_id)
     paused, going = asyncio.Event(), asyncio.Event()
-    keys_taken = sale_groups.SaleGroupStatements.keys_taken
+    lock_pays = sale_groups.SaleGroupStatements.lock_pays
 
-    async def held_up(statements: Any, keys: Any) -> Any:
+    async def held_up(statements: Any, pays: Any, keys: Any) -> Any:
+        rows = await lock_pays(statements, pays, keys)  # the group's locks taken
         paused.set()
         await going.wait()
-        return await keys_taken(statements, keys)
+        return rows
 
     async with api(hub) as http:
         product = await stocked(http, kit, "10.00", "100")
         x, y = await open_carts(hub, kit, http, stack, 2)
         for cart in (x, y):
             await cart.do("cart.add", product=product)
-        monkeypatch.setattr(sale_groups.SaleGroupStatements, "keys_taken", held_up)
+        monkeypatch.setattr(sale_groups.SaleGroupStatements, "lock_pays", held_up)
         async with UnitOfWork(db, tenant_id, write=True) as holder:
             await holder.shifts.get(uuid.UUID(x.doc["session"]), for_update=True)
             async with groups_of(hub).holding():

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from hub.adapters.db import cart_groups
-from hub.adapters.db.cart_groups import _product_of
+from hub.adapters.db.cart_groups import product_of
 
 
 def row(product_id: uuid.UUID, price: str, active: bool = True) -> tuple[object, ...]:
@@ -17,19 +17,19 @@ def row(product_id: uuid.UUID, price: str, active: bool = True) -> tuple[object,
 
 def test_the_same_row_gives_the_same_entity_and_a_changed_row_a_new_one() -> None:
     milk = uuid.uuid4()
-    first = _product_of(row(milk, "1.50"))
+    first = product_of(row(milk, "1.50"))
     assert (first.id, first.name, first.price, first.is_active) == (
         milk,
         "Milk",
         Decimal("1.50"),
         True,
     )
-    assert _product_of(row(milk, "1.50")) is first
-    repriced = _product_of(row(milk, "1.75"))
+    assert product_of(row(milk, "1.50")) is first
+    repriced = product_of(row(milk, "1.75"))
     assert repriced is not first
     assert repriced.price == Decimal("1.75")
     assert first.price == Decimal("1.50")  # what an earlier group priced with is untouched
-    withdrawn = _product_of(row(milk, "1.75", active=False))
+    withdrawn = product_of(row(milk, "1.75", active=False))
     assert withdrawn.is_active is False
 
 
@@ -37,5 +37,5 @@ def test_the_entities_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cart_groups, "_PRODUCTS_MADE", {})
     monkeypatch.setattr(cart_groups, "_PRODUCTS_KEPT", 3)
     for _ in range(10):
-        _product_of(row(uuid.uuid4(), "2.00"))
+        product_of(row(uuid.uuid4(), "2.00"))
         assert len(cart_groups._PRODUCTS_MADE) <= 3

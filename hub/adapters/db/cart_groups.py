@@ -109,6 +109,7 @@ class Statement:
         return self.arrays(columns(rows, " ".join(names)), " ".join(types))
 
 
+CART_COLUMNS_NAMES = _CART_COLUMNS
 CART_COLUMNS = len(_CART_COLUMNS)
 
 
@@ -127,7 +128,7 @@ _PRODUCTS_MADE: dict[tuple[Any, ...], Product] = {}
 _PRODUCTS_KEPT = 4096
 
 
-def _product_of(row: tuple[Any, ...]) -> Product:
+def product_of(row: tuple[Any, ...]) -> Product:
     """A detached product entity with the row's values (id, name, sku, unit, price,
     is_active, vat_rate, cost)."""
     made = _PRODUCTS_MADE.get(row)
@@ -181,16 +182,6 @@ class CartGroupStatements:
             f"SELECT {columns}, s.status FROM {self._carts} c JOIN {self._shifts} s"
             " ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
             " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
-        )
-        # Shifts first (those held elsewhere skipped), then the carts of the shifts
-        # locked: a cart whose shift is held is never locked, not even for a moment.
-        self._lock_carts_with_shifts = (
-            f"WITH s AS (SELECT id, shop_id, register_id, cashier_id, status, number"
-            f" FROM {self._shifts} WHERE id IN (SELECT shift_id FROM {self._carts}"
-            " WHERE id = ANY($1::uuid[])) ORDER BY id FOR UPDATE SKIP LOCKED)"
-            f" SELECT {columns}, s.id, s.shop_id, s.register_id, s.cashier_id, s.status,"
-            f" s.number FROM {self._carts} c JOIN s ON s.id = c.shift_id"
-            " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
@@ -259,7 +250,7 @@ class CartGroupStatements:
             " WHERE id = ANY($1::uuid[])",
             list(ids),
         )
-        return {row[0]: _product_of(tuple(row)) for row in rows}
+        return {row[0]: product_of(tuple(row)) for row in rows}
 
     async def lock_levels(
         self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]

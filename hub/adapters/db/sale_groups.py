@@ -1,12 +1,13 @@
 """Set-based statements for a group of carts paid together (PostgreSQL only).
 
-The reads and writes of `hub.services.sale_groups`: one statement for the whole group
-per kind of row read and locked, and one for everything the group writes
-(`write_sales`).
+The reads and writes of `hub.services.sale_groups`, two statements for the whole
+group whatever its size: one locks and reads everything the group's sales need
+(`lock_pays`), one writes everything they make (`write_sales`).
 
 Lock order, every writer's: shifts, carts, registers, stock levels (by product, then
 shop), batches. Shifts, carts, registers and levels are skipped when held, never
-waited for.
+waited for; within the one statement each set is locked only from the rows of the set
+before it, so the order holds.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from typing import Any
 
 from hub.adapters.db.cart_groups import (
     CART_COLUMNS,
+    CART_COLUMNS_NAMES,
     CartGroupStatements,
+    HoldKey,
+    LockedLevel,
     LockedShift,
     Statement,
     cart_of,
     columns,
+    product_of,
 )
 from hub.adapters.db.cart_tables import Cart
-from hub.adapters.db.catalogue_tables import StockMovement
+from hub.adapters.db.catalogue_tables import Product, StockMovement
 from hub.adapters.db.job_tables import DeviceJob
 from hub.adapters.db.sales_tables import Sale, SaleLine, SalePayment
 from hub.adapters.db.tables import SHARED_SCHEMA
@@ -93,93 +98,114 @@ class ShiftSales:
     tenders: dict[str, Decimal]
 
 
+@dataclass
+class PayGroupRows:
+    """What a group of pays reads, from one statement (`SaleGroupStatements.lock_pays`)."""
+
+    carts: dict[uuid.UUID, tuple[Cart, LockedShift]]  # locked, with their shifts locked
+    keys_taken: set[str]  # of the pays' idempotency keys, those a sale already has
+    registers: dict[uuid.UUID, LockedRegister]  # of the carts' shifts, locked
+    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]  # (shop, product), locked
+    batches: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]]  # of the levels held
+    holds: dict[HoldKey, Decimal]  # the carts' reservations
+    products: dict[uuid.UUID, Product]  # of the carts' lines
+    agents: dict[uuid.UUID, Agents]  # each shop's, none: {}
+    names: dict[tuple[uuid.UUID, uuid.UUID], HeaderNames]  # by (shop, cashier)
+
+
 class SaleGroupStatements(CartGroupStatements):
-    async def lock_carts_with_shifts(
-        self, ids: Iterable[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[Cart, LockedShift]]:
-        """The carts with their shifts, both rows locked by one statement (a sale's
-        first locks), shifts first. A cart whose row or whose shift's row another
-        transaction holds is left out, not waited for (and not locked)."""
-        rows = await self._rows(self._lock_carts_with_shifts, list(ids))
-        return {row[0]: (cart_of(row), LockedShift(*row[CART_COLUMNS:])) for row in rows}
-
-    async def agents_in_shops(self, shops: Iterable[uuid.UUID]) -> dict[uuid.UUID, Agents]:
-        """`Devices.agents_in_shop` of each shop, in one statement: its device tokens not
-        revoked, oldest first, each with the devices its agent last announced."""
-        found: dict[uuid.UUID, Agents] = {shop: {} for shop in shops}
-        rows = await self._rows(
-            f"SELECT d.shop_id, d.id, a.devices FROM {SHARED_SCHEMA}.device_tokens d"
-            f" LEFT JOIN {self._agent_links} a ON a.device_id = d.id WHERE d.tenant_id = $1"
-            " AND d.shop_id = ANY($2::uuid[]) AND d.revoked_at IS NULL"
-            " ORDER BY d.created_at, d.id",
-            self._tenant_id,
-            list(found),
+    def _lock_pays_sql(self) -> str:
+        columns = ", ".join(f"c.{name}" for name in CART_COLUMNS_NAMES)
+        return (
+            # Shifts first (those held elsewhere skipped), then the carts of the shifts
+            # locked: a cart whose shift is held is never locked, not even for a moment.
+            "WITH s AS (SELECT id, shop_id, register_id, cashier_id, status, number"
+            f" FROM {self._shifts} WHERE id IN (SELECT shift_id FROM {self._carts}"
+            " WHERE id = ANY($1::uuid[])) ORDER BY id FOR UPDATE SKIP LOCKED),"
+            f" c AS (SELECT {columns}, s.id AS s_id, s.shop_id AS s_shop,"
+            " s.register_id AS s_register, s.cashier_id AS s_cashier, s.status AS s_status,"
+            f" s.number AS s_number FROM {self._carts} c JOIN s ON s.id = c.shift_id"
+            " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED),"
+            f" r AS (SELECT id, name, next_receipt_number FROM {self._registers}"
+            " WHERE id IN (SELECT s_register FROM c) ORDER BY id FOR UPDATE SKIP LOCKED),"
+            " w AS (SELECT DISTINCT c.shop_id AS s, (e->>'product')::uuid AS p"
+            " FROM c, jsonb_array_elements(c.lines) AS e),"
+            " lv AS (SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1"
+            f" FROM {self._batches} b WHERE b.shop_id = l.shop_id AND b.product_id ="
+            " l.product_id AND b.remaining > 0 AND b.expiry_date IS NOT NULL) AS dated"
+            f" FROM {self._levels} l JOIN w ON l.shop_id = w.s AND l.product_id = w.p"
+            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l SKIP LOCKED),"
+            # Only the batches of levels held here, and those waited for: every writer
+            # of a batch holds its level first.
+            " b AS (SELECT b.id, b.shop_id, b.product_id, b.remaining, b.expiry_date,"
+            f" b.received_at FROM {self._batches} b JOIN lv ON b.shop_id = lv.shop_id"
+            " AND b.product_id = lv.product_id WHERE b.remaining > 0"
+            " ORDER BY b.product_id, b.id FOR UPDATE OF b),"
+            " k AS (SELECT DISTINCT c.shop_id AS s, coalesce(v.u, c.s_cashier) AS u FROM c"
+            " JOIN unnest($1::uuid[], $2::uuid[]) AS v(c, u) ON v.c = c.id)"
+            " SELECT ARRAY(SELECT ROW(c.*) FROM c ORDER BY c.id),"
+            f" ARRAY(SELECT idempotency_key FROM {self._sales}"
+            " WHERE idempotency_key = ANY($3::text[])),"
+            " ARRAY(SELECT ROW(r.*) FROM r), ARRAY(SELECT ROW(lv.*) FROM lv),"
+            " ARRAY(SELECT ROW(b.*) FROM b ORDER BY b.product_id, b.id),"
+            " ARRAY(SELECT ROW(holder_id, shop_id, product_id, quantity)"
+            f" FROM {self._holds} WHERE holder_id IN (SELECT id FROM c)),"
+            " ARRAY(SELECT ROW(id, name, sku, unit, price, is_active, vat_rate, cost)"
+            f" FROM {self._products} WHERE id IN (SELECT p FROM w)),"
+            " ARRAY(SELECT ROW(d.shop_id, d.id, a.devices)"
+            f" FROM {SHARED_SCHEMA}.device_tokens d LEFT JOIN {self._agent_links} a"
+            " ON a.device_id = d.id WHERE d.tenant_id = $4"
+            " AND d.shop_id IN (SELECT shop_id FROM c) AND d.revoked_at IS NULL"
+            " ORDER BY d.created_at, d.id),"
+            " ARRAY(SELECT ROW(k.s, k.u, t.name, h.id, h.name, h.address, h.timezone,"
+            f" u.username, u.full_name) FROM k JOIN {SHARED_SCHEMA}.tenants t ON t.id = $4"
+            f" LEFT JOIN {self._shops} h ON h.id = k.s"
+            f" LEFT JOIN {SHARED_SCHEMA}.users u ON u.id = k.u AND u.tenant_id = t.id)"
         )
-        for shop_id, device_id, devices in rows:
-            if isinstance(devices, str):  # a driver without a JSON codec
-                devices = json.loads(devices)
-            found[shop_id][device_id] = list(devices or [])
-        return found
 
-    async def header_names(
-        self, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
-    ) -> dict[tuple[uuid.UUID, uuid.UUID], HeaderNames]:
-        """`Tenants.with_shop_and_user` of each (shop, cashier), in one statement."""
-        wanted = sorted(set(pairs))
-        rows = await self._rows(
-            "SELECT k.s, k.u, t.name, s.id, s.name, s.address, s.timezone, u.username,"
-            f" u.full_name FROM unnest($2::uuid[], $3::uuid[]) AS k(s, u)"
-            f" JOIN {SHARED_SCHEMA}.tenants t ON t.id = $1"
-            f" LEFT JOIN {self._shops} s ON s.id = k.s"
-            f" LEFT JOIN {SHARED_SCHEMA}.users u ON u.id = k.u AND u.tenant_id = t.id",
-            self._tenant_id,
-            [shop for shop, _ in wanted],
-            [user for _, user in wanted],
-        )
-        return {
-            (r[0], r[1]): (
-                BusinessName(r[2]),
-                None if r[3] is None else ShopNames(r[3], r[4], r[5], r[6]),
-                None if r[7] is None else CashierName(r[7], r[8]),
-            )
-            for r in rows
-        }
-
-    async def keys_taken(self, keys: Iterable[str]) -> set[str]:
-        rows = await self._rows(
-            f"SELECT idempotency_key FROM {self._sales} WHERE idempotency_key = ANY($1::text[])",
+    async def lock_pays(
+        self, pays: Sequence[tuple[uuid.UUID, uuid.UUID | None]], keys: Iterable[str]
+    ) -> PayGroupRows:
+        """Everything a group of pays reads, in one statement (one round trip instead of
+        nine), given each pay's cart and payer (a user; None: a device, whose sale names
+        the shift's cashier). Locked, each skipped when another transaction holds it
+        (never waited for): the carts' shifts, then the carts, then their registers and
+        stock levels; then the batches of the levels held, waited for. Read: which
+        idempotency keys are taken, the carts' holds and products, the shops' agents and
+        the names of the receipts' headers."""
+        (row,) = await self._rows(
+            self._lock_pays_sql(),
+            [cart for cart, _ in pays],
+            [payer for _, payer in pays],
             list(keys),
+            self._tenant_id,
         )
-        return {row[0] for row in rows}
-
-    async def lock_registers(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, LockedRegister]:
-        """Each register with its next receipt number, the row locked in id order; one
-        another transaction holds is left out (its sale goes the other way)."""
-        rows = await self._rows(
-            f"SELECT id, name, next_receipt_number FROM {self._registers}"
-            " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
-            sorted(set(ids)),
+        carts, taken, registers, levels, batches, holds, products, agents, names = row
+        locked = {r[0]: (cart_of(r), LockedShift(*r[CART_COLUMNS:])) for r in carts}
+        found = PayGroupRows(
+            carts=locked,
+            keys_taken=set(taken),
+            registers={r[0]: LockedRegister(*r) for r in registers},
+            levels={(r[0], r[1]): LockedLevel(*r) for r in levels},
+            batches={},
+            holds={(r[0], r[1], r[2]): r[3] for r in holds},
+            products={r[0]: product_of(tuple(r)) for r in products},
+            agents={cart.shop_id: {} for cart, _ in locked.values()},
+            names={
+                (r[0], r[1]): (
+                    BusinessName(r[2]),
+                    None if r[3] is None else ShopNames(r[3], r[4], r[5], r[6]),
+                    None if r[7] is None else CashierName(r[7], r[8]),
+                )
+                for r in names
+            },
         )
-        return {row[0]: LockedRegister(*row) for row in rows}
-
-    async def lock_batches(
-        self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
-    ) -> dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]]:
-        """The batches with goods left of each (shop, product), locked: waited for, not
-        skipped, for a batch left out would be a wrong allocation; every writer of a
-        batch holds its level first, and the group holds those."""
-        shops, products = zip(*keys, strict=True) if keys else ((), ())
-        rows = await self._rows(
-            "SELECT b.id, b.shop_id, b.product_id, b.remaining, b.expiry_date, b.received_at"
-            f" FROM {self._batches} b JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
-            " ON b.shop_id = k.s AND b.product_id = k.p WHERE b.remaining > 0"
-            " ORDER BY b.product_id, b.id FOR UPDATE OF b",
-            list(shops),
-            list(products),
-        )
-        found: dict[tuple[uuid.UUID, uuid.UUID], list[LockedBatch]] = {}
-        for row in rows:
-            found.setdefault((row[1], row[2]), []).append(LockedBatch(*row))
+        for r in batches:
+            found.batches.setdefault((r[1], r[2]), []).append(LockedBatch(*r))
+        for shop_id, device_id, devices in agents:
+            if isinstance(devices, str):  # inside a row, JSON comes as text
+                devices = json.loads(devices)
+            found.agents[shop_id][device_id] = list(devices or [])
         return found
 
     async def write_sales(self, sold: SoldTogether, now: datetime) -> None:
