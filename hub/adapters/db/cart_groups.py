@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.adapters.db.cart_tables import Cart
@@ -79,6 +80,13 @@ class Hold:
     shop_id: uuid.UUID
     product_id: uuid.UUID
     quantity: Decimal
+
+
+def json_text(value: Any) -> str:
+    """A JSON document for a statement's text parameter (cast to jsonb there): orjson,
+    several times faster than the standard library on the group's many small documents;
+    keys that are not strings become strings, as with `json.dumps`."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def columns(rows: Sequence[Any], names: str) -> list[list[Any]]:
@@ -294,7 +302,7 @@ class CartGroupStatements:
                     [e["id"] for e in events],
                     [e["channel"] for e in events],
                     [e["type"] for e in events],
-                    [json.dumps(e["payload"]) for e in events],
+                    [json_text(e["payload"]) for e in events],
                     [e["created_at"] for e in events],
                 ],
                 "uuid text text text timestamptz",
@@ -324,7 +332,7 @@ class CartGroupStatements:
             + q.arrays(
                 [
                     [c.id for c in carts],
-                    [json.dumps(c.lines) for c in carts],
+                    [json_text(c.lines) for c in carts],
                     [c.version for c in carts],
                 ],
                 "uuid text int",

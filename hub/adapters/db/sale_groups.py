@@ -30,6 +30,7 @@ from hub.adapters.db.cart_groups import (
     Statement,
     cart_of,
     columns,
+    json_text,
     product_of,
 )
 from hub.adapters.db.cart_tables import Cart
@@ -262,7 +263,7 @@ class SaleGroupStatements(CartGroupStatements):
             + q.arrays(
                 columns(sold.jobs, "id shop_id kind ref_id"),
                 "uuid uuid text uuid",
-                [[json.dumps(j.payload) for j in sold.jobs]],
+                [[json_text(j.payload) for j in sold.jobs]],
                 "text",
                 columns(sold.jobs, "status attempts device_id created_at updated_at"),
                 "text int uuid timestamptz timestamptz",

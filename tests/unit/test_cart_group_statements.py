@@ -1,14 +1,16 @@
-"""The group writer's product entities, made once per distinct row."""
+"""The group writer's plain parts: product entities made once per distinct row, and the
+JSON its statements send."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
 
 from hub.adapters.db import cart_groups
-from hub.adapters.db.cart_groups import product_of
+from hub.adapters.db.cart_groups import json_text, product_of
 
 
 def row(product_id: uuid.UUID, price: str, active: bool = True) -> tuple[object, ...]:
@@ -39,3 +41,17 @@ def test_the_entities_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(10):
         product_of(row(uuid.uuid4(), "2.00"))
         assert len(cart_groups._PRODUCTS_MADE) <= 3
+
+
+def test_json_text_reads_back_as_the_standard_librarys() -> None:
+    document = {
+        "cart": str(uuid.uuid4()),
+        "lines": [
+            {"product": "p", "quantity": "2.000", "price": None, "name": "Хлеб «Бородинский»"}
+        ],
+        "version": 3,
+        "flags": [True, False],
+        7: "a key that is not a string",
+        "empty": {},
+    }
+    assert json.loads(json_text(document)) == json.loads(json.dumps(document))
