@@ -22,38 +22,47 @@ import msgpack
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.adapters.broker.base import Broker, Event, Outgoing, new_epoch, pack_payload
 
 log = logging.getLogger("hub.broker")
 
-# Publish a run of events of one channel, atomically: KEYS are the channel's meta and
-# stream, then each event's de-duplication key ('' for none); ARGV the epoch to start,
-# history, idle TTL, pub/sub channel, de-duplication TTL, then each event's type and
-# body. Returns the epoch, then each event's seq (0: a repeat, dropped).
+# Publish runs of events, each run one channel's, atomically. KEYS: for each run its
+# channel's meta and stream, then each event's de-duplication key ('' for none). ARGV:
+# the epoch to start, history, idle TTL, de-duplication TTL; then for each run its pub/sub
+# channel, its number of events, and each event's type and body. Returns for each run the
+# channel's epoch, then each event's seq (0: a repeat, dropped).
 _PUBLISH = """
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
-local published = {epoch}
-for i = 1, #KEYS - 2 do
-  local dedup = KEYS[i + 2]
-  local seq = 0
-  if dedup == '' or redis.call('SET', dedup, '1', 'NX', 'PX', ARGV[5]) then
-    local type_, body = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-    seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 't', type_, 'b', body)
-    redis.call('PUBLISH', ARGV[4], cmsgpack.pack({seq, epoch, type_, body}))
+local k, a = 1, 5
+local published = {}
+while a <= #ARGV do
+  local meta, stream = KEYS[k], KEYS[k + 1]
+  local pubsub, n = ARGV[a], tonumber(ARGV[a + 1])
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = ARGV[1]
+    redis.call('DEL', stream)
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
   end
-  published[i + 1] = seq
+  published[#published + 1] = epoch
+  for i = 1, n do
+    local dedup = KEYS[k + 1 + i]
+    local seq = 0
+    if dedup == '' or redis.call('SET', dedup, '1', 'NX', 'PX', ARGV[4]) then
+      local type_, body = ARGV[a + 2 * i], ARGV[a + 1 + 2 * i]
+      seq = redis.call('HINCRBY', meta, 'seq', 1)
+      redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], seq .. '-0', 't', type_, 'b', body)
+      redis.call('PUBLISH', pubsub, cmsgpack.pack({seq, epoch, type_, body}))
+    end
+    published[#published + 1] = seq
+  end
+  redis.call('PEXPIRE', meta, ARGV[3])
+  redis.call('PEXPIRE', stream, ARGV[3])
+  k = k + 2 + n
+  a = a + 2 + 2 * n
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return published
 """
 
@@ -113,63 +122,49 @@ class RedisBroker(Broker):
         self, channel: str, type_: str, payload: Any, *, event_id: str | None = None
     ) -> Event | None:
         body = pack_payload(payload)
-        keys, args = self._channel_call(channel, [(type_, body, event_id)], new_epoch())
+        keys, args = self._script_call([(channel, [(type_, body, event_id)])])
         epoch, seq = await self._script(keys=keys, args=args)
         if not seq:
             return None
         return Event(channel, int(seq), epoch.decode(), type_, body)
 
     async def publish_many(self, events: list[Outgoing]) -> None:
-        """One round trip for the batch, and one script call per channel: each
+        """The whole batch in one script call, one round trip, run by channel: each
         channel's events keep the batch's order (the protocol orders events per channel
-        only). The script is called by its hash (a registered script in a pipeline
-        costs a `SCRIPT EXISTS` round trip first); when Redis has lost it, it is loaded
-        and the batch sent again, and the events that did go out are dropped by their
-        de-duplication keys."""
-        if len(events) < 2:
-            await super().publish_many(events)
-            return
+        only). One call, not one per channel: redis-py's packing and parsing of ~50
+        calls per batch was most of a relay's cost. A Redis that lost the script has it
+        loaded and the call sent again (it ran nothing). On a Redis Cluster the channels'
+        keys would sit in different slots (`_keys`), and this would need a call per
+        slot."""
         by_channel: dict[str, list[Outgoing]] = {}
         for event in events:
             by_channel.setdefault(event.channel, []).append(event)
-        epoch = new_epoch()  # for whichever channel starts one here: any fresh value does
-        calls = [
-            self._channel_call(
-                channel, [(e.type, pack_payload(e.payload), e.id) for e in run], epoch
-            )
-            for channel, run in by_channel.items()
-        ]
-        try:
-            await self._evaluate(calls)
-        except NoScriptError:
-            await self._redis.script_load(_PUBLISH)
-            await self._evaluate(calls)
+        if not by_channel:
+            return
+        keys, args = self._script_call(
+            [
+                (channel, [(e.type, pack_payload(e.payload), e.id) for e in run])
+                for channel, run in by_channel.items()
+            ]
+        )
+        await self._script(keys=keys, args=args)
 
-    def _channel_call(
-        self, channel: str, run: list[tuple[str, bytes, str | None]], epoch: str
+    def _script_call(
+        self, runs: list[tuple[str, list[tuple[str, bytes, str | None]]]]
     ) -> tuple[list[str], list[Any]]:
-        """The script's keys and arguments for a run of (type, body, event id); `epoch`
-        is the channel's if it has none yet."""
-        meta, stream, pubsub_channel = _keys(channel)
-        keys = [meta, stream] + [
-            f"pos:dedup:{event_id}" if event_id else "" for *_, event_id in run
-        ]
-        args: list[Any] = [
-            epoch,
-            self._history,
-            self._idle_ttl_ms,
-            pubsub_channel,
-            self._dedup_ttl_ms,
-        ]
-        for type_, body, _ in run:
-            args += (type_, body)
+        """The script's keys and arguments for runs of (type, body, event id), each run
+        one channel's. One fresh epoch for whichever channel starts one here: any fresh
+        value does."""
+        keys: list[str] = []
+        args: list[Any] = [new_epoch(), self._history, self._idle_ttl_ms, self._dedup_ttl_ms]
+        for channel, run in runs:
+            meta, stream, pubsub_channel = _keys(channel)
+            keys += [meta, stream]
+            keys += [f"pos:dedup:{event_id}" if event_id else "" for *_, event_id in run]
+            args += [pubsub_channel, len(run)]
+            for type_, body, _ in run:
+                args += (type_, body)
         return keys, args
-
-    async def _evaluate(self, calls: list[tuple[list[str], list[Any]]]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-            await pipe.execute()
 
     async def history(self, channel: str, epoch: str, after: int) -> list[Event] | None:
         meta, stream, _ = _keys(channel)
