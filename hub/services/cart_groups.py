@@ -338,9 +338,11 @@ async def _open_carts(
     """`carts.open_cart` for each: its shift locked first, then its open cart rendered,
     or a new one made and announced."""
     shift_ids = [p.change.shift_id for p in group if isinstance(p.change, OpenChange)]
-    shifts, existing = await sql.lock_opens(shift_ids)
-    wanted = {uuid.UUID(line["product"]) for cart in existing.values() for line in cart.lines}
-    products = await sql.products(wanted) if wanted else {}
+    shifts = await sql.lock_shifts(shift_ids)
+    existing = await sql.open_carts_of(shifts)
+    products = await sql.products(
+        uuid.UUID(line["product"]) for cart in existing.values() for line in cart.lines
+    )
     views: dict[int, CartView] = {}
     made: list[Cart] = []
     now = utcnow()
@@ -361,7 +363,7 @@ async def _open_carts(
                 continue
         views[id(pending)] = view
     if made:
-        await sql.insert_carts(made, uow.outbox_rows())
+        await sql.insert_carts(made)
     return views
 
 

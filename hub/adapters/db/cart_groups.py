@@ -198,6 +198,10 @@ class CartGroupStatements:
         self._outbox = f'"{schema}".outbox'
         self._shops = f'"{schema}".shops'
         self._agent_links = f'"{schema}".agent_links'
+        self._open_carts = (
+            f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
+            " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
+        )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
         """The statement's rows. The first statement goes through SQLAlchemy, which
@@ -213,40 +217,33 @@ class CartGroupStatements:
             return rows
         return await self._driver.fetch(sql, *params)  # type: ignore[no-any-return]
 
-    async def lock_opens(
-        self, ids: Iterable[uuid.UUID]
-    ) -> tuple[dict[uuid.UUID, LockedShift], dict[uuid.UUID, Cart]]:
-        """In one statement: the shifts, locked in id order (the first lock of an open),
-        one another transaction holds left out, not waited for; and the open cart of
-        each shift locked that has one, by shift."""
-        (row,) = await self._rows(
-            "WITH s AS (SELECT id, shop_id, register_id, cashier_id, status, number"
-            f" FROM {self._shifts} WHERE id = ANY($1::uuid[]) ORDER BY id"
-            " FOR UPDATE SKIP LOCKED)"
-            " SELECT ARRAY(SELECT ROW(s.*) FROM s),"
-            f" ARRAY(SELECT ROW({', '.join(_CART_COLUMNS)}) FROM {self._carts}"
-            " WHERE shift_id IN (SELECT id FROM s) AND status = 'open')",
+    async def lock_shifts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, LockedShift]:
+        """Shifts locked in id order (the first lock of an open or a sale); a shift
+        another transaction holds is left out, not waited for."""
+        rows = await self._rows(
+            f"SELECT id, shop_id, register_id, cashier_id, status, number FROM {self._shifts}"
+            " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
             sorted(set(ids)),
         )
-        shifts, carts = row
-        opened = (cart_of(r) for r in carts)
-        return {r[0]: LockedShift(*r) for r in shifts}, {c.shift_id: c for c in opened}
+        return {row[0]: LockedShift(*row) for row in rows}
 
-    async def insert_carts(self, carts: Sequence[Cart], events: Sequence[dict[str, Any]]) -> None:
-        """New empty carts, and the events so far (`UnitOfWork.outbox_rows`), in one
-        statement."""
-        q = Statement()
-        made = q.unnest(
-            carts,
-            "id:uuid shop_id:uuid register_id:uuid shift_id:uuid cashier_id:uuid"
-            " created_at:timestamptz",
-        )
+    async def open_carts_of(self, shifts: Iterable[uuid.UUID]) -> dict[uuid.UUID, Cart]:
+        """The open cart of each shift that has one (their shifts are locked)."""
+        rows = await self._rows(self._open_carts, list(shifts))
+        found = {}
+        for row in rows:
+            cart = cart_of(row)
+            found[cart.shift_id] = cart
+        return found
+
+    async def insert_carts(self, carts: Sequence[Cart]) -> None:
+        """New empty carts."""
         await self._rows(
-            f"WITH made AS (INSERT INTO {self._carts} (id, shop_id, register_id, shift_id,"
-            " cashier_id, status, version, bonus, lines, created_at, updated_at)"
-            " SELECT i, s, r, h, c, 'open', 1, 0, '[]'::jsonb, t, t"
-            f" FROM {made} AS v(i, s, r, h, c, t)), " + self.outbox_part(q, events) + " SELECT 1",
-            *q.params,
+            f"INSERT INTO {self._carts} (id, shop_id, register_id, shift_id, cashier_id, status,"
+            " version, bonus, lines, created_at, updated_at) SELECT i, s, r, h, c, 'open', 1, 0,"
+            " '[]'::jsonb, t, t FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[],"
+            " $5::uuid[], $6::timestamptz[]) AS v(i, s, r, h, c, t)",
+            *columns(carts, "id shop_id register_id shift_id cashier_id created_at"),
         )
 
     async def lock_lines(self, changes: Sequence[LineKey]) -> LineGroupRows:
