@@ -6,9 +6,9 @@ there. Here `cart.open`, the line changes (add a product, set or remove a line, 
 product id or barcode) and `cart.pay` wait in their tenant's queue, and one writer
 alternates two stages, each taking every request of its kind queued when it starts:
 opens and line changes in one transaction, then pays in another
-(`hub.services.sale_groups`). One statement locks and reads everything a group of line
-changes (or of pays) needs (`hub.adapters.db.cart_groups`), and everything a stage
-writes, its events for the outbox with it, goes in one more. The more tills, the more requests
+(`hub.services.sale_groups`). Each kind of row is read and locked by one statement for
+the whole group (`hub.adapters.db.cart_groups`), and everything a stage writes, its
+events for the outbox with it, goes in one more. The more tills, the more requests
 share a transaction; one till alone gets a transaction of its own, as before.
 
 The rules are `hub.domain.carts` and the pricing of `hub.services.carts`, the same as on
@@ -382,20 +382,24 @@ async def _change_lines(
 ) -> dict[int, CartView]:
     """The line changes of the group, on carts locked here; the views of those made
     (not yet committed)."""
-    rows = await sql.lock_lines(
-        [
-            (p.line.cart_id, p.line.product_id, p.line.barcode.strip() if p.line.barcode else None)
-            for p in group
-        ]
-    )
+    locked = await sql.lock_carts(p.line.cart_id for p in group)
     editable = []
     for pending in group:
-        found = rows.carts.get(pending.line.cart_id)
+        found = locked.get(pending.line.cart_id)
         if found is not None and _plainly_editable(pending, *found):
             editable.append((pending, found[0]))
+    if not editable:
+        return {}
+    codes = {p.line.barcode.strip() for p, _ in editable if p.line.barcode}
+    if codes:
+        scanned = await sql.barcodes(codes)
+        for pending, _ in editable:
             if pending.line.barcode:
-                pending.product_id = rows.scanned.get(pending.line.barcode.strip())
-    products = rows.products
+                pending.product_id = scanned.get(pending.line.barcode.strip())
+    wanted = {p.product_id for p, _ in editable if p.product_id is not None}
+    for _, cart in editable:
+        wanted.update(uuid.UUID(line["product"]) for line in cart.lines)
+    products = await sql.products(wanted)
     planned = []
     for pending, cart in editable:
         product = None if pending.product_id is None else products.get(pending.product_id)
@@ -408,7 +412,8 @@ async def _change_lines(
             continue
     if not planned:
         return {}
-    levels, holds = rows.levels, rows.holds
+    levels = await sql.lock_levels(sorted({(x.cart.shop_id, x.product.id) for x in planned}))
+    holds = await sql.holds(x.cart.id for x in planned)
     views: dict[int, CartView] = {}
     changed_holds: list[Hold] = []
     now = utcnow()

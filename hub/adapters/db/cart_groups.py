@@ -1,16 +1,13 @@
 """Set-based statements for a group of cart changes (PostgreSQL only).
 
 `hub.services.cart_groups` writes the line changes of many tills in one transaction:
-one statement locks and reads everything the group's changes need (`lock_lines`, whose
-results come back as arrays of rows), one writes everything they change
-(`save_changes`), whatever the group's size, instead of a few ORM statements per
-change. The statements name the tenant's schema outright (they are plain SQL, outside
-`schema_translate_map`) and run on the unit of work's connection, so they share its
-transaction, its write gate and its outbox.
+each kind of row is read or written by one statement for the whole group, whatever its
+size, instead of a few ORM statements per change. The statements name the tenant's
+schema outright (they are plain SQL, outside `schema_translate_map`) and run on the
+unit of work's connection, so they share its transaction, its write gate and its outbox.
 
 Lock order, the same as every other writer's: carts (by id), then stock levels (by
-product, then shop); within one statement each set is locked only from the rows of the
-set before it, so the order holds.
+product, then shop).
 """
 
 from __future__ import annotations
@@ -159,20 +156,6 @@ def product_of(row: tuple[Any, ...]) -> Product:
     return made
 
 
-LineKey = tuple[uuid.UUID, uuid.UUID | None, str | None]  # cart, product id, scanned code
-
-
-@dataclass
-class LineGroupRows:
-    """What a group of line changes reads, from one statement (`lock_lines`)."""
-
-    carts: dict[uuid.UUID, tuple[Cart, str]]  # locked, each with its shift's status
-    scanned: dict[str, uuid.UUID]  # the products of the codes scanned
-    products: dict[uuid.UUID, Product]  # of the changes and of the carts' lines
-    levels: dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]  # (shop, product), locked
-    holds: dict[HoldKey, Decimal]  # the carts' reservations
-
-
 class CartGroupStatements:
     """The statements of one group's transaction, on `conn` (the unit of work's)."""
 
@@ -201,6 +184,12 @@ class CartGroupStatements:
         self._open_carts = (
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
+        )
+        columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
+        self._lock_carts = (
+            f"SELECT {columns}, s.status FROM {self._carts} c JOIN {self._shifts} s"
+            " ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
+            " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
@@ -246,51 +235,21 @@ class CartGroupStatements:
             *columns(carts, "id shop_id register_id shift_id cashier_id created_at"),
         )
 
-    async def lock_lines(self, changes: Sequence[LineKey]) -> LineGroupRows:
-        """Everything a group of line changes reads, in one statement, given each
-        change's cart and its product (by id, or by a scanned code; stripped). Locked,
-        each skipped when another transaction holds it (a sale being paid, a shift being
-        closed, a delivery; never waited for, so the group does not stall behind it and
-        the change waits on the other path): the carts, in id order, then the stock
-        levels of the changes' products in their carts' shops, by product then shop.
-        Read: the carts' shifts' status, the codes' products, the products of the
-        changes and of the carts' lines, and the carts' holds (only a cart's own changes
-        touch its reservations, and its row is locked)."""
-        columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
-        (row,) = await self._rows(
-            f"WITH c AS (SELECT {columns}, s.status FROM {self._carts} c"
-            f" JOIN {self._shifts} s ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
-            " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED),"
-            " v AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS v(c, p, code)),"
-            f" sc AS (SELECT code, product_id FROM {self._barcodes}"
-            " WHERE code IN (SELECT code FROM v)),"
-            " k AS (SELECT DISTINCT c.shop_id AS s, coalesce(v.p, sc.product_id) AS p"
-            " FROM v JOIN c ON c.id = v.c LEFT JOIN sc ON sc.code = v.code),"
-            " lv AS (SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1"
-            f" FROM {self._batches} b WHERE b.shop_id = l.shop_id AND b.product_id ="
-            " l.product_id AND b.remaining > 0 AND b.expiry_date IS NOT NULL)"
-            f" FROM {self._levels} l JOIN k ON l.shop_id = k.s AND l.product_id = k.p"
-            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l SKIP LOCKED)"
-            " SELECT ARRAY(SELECT ROW(c.*) FROM c ORDER BY c.id),"
-            " ARRAY(SELECT ROW(code, product_id) FROM sc),"
-            " ARRAY(SELECT ROW(id, name, sku, unit, price, is_active, vat_rate, cost)"
-            f" FROM {self._products} WHERE id IN (SELECT p FROM k UNION"
-            " SELECT (e->>'product')::uuid FROM c, jsonb_array_elements(c.lines) AS e)),"
-            " ARRAY(SELECT ROW(lv.*) FROM lv),"
-            " ARRAY(SELECT ROW(holder_id, shop_id, product_id, quantity)"
-            f" FROM {self._holds} WHERE holder_id IN (SELECT id FROM c))",
-            [cart for cart, _, _ in changes],
-            [product for _, product, _ in changes],
-            [code for _, _, code in changes],
+    async def lock_carts(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Cart, str]]:
+        """The carts, locked in id order, each with its shift's status; as detached
+        entities (nothing here goes through the ORM session). A cart another transaction
+        holds (a sale being paid, a shift being closed) is left out rather than waited
+        for: the group does not stall behind it, and its change waits on the other path."""
+        rows = await self._rows(self._lock_carts, list(ids))
+        return {row[0]: (cart_of(row), row[-1]) for row in rows}
+
+    async def barcodes(self, codes: Iterable[str]) -> dict[str, uuid.UUID]:
+        """The products scanned codes name."""
+        rows = await self._rows(
+            f"SELECT code, product_id FROM {self._barcodes} WHERE code = ANY($1::text[])",
+            list(codes),
         )
-        carts, scanned, products, levels, holds = row
-        return LineGroupRows(
-            carts={r[0]: (cart_of(r), r[-1]) for r in carts},
-            scanned={r[0]: r[1] for r in scanned},
-            products={r[0]: product_of(tuple(r)) for r in products},
-            levels={(r[0], r[1]): LockedLevel(*r) for r in levels},
-            holds={(r[0], r[1], r[2]): r[3] for r in holds},
-        )
+        return {row[0]: row[1] for row in rows}
 
     async def products(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
         """What pricing, the cart document and a sale's lines need of each product."""
@@ -300,6 +259,37 @@ class CartGroupStatements:
             list(ids),
         )
         return {row[0]: product_of(tuple(row)) for row in rows}
+
+    async def lock_levels(
+        self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]:
+        """Levels by (shop, product), locked in product order, each with whether a batch
+        left has an expiry date (only those can make goods unavailable). A level another
+        transaction holds (a sale, a delivery, an import) is left out, not waited for:
+        the group does not stall behind it, and the changes that need it go the other
+        way, which waits for it."""
+        shops, products = zip(*keys, strict=True) if keys else ((), ())
+        rows = await self._rows(
+            f"SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1 FROM"
+            f" {self._batches} b WHERE b.shop_id = l.shop_id AND b.product_id = l.product_id"
+            " AND b.remaining > 0 AND b.expiry_date IS NOT NULL)"
+            f" FROM {self._levels} l JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
+            " ON l.shop_id = k.s AND l.product_id = k.p"
+            " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l SKIP LOCKED",
+            list(shops),
+            list(products),
+        )
+        return {(r[0], r[1]): LockedLevel(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+
+    async def holds(self, holders: Iterable[uuid.UUID]) -> dict[HoldKey, Decimal]:
+        """What the carts hold, by (holder, shop, product). Their carts are locked, and
+        only a cart's own changes touch its reservations."""
+        rows = await self._rows(
+            f"SELECT holder_id, shop_id, product_id, quantity FROM {self._holds}"
+            " WHERE holder_id = ANY($1::uuid[])",
+            list(holders),
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
 
     def outbox_part(self, q: Statement, events: Sequence[dict[str, Any]]) -> str:
         """A part of a statement writing the events of its transaction to the outbox
