@@ -9,7 +9,10 @@ scratch database:
   - saturation: every till builds and pays carts as fast as the hub answers; committed
     sales per second;
   - paced: the tills together pay `--rate` sales per second (each rate a phase); p50/p99
-    from `cart.pay` sent to `sale.completed` received by the manager's connection;
+    from `cart.pay` sent to `sale.completed` received by the manager's connection, and
+    its two parts: to the pay's reply (the commit), then from the reply to the event
+    (the relay and the broker; negative where the path awaits the relay before it
+    answers, as REST does);
   - baseline, same run: the same sales posted through `POST /api/sales/sales/` one at a
     time by one client; sales per second and the same latency to the dashboard.
 """
