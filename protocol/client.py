@@ -162,6 +162,11 @@ class HubClient:
             reply = await asyncio.wait_for(future, wait)
         finally:
             self._replies.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                # The connection ended while this was being sent: the reader failed the
+                # reply too, and the send's own error is the one raised. Seen here, the
+                # reply's is not reported as never retrieved.
+                future.exception()
         if reply["type"] == "error":
             body = reply.get("payload", {})
             raise RequestFailed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 
 from protocol import client as client_module
 from protocol.client import HubClient
@@ -54,3 +55,48 @@ async def test_the_ping_loop_ends_on_a_swallowed_cancel() -> None:
     hub.request = request  # type: ignore[method-assign]
     await asyncio.wait_for(hub._ping_loop(), 5)  # type: ignore[attr-defined]
     assert calls == ["ping"]
+
+
+class _ClosingSocket:
+    """A websocket the hub closes while a request is being sent: the reader sees the
+    end first, then the send fails."""
+
+    close_code = 4004
+
+    def __init__(self) -> None:
+        self.read_ended = asyncio.Event()
+
+    def __aiter__(self) -> _ClosingSocket:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self.read_ended.set()
+        raise StopAsyncIteration
+
+    async def send(self, _data: object) -> None:
+        await self.read_ended.wait()
+        await asyncio.sleep(0)  # the reader's `finally` has failed the replies
+        raise ConnectionResetError("the hub closed the connection")
+
+
+async def test_a_request_cut_off_while_sending_leaves_no_unseen_error() -> None:
+    """The reader fails every waiting reply when the connection ends; a request still
+    sending then fails on its own, and the reply's error must not be left unretrieved
+    (asyncio reports it, and a test runner fails on it)."""
+    unseen: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: unseen.append(context))
+    try:
+        hub = HubClient("ws://127.0.0.1:1/ws", "token")
+        socket = _ClosingSocket()
+        hub._ws = socket  # type: ignore[assignment]
+        reader = asyncio.create_task(hub._read())  # type: ignore[attr-defined]
+        with contextlib.suppress(ConnectionResetError):
+            await hub.request("ping")
+        await reader
+        del hub, reader
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unseen == []
