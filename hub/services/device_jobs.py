@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -119,14 +119,15 @@ class NumberedShift(Protocol):
 
 @dataclass
 class ReceiptsTogether:
-    """What the receipts of sales written together share, read once: each shop's agents,
-    the business, shop and cashier a header names, and the sales' registers and shifts
-    (the rows their sales locked)."""
+    """What the receipts of sales written together share, read once by the caller, for
+    every sale of the group: each shop's agents, the business, shop and cashier a header
+    names (by shop and cashier), and the sales' registers and shifts (the rows their
+    sales locked)."""
 
     registers: Mapping[uuid.UUID, NamedRegister]
     shifts: Mapping[uuid.UUID, NumberedShift]
-    agents: dict[uuid.UUID, Agents] = field(default_factory=dict)
-    people: dict[tuple[uuid.UUID, uuid.UUID], People] = field(default_factory=dict)
+    agents: Mapping[uuid.UUID, Agents]
+    people: Mapping[tuple[uuid.UUID, uuid.UUID], People]
 
 
 async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsTogether) -> DeviceJob:
@@ -134,8 +135,6 @@ async def new_receipt_job(uow: UnitOfWork, view: SaleView, shared: ReceiptsToget
     group of paid carts), as `enqueue_receipt` makes it and gives it to its agent. The
     caller writes the job."""
     sale = view.sale
-    if sale.shop_id not in shared.agents:
-        shared.agents[sale.shop_id] = await uow.devices.agents_in_shop(sale.shop_id)
     job = _new_job(sale.shop_id, sale.id, await receipt_document(uow, view, shared))
     _give(uow, job, shared.agents[sale.shop_id])
     return job
@@ -247,11 +246,11 @@ async def _header(
 ) -> dict[str, Any]:
     """Who, where and when, as both receipt documents carry it: the time in the shop's
     own zone with its offset. `shared`: what the receipts written together read once."""
-    found = None if shared is None else shared.people.get((shop_id, cashier_id))
-    if found is None:
+    found: People
+    if shared is not None:
+        found = shared.people[shop_id, cashier_id]
+    else:
         found = await uow.tenants.with_shop_and_user(shop_id, cashier_id)
-        if shared is not None:
-            shared.people[shop_id, cashier_id] = found
     tenant, shop, cashier = found
     register: NamedRegister | None
     shift: NumberedShift | None

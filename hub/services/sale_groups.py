@@ -207,7 +207,7 @@ async def _write(
         registers=dict(registers),
         shifts={s.shift.id: s.shift for s in sales},
         agents=rows.agents,
-        people=dict(rows.names),
+        people=rows.names,
     )
     shift_sales: list[ShiftSales] = []
     closed: list[tuple[uuid.UUID, uuid.UUID, int, datetime]] = []
@@ -283,7 +283,8 @@ async def _write(
 
 
 def _cashier(sale: _Sale) -> uuid.UUID:
-    """Who a sale names as its cashier: whoever pays it, or the shift's for a device."""
+    """Who a sale names as its cashier: whoever pays it, or the shift's for a device.
+    `SaleGroupStatements.lock_pays` reads the header's names by the same rule."""
     return sale.principal.user_id or sale.shift.cashier_id
 
 

@@ -117,8 +117,8 @@ class Statement:
         return self.arrays(columns(rows, " ".join(names)), " ".join(types))
 
 
-CART_COLUMNS_NAMES = _CART_COLUMNS
 CART_COLUMNS = len(_CART_COLUMNS)
+CART_COLUMNS_OF_C = ", ".join(f"c.{name}" for name in _CART_COLUMNS)  # carts aliased `c`
 
 
 def cart_of(row: Sequence[Any]) -> Cart:
@@ -185,9 +185,8 @@ class CartGroupStatements:
             f"SELECT {', '.join(_CART_COLUMNS)} FROM {self._carts}"
             " WHERE shift_id = ANY($1::uuid[]) AND status = 'open'"
         )
-        columns = ", ".join(f"c.{name}" for name in _CART_COLUMNS)
         self._lock_carts = (
-            f"SELECT {columns}, s.status FROM {self._carts} c JOIN {self._shifts} s"
+            f"SELECT {CART_COLUMNS_OF_C}, s.status FROM {self._carts} c JOIN {self._shifts} s"
             " ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
             " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
         )

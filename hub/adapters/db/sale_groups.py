@@ -22,7 +22,7 @@ from typing import Any
 
 from hub.adapters.db.cart_groups import (
     CART_COLUMNS,
-    CART_COLUMNS_NAMES,
+    CART_COLUMNS_OF_C,
     CartGroupStatements,
     HoldKey,
     LockedLevel,
@@ -116,14 +116,13 @@ class PayGroupRows:
 
 class SaleGroupStatements(CartGroupStatements):
     def _lock_pays_sql(self) -> str:
-        columns = ", ".join(f"c.{name}" for name in CART_COLUMNS_NAMES)
         return (
             # Shifts first (those held elsewhere skipped), then the carts of the shifts
             # locked: a cart whose shift is held is never locked, not even for a moment.
             "WITH s AS (SELECT id, shop_id, register_id, cashier_id, status, number"
             f" FROM {self._shifts} WHERE id IN (SELECT shift_id FROM {self._carts}"
             " WHERE id = ANY($1::uuid[])) ORDER BY id FOR UPDATE SKIP LOCKED),"
-            f" c AS (SELECT {columns}, s.id AS s_id, s.shop_id AS s_shop,"
+            f" c AS (SELECT {CART_COLUMNS_OF_C}, s.id AS s_id, s.shop_id AS s_shop,"
             " s.register_id AS s_register, s.cashier_id AS s_cashier, s.status AS s_status,"
             f" s.number AS s_number FROM {self._carts} c JOIN s ON s.id = c.shift_id"
             " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED),"
