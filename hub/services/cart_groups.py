@@ -25,6 +25,13 @@ database fault) is handed back, and the caller runs the request through
 `hub.services.carts`, which answers as it always has: the error with its code, or the
 change made there. So the answers, events and stock are the same whichever path a
 request took.
+
+A request left out only because another transaction held one of its rows (most often
+the group of another hub process, holding the shop's stock levels for a few
+milliseconds) is not handed back at once: it rides in the writer's next groups for up
+to `CONTENDED_PATIENCE`, and goes one at a time only if its rows stay held. Handed
+back at once, two processes' requests fell to the slow path by the hundred and waited
+there on each other's locks.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -66,6 +74,11 @@ from hub.services.stock import StockView, announce_level
 log = logging.getLogger("hub.cart_groups")
 
 MAX_GROUP = 256  # changes in one transaction; more wait for the next
+# How long a request whose rows another transaction held tries the next groups before
+# it goes one at a time, and how long the writer gives those holders when nothing else
+# is queued.
+CONTENDED_PATIENCE = 0.25
+CONTENDED_PAUSE = 0.005
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ class _Pending:
     principal: Principal
     change: LineChange | PayChange | OpenChange
     product_id: uuid.UUID | None = None  # the barcode's, once looked up
+    queued_at: float = field(default_factory=time.monotonic)
+    retried: bool = False  # left out of a group for a row held elsewhere, queued again
     # The cart after the change (or the paid cart and its sale); None: handed back.
     done: asyncio.Future[CartView | Paid | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -137,6 +152,7 @@ class CartGroups:
         self.grouped = 0
         self.sold = 0
         self.handed_back = 0
+        self.retried = 0  # requests queued again after a row held elsewhere
         self.transactions = 0
 
     async def change(self, principal: Principal, change: LineChange) -> CartView | None:
@@ -230,10 +246,17 @@ class _Writer:
                     group = [] if self.stopping else self._next_group(pays=pays)
                     try:
                         await self._write(group, pays=pays)
-                    finally:  # whatever happened, nobody is left waiting
+                    finally:  # whatever happened, nobody is left waiting (or queued)
+                        queued = {id(p) for p in self.queue}
                         for pending in group:
-                            if not pending.done.done():
+                            if not pending.done.done() and id(pending) not in queued:
                                 pending.done.set_result(None)
+                if self.queue and all(p.retried for p in self.queue):
+                    # Only requests whose rows were held are left: their holders get a
+                    # moment, unless something new comes first.
+                    self.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), CONTENDED_PAUSE)
 
     def _next_group(self, *, pays: bool) -> list[_Pending]:
         """Every pay queued (`pays`), or every open and line change, in order, one per
@@ -260,19 +283,24 @@ class _Writer:
         """The group's opens and line changes in one transaction, or its pays."""
         if not group:
             return
+        db, tenant_id, contended = self.groups.db, self.tenant_id, set[int]()
         if pays:
             refs = [(id(p), p.principal, p.pay) for p in group]
-            made = await self._settle(group, write_pays(self.groups.db, self.tenant_id, refs))
-            self.groups.sold += made
+            paying = write_pays(db, tenant_id, refs, contended)
+            self.groups.sold += await self._settle(group, paying, contended)
         else:
-            made = await self._settle(group, _write_group(self.groups.db, self.tenant_id, group))
-            self.groups.grouped += made
+            changing = _write_group(db, tenant_id, group, contended)
+            self.groups.grouped += await self._settle(group, changing, contended)
 
     async def _settle(
-        self, group: list[_Pending], writing: Coroutine[Any, Any, Mapping[int, CartView | Paid]]
+        self,
+        group: list[_Pending],
+        writing: Coroutine[Any, Any, Mapping[int, CartView | Paid]],
+        contended: set[int],
     ) -> int:
         """Answer each of the group: what the transaction made, or None (the other
-        path); how many it made."""
+        path); how many it made. Those left out for a row held elsewhere are queued
+        again, ahead of the rest, while their patience lasts."""
         views: Mapping[int, CartView | Paid] = {}
         try:
             views = await writing
@@ -282,11 +310,22 @@ class _Writer:
             # till is answered `stale_version` with the cart as it is), and a paid cart
             # with its key is a replay of its sale.
             log.warning("a group of %d cart requests failed", len(group), exc_info=True)
+            contended = set()
         else:
             self.groups.transactions += 1 if views else 0
+        now, again = time.monotonic(), []
         for pending in group:
-            if not pending.done.done():
-                pending.done.set_result(views.get(id(pending)))
+            if pending.done.done():
+                continue
+            made = views.get(id(pending))
+            patient = now - pending.queued_at < CONTENDED_PATIENCE
+            if made is None and id(pending) in contended and patient and not self.stopping:
+                pending.retried = True
+                again.append(pending)
+                continue
+            pending.done.set_result(made)
+        self.queue.extendleft(reversed(again))
+        self.groups.retried += len(again)
         return len(views)
 
 
@@ -316,24 +355,25 @@ def _changed_lines(change: LineChange, cart: Cart, product: Product) -> tuple[Ca
 
 
 async def _write_group(
-    db: Database, tenant_id: uuid.UUID, group: list[_Pending]
+    db: Database, tenant_id: uuid.UUID, group: list[_Pending], contended: set[int]
 ) -> dict[int, CartView]:
     """One transaction for the group's opens and line changes; the views of those it
-    made, by pending."""
+    made, by pending. Those left out because another transaction held their shift, cart
+    or stock level are added to `contended`."""
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = CartGroupStatements(await uow.connection(), tenant_id)
         opens = [p for p in group if isinstance(p.change, OpenChange)]
-        views = await _open_carts(uow, sql, opens) if opens else {}
+        views = await _open_carts(uow, sql, opens, contended) if opens else {}
         lines = [p for p in group if isinstance(p.change, LineChange)]
         if lines:
-            views.update(await _change_lines(uow, sql, lines))
+            views.update(await _change_lines(uow, sql, lines, contended))
         if views:
             await uow.commit(wait_for_relay=False)
         return views
 
 
 async def _open_carts(
-    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending]
+    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending], contended: set[int]
 ) -> dict[int, CartView]:
     """`carts.open_cart` for each: its shift locked first, then its open cart rendered,
     or a new one made and announced."""
@@ -348,7 +388,10 @@ async def _open_carts(
     now = utcnow()
     for pending, shift_id in zip(group, shift_ids, strict=True):
         shift = shifts.get(shift_id)
-        if shift is None or not _may_open(pending.principal, shift):
+        if shift is None:  # held elsewhere (or no such shift: the retry says)
+            contended.add(id(pending))
+            continue
+        if not _may_open(pending.principal, shift):
             continue
         cart = existing.get(shift_id)
         if cart is None:
@@ -378,7 +421,7 @@ def _may_open(who: Principal, shift: LockedShift) -> bool:
 
 
 async def _change_lines(
-    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending]
+    uow: UnitOfWork, sql: CartGroupStatements, group: list[_Pending], contended: set[int]
 ) -> dict[int, CartView]:
     """The line changes of the group, on carts locked here; the views of those made
     (not yet committed)."""
@@ -386,7 +429,9 @@ async def _change_lines(
     editable = []
     for pending in group:
         found = locked.get(pending.line.cart_id)
-        if found is not None and _plainly_editable(pending, *found):
+        if found is None:  # held elsewhere (or no such cart: the retry says)
+            contended.add(id(pending))
+        elif _plainly_editable(pending, *found):
             editable.append((pending, found[0]))
     if not editable:
         return {}
@@ -418,6 +463,9 @@ async def _change_lines(
     changed_holds: list[Hold] = []
     now = utcnow()
     for x in planned:
+        if (x.cart.shop_id, x.product.id) not in levels:  # held elsewhere, or none yet
+            contended.add(id(x.pending))
+            continue
         hold = _reserve(x, levels, holds, uow)
         if hold is None:
             continue

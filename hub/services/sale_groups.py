@@ -17,7 +17,8 @@ customer or points, paid in cash or by card, under a key never used, its goods h
 by the cart and in stock without dated batches, on an open shift and a shift, cart and
 register no other transaction holds. Anything else is handed back and paid by
 `carts.pay_cart` one at a time, which answers as it always has (a replay, an error, or
-the sale made there).
+the sale made there). A pay left out only because another transaction held one of its
+rows is named in `contended`: the writer tries it in its next groups a while first.
 """
 
 from __future__ import annotations
@@ -133,9 +134,14 @@ def _priced(sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
 
 
 async def write_pays(
-    db: Database, tenant_id: uuid.UUID, group: list[tuple[int, Principal, PayChange]]
+    db: Database,
+    tenant_id: uuid.UUID,
+    group: list[tuple[int, Principal, PayChange]],
+    contended: set[int],
 ) -> dict[int, Paid]:
-    """One transaction for the group's pays; what each plain one made, by its ref."""
+    """One transaction for the group's pays; what each plain one made, by its ref. The
+    refs of those left out because another transaction held their cart, shift,
+    register or a stock level are added to `contended`."""
     async with UnitOfWork(db, tenant_id, write=True) as uow:
         sql = SaleGroupStatements(await uow.connection(), tenant_id)
         keys = Counter(change.idempotency_key for _, _, change in group)
@@ -145,7 +151,8 @@ async def write_pays(
         sales: list[_Sale] = []
         for ref, who, change in group:
             found = rows.carts.get(change.cart_id)
-            if found is None:
+            if found is None:  # its shift or cart held (or no such cart: the retry says)
+                contended.add(ref)
                 continue
             cart, shift = found
             key = change.idempotency_key
@@ -158,10 +165,11 @@ async def write_pays(
             sales.append(_Sale(ref, who, change, cart, shift))
         products = rows.products
         sales = [s for s in sales if _priced(s, products) and await _settled(uow, s, products)]
+        contended.update(s.ref for s in sales if s.shift.register_id not in rows.registers)
         sales = [s for s in sales if s.shift.register_id in rows.registers]
         if not sales:
             return {}
-        return await _write(uow, sql, sales, rows)
+        return await _write(uow, sql, sales, rows, contended)
 
 
 async def _settled(uow: UnitOfWork, sale: _Sale, products: dict[uuid.UUID, Product]) -> bool:
@@ -198,7 +206,11 @@ def _in_stock(
 
 
 async def _write(
-    uow: UnitOfWork, sql: SaleGroupStatements, sales: list[_Sale], rows: PayGroupRows
+    uow: UnitOfWork,
+    sql: SaleGroupStatements,
+    sales: list[_Sale],
+    rows: PayGroupRows,
+    contended: set[int],
 ) -> dict[int, Paid]:
     registers, levels, batches, holds = rows.registers, rows.levels, rows.batches, rows.holds
     made: dict[int, Paid] = {}
@@ -216,6 +228,9 @@ async def _write(
     paid: list[_Sale] = []
     movements: list[StockMovement] = []
     for s in sales:
+        if any((s.cart.shop_id, p) not in levels for p in s.quantities):
+            contended.add(s.ref)  # a level held elsewhere (or none yet: the retry says)
+            continue
         if not _in_stock(s, levels, holds):
             continue
         paid.append(s)

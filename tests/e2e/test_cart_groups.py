@@ -820,6 +820,42 @@ async def test_a_pay_whose_stock_another_transaction_holds_waits_alone(
             assert (level["on_hand"], level["reserved"]) == ("9.000", "0.000")
 
 
+@pytest.mark.parametrize("what", ["line", "pay"])
+async def test_a_request_whose_stock_is_held_for_a_moment_is_made_in_a_later_group(
+    hub: LiveHub, stack: AsyncExitStack, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    """Another transaction (another hub process's group, most often) holds the stock
+    level a line change or a pay needs: the request rides the writer's next groups and
+    is made there once the level is free, not handed to the one-at-a-time path."""
+    monkeypatch.setattr(cart_groups, "CONTENDED_PATIENCE", 30.0)  # the test lets go
+    kit = await tenant(hub)
+    groups = groups_of(hub)
+    async with api(hub) as http:
+        product = await stocked(http, kit, "10.00", "10")
+        (cart,) = await open_carts(hub, kit, http, stack, 1)
+        if what == "pay":
+            await cart.do("cart.add", product=product, quantity="2")
+        made, retried, handed_back = (
+            groups.grouped + groups.sold,
+            groups.retried,
+            groups.handed_back,
+        )
+        async with held(hub, kit, product=product):
+            request = cart.do("cart.pay", **cash("20")) if what == "pay" else None
+            doing = asyncio.create_task(request or cart.do("cart.add", product=product))
+            await wait_for(lambda: groups.retried >= retried + 3)  # tried, and tried again
+            assert not doing.done()
+        reply = await asyncio.wait_for(doing, 10)
+        assert (groups.grouped + groups.sold, groups.handed_back) == (made + 1, handed_back)
+        level = await stock_of(http, kit, product)
+    if what == "pay":
+        assert reply["sale"]["total"] == "20.00"
+        assert (level["on_hand"], level["reserved"]) == ("8.000", "0.000")
+    else:
+        assert [x["quantity"] for x in cart.doc["lines"]] == ["1.000"]
+        assert (level["on_hand"], level["reserved"]) == ("10.000", "1.000")
+
+
 async def test_a_cart_the_group_cannot_price_does_not_hold_back_the_others(
     hub: LiveHub, stack: AsyncExitStack
 ) -> None:
