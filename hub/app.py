@@ -48,6 +48,8 @@ def build_deps(settings: Settings) -> Deps:
             settings.redis_url,
             max_connections=settings.redis_pool_size,
             timeout=10,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
             # Pooled connections die with a Redis restart: retry on a fresh one.
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],

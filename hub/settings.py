@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # (hub/services/cart_groups.py); off, each request has its own.
     cart_groups: bool = True
     redis_pool_size: int = Field(default=50, ge=2, le=1000)
+    # A Redis that stops answering (hung, or a network that drops packets) fails a call
+    # after this long, and each call is tried four times: a sale's events then wait in
+    # the outbox for the sweep, and its reply goes out instead of waiting for ever.
+    redis_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -74,6 +73,8 @@ class Site:
         self.redis = redis
         self.env = hub_env(workdir, database_url, redis.url)
         self.env["POS_DB_POOL_SIZE"] = "8"
+        # Redis is frozen until the kill: no call of the hub may give up meanwhile.
+        self.env["POS_REDIS_TIMEOUT_SECONDS"] = "300"
         self.hubs: list[HubProcess] = []
 
     def start(self, name: str) -> HubProcess:
@@ -83,13 +84,10 @@ class Site:
         return hub
 
     def freeze_redis(self) -> None:
-        """SIGSTOP: connections stay open, nothing answers."""
-        assert self.redis.process is not None
-        self.redis.process.send_signal(signal.SIGSTOP)
+        self.redis.freeze()
 
     def thaw_redis(self) -> None:
-        if self.redis.process is not None and self.redis.process.poll() is None:
-            self.redis.process.send_signal(signal.SIGCONT)
+        self.redis.thaw()
 
     async def check_stock(self) -> None:
         checked = await asyncio.to_thread(pos_hub, self.workdir, self.env, "check-stock")

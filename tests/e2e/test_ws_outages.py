@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import websockets
+from redis.asyncio import Redis
 
 from protocol import messages
 from protocol.codec import JSON, Codec
@@ -28,7 +29,7 @@ from tests.e2e.ws_support import (
     request,
     server_errors,
 )
-from tests.helpers import build_tenant
+from tests.helpers import build_tenant, create_product, receive
 from tests.private_postgres import PrivatePostgres, need_postgres_binaries
 from tests.private_redis import PrivateRedis
 from tests.processes import need_redis_server
@@ -136,3 +137,45 @@ async def test_a_connect_while_postgresql_is_down_is_told_to_come_back(
         await asyncio.to_thread(private_postgres.start)
         async with raw(hub, token=token) as ws:
             assert (await recv_frames(ws, JSON))[0]["type"] == "hello"
+
+
+async def test_a_write_is_answered_while_redis_hangs_and_its_event_goes_out_after(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """Redis stopped (SIGSTOP: its connections stay open, nothing answers) under a live
+    hub: a write whose events the relay sends before answering (stock received) is
+    answered once the relay's calls time out (`redis_timeout_seconds`), instead of
+    waiting for ever; its event stays in the outbox and goes out after Redis answers
+    again, with nothing lost."""
+    settings = make_settings(
+        tmp_path, redis_url=private_redis.url, redis_timeout_seconds=0.3, outbox_sweep_seconds=0.3
+    )
+    async with serve(settings) as hub:
+        async with api(hub) as http:
+            kit = await build_tenant(http)
+            product = (await create_product(http, kit))["id"]
+            private_redis.freeze()
+            try:
+                async with asyncio.timeout(20):
+                    await receive(http, kit, product, "5")
+            finally:
+                private_redis.thaw()
+        redis = Redis.from_url(private_redis.url)
+        try:
+            for _ in range(400):  # the outbox sweep sends it: 20 s at most
+                if await _published(redis, "stock.changed", product):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the event never reached Redis")
+        finally:
+            await redis.aclose()
+
+
+async def _published(redis: Redis, type_: str, product: str) -> bool:
+    """Whether a channel's history holds an event of that type about the product."""
+    for key in await redis.keys("pos:ch:*:log"):
+        for _, fields in await redis.xrange(key):
+            if fields[b"t"] == type_.encode() and product.encode() in fields[b"b"]:
+                return True
+    return False
