@@ -457,13 +457,16 @@ async def _change_lines(
             continue
     if not planned:
         return {}
-    levels = await sql.lock_levels(sorted({(x.cart.shop_id, x.product.id) for x in planned}))
+    wanted_levels = sorted({(x.cart.shop_id, x.product.id) for x in planned})
+    levels = await sql.lock_levels(wanted_levels)
+    left_out = [key for key in wanted_levels if key not in levels]
+    held = await sql.levels_there(left_out) if left_out else set()
     holds = await sql.holds(x.cart.id for x in planned)
     views: dict[int, CartView] = {}
     changed_holds: list[Hold] = []
     now = utcnow()
     for x in planned:
-        if (x.cart.shop_id, x.product.id) not in levels:  # held elsewhere, or none yet
+        if (x.cart.shop_id, x.product.id) in held:
             contended.add(id(x.pending))
             continue
         hold = _reserve(x, levels, holds, uow)

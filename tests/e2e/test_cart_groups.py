@@ -307,7 +307,7 @@ async def test_what_the_group_does_not_decide_goes_one_at_a_time(
         never_stocked = (await create_product(http, kit, price="5.00"))["id"]
         vip = await customer_in_vip(http, kit, credit_limit="0")
         cart, with_customer = await open_carts(hub, kit, http, stack, 2)
-        handed_back = groups.handed_back
+        handed_back, retried = groups.handed_back, groups.retried
         await cart.do("cart.add", product=dated, quantity="2")
         assert (await stock_of(http, kit, dated))["reserved"] == "2.000"
         with pytest.raises(RequestFailed) as none_here:
@@ -320,6 +320,7 @@ async def test_what_the_group_does_not_decide_goes_one_at_a_time(
         await with_customer.do("cart.add", product=plain, quantity="3")
         assert (with_customer.doc["customer"]["id"], with_customer.doc["total"]) == (vip, "27.00")
         assert groups.handed_back == handed_back + 3
+        assert groups.retried == retried  # none waited: no level is not a level held
         grouped = groups.grouped
         await with_customer.do("cart.set_quantity", product=plain, quantity="4")
         assert (with_customer.doc["receipt_discount"], with_customer.doc["total"]) == (

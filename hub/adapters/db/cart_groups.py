@@ -280,6 +280,21 @@ class CartGroupStatements:
         )
         return {(r[0], r[1]): LockedLevel(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
 
+    async def levels_there(
+        self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> set[tuple[uuid.UUID, uuid.UUID]]:
+        """Which of these (shop, product) levels exist, locked or not: of the levels
+        `lock_levels` left out, those held elsewhere rather than never made."""
+        shops, products = zip(*keys, strict=True) if keys else ((), ())
+        rows = await self._rows(
+            f"SELECT l.shop_id, l.product_id FROM {self._levels} l"
+            " JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
+            " ON l.shop_id = k.s AND l.product_id = k.p",
+            list(shops),
+            list(products),
+        )
+        return {(r[0], r[1]) for r in rows}
+
     async def holds(self, holders: Iterable[uuid.UUID]) -> dict[HoldKey, Decimal]:
         """What the carts hold, by (holder, shop, product). Their carts are locked, and
         only a cart's own changes touch its reservations."""
