@@ -264,9 +264,9 @@ class CartGroupStatements:
     ) -> dict[tuple[uuid.UUID, uuid.UUID], LockedLevel]:
         """Levels by (shop, product), locked in product order, each with whether a batch
         left has an expiry date (only those can make goods unavailable). A level another
-        transaction holds (a sale, a delivery, an import) is left out, not waited for:
-        the group does not stall behind it, and the changes that need it go the other
-        way, which waits for it."""
+        transaction holds (a sale, a delivery, an import, another process's group) is
+        left out, not waited for: the group does not stall behind it, and the changes
+        that need it try the next groups, then go the other way, which waits for it."""
         shops, products = zip(*keys, strict=True) if keys else ((), ())
         rows = await self._rows(
             f"SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1 FROM"
