@@ -1,7 +1,8 @@
 // The web client: login, then the till, the manager's dashboard, goods and stock,
-// customers, and tasks, in Russian or English. Views are mounted into <main> by the hash
-// route (#/till, #/dashboard, #/stock, #/customers, #/tasks); every view gets the
-// signed-in user and one websocket to the hub.
+// customers, directories (categories, suppliers, customer groups) and tasks, in Russian
+// or English. Views are mounted into <main> by the hash route (#/till, #/dashboard,
+// #/stock, #/customers, #/catalogue, #/tasks); every view gets the signed-in user and
+// one websocket to the hub.
 
 import { api, login, logout, session, whenSignedOut } from "./api.js";
 import { h, clear, toast } from "./dom.js";
@@ -13,12 +14,18 @@ import { mountDashboard } from "./views/dashboard.js";
 import { mountStock } from "./views/stock.js";
 import { mountCustomers } from "./views/customers.js";
 import { mountTasks } from "./views/tasks.js";
+import { mountCatalogue } from "./views/catalogue.js";
 
 const VIEWS = {
   till: { mount: mountTill, label: "nav.till", can: (me) => me.permissions.includes("sales.sell") },
   dashboard: { mount: mountDashboard, label: "nav.dashboard", can: (me) => me.permissions.includes("live.watch") },
   stock: { mount: mountStock, label: "nav.stock", can: (me) => me.permissions.includes("stock.view") },
   customers: { mount: mountCustomers, label: "nav.customers", can: (me) => me.permissions.includes("customers.view") },
+  catalogue: {
+    mount: mountCatalogue,
+    label: "nav.catalogue",
+    can: (me) => me.permissions.includes("catalogue.view") || me.permissions.includes("customers.view"),
+  },
   tasks: { mount: mountTasks, label: "nav.tasks", can: (me) => me.permissions.includes("tasks.view") },
 };
 
