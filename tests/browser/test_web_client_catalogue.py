@@ -89,6 +89,27 @@ async def test_a_manager_keeps_categories_suppliers_and_customer_groups(
         (neighbours,) = [g for g in groups if g["name"] == "Neighbours"]
         assert (neighbours["discount_percent"], neighbours["bonus_rate"]) == ("7.50", "3.00")
 
+        # Dairy holds Milk: deleting it is refused in the dialog; Milk goes, then Dairy.
+        await dairy.locator(".delete").click()
+        await page.click("#categories-delete-confirm")
+        refused = page.locator("dialog .error")
+        await expect(refused).to_have_text("It is in use and cannot be removed")
+        await page.keyboard.press("Escape")
+        await milk.locator(".delete").click()
+        await page.click("#categories-delete-confirm")
+        await expect(milk).to_have_count(0)
+        await dairy.locator(".delete").click()
+        await page.click("#categories-delete-confirm")
+        await expect(page.locator(".categories-row")).to_have_count(0)
+        left = (await http.get("/api/products/categories/", headers=owner)).json()["results"]
+        assert left == []
+
+        await group.locator(".delete").click()
+        await page.click("#groups-delete-confirm")
+        await expect(group).to_have_count(0)
+        groups = (await http.get("/api/customers/groups/", headers=owner)).json()["results"]
+        assert "Neighbours" not in [g["name"] for g in groups]
+
 
 async def test_who_edits_which_directory(live_hub: LiveHub, browser: Browser) -> None:
     """A stockkeeper edits categories and suppliers and does not see customer groups; a
@@ -107,5 +128,5 @@ async def test_who_edits_which_directory(live_hub: LiveHub, browser: Browser) ->
     await page.click("a[data-view=catalogue]")
     await expect(page.locator("#groups-section")).to_be_visible()
     await expect(page.locator("#categories-section")).to_be_visible()
-    for button in ("#new-categories", "#new-suppliers", "#new-groups"):
+    for button in ("#new-categories", "#new-suppliers", "#new-groups", ".edit", ".delete"):
         await expect(page.locator(button)).to_have_count(0)

@@ -136,6 +136,7 @@ export const api = {
   },
   post: (path, body, headers) => request("POST", path, { body, headers }),
   patch: (path, body) => request("PATCH", path, { body }),
+  remove: (path) => request("DELETE", path),
   upload: (path, file) =>
     request("POST", path, { raw: file, headers: { "Content-Type": file.type } }),
 };

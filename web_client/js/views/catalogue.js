@@ -2,6 +2,7 @@
 // customer groups (their discount and bonus rate). Whoever manages the catalogue
 // (owners, managers, stockkeepers) adds and edits categories and suppliers; whoever
 // manages credit (owners, managers) customer groups; whoever may view them sees them.
+// An empty category or group can be deleted; a supplier is made inactive instead.
 
 import { api } from "../api.js";
 import { clear, decimal, formDialog, h, percent, toast, toastError } from "../dom.js";
@@ -21,10 +22,11 @@ export async function mountCatalogue(root, ctx) {
 
 /** One directory: its table, and a dialog to add an entry or edit one. */
 class Directory {
-  constructor(key, path, manages) {
+  constructor(key, path, manages, deletes = false) {
     this.key = key;
     this.path = path;
     this.manages = manages;
+    this.deletes = manages && deletes;
     this.items = [];
     this.table = h("table", { class: "lines", id: `${key}-table` });
     this.element = h(
@@ -70,6 +72,7 @@ class Directory {
                   "td",
                   { class: "actions" },
                   this.manages ? h("button", { type: "button", class: "secondary edit", onclick: () => this.edit(item) }, t("catalogue.edit")) : null,
+                  this.deletes ? h("button", { type: "button", class: "secondary delete", onclick: () => this.remove(item) }, t("catalogue.delete")) : null,
                 ),
               ),
             )
@@ -94,6 +97,22 @@ class Directory {
     toast(t("catalogue.saved", { name: saved.name }));
     await this.load();
   }
+
+  /** Delete an entry once confirmed; the hub refuses one still in use, in the dialog. */
+  async remove(item) {
+    const removed = await formDialog(
+      t("catalogue.delete_title", { name: item.name }),
+      [],
+      [`${this.key}-delete-confirm`, t("catalogue.delete")],
+      async () => {
+        await api.remove(`${this.path}${item.id}/`);
+        return true;
+      },
+    );
+    if (!removed) return;
+    toast(t("catalogue.deleted", { name: item.name }));
+    await this.load();
+  }
 }
 
 function input(id, attrs = {}, value = "") {
@@ -102,7 +121,7 @@ function input(id, attrs = {}, value = "") {
 
 class Categories extends Directory {
   constructor(manages) {
-    super("categories", "/api/products/categories/", manages);
+    super("categories", "/api/products/categories/", manages, true);
   }
 
   headings() {
@@ -179,7 +198,7 @@ class Suppliers extends Directory {
 
 class Groups extends Directory {
   constructor(manages) {
-    super("groups", "/api/customers/groups/", manages);
+    super("groups", "/api/customers/groups/", manages, true);
   }
 
   headings() {
