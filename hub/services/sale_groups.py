@@ -189,15 +189,15 @@ def _in_stock(
     holds: dict[HoldKey, Decimal],
 ) -> bool:
     """Whether `stock.consume_for_sale` would sell it on the levels as the group's
-    earlier sales left them: no dated batches, enough usable, and the cart holding
-    nothing but what it sells."""
+    earlier sales left them (each of its levels locked here): no dated batches, enough
+    usable, and the cart holding nothing but what it sells."""
     shop = sale.cart.shop_id
     for holder, held_shop, product_id in holds:
         if holder == sale.cart.id and (held_shop != shop or product_id not in sale.quantities):
             return False
     for product_id, quantity in sale.quantities.items():
-        level = levels.get((shop, product_id))
-        if level is None or level.has_dated_batches:
+        level = levels[shop, product_id]
+        if level.has_dated_batches:
             return False
         held = holds.get((sale.cart.id, shop, product_id), ZERO)
         if quantity > level.on_hand - level.reserved + held:

@@ -156,6 +156,13 @@ def product_of(row: tuple[Any, ...]) -> Product:
     return made
 
 
+def _shops_and_products(
+    keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """(shop, product) keys as the two arrays the levels' statements take."""
+    return [shop for shop, _ in keys], [product for _, product in keys]
+
+
 class CartGroupStatements:
     """The statements of one group's transaction, on `conn` (the unit of work's)."""
 
@@ -189,6 +196,11 @@ class CartGroupStatements:
             f"SELECT {CART_COLUMNS_OF_C}, s.status FROM {self._carts} c JOIN {self._shifts} s"
             " ON s.id = c.shift_id WHERE c.id = ANY($1::uuid[])"
             " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
+        )
+        # The levels of (shop, product) keys given as two arrays ($1 shops, $2 products).
+        self._levels_of_keys = (
+            f"FROM {self._levels} l JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
+            " ON l.shop_id = k.s AND l.product_id = k.p"
         )
 
     async def _rows(self, sql: str, *params: Any) -> Sequence[Any]:
@@ -267,16 +279,12 @@ class CartGroupStatements:
         transaction holds (a sale, a delivery, an import, another process's group) is
         left out, not waited for: the group does not stall behind it, and the changes
         that need it try the next groups, then go the other way, which waits for it."""
-        shops, products = zip(*keys, strict=True) if keys else ((), ())
         rows = await self._rows(
             f"SELECT l.shop_id, l.product_id, l.on_hand, l.reserved, EXISTS (SELECT 1 FROM"
             f" {self._batches} b WHERE b.shop_id = l.shop_id AND b.product_id = l.product_id"
-            " AND b.remaining > 0 AND b.expiry_date IS NOT NULL)"
-            f" FROM {self._levels} l JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
-            " ON l.shop_id = k.s AND l.product_id = k.p"
+            f" AND b.remaining > 0 AND b.expiry_date IS NOT NULL) {self._levels_of_keys}"
             " ORDER BY l.product_id, l.shop_id FOR UPDATE OF l SKIP LOCKED",
-            list(shops),
-            list(products),
+            *_shops_and_products(keys),
         )
         return {(r[0], r[1]): LockedLevel(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
 
@@ -285,13 +293,8 @@ class CartGroupStatements:
     ) -> set[tuple[uuid.UUID, uuid.UUID]]:
         """Which of these (shop, product) levels exist, locked or not: of the levels
         `lock_levels` left out, those held elsewhere rather than never made."""
-        shops, products = zip(*keys, strict=True) if keys else ((), ())
         rows = await self._rows(
-            f"SELECT l.shop_id, l.product_id FROM {self._levels} l"
-            " JOIN unnest($1::uuid[], $2::uuid[]) AS k(s, p)"
-            " ON l.shop_id = k.s AND l.product_id = k.p",
-            list(shops),
-            list(products),
+            f"SELECT l.shop_id, l.product_id {self._levels_of_keys}", *_shops_and_products(keys)
         )
         return {(r[0], r[1]) for r in rows}
 
