@@ -842,8 +842,10 @@ async def test_a_request_whose_stock_is_held_for_a_moment_is_made_in_a_later_gro
             groups.handed_back,
         )
         async with held(hub, kit, product=product):
-            request = cart.do("cart.pay", **cash("20")) if what == "pay" else None
-            doing = asyncio.create_task(request or cart.do("cart.add", product=product))
+            if what == "pay":
+                doing = asyncio.create_task(cart.do("cart.pay", **cash("20")))
+            else:
+                doing = asyncio.create_task(cart.do("cart.add", product=product))
             await wait_for(lambda: groups.retried >= retried + 3)  # tried, and tried again
             assert not doing.done()
         reply = await asyncio.wait_for(doing, 10)

@@ -83,12 +83,6 @@ class Site:
         wait_ready(hub)
         return hub
 
-    def freeze_redis(self) -> None:
-        self.redis.freeze()
-
-    def thaw_redis(self) -> None:
-        self.redis.thaw()
-
     async def check_stock(self) -> None:
         checked = await asyncio.to_thread(pos_hub, self.workdir, self.env, "check-stock")
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -104,7 +98,7 @@ def site(tmp_path: Path, pg_database_url: str) -> Iterator[Site]:
         redis.start()
         yield site
     finally:
-        site.thaw_redis()
+        site.redis.thaw()
         for hub in site.hubs:
             hub.stop()
         redis.stop()
@@ -392,7 +386,7 @@ async def test_rest_sales_survive_a_sigkill_of_the_hub(site: Site) -> None:
                 return len(in_flight) == REST_CLIENTS and not await books.committed(in_flight)
 
             await until(all_waiting, "every client waiting on an uncommitted sale")
-            site.freeze_redis()
+            site.redis.freeze()
             await books.release(hold)
 
             async def some_committed() -> bool:
@@ -404,7 +398,7 @@ async def test_rest_sales_survive_a_sigkill_of_the_hub(site: Site) -> None:
             killed = True
             first.kill()
             await books.close()
-            site.thaw_redis()
+            site.redis.thaw()
 
         async with books_of(site, shop) as books, asyncio.TaskGroup() as group:
             group.create_task(crash(books))
@@ -602,7 +596,7 @@ async def test_cart_payments_survive_a_sigkill_of_the_hub(site: Site) -> None:
 
         await until(all_waiting, "every till's payment waiting for its register")
         let_go = {t.paying.key for t in tills if t.paying and not t.held_at_kill}
-        site.freeze_redis()
+        site.redis.freeze()
         await books.release(free)
 
         async def let_go_committed() -> bool:
@@ -611,7 +605,7 @@ async def test_cart_payments_survive_a_sigkill_of_the_hub(site: Site) -> None:
         await until(let_go_committed, "the payments let go committed")
         first.kill()
         await books.release(hold)
-        site.thaw_redis()
+        site.redis.thaw()
 
     async def run(till: TillRun) -> None:
         async with connected(first, shop) as ws:
